@@ -1,0 +1,110 @@
+"""The `engagement` command line: a thin front over the plain functions.
+
+Heavy libraries (DuckDB, pyarrow, Prefect) are imported inside the commands that need them, so
+`engagement --help` stays instant and no command but a flow's imports Prefect.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+
+from pipelines.errors import UserError
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--lake", help="the lake folder (env ENGAGEMENT_LAKE, default data/lake)")
+    parser.add_argument(
+        "--tz", help="the Rocket.Chat server's IANA time zone (env ENGAGEMENT_TZ, default UTC)"
+    )
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    """Run `engagement ingest`."""
+    from pipelines.ingest import ingest
+    from pipelines.settings import load_settings
+
+    settings = load_settings(args.lake, args.tz)
+    summary = ingest(args.paths, settings.lake, settings.tz, settings.tz_explicit)
+    print("\n".join(summary.lines()))
+    return 0
+
+
+def cmd_weekly_data(args: argparse.Namespace) -> int:
+    """Run `engagement weekly-data`."""
+    from pipelines import lake
+    from pipelines.settings import load_settings
+    from pipelines.timeparse import date_of
+    from pipelines.weekly import weekly_data
+
+    settings = load_settings(args.lake, args.tz)
+    state = lake.read_state(settings.lake)
+    tz = lake.resolve_tz(state, settings.tz, settings.tz_explicit, settings.lake)
+    body = weekly_data(settings.lake, date_of(args.start, tz))
+    text = json.dumps(body, indent=args.indent, separators=None if args.indent else (",", ":")) + "\n"
+    if args.out:
+        from pathlib import Path
+
+        lake.atomic_write_bytes(Path(args.out), text.encode("utf-8"))
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every command."""
+    parser = argparse.ArgumentParser(
+        prog="engagement",
+        description="Rocket.Chat Engagement Dashboard numbers from rocketchat_sessions exports.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    ingest = sub.add_parser(
+        "ingest",
+        help="read mongoexport files (JSON lines, --jsonArray, .gz) into the lake",
+        description="Read mongoexport files or folders of rocketchat_sessions into the Parquet lake. "
+        "Documents are upserted by _id (latest _updatedAt wins); rejected ones are written "
+        "to the lake's rejects/ folder with file, line and reason.",
+    )
+    ingest.add_argument("paths", nargs="+", metavar="PATH", help="an export file or a folder of them")
+    _common(ingest)
+    ingest.set_defaults(func=cmd_ingest)
+
+    weekly = sub.add_parser(
+        "weekly-data",
+        help="print the chat-busier/weekly-data body for the 8 days ending at --start",
+        description="Print GET /api/v1/engagement-dashboard/users/chat-busier/weekly-data's body: "
+        "distinct non-anonymous active users per day for the 8 days ending on the date of --start.",
+    )
+    weekly.add_argument(
+        "--start",
+        required=True,
+        metavar="WHEN",
+        help="2023-05-19T23:59:59.999Z, any ISO time with an offset, a local time, or a bare date",
+    )
+    weekly.add_argument("--out", metavar="FILE", help="write the body to FILE (atomically) instead of stdout")
+    weekly.add_argument("--indent", type=int, default=None, metavar="N", help="pretty-print with N spaces")
+    _common(weekly)
+    weekly.set_defaults(func=cmd_weekly_data)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `engagement` command: user mistakes are one line on stderr and exit 2."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except UserError as exc:
+        print(f"engagement {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"engagement {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

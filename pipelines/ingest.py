@@ -1,0 +1,242 @@
+"""Ingest mongoexport files of rocketchat_sessions into the lake, then rebuild the touched days."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipelines import lake
+from pipelines.readers import find_inputs, read_batches, sniff
+from pipelines.sql import connect, query
+
+ROW_GROUP_SIZE = 256 * 1024
+
+
+@dataclass
+class IngestSummary:
+    """What one ingest run read, stored and rejected."""
+
+    files: int = 0
+    read: int = 0
+    stored: int = 0
+    accepted: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    days_touched: list[str] = field(default_factory=list)
+    rejects_files: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        """The summary as the command prints it."""
+        rejected = sum(self.rejected.values())
+        out = [
+            f"files: {self.files}",
+            f"documents read: {self.read}",
+            f"stored: {self.stored} ({self.accepted} new or newer versions, "
+            f"{self.stored - self.accepted} already stored or superseded)",
+            f"rejected: {rejected}",
+        ]
+        out += [f"  {reason}: {count}" for reason, count in sorted(self.rejected.items())]
+        days = self.days_touched
+        span = f" ({days[0]} .. {days[-1]})" if days else ""
+        out.append(f"days touched: {len(days)}{span}")
+        out += [f"rejects written to {path}" for path in self.rejects_files]
+        return out
+
+
+def _write_parquet(rel, path: Path) -> int:
+    """Write a DuckDB relation to one Parquet file; return its row count.
+
+    pyarrow writes the same bytes for the same rows whatever their chunking, which DuckDB's
+    writer does not promise: the same content must give the same file, named by its hash.
+    """
+    table = rel.to_arrow_table().combine_chunks()
+    pq.write_table(table, path, compression="zstd", row_group_size=ROW_GROUP_SIZE)
+    return table.num_rows
+
+
+def _rejects_key(path: Path) -> str:
+    return hashlib.sha256(str(path.resolve()).encode("utf-8")).hexdigest()[:16]
+
+
+def _raw_lines(con, batch: pa.Table) -> pa.Table:
+    """The relation fields_from_lines.sql reads: text (null where not UTF-8) and whether it is JSON."""
+    lines = batch.column("line")
+    con.register("undecoded", pa.table({"line": lines}))
+    try:
+        text = lines.cast(pa.large_string())
+    except pa.ArrowInvalid:  # some line is not UTF-8: null those lines, keep the rest
+        text = con.sql("select try(decode(line)) as text from undecoded").to_arrow_table().column("text")
+    finally:
+        con.unregister("undecoded")
+    con.register("unchecked", pa.table({"text": text}))
+    is_json = con.sql("select coalesce(json_valid(text), false) as is_json from unchecked")
+    is_json = is_json.to_arrow_table().column("is_json")
+    con.unregister("unchecked")
+    table = pa.table({"line_no": batch.column("line_no"), "text": text, "is_json": is_json})
+    # small record batches let DuckDB parse on every core
+    return pa.Table.from_batches(table.to_batches(max_chunksize=16 * 1024))
+
+
+def _insert_documents(con, tz: str, file_index: int) -> None:
+    """Type the documents of the `fields` view and append them, stored or rejected, to `incoming`."""
+    sql = query("staging/documents")
+    params = {"tz": tz, "file_index": file_index}
+    con.execute(f"create table if not exists incoming as {sql} limit 0", params)
+    # incoming keeps insertion order (DuckDB's preserve_insertion_order): rowid is arrival order
+    con.execute(f"insert into incoming {sql}", params)
+    con.execute("drop view fields")
+
+
+def _fast_load(con, path: Path, tz: str, file_index: int) -> bool:
+    """Load a file with DuckDB's parallel JSON reader; False (nothing kept) if it holds a reject."""
+    fmt, compression = sniff(path)
+    params = {"path": str(path), "format": fmt, "compression": compression}
+    try:
+        con.sql(query("staging/fields_from_file"), params=params).create_view("fields", replace=True)
+        _insert_documents(con, tz, file_index)
+    except duckdb.Error:
+        return False  # unreadable as a whole: the careful path says what is wrong
+    rejected = con.execute(
+        "select count(*) from incoming where file_index = ? and reject_reason is not null", [file_index]
+    ).fetchone()[0]
+    if rejected:
+        con.execute("delete from incoming where file_index = ?", [file_index])
+        return False
+    return True
+
+
+def _careful_load(con, path: Path, tz: str, file_index: int, summary: IngestSummary) -> list[dict]:
+    """Load a file line by line, so that each rejected document is reported with its line."""
+    rejects: list[dict] = []
+    for batch in read_batches(path):
+        if batch.num_rows == 0:
+            continue
+        first_line = batch.column("line_no")[0].as_py()
+        con.register("raw_lines", _raw_lines(con, batch))
+        con.sql(query("staging/fields_from_lines")).create_view("fields", replace=True)
+        _insert_documents(con, tz, file_index)
+        con.unregister("raw_lines")
+        bad = con.execute(
+            "select line_no, reject_reason from incoming "
+            "where file_index = ? and line_no >= ? and reject_reason is not null order by line_no",
+            [file_index, first_line],
+        ).fetchall()
+        raw = batch.column("line")
+        for line_no, reason in bad:
+            text = raw[line_no - first_line].as_py().decode("utf-8", errors="replace")
+            rejects.append({"file": str(path.resolve()), "line": line_no, "reason": reason, "text": text[:100_000]})
+            summary.rejected[reason] += 1
+    return rejects
+
+
+def _load_file(con, path: Path, file_index: int, tz: str, summary: IngestSummary) -> list[dict]:
+    """Parse one file's documents into the `incoming` table; return its rejects."""
+    rejects = [] if _fast_load(con, path, tz, file_index) else _careful_load(con, path, tz, file_index, summary)
+    summary.read += con.execute(
+        "select count(*) from incoming where file_index = ?", [file_index]
+    ).fetchone()[0]
+    summary.stored = summary.read - sum(summary.rejected.values())
+    return rejects
+
+
+def _store_rejects(root: Path, path: Path, rejects: list[dict], summary: IngestSummary) -> None:
+    target = root / "rejects" / f"{_rejects_key(path)}.jsonl"
+    if rejects:
+        body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rejects)
+        lake.atomic_write_bytes(target, body.encode("utf-8"))
+        summary.rejects_files.append(str(target))
+    else:
+        target.unlink(missing_ok=True)
+
+
+def ingest(paths: list[str | Path], root: Path, tz: str, tz_explicit: bool = True) -> IngestSummary:
+    """Read export files or folders into the lake at `root`; upsert by _id; rebuild touched days."""
+    files = find_inputs(paths)
+    summary = IngestSummary(files=len(files))
+    with lake.write_lock(root):
+        state = lake.read_state(root)
+        tz = lake.resolve_tz(state, tz, tz_explicit, root)
+        shutil.rmtree(root / ".staging", ignore_errors=True)
+        staging = lake.staging_dir(root)
+        con = connect(memory_limit="1GB")
+        con.execute("set temp_directory = ?", [str(staging / "spill")])
+        try:
+            all_rejects = [
+                (path, _load_file(con, path, index, tz, summary)) for index, path in enumerate(files)
+            ]
+            if summary.stored:
+                changed = _merge(con, root, state, staging)
+                summary.days_touched = changed
+                summary.accepted = con.execute("select count(*) from accepted").fetchone()[0]
+            state.tz = tz
+            for path, rejects in all_rejects:
+                _store_rejects(root, path, rejects, summary)
+            lake.write_state(root, state)
+            lake.remove_unreferenced(root, state)
+        finally:
+            con.close()
+            shutil.rmtree(staging, ignore_errors=True)
+    return summary
+
+
+def _merge(con, root: Path, state: lake.LakeState, staging: Path) -> list[str]:
+    """Upsert the incoming documents into their day partitions; return the dates whose files changed."""
+    con.execute(f"create table latest_incoming as {query('staging/latest_incoming')}")
+    stored_files = state.paths(root, "sessions")
+    if stored_files:
+        con.execute(f"create table stored_versions as {query('staging/stored_versions')}", {"files": stored_files})
+    else:
+        con.execute("create table stored_versions as select _id, _updatedAt, date from incoming where false")
+    con.execute(f"create table accepted as {query('staging/accepted')}")
+    con.execute(
+        "create table replaced as select _id, date from stored_versions "
+        "where _id in (select _id from accepted)"
+    )
+    dates = [
+        row[0].isoformat()
+        for row in con.execute(
+            "select date from accepted union select date from replaced order by date"
+        ).fetchall()
+    ]
+    empty = staging / "empty.parquet"
+    _write_parquet(con.sql("select * exclude (file_index, line_no, reject_reason) from accepted limit 0"), empty)
+    changed: list[str] = []
+    partition_sql = query("staging/partition_rows")
+    for date in dates:
+        current = state.files["sessions"].get(date)
+        files = [str(root / current)] if current else [str(empty)]
+        staged = staging / f"sessions-{date}.parquet"
+        if _write_parquet(con.sql(partition_sql, params={"files": files, "date": date}), staged) == 0:
+            # every document of the day moved to another day
+            staged.unlink()
+            if state.files["sessions"].pop(date, None):
+                changed.append(date)
+            continue
+        placed = lake.place_partition(root, "sessions", date, staged)
+        if placed != current:
+            state.files["sessions"][date] = placed
+            changed.append(date)
+    if changed:
+        _rebuild_user_daily(con, root, state, staging, changed)
+    return changed
+
+
+def _rebuild_user_daily(con, root: Path, state: lake.LakeState, staging: Path, dates: list[str]) -> None:
+    """Recompute the user_daily rollup of the given dates from their session partitions."""
+    files = state.paths(root, "sessions", dates)
+    con.execute(f"create or replace table rollup as {query('marts/user_daily')}", {"files": files})
+    for date in dates:
+        staged = staging / f"user_daily-{date}.parquet"
+        rows = con.sql("select * from rollup where date = ?::date order by userId", params=[date])
+        if _write_parquet(rows, staged) == 0:
+            staged.unlink()
+            state.files["user_daily"].pop(date, None)
+            continue
+        state.files["user_daily"][date] = lake.place_partition(root, "user_daily", date, staged)

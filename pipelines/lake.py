@@ -1,0 +1,158 @@
+"""The Parquet lake: day partitions, a state file naming the current file of each, atomic writes.
+
+Layout under the lake folder:
+    _state.json                                   which file is current for each table and day
+    sessions/date=YYYY-MM-DD/part-<hash>.parquet  every stored document, one row per _id
+    user_daily/date=YYYY-MM-DD/part-<hash>.parquet  the active user-days of that date
+    rejects/<key>.jsonl                           rejected documents of one input file
+
+Partition files are immutable and named by their content, so an unchanged day keeps its file
+and a rerun writes nothing new. A writer stages a file beside its target and renames it into
+place, then replaces _state.json in one rename: a reader that loads the state sees one
+consistent snapshot of every day.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipelines.errors import UserError
+
+STATE_FILE = "_state.json"
+STATE_VERSION = 1
+TABLES = ("sessions", "user_daily")
+
+
+@dataclass
+class LakeState:
+    """Which Parquet file is current for each (table, date), and the zone the lake was built in."""
+
+    tz: str | None = None
+    files: dict[str, dict[str, str]] = field(default_factory=lambda: {t: {} for t in TABLES})
+
+    def paths(self, root: Path, table: str, dates: list[str] | None = None) -> list[str]:
+        """Absolute paths of the table's current files, for the given ISO dates (all when None)."""
+        current = self.files.get(table, {})
+        keys = sorted(current) if dates is None else [d for d in dates if d in current]
+        return [str(root / current[d]) for d in keys]
+
+    def to_json(self) -> str:
+        body = {
+            "version": STATE_VERSION,
+            "tz": self.tz,
+            "tables": {t: dict(sorted(self.files.get(t, {}).items())) for t in TABLES},
+        }
+        return json.dumps(body, indent=1, sort_keys=False) + "\n"
+
+
+def read_state(root: Path) -> LakeState:
+    """Load the lake's state; an absent lake is an empty state."""
+    path = root / STATE_FILE
+    try:
+        body = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return LakeState()
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot read the lake state {path}: {exc}; is --lake a chat-engagement lake?") from None
+    if body.get("version") != STATE_VERSION:
+        raise UserError(f"{path} has state version {body.get('version')!r}; this tool reads version {STATE_VERSION}")
+    files = {t: dict(body.get("tables", {}).get(t, {})) for t in TABLES}
+    return LakeState(tz=body.get("tz"), files=files)
+
+
+def resolve_tz(state: LakeState, tz: str, tz_explicit: bool, root: Path) -> str:
+    """The zone to count in: the lake's own, which an explicit different zone may not override."""
+    if state.tz is None or state.tz == tz:
+        return tz
+    if tz_explicit:
+        raise UserError(
+            f"the lake {root} counts days in {state.tz}, not {tz}: "
+            f"use --tz {state.tz} (the zone is fixed per deployment) or a new --lake"
+        )
+    return state.tz
+
+
+def atomic_write_bytes(target: Path, data: bytes) -> None:
+    """Write `data` to a file beside `target`, fsync it, then rename it over `target`."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_state(root: Path, state: LakeState) -> None:
+    """Replace the lake's state in one rename."""
+    atomic_write_bytes(root / STATE_FILE, state.to_json().encode("utf-8"))
+
+
+def file_digest(path: Path) -> str:
+    """Hex SHA-256 of a file's content."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def place_partition(root: Path, table: str, date: str, staged: Path) -> str:
+    """Move a staged Parquet file to its content-named place; return its path relative to root."""
+    digest = file_digest(staged)[:20]
+    relative = f"{table}/date={date}/part-{digest}.parquet"
+    target = root / relative
+    if target.exists():
+        staged.unlink()  # the same bytes are already in place: nothing changes
+    else:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staged, target)
+    return relative
+
+
+def remove_unreferenced(root: Path, state: LakeState) -> int:
+    """Delete partition files the state no longer names (superseded days, leftovers of a crash)."""
+    keep = {root / rel for table in TABLES for rel in state.files.get(table, {}).values()}
+    removed = 0
+    for table in TABLES:
+        for path in (root / table).glob("date=*/*.parquet"):
+            if path not in keep:
+                path.unlink(missing_ok=True)
+                removed += 1
+        for folder in (root / table).glob("date=*"):
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only succeeds when empty
+    return removed
+
+
+@contextlib.contextmanager
+def write_lock(root: Path, wait: bool = True) -> Iterator[None]:
+    """Hold the lake's writer lock: one writer at a time; readers never need it."""
+    root.mkdir(parents=True, exist_ok=True)
+    handle = open(root / ".lock", "a+")
+    try:
+        flags = fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB
+        try:
+            fcntl.flock(handle, flags)
+        except BlockingIOError:
+            raise UserError(f"another run is writing the lake {root}; wait for it to finish") from None
+        yield
+    finally:
+        handle.close()
+
+
+def staging_dir(root: Path) -> Path:
+    """A private folder inside the lake for files being written (same file system: renames are atomic)."""
+    base = root / ".staging"
+    base.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(dir=base))

@@ -1,0 +1,167 @@
+"""Read export files into batches of raw lines (Arrow), without parsing JSON per line in Python.
+
+This is the careful path, taken for files in which DuckDB's reader found something to reject:
+a batch is an Arrow table (line_no, line), `line` the raw bytes of one document and `line_no`
+its 1-based line in the file (for a --jsonArray file, its element number).
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import pyarrow as pa
+
+from pipelines.errors import UserError
+
+CHUNK_BYTES = 64 * 1024 * 1024
+JSON_SUFFIXES = (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson.gz")
+
+
+def find_inputs(paths: list[str | Path]) -> list[Path]:
+    """Expand files and folders (recursively) into the sorted list of export files to read."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found.extend(
+                sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith(JSON_SUFFIXES))
+            )
+        elif path.is_file():
+            found.append(path)
+        elif path.exists():
+            raise UserError(f"cannot read {path}: not a regular file or folder")
+        else:
+            raise UserError(f"no such file or folder: {path}")
+    return found
+
+
+def open_binary(path: Path) -> BinaryIO:
+    """Open a file for reading, decompressing gzip (by magic number, not by name)."""
+    try:
+        handle = open(path, "rb")
+        magic = handle.read(2)
+        handle.seek(0)
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if magic == b"\x1f\x8b":
+        return gzip.GzipFile(fileobj=handle)  # type: ignore[return-value]
+    return handle
+
+
+def _lines_table(data: bytes, first_line: int) -> pa.Table:
+    """Split `data` (whole lines) at newlines into an Arrow table without copying the text."""
+    buf = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(buf == 10)
+    offsets = np.empty(len(ends) + 2, dtype=np.int64)
+    offsets[0] = 0
+    offsets[1:-1] = ends + 1
+    offsets[-1] = len(data)
+    count = len(offsets) - 1
+    if count and offsets[-1] == offsets[-2]:
+        count -= 1  # the data ended with a newline: no line after it
+    lines = pa.LargeBinaryArray.from_buffers(
+        pa.large_binary(), count, [None, pa.py_buffer(offsets[: count + 1]), pa.py_buffer(data)]
+    )
+    line_no = np.arange(first_line, first_line + count, dtype=np.int64)
+    return pa.table({"line_no": line_no, "line": lines})
+
+
+def _ndjson_batches(stream: BinaryIO, head: bytes) -> Iterator[pa.Table]:
+    carry = head
+    line = 1
+    while True:
+        block = stream.read(CHUNK_BYTES)
+        data = carry + block if carry else block
+        if not block:
+            if data:
+                yield _lines_table(data, line)
+            return
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            carry = data
+            continue
+        whole, carry = data[: cut + 1], data[cut + 1 :]
+        table = _lines_table(whole, line)
+        line += table.num_rows
+        yield table
+
+
+def _array_batches(data: bytes) -> Iterator[pa.Table]:
+    """Split a JSON array (mongoexport --jsonArray) into its elements; line_no is the element number."""
+    from pipelines.sql import connect
+
+    con = connect()
+    try:
+        text = data.decode("utf-8")
+        elements = con.execute(
+            "select unnest(json_extract(j, '$[*]'))::varchar "
+            "from (select ?::json as j) where json_type(j) = 'ARRAY'",
+            [text],
+        ).fetchall()
+        parsed = True
+    except Exception:  # not valid JSON or not UTF-8: fall back to reading it line by line
+        parsed = False
+    finally:
+        con.close()
+    if parsed:
+        docs = [row[0].encode("utf-8") for row in elements]
+        line_no = np.arange(1, len(docs) + 1, dtype=np.int64)
+        yield pa.table({"line_no": line_no, "line": pa.array(docs, pa.large_binary())})
+        return
+    # A broken array: keep what can be kept by taking one element a line, as mongoexport writes them.
+    stripped = []
+    for raw in data.split(b"\n"):
+        piece = raw.strip()
+        if piece.startswith(b"["):
+            piece = piece[1:]
+        if piece.endswith(b"]"):
+            piece = piece[:-1]
+        stripped.append(piece.rstrip(b",").strip())
+    yield _lines_table(b"\n".join(stripped), 1)
+
+
+def sniff(path: Path) -> tuple[str, str]:
+    """DuckDB's (format, compression) for an export: JSON lines or a JSON array, gzip or not."""
+    with open_binary(path) as stream:
+        try:
+            head = stream.read(4096)
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            raise UserError(f"cannot read {path}: {exc}") from None
+        compression = "gzip" if isinstance(stream, gzip.GzipFile) else "none"
+    if head.startswith(b"\xef\xbb\xbf"):
+        head = head[3:]
+    return ("array" if head.lstrip()[:1] == b"[" else "newline_delimited"), compression
+
+
+def read_batches(path: Path) -> Iterator[pa.Table]:
+    """Yield batches of raw documents from one export file (NDJSON or JSON array, gzip or not)."""
+    with open_binary(path) as stream:
+        try:
+            head = stream.read(4096)
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            raise UserError(f"cannot read {path}: {exc}") from None
+        if head.startswith(b"\xef\xbb\xbf"):
+            head = head[3:]
+        if head.lstrip()[:1] == b"[":
+            yield from _array_batches(head + _read_rest(stream, path))
+        else:
+            yield from _guard(_ndjson_batches(stream, head), path)
+
+
+def _read_rest(stream: BinaryIO, path: Path) -> bytes:
+    try:
+        return stream.read()
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise UserError(f"cannot read {path}: {exc}") from None
+
+
+def _guard(batches: Iterator[pa.Table], path: Path) -> Iterator[pa.Table]:
+    try:
+        yield from batches
+    except (OSError, EOFError, gzip.BadGzipFile, io.UnsupportedOperation) as exc:
+        raise UserError(f"cannot read {path}: {exc}") from None

@@ -1,0 +1,47 @@
+"""Settings: command-line flag, else environment variable, else default; read when a command starts."""
+
+from __future__ import annotations
+
+import os
+import zoneinfo
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipelines.errors import UserError
+
+DEFAULT_LAKE = "data/lake"
+DEFAULT_TZ = "UTC"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the lake lives and which time zone the Rocket.Chat server counts in."""
+
+    lake: Path
+    tz: str
+    # True when the zone was given by flag or environment, False when it is the default:
+    # a lake built in another zone is then followed instead of refused.
+    tz_explicit: bool
+
+
+def check_tz(name: str) -> str:
+    """Return `name` if it is a known IANA time zone, else raise a UserError."""
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise UserError(
+            f"unknown time zone {name!r}: give an IANA name such as UTC or Europe/Berlin"
+        ) from None
+    return name
+
+
+def load_settings(lake: str | None = None, tz: str | None = None) -> Settings:
+    """Resolve each setting from its flag, then ENGAGEMENT_* environment variables, then defaults."""
+    env = os.environ
+    lake_value = lake or env.get("ENGAGEMENT_LAKE") or DEFAULT_LAKE
+    tz_given = tz or env.get("ENGAGEMENT_TZ")
+    return Settings(
+        lake=Path(lake_value),
+        tz=check_tz(tz_given or DEFAULT_TZ),
+        tz_explicit=bool(tz_given),
+    )

@@ -1,0 +1,30 @@
+"""Load the SQL files under queries/ by name; values are always bound as parameters."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+QUERIES = Path(__file__).resolve().parent.parent / "queries"
+
+
+@cache
+def query(name: str) -> str:
+    """Return the text of queries/<name>.sql, e.g. query("marts/weekly_data")."""
+    return (QUERIES / f"{name}.sql").read_text(encoding="utf-8")
+
+
+def connect(threads: int | None = None, memory_limit: str | None = None):
+    """A fresh in-memory DuckDB connection in UTC with the project's macros defined."""
+    import duckdb
+
+    config: dict[str, str | int] = {}
+    if threads:
+        config["threads"] = threads
+    if memory_limit:
+        config["memory_limit"] = memory_limit
+    con = duckdb.connect(":memory:", config=config)
+    con.execute("set TimeZone = 'UTC'")
+    for path in sorted((QUERIES / "macros").glob("*.sql")):
+        con.execute(path.read_text(encoding="utf-8"))
+    return con

@@ -1,0 +1,31 @@
+-- GET engagement-dashboard/users/chat-busier/weekly-data: non-anonymous active users per date of
+-- the window [$first, $last], from that window's user_daily partitions ($files), newest first.
+with
+
+user_days as (
+    select
+        date,
+        userId,
+        role
+    from read_parquet($files)
+    where date between $first and $last
+),
+
+final as (
+    select
+        date,
+        -- a missing role counts; only anonymous users are left out
+        count(distinct userId) as users
+    from user_days
+    where role is distinct from 'anonymous'
+    group by date
+)
+
+select
+    users,
+    day(date)::integer as day,
+    month(date)::integer as month,
+    year(date)::integer as year
+from final
+where users > 0
+order by date desc

@@ -1,0 +1,26 @@
+-- The incoming versions that replace what the lake holds: newer, or as new (the one ingested last
+-- wins a tie, and re-ingesting the same document leaves the same bytes).
+with
+
+joined as (
+    select
+        i.*,
+        s._updatedAt as stored_updated_at,
+        s._id is not null as is_stored
+    from latest_incoming as i
+    left join stored_versions as s
+        on i._id = s._id
+),
+
+final as (
+    select * exclude (stored_updated_at, is_stored)
+    from joined
+    where not is_stored
+        or stored_updated_at is null
+        or _updatedAt >= stored_updated_at
+)
+
+select * from final
+order by
+    date,
+    _id

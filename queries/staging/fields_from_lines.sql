@@ -1,0 +1,32 @@
+-- The fields of each document in `raw_lines` (line_no, text, is_json), registered by the
+-- caller from a file split into lines: the careful path, which knows every line's number.
+with
+
+documents as (
+    select
+        line_no,
+        text is null as bad_utf8,
+        is_json,
+        -- a valid JSON text that starts with a brace is an object: no second parse to ask
+        is_json and (ascii(text) = 123 or starts_with(ltrim(text), '{')) as is_object,
+        text
+    from raw_lines
+    -- blank lines are not documents (ascii() spares trimming every line)
+    where text is null or ascii(text) > 32 or trim(text) <> ''
+),
+
+final as (
+    select
+        line_no,
+        bad_utf8,
+        is_json,
+        is_object,
+        case when is_object then from_json(text, '{
+            "_id": "JSON", "type": "JSON", "userId": "JSON", "device": "JSON",
+            "loginAt": "JSON", "lastActivityAt": "JSON", "closedAt": "JSON", "_updatedAt": "JSON",
+            "mostImportantRole": "JSON", "year": "JSON", "month": "JSON", "day": "JSON"
+        }') end as f
+    from documents
+)
+
+select * from final

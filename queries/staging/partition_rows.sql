@@ -1,0 +1,25 @@
+-- The new content of one sessions partition: its stored rows ($files: the day's current file, or
+-- an empty file of the same columns when the day is new) that no accepted version replaces, plus
+-- the accepted versions dated $date. `replaced` holds the _ids whose stored version lost.
+with
+
+kept as (
+    select *
+    from read_parquet($files)
+    where _id not in (select _id from replaced)
+),
+
+arrived as (
+    select * exclude (file_index, line_no, reject_reason)
+    from accepted
+    where date = $date
+),
+
+final as (
+    select * from kept
+    union all by name
+    select * from arrived
+)
+
+select * from final
+order by _id
