@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import json
 import shutil
 from collections import Counter
 from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
@@ -18,6 +20,7 @@ from pipelines.readers import find_inputs, read_batches, sniff
 from pipelines.sql import connect, query
 
 ROW_GROUP_SIZE = 256 * 1024
+WRITERS = 2  # partitions built and written at once
 
 
 @dataclass
@@ -48,17 +51,6 @@ class IngestSummary:
         out.append(f"days touched: {len(days)}{span}")
         out += [f"rejects written to {path}" for path in self.rejects_files]
         return out
-
-
-def _write_parquet(rel, path: Path) -> int:
-    """Write a DuckDB relation to one Parquet file; return its row count.
-
-    pyarrow writes the same bytes for the same rows whatever their chunking, which DuckDB's
-    writer does not promise: the same content must give the same file, named by its hash.
-    """
-    table = rel.to_arrow_table().combine_chunks()
-    pq.write_table(table, path, compression="zstd", row_group_size=ROW_GROUP_SIZE)
-    return table.num_rows
 
 
 def _rejects_key(path: Path) -> str:
@@ -105,7 +97,7 @@ def _fast_load(con, path: Path, tz: str, file_index: int) -> bool:
         return False  # unreadable as a whole: the careful path says what is wrong
     rejected = con.execute(
         "select count(*) from incoming where file_index = ? and reject_reason is not null", [file_index]
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     if rejected:
         con.execute("delete from incoming where file_index = ?", [file_index])
         return False
@@ -141,7 +133,7 @@ def _load_file(con, path: Path, file_index: int, tz: str, summary: IngestSummary
     rejects = [] if _fast_load(con, path, tz, file_index) else _careful_load(con, path, tz, file_index, summary)
     summary.read += con.execute(
         "select count(*) from incoming where file_index = ?", [file_index]
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     summary.stored = summary.read - sum(summary.rejected.values())
     return rejects
 
@@ -165,7 +157,7 @@ def ingest(paths: list[str | Path], root: Path, tz: str, tz_explicit: bool = Tru
         tz = lake.resolve_tz(state, tz, tz_explicit, root)
         shutil.rmtree(root / ".staging", ignore_errors=True)
         staging = lake.staging_dir(root)
-        con = connect(memory_limit="1GB")
+        con = connect(memory_limit=os.environ.get("ENGAGEMENT_DUCKDB_MEMORY", "1GB"))
         con.execute("set temp_directory = ?", [str(staging / "spill")])
         try:
             all_rejects = [
@@ -174,7 +166,7 @@ def ingest(paths: list[str | Path], root: Path, tz: str, tz_explicit: bool = Tru
             if summary.stored:
                 changed = _merge(con, root, state, staging)
                 summary.days_touched = changed
-                summary.accepted = con.execute("select count(*) from accepted").fetchone()[0]
+                summary.accepted = con.execute("select count(*) from accepted").fetchall()[0][0]
             state.tz = tz
             for path, rejects in all_rejects:
                 _store_rejects(root, path, rejects, summary)
@@ -186,15 +178,44 @@ def ingest(paths: list[str | Path], root: Path, tz: str, tz_explicit: bool = Tru
     return summary
 
 
+def _write_partition(root: Path, staging: Path, table_name: str, date: str, rows: pa.Table) -> str | None:
+    """Write one date's rows as its partition file; return its path in the lake (None: no rows)."""
+    if rows.num_rows == 0:
+        return None
+    staged = staging / f"{table_name}-{date}.parquet"
+    # pyarrow writes the same bytes for the same rows whatever their chunking (DuckDB's writer does
+    # not promise that): the same content gives the same file, named by its hash
+    pq.write_table(rows.combine_chunks(), staged, compression="zstd", row_group_size=ROW_GROUP_SIZE)
+    return lake.place_partition(root, table_name, date, staged)
+
+
+def _set(files: dict[str, str], date: str, placed: str | None) -> bool:
+    """Point the state at a date's new file; True if that changed anything."""
+    if placed == files.get(date):
+        return False
+    if placed is None:
+        del files[date]
+    else:
+        files[date] = placed
+    return True
+
+
 def _merge(con, root: Path, state: lake.LakeState, staging: Path) -> list[str]:
     """Upsert the incoming documents into their day partitions; return the dates whose files changed."""
-    con.execute(f"create table latest_incoming as {query('staging/latest_incoming')}")
+    duplicates = con.execute(
+        "select count(*) - count(distinct _id) from incoming where reject_reason is null"
+    ).fetchall()[0][0]
+    if duplicates:
+        con.execute(f"create table latest_incoming as {query('staging/latest_incoming')}")
+    else:  # one version of each document: nothing to rank (most exports)
+        con.execute("create view latest_incoming as select * from incoming where reject_reason is null")
     stored_files = state.paths(root, "sessions")
     if stored_files:
         con.execute(f"create table stored_versions as {query('staging/stored_versions')}", {"files": stored_files})
-    else:
+        con.execute(f"create table accepted as {query('staging/accepted')}")
+    else:  # a new lake: everything that arrives is accepted
         con.execute("create table stored_versions as select _id, _updatedAt, date from incoming where false")
-    con.execute(f"create table accepted as {query('staging/accepted')}")
+        con.execute("create view accepted as select * from latest_incoming")
     con.execute(
         "create table replaced as select _id, date from stored_versions "
         "where _id in (select _id from accepted)"
@@ -202,41 +223,32 @@ def _merge(con, root: Path, state: lake.LakeState, staging: Path) -> list[str]:
     dates = [
         row[0].isoformat()
         for row in con.execute(
-            "select date from accepted union select date from replaced order by date"
+            "select distinct date from accepted union select distinct date from replaced order by date"
         ).fetchall()
     ]
     empty = staging / "empty.parquet"
-    _write_parquet(con.sql("select * exclude (file_index, line_no, reject_reason) from accepted limit 0"), empty)
-    changed: list[str] = []
+    pq.write_table(con.sql("select * exclude (file_index, line_no, reject_reason) from accepted limit 0").to_arrow_table(), empty)
     partition_sql = query("staging/partition_rows")
-    for date in dates:
+    rollup_sql = query("marts/user_daily")
+
+    def rebuild(date: str) -> tuple[str | None, str | None] | None:
+        """The day's new sessions file and, when that changed, its new user_daily file."""
+        cursor = con.cursor()
         current = state.files["sessions"].get(date)
-        files = [str(root / current)] if current else [str(empty)]
-        staged = staging / f"sessions-{date}.parquet"
-        if _write_parquet(con.sql(partition_sql, params={"files": files, "date": date}), staged) == 0:
-            # every document of the day moved to another day
-            staged.unlink()
-            if state.files["sessions"].pop(date, None):
+        files = [str(root / current) if current else str(empty)]
+        sessions = cursor.sql(partition_sql, params={"files": files, "date": date}).to_arrow_table()
+        placed = _write_partition(root, staging, "sessions", date, sessions)
+        if placed == current:
+            return None
+        cursor.register("day_sessions", sessions)
+        user_days = cursor.sql(rollup_sql).to_arrow_table()
+        return placed, _write_partition(root, staging, "user_daily", date, user_days)
+
+    changed: list[str] = []
+    with ThreadPoolExecutor(max_workers=WRITERS) as pool:
+        for date, result in zip(dates, pool.map(rebuild, dates)):
+            if result is not None:
+                _set(state.files["sessions"], date, result[0])
+                _set(state.files["user_daily"], date, result[1])
                 changed.append(date)
-            continue
-        placed = lake.place_partition(root, "sessions", date, staged)
-        if placed != current:
-            state.files["sessions"][date] = placed
-            changed.append(date)
-    if changed:
-        _rebuild_user_daily(con, root, state, staging, changed)
     return changed
-
-
-def _rebuild_user_daily(con, root: Path, state: lake.LakeState, staging: Path, dates: list[str]) -> None:
-    """Recompute the user_daily rollup of the given dates from their session partitions."""
-    files = state.paths(root, "sessions", dates)
-    con.execute(f"create or replace table rollup as {query('marts/user_daily')}", {"files": files})
-    for date in dates:
-        staged = staging / f"user_daily-{date}.parquet"
-        rows = con.sql("select * from rollup where date = ?::date order by userId", params=[date])
-        if _write_parquet(rows, staged) == 0:
-            staged.unlink()
-            state.files["user_daily"].pop(date, None)
-            continue
-        state.files["user_daily"][date] = lake.place_partition(root, "user_daily", date, staged)

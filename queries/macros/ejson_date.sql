@@ -1,13 +1,10 @@
 -- A MongoDB Extended JSON date, relaxed ({"$date": "2023-05-12T10:00:00.000Z"}), canonical
 -- ({"$date": {"$numberLong": "1683885600000"}}) or legacy ({"$date": 1683885600000}), as a
 -- timestamptz; null when the value is absent or is not a date (the caller tells the two apart).
--- The first branch reads the common relaxed form with string functions, without parsing JSON.
+-- The first try reads mongoexport's own relaxed form in one pass, without parsing JSON.
 create or replace macro ejson_date(v) as
 coalesce(
-    case
-        when starts_with(v, '{"$date":"') and ends_with(v, '"}') and not contains(v[11:-3], '"')
-            then try_cast(v[11:-3] as timestamptz)
-    end,
+    try_strptime(v, '{"$date":"%Y-%m-%dT%H:%M:%S.%gZ"}')::timestamptz,
     case
         when not starts_with(v, '{') then null
         when json_type(v, '$."$date"') = 'VARCHAR'

@@ -1,10 +1,7 @@
--- The active user-days of the dates whose session partitions are $files: one row per (userId, date),
--- the union of Rocket.Chat's own user_daily documents and the days rebuilt from raw sessions.
+-- The active user-days of the dates in `day_sessions` (the caller's view of the stored documents
+-- of those dates): one row per (userId, date), the union of Rocket.Chat's own user_daily
+-- documents and the days rebuilt from raw sessions.
 with
-
-documents as (
-    select * from read_parquet($files)
-),
 
 qualifying_sessions as (
     select
@@ -17,7 +14,7 @@ qualifying_sessions as (
         (epoch_ms(lastActivityAt) - epoch_ms(loginAt)) // 1000 as seconds,
         -- Rocket.Chat groups by the whole device object, kept as its JSON text
         device as device_key
-    from documents
+    from day_sessions
     where type in ('session', 'computed-session')
         and userId is not null
         and device is not null
@@ -61,7 +58,7 @@ document_days as (
         date,
         userId,
         arg_max_null(mostImportantRole, (_updatedAt, _id)) as role
-    from documents
+    from day_sessions
     where type = 'user_daily'
         and userId is not null
     group by

@@ -21,6 +21,3 @@ final as (
 )
 
 select * from final
-order by
-    date,
-    _id

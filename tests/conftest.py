@@ -1,0 +1,114 @@
+"""Shared fixtures: a temp lake, hand-written exports, and the real `engagement` command."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def ejson_date(iso: str) -> dict[str, str]:
+    """A relaxed Extended JSON date, as mongoexport writes it."""
+    return {"$date": iso}
+
+
+def session(
+    _id: str,
+    user: str | None,
+    login: str | None,
+    last: str | None,
+    *,
+    day: tuple[int, int, int] | None = None,
+    role: str | None = "user",
+    device: dict[str, Any] | None | bool = True,
+    updated: str | None = None,
+    type: str = "session",
+    **extra: Any,
+) -> dict[str, Any]:
+    """A rocketchat_sessions document; None or False leaves a field out."""
+    doc: dict[str, Any] = {"_id": _id, "type": type}
+    if user is not None:
+        doc["userId"] = user
+    if day is not None:
+        doc["year"], doc["month"], doc["day"] = day
+    if device is True:
+        device = {"type": "browser", "name": "Chrome", "longVersion": "113.0", "os": {"name": "Linux", "version": "6"}, "version": "113.0"}
+    if device:
+        doc["device"] = device
+    if role is not None:
+        doc["mostImportantRole"] = role
+    if login is not None:
+        doc["loginAt"] = ejson_date(login)
+    if last is not None:
+        doc["lastActivityAt"] = ejson_date(last)
+    doc["_updatedAt"] = ejson_date(updated or last or login or "2023-01-01T00:00:00.000Z")
+    doc.update(extra)
+    return doc
+
+
+def user_daily(user: str, year: int, month: int, day: int, role: str | None = "user", **extra: Any) -> dict[str, Any]:
+    """Rocket.Chat's own rollup document for one user and day."""
+    doc: dict[str, Any] = {
+        "_id": f"{user}-{year}-{month}-{day}",
+        "type": "user_daily",
+        "userId": user,
+        "year": year,
+        "month": month,
+        "day": day,
+        "time": 60,
+        "sessions": 1,
+        "devices": [],
+        "_computedAt": ejson_date("2023-06-01T02:00:00.000Z"),
+        "_updatedAt": ejson_date("2023-06-01T02:00:00.000Z"),
+    }
+    if role is not None:
+        doc["mostImportantRole"] = role
+    doc.update(extra)
+    return doc
+
+
+def write_ndjson(path: Path, docs: list[dict[str, Any] | str]) -> Path:
+    """Write documents (dicts, or raw text lines) one a line, as mongoexport does."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [d if isinstance(d, str) else json.dumps(d, separators=(",", ":")) for d in docs]
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def lake(tmp_path: Path) -> Path:
+    """A fresh, empty lake folder."""
+    return tmp_path / "lake"
+
+
+@pytest.fixture
+def export(tmp_path: Path):
+    """Write a hand-written export into the test's temp folder and return its path."""
+    counter = {"n": 0}
+
+    def write(docs: list[dict[str, Any] | str], name: str | None = None) -> Path:
+        counter["n"] += 1
+        return write_ndjson(tmp_path / "exports" / (name or f"export-{counter['n']}.json"), docs)
+
+    return write
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the real `engagement` command (as `python -m pipelines`) and capture its output."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("ENGAGEMENT_")}
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd or ROOT,
+        timeout=300,
+    )
