@@ -40,7 +40,7 @@ def cmd_weekly_data(args: argparse.Namespace) -> int:
     from pipelines.weekly import weekly_data
 
     settings = load_settings(args.lake, args.tz)
-    state = lake.read_state(settings.lake)
+    state = lake.require_lake(settings.lake)
     tz = lake.resolve_tz(state, settings.tz, settings.tz_explicit, settings.lake)
     body = weekly_data(settings.lake, date_of(args.start, tz))
     text = json.dumps(body, indent=args.indent, separators=None if args.indent else (",", ":")) + "\n"

@@ -30,20 +30,17 @@ class IngestSummary:
     files: int = 0
     read: int = 0
     stored: int = 0
-    accepted: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
     days_touched: list[str] = field(default_factory=list)
     rejects_files: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         """The summary as the command prints it."""
-        rejected = sum(self.rejected.values())
         out = [
             f"files: {self.files}",
             f"documents read: {self.read}",
-            f"stored: {self.stored} ({self.accepted} new or newer versions, "
-            f"{self.stored - self.accepted} already stored or superseded)",
-            f"rejected: {rejected}",
+            f"stored: {self.stored}",
+            f"rejected: {sum(self.rejected.values())}",
         ]
         out += [f"  {reason}: {count}" for reason, count in sorted(self.rejected.items())]
         days = self.days_touched
@@ -54,6 +51,7 @@ class IngestSummary:
 
 
 def _rejects_key(path: Path) -> str:
+    """The name of an input file's rejects file: one per input path, replaced on each ingest."""
     return hashlib.sha256(str(path.resolve()).encode("utf-8")).hexdigest()[:16]
 
 
@@ -122,7 +120,7 @@ def _careful_load(con, path: Path, tz: str, file_index: int, summary: IngestSumm
         ).fetchall()
         raw = batch.column("line")
         for line_no, reason in bad:
-            text = raw[line_no - first_line].as_py().decode("utf-8", errors="replace")
+            text = raw[line_no - first_line].as_py().decode("utf-8", errors="replace").rstrip("\r\n")
             rejects.append({"file": str(path.resolve()), "line": line_no, "reason": reason, "text": text[:100_000]})
             summary.rejected[reason] += 1
     return rejects
@@ -166,7 +164,6 @@ def ingest(paths: list[str | Path], root: Path, tz: str, tz_explicit: bool = Tru
             if summary.stored:
                 changed = _merge(con, root, state, staging)
                 summary.days_touched = changed
-                summary.accepted = con.execute("select count(*) from accepted").fetchall()[0][0]
             state.tz = tz
             for path, rejects in all_rejects:
                 _store_rejects(root, path, rejects, summary)

@@ -68,6 +68,13 @@ def read_state(root: Path) -> LakeState:
     return LakeState(tz=body.get("tz"), files=files)
 
 
+def require_lake(root: Path) -> LakeState:
+    """The state of an existing lake; a UserError when there is none at `root`."""
+    if not (root / STATE_FILE).exists():
+        raise UserError(f"no lake at {root}: run `engagement ingest` first, or point --lake (ENGAGEMENT_LAKE) at one")
+    return read_state(root)
+
+
 def resolve_tz(state: LakeState, tz: str, tz_explicit: bool, root: Path) -> str:
     """The zone to count in: the lake's own, which an explicit different zone may not override."""
     if state.tz is None or state.tz == tz:

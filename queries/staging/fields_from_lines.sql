@@ -11,8 +11,11 @@ documents as (
         is_json and (ascii(text) = 123 or starts_with(ltrim(text), '{')) as is_object,
         text
     from raw_lines
-    -- blank lines are not documents (ascii() spares trimming every line)
-    where text is null or ascii(text) > 32 or trim(text) <> ''
+    -- blank lines are not documents; a line keeps its newline, so trim that too
+    -- (ascii() spares trimming every line)
+    where text is null
+        or ascii(text) > 32
+        or trim(text, ' ' || chr(9) || chr(10) || chr(13)) <> ''
 ),
 
 final as (
