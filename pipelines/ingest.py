@@ -20,6 +20,18 @@ from pipelines.readers import find_inputs, read_batches, sniff
 from pipelines.sql import connect, query
 
 ROW_GROUP_SIZE = 256 * 1024
+# Dictionary-encode only the columns with few distinct values (the rest would waste the work),
+# and keep min/max statistics only where a reader can prune with them.
+PARQUET_OPTIONS = {
+    "sessions": {
+        "use_dictionary": ["date", "type", "userId", "device", "mostImportantRole", "year", "month", "day"],
+        "write_statistics": ["date", "_id", "userId", "loginAt"],
+    },
+    "user_daily": {
+        "use_dictionary": ["date", "role", "source"],
+        "write_statistics": ["date", "userId"],
+    },
+}
 WRITERS = 2  # partitions built and written at once
 
 
@@ -182,7 +194,13 @@ def _write_partition(root: Path, staging: Path, table_name: str, date: str, rows
     staged = staging / f"{table_name}-{date}.parquet"
     # pyarrow writes the same bytes for the same rows whatever their chunking (DuckDB's writer does
     # not promise that): the same content gives the same file, named by its hash
-    pq.write_table(rows.combine_chunks(), staged, compression="zstd", row_group_size=ROW_GROUP_SIZE)
+    pq.write_table(
+        rows.combine_chunks(),
+        staged,
+        compression="zstd",
+        row_group_size=ROW_GROUP_SIZE,
+        **PARQUET_OPTIONS[table_name],
+    )
     return lake.place_partition(root, table_name, date, staged)
 
 

@@ -1,0 +1,211 @@
+"""Benchmark: ingest throughput and memory, a naive pandas baseline, weekly-data latency.
+
+    .venv/bin/python bench/benchmark.py [--docs 2000000] [--slice 400000] [--update-readme]
+
+Generates a realistic export (pipelines.sample) under data/bench/ if it is not there yet, then
+measures the real `engagement` command under /usr/bin/time -v. Nothing here is a test: numbers
+are printed (and, with --update-readme, written between the README's benchmark markers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import itertools
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from pipelines.sample import documents, write_export  # noqa: E402
+
+ENGAGEMENT = [sys.executable, "-m", "pipelines"]
+README_START = "<!-- benchmark:start -->"
+README_END = "<!-- benchmark:end -->"
+
+
+def make_export(path: Path, docs: int) -> None:
+    """A generated export of exactly `docs` documents (20,000 users over as many days as it takes)."""
+    if path.exists():
+        return
+    print(f"generating {docs:,} documents into {path} ...", file=sys.stderr)
+    lines = itertools.islice(documents(20_000, dt.date(2023, 1, 2), 400, seed=11), docs)
+    write_export(path, lines)
+
+
+def timed_run(args: list[str]) -> tuple[float, int]:
+    """Run a command under /usr/bin/time -v; return (wall seconds, peak RSS in KiB)."""
+    result = subprocess.run(["/usr/bin/time", "-v", *args], capture_output=True, text=True, cwd=ROOT)
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed:\n{result.stderr}")
+    wall = re.search(r"Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)", result.stderr)
+    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", result.stderr)
+    assert wall and rss, result.stderr
+    hours, minutes, seconds = wall.groups()
+    return int(hours or 0) * 3600 + int(minutes) * 60 + float(seconds), int(rss.group(1))
+
+
+def ingest_run(export: Path, docs: int) -> dict[str, float]:
+    """Ingest into a fresh lake: wall time, docs/s, peak RSS; then the same file again (a rerun)."""
+    lake = Path(tempfile.mkdtemp(prefix="bench-lake-"))
+    try:
+        wall, rss = timed_run([*ENGAGEMENT, "ingest", "--lake", str(lake), str(export)])
+        rerun_wall, _ = timed_run([*ENGAGEMENT, "ingest", "--lake", str(lake), str(export)])
+        size = sum(p.stat().st_size for p in lake.rglob("*.parquet"))
+    finally:
+        shutil.rmtree(lake, ignore_errors=True)
+    return {"wall": wall, "docs_per_s": docs / wall, "rss_mb": rss / 1024, "rerun_wall": rerun_wall, "lake_mb": size / 2**20}
+
+
+def ingest_in_process(export: Path) -> float:
+    """Seconds for the ingest function alone, in this process (as the pandas baseline is timed)."""
+    from pipelines.ingest import ingest
+
+    lake = Path(tempfile.mkdtemp(prefix="bench-lake-"))
+    try:
+        start = time.perf_counter()
+        ingest([export], lake, "UTC")
+        return time.perf_counter() - start
+    finally:
+        shutil.rmtree(lake, ignore_errors=True)
+
+
+def pandas_baseline(export: Path, docs: int) -> float:
+    """The naive way: json.loads per line, pandas.json_normalize, groupby. Returns seconds."""
+    import pandas as pd
+
+    start = time.perf_counter()
+    with open(export, encoding="utf-8") as handle:
+        rows = [json.loads(line) for line in itertools.islice(handle, docs)]
+    frame = pd.json_normalize(rows)
+    login = pd.to_datetime(frame["loginAt.$date"], utc=True, format="ISO8601")
+    last = pd.to_datetime(frame["lastActivityAt.$date"], utc=True, format="ISO8601")
+    frame["seconds"] = ((last - login).dt.total_seconds() // 1).fillna(0)
+    frame["date"] = pd.to_datetime(
+        dict(year=frame["year"], month=frame["month"], day=frame["day"]), errors="coerce"
+    ).dt.date
+    sessions = frame[
+        frame["type"].isin(["session", "computed-session"])
+        & frame["userId"].notna()
+        & frame["device.type"].notna()
+        & (frame["seconds"] > 0)
+    ]
+    user_days = sessions.groupby(["date", "userId"])["mostImportantRole"].first().reset_index()
+    daily = frame[frame["type"] == "user_daily"][["date", "userId", "mostImportantRole"]]
+    union = pd.concat([daily, user_days]).drop_duplicates(["date", "userId"])
+    union[union["mostImportantRole"] != "anonymous"].groupby("date")["userId"].nunique()
+    return time.perf_counter() - start
+
+
+def weekly_latency(export: Path) -> dict[str, float]:
+    """weekly-data on a lake of the export: in-process (warm) and as a command (cold process)."""
+    from pipelines.sql import connect
+    from pipelines.timeparse import date_of
+    from pipelines.weekly import weekly_data
+
+    lake = Path(tempfile.mkdtemp(prefix="bench-lake-"))
+    try:
+        subprocess.run([*ENGAGEMENT, "ingest", "--lake", str(lake), str(export)], check=True, capture_output=True, cwd=ROOT)
+        state = json.loads((lake / "_state.json").read_text())
+        end = sorted(state["tables"]["user_daily"])[-3]
+        con = connect(threads=1)
+        samples = []
+        for _ in range(60):
+            start = time.perf_counter()
+            weekly_data(lake, date_of(end, "UTC"), con=con)
+            samples.append(time.perf_counter() - start)
+        samples = sorted(samples[10:])
+        cli = []
+        for _ in range(7):
+            start = time.perf_counter()
+            subprocess.run(
+                [str(ROOT / ".venv/bin/engagement"), "weekly-data", "--lake", str(lake), "--start", f"{end}T23:59:59.999Z"],
+                check=True, capture_output=True, cwd=ROOT,
+            )
+            cli.append(time.perf_counter() - start)
+        helps = []
+        for _ in range(5):
+            start = time.perf_counter()
+            subprocess.run([str(ROOT / ".venv/bin/engagement"), "--help"], check=True, capture_output=True)
+            helps.append(time.perf_counter() - start)
+    finally:
+        shutil.rmtree(lake, ignore_errors=True)
+    return {
+        "inproc_median_ms": statistics.median(samples) * 1000,
+        "inproc_p95_ms": samples[int(len(samples) * 0.95) - 1] * 1000,
+        "cli_median_ms": statistics.median(cli) * 1000,
+        "help_median_ms": statistics.median(helps) * 1000,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--docs", type=int, default=2_000_000)
+    parser.add_argument("--slice", type=int, default=400_000, help="documents for the pandas comparison")
+    parser.add_argument("--data", type=Path, default=ROOT / "data" / "bench")
+    parser.add_argument("--update-readme", action="store_true")
+    args = parser.parse_args()
+
+    export = args.data / f"sessions-{args.docs}.json"
+    make_export(export, args.docs)
+    sliced = args.data / f"sessions-{args.slice}.json"
+    if not sliced.exists():
+        with open(export, encoding="utf-8") as src, open(sliced, "w", encoding="utf-8") as dst:
+            dst.writelines(itertools.islice(src, args.slice))
+
+    big = ingest_run(export, args.docs)
+    small = ingest_run(sliced, args.slice)
+    in_process = min(ingest_in_process(sliced) for _ in range(3))
+    naive = pandas_baseline(sliced, args.slice)
+    latency = weekly_latency(export)
+
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
+    size_mb = export.stat().st_size / 2**20
+    lines = [
+        f"Measured {dt.date.today().isoformat()} on {os.cpu_count()} cores ({cpu}), "
+        f"{round(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30)} GiB, "
+        f"Python {platform.python_version()}, by `bench/benchmark.py`.",
+        "",
+        "| what | measured | bar |",
+        "|---|---|---|",
+        f"| ingest {args.docs:,} documents ({size_mb:,.0f} MiB NDJSON), new lake | {big['wall']:.2f} s, "
+        f"**{big['docs_per_s']:,.0f} docs/s** | ≥ 300,000 docs/s |",
+        f"| peak RSS of that ingest | **{big['rss_mb']:,.0f} MiB** | < 1,536 MiB |",
+        f"| the same file again (nothing changes) | {big['rerun_wall']:.2f} s | |",
+        f"| lake size (Parquet, zstd) | {big['lake_mb']:,.0f} MiB | |",
+        f"| ingest {args.slice:,} documents, the command (process start included) | "
+        f"{small['wall']:.2f} s, {small['docs_per_s']:,.0f} docs/s | |",
+        f"| ingest {args.slice:,} documents, in-process (best of 3) | "
+        f"{in_process:.2f} s, {args.slice / in_process:,.0f} docs/s | |",
+        f"| naive pandas (json.loads + json_normalize + groupby), in-process, same {args.slice:,} | "
+        f"{naive:.2f} s, {args.slice / naive:,.0f} docs/s | |",
+        f"| speed-up over pandas, in-process / command | **{naive / in_process:.1f}x** / "
+        f"{naive / small['wall']:.1f}x | ≥ 20x |",
+        f"| weekly-data in-process, warm (median / p95 of 50) | **{latency['inproc_median_ms']:.1f} ms** / "
+        f"{latency['inproc_p95_ms']:.1f} ms | < 100 ms |",
+        f"| `engagement weekly-data` command, wall (median of 7) | **{latency['cli_median_ms']:.0f} ms** | < 1 s |",
+        f"| `engagement --help`, wall (median of 5) | {latency['help_median_ms']:.0f} ms | < 1 s |",
+    ]
+    report = "\n".join(lines)
+    print(report)
+    if args.update_readme:
+        readme = ROOT / "README.md"
+        text = readme.read_text(encoding="utf-8")
+        head, rest = text.split(README_START, 1)
+        _, tail = rest.split(README_END, 1)
+        readme.write_text(f"{head}{README_START}\n{report}\n{README_END}{tail}", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

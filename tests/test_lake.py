@@ -1,0 +1,107 @@
+"""The lake: day partitions, the state file, atomic writes, one writer at a time."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+import pytest
+from conftest import session
+from helpers import ingest_docs, week
+
+from pipelines import lake as lakemod
+from pipelines.errors import UserError
+from pipelines.weekly import weekly_data
+
+
+def month_of_sessions(export, users: int = 3):
+    docs = []
+    for d in range(1, 31):
+        for u in range(users):
+            docs.append(session(f"s{d}-{u}", f"u{u}", f"2023-06-{d:02d}T10:00:00.000Z", f"2023-06-{d:02d}T11:00:00.000Z"))
+    return export(docs)
+
+
+def test_one_file_per_day_and_table(lake, export):
+    ingest_docs(lake, month_of_sessions(export))
+    state = lakemod.read_state(lake)
+    assert len(state.files["sessions"]) == 30 and len(state.files["user_daily"]) == 30
+    assert len(list((lake / "sessions").glob("date=*/*.parquet"))) == 30
+    assert sorted(state.files["user_daily"]) == [f"2023-06-{d:02d}" for d in range(1, 31)]
+    assert state.tz == "UTC"
+
+
+def test_weekly_data_reads_only_the_8_partitions_of_its_window(lake, export):
+    ingest_docs(lake, month_of_sessions(export))
+    state = lakemod.read_state(lake)
+    for date, relative in state.files["user_daily"].items():
+        if not "2023-06-12" <= date <= "2023-06-19":
+            (lake / relative).write_bytes(b"not parquet")  # would fail any query that read it
+    assert week(lake, "2023-06-19") == {(2023, 6, d): 3 for d in range(19, 11, -1)}
+
+
+def test_leftovers_of_a_crash_are_cleared_by_the_next_ingest(lake, export):
+    ingest_docs(lake, month_of_sessions(export))
+    stray = lake / "sessions" / "date=2023-06-01" / "part-deadbeef.parquet"
+    stray.write_bytes(b"half a file")
+    (lake / ".staging" / "tmpjunk").mkdir(parents=True)
+    ingest_docs(lake, export([session("new", "u9", "2023-06-02T10:00:00.000Z", "2023-06-02T11:00:00.000Z")]))
+    assert not stray.exists()
+    assert not (lake / ".staging").exists() or not any((lake / ".staging").iterdir())
+
+
+def test_a_second_writer_waits_or_is_told(lake):
+    with lakemod.write_lock(lake):
+        with pytest.raises(UserError, match="another run is writing the lake"):
+            with lakemod.write_lock(lake, wait=False):
+                pass
+    with lakemod.write_lock(lake, wait=False):  # free again
+        pass
+
+
+def test_atomic_write_leaves_nothing_beside_the_target(tmp_path):
+    target = tmp_path / "out" / "body.json"
+    lakemod.atomic_write_bytes(target, b"one")
+    lakemod.atomic_write_bytes(target, b"two")
+    assert target.read_bytes() == b"two"
+    assert [p.name for p in target.parent.iterdir()] == ["body.json"]
+
+
+def test_readers_see_whole_snapshots_while_a_writer_works(lake, export):
+    ingest_docs(lake, month_of_sessions(export))
+    before = weekly_data(lake, dt.date(2023, 6, 19))
+    flips = []
+    for i in range(1, 13):
+        # each file newer than the last: u7 active all month, then not, then again...
+        updated = {"$date": f"2023-07-{i:02d}T00:00:00.000Z"}
+        last = f"2023-06-{{d:02d}}T11:00:00.000Z" if i % 2 else None
+        flips.append(export([
+            dict(session(f"n{d}", "u7", f"2023-06-{d:02d}T10:00:00.000Z", last and last.format(d=d)), _updatedAt=updated)
+            for d in range(1, 31)
+        ]))
+    # flip the lake between two states again and again while reading it
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def writer():
+        try:
+            for path in flips:
+                ingest_docs(lake, path)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
+            errors.append(exc)
+        finally:
+            stop.set()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    seen = set()
+    reads = 0
+    while not stop.is_set() and reads < 2000:
+        body = weekly_data(lake, dt.date(2023, 6, 19))
+        seen.add(tuple(i["users"] for i in body["month"]))
+        reads += 1
+    thread.join()
+    assert not errors
+    counts_before = tuple(i["users"] for i in before["month"])
+    assert seen <= {counts_before, tuple(c + 1 for c in counts_before)}
+    assert weekly_data(lake, dt.date(2023, 6, 19)) == before  # the last flip made u7 inactive
