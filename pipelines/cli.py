@@ -27,7 +27,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from pipelines.settings import load_settings
 
     settings = load_settings(args.lake, args.tz)
-    summary = ingest(args.paths, settings.lake, settings.tz, settings.tz_explicit)
+    summary = ingest(args.paths, settings.lake, settings.tz, settings.tz_explicit, settings.ingest_memory)
     print("\n".join(summary.lines()))
     return 0
 

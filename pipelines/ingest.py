@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import json
 import shutil
 from collections import Counter
@@ -32,7 +31,7 @@ PARQUET_OPTIONS = {
         "write_statistics": ["date", "userId"],
     },
 }
-WRITERS = 2  # partitions built and written at once
+WRITERS = 4  # partitions built and written at once
 
 
 @dataclass
@@ -91,13 +90,16 @@ def _insert_documents(con, tz: str, file_index: int) -> None:
     sql = query("staging/documents")
     params = {"tz": tz, "file_index": file_index}
     con.execute(f"create table if not exists incoming as {sql} limit 0", params)
-    # incoming keeps insertion order (DuckDB's preserve_insertion_order): rowid is arrival order
     con.execute(f"insert into incoming {sql}", params)
     con.execute("drop view fields")
 
 
 def _fast_load(con, path: Path, tz: str, file_index: int) -> bool:
-    """Load a file with DuckDB's parallel JSON reader; False (nothing kept) if it holds a reject."""
+    """Load a file with DuckDB's parallel JSON reader; False (nothing kept) when the careful path must.
+
+    That is when something in it is rejected (to report its line) or an _id appears twice in it
+    (the later line must win a tie, and only the careful path numbers lines).
+    """
     fmt, compression = sniff(path)
     params = {"path": str(path), "format": fmt, "compression": compression}
     try:
@@ -105,10 +107,12 @@ def _fast_load(con, path: Path, tz: str, file_index: int) -> bool:
         _insert_documents(con, tz, file_index)
     except duckdb.Error:
         return False  # unreadable as a whole: the careful path says what is wrong
-    rejected = con.execute(
-        "select count(*) from incoming where file_index = ? and reject_reason is not null", [file_index]
-    ).fetchall()[0][0]
-    if rejected:
+    rejected, repeated = con.execute(
+        "select count(*) filter (where reject_reason is not null), count(*) - count(distinct _id) "
+        "from incoming where file_index = ?",
+        [file_index],
+    ).fetchall()[0]
+    if rejected or repeated:
         con.execute("delete from incoming where file_index = ?", [file_index])
         return False
     return True
@@ -138,14 +142,15 @@ def _careful_load(con, path: Path, tz: str, file_index: int, summary: IngestSumm
     return rejects
 
 
-def _load_file(con, path: Path, file_index: int, tz: str, summary: IngestSummary) -> list[dict]:
-    """Parse one file's documents into the `incoming` table; return its rejects."""
-    rejects = [] if _fast_load(con, path, tz, file_index) else _careful_load(con, path, tz, file_index, summary)
+def _load_file(con, path: Path, file_index: int, tz: str, summary: IngestSummary) -> tuple[list[dict], bool]:
+    """Parse one file's documents into the `incoming` table; return its rejects, and if it went fast."""
+    fast = _fast_load(con, path, tz, file_index)
+    rejects = [] if fast else _careful_load(con, path, tz, file_index, summary)
     summary.read += con.execute(
         "select count(*) from incoming where file_index = ?", [file_index]
     ).fetchall()[0][0]
     summary.stored = summary.read - sum(summary.rejected.values())
-    return rejects
+    return rejects, fast
 
 
 def _store_rejects(root: Path, path: Path, rejects: list[dict], summary: IngestSummary) -> None:
@@ -158,7 +163,9 @@ def _store_rejects(root: Path, path: Path, rejects: list[dict], summary: IngestS
         target.unlink(missing_ok=True)
 
 
-def ingest(paths: list[str | Path], root: Path, tz: str, tz_explicit: bool = True) -> IngestSummary:
+def ingest(
+    paths: list[str | Path], root: Path, tz: str, tz_explicit: bool = True, memory_limit: str = "1GB"
+) -> IngestSummary:
     """Read export files or folders into the lake at `root`; upsert by _id; rebuild touched days."""
     files = find_inputs(paths)
     summary = IngestSummary(files=len(files))
@@ -167,17 +174,17 @@ def ingest(paths: list[str | Path], root: Path, tz: str, tz_explicit: bool = Tru
         tz = lake.resolve_tz(state, tz, tz_explicit, root)
         shutil.rmtree(root / ".staging", ignore_errors=True)
         staging = lake.staging_dir(root)
-        con = connect(memory_limit=os.environ.get("ENGAGEMENT_DUCKDB_MEMORY", "1GB"))
+        con = connect(memory_limit=memory_limit)
         con.execute("set temp_directory = ?", [str(staging / "spill")])
+        # rows carry their file and line, so arrival order need not be kept (and parallel inserts gain)
+        con.execute("set preserve_insertion_order = false")
         try:
-            all_rejects = [
-                (path, _load_file(con, path, index, tz, summary)) for index, path in enumerate(files)
-            ]
+            loaded = [(path, *_load_file(con, path, index, tz, summary)) for index, path in enumerate(files)]
             if summary.stored:
-                changed = _merge(con, root, state, staging)
-                summary.days_touched = changed
+                one_version_each = len(loaded) == 1 and loaded[0][2]
+                summary.days_touched = _merge(con, root, state, staging, one_version_each)
             state.tz = tz
-            for path, rejects in all_rejects:
+            for path, rejects, _ in loaded:
                 _store_rejects(root, path, rejects, summary)
             lake.write_state(root, state)
             lake.remove_unreferenced(root, state)
@@ -215,9 +222,12 @@ def _set(files: dict[str, str], date: str, placed: str | None) -> bool:
     return True
 
 
-def _merge(con, root: Path, state: lake.LakeState, staging: Path) -> list[str]:
-    """Upsert the incoming documents into their day partitions; return the dates whose files changed."""
-    duplicates = con.execute(
+def _merge(con, root: Path, state: lake.LakeState, staging: Path, one_version_each: bool) -> list[str]:
+    """Upsert the incoming documents into their day partitions; return the dates whose files changed.
+
+    `one_version_each` says the caller knows no _id came twice (one file, read by the fast path).
+    """
+    duplicates = not one_version_each and con.execute(
         "select count(*) - count(distinct _id) from incoming where reject_reason is null"
     ).fetchall()[0][0]
     if duplicates:
@@ -252,6 +262,7 @@ def _merge(con, root: Path, state: lake.LakeState, staging: Path) -> list[str]:
         current = state.files["sessions"].get(date)
         files = [str(root / current) if current else str(empty)]
         sessions = cursor.sql(partition_sql, params={"files": files, "date": date}).to_arrow_table()
+        sessions = sessions.sort_by("_id")
         placed = _write_partition(root, staging, "sessions", date, sessions)
         if placed == current:
             return None

@@ -22,6 +22,8 @@ class Settings:
     # True when the zone was given by flag or environment, False when it is the default:
     # a lake built in another zone is then followed instead of refused.
     tz_explicit: bool
+    # DuckDB's memory limit for an ingest; beyond it, DuckDB spills to the lake's staging folder.
+    ingest_memory: str = "1GB"
 
 
 def check_tz(name: str) -> str:
@@ -44,4 +46,5 @@ def load_settings(lake: str | None = None, tz: str | None = None) -> Settings:
         lake=Path(lake_value),
         tz=check_tz(tz_given or DEFAULT_TZ),
         tz_explicit=bool(tz_given),
+        ingest_memory=env.get("ENGAGEMENT_INGEST_MEMORY") or "1GB",
     )

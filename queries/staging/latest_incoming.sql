@@ -1,6 +1,6 @@
 -- The newest version of each document read in this run: latest _updatedAt wins, and on a tie
--- (or with no _updatedAt at all) the one read last. `incoming` is filled in file order, then line
--- order, so its rowid is the order of arrival.
+-- (or with no _updatedAt at all) the one read last: from the later file, then the later line.
+-- (A file with an _id twice is read line by line, so line_no is known wherever it matters.)
 with
 
 ranked as (
@@ -8,7 +8,7 @@ ranked as (
         *,
         row_number() over (
             partition by _id
-            order by _updatedAt desc nulls last, rowid desc
+            order by _updatedAt desc nulls last, file_index desc, line_no desc nulls last
         ) as version_rank
     from incoming
     where reject_reason is null
