@@ -31,7 +31,7 @@ PARQUET_OPTIONS = {
         "write_statistics": ["date", "userId"],
     },
 }
-WRITERS = 4  # partitions built and written at once
+WRITERS = 2  # partitions built and written at once
 
 
 @dataclass

@@ -37,7 +37,10 @@ dated as (
                 then try(make_date(year::integer, month::integer, day::integer))
         end as day_fields_date,
         -- only a session without day fields is dated by loginAt, in the server's zone
-        case when year is null or month is null or day is null then cast(timezone($tz, loginAt) as date) end
+        case
+            when year is null or month is null or day is null
+                then cast(timezone($tz, timezone('UTC', loginAt)) as date)
+        end
             as login_date
     from typed
 ),
