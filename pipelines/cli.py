@@ -15,9 +15,11 @@ from pipelines.errors import UserError
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--lake", help="the lake folder (env ENGAGEMENT_LAKE, default data/lake)")
+    parser.add_argument("--lake", metavar="DIR", help="the lake folder (env ENGAGEMENT_LAKE, default data/lake)")
     parser.add_argument(
-        "--tz", help="the Rocket.Chat server's IANA time zone (env ENGAGEMENT_TZ, default UTC)"
+        "--tz",
+        metavar="ZONE",
+        help="the Rocket.Chat server's IANA time zone (env ENGAGEMENT_TZ, default UTC; a lake keeps its own)",
     )
 
 
