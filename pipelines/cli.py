@@ -25,11 +25,27 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     """Run `engagement ingest`."""
+    from pathlib import Path
+
     from pipelines.ingest import ingest
     from pipelines.settings import load_settings
 
-    settings = load_settings(args.lake, args.tz)
-    summary = ingest(args.paths, settings.lake, settings.tz, settings.tz_explicit, settings.ingest_memory)
+    settings = load_settings(args.lake, args.tz, inbox=args.inbox, archive=args.archive)
+    paths = list(args.paths)
+    if args.inbox is not None:
+        settings.inbox.mkdir(parents=True, exist_ok=True)
+        paths.append(settings.inbox)
+    if not paths:
+        raise UserError("nothing to ingest: name export files or folders, or use --inbox")
+    summary = ingest(
+        paths,
+        settings.lake,
+        settings.tz,
+        settings.tz_explicit,
+        settings.ingest_memory,
+        force=args.force,
+        archive=Path(settings.archive) if args.archive is not None else None,
+    )
     print("\n".join(summary.lines()))
     return 0
 
@@ -68,9 +84,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="read mongoexport files (JSON lines, --jsonArray, .gz) into the lake",
         description="Read mongoexport files or folders of rocketchat_sessions into the Parquet lake. "
         "Documents are upserted by _id (latest _updatedAt wins); rejected ones are written "
-        "to the lake's rejects/ folder with file, line and reason.",
+        "to the lake's rejects/ folder with file, line and reason. A file the lake's manifest "
+        "already has (same path, size and time, or same content) is skipped.",
     )
-    ingest.add_argument("paths", nargs="+", metavar="PATH", help="an export file or a folder of them")
+    ingest.add_argument("paths", nargs="*", metavar="PATH", help="an export file or a folder of them")
+    ingest.add_argument(
+        "--inbox",
+        nargs="?",
+        const="",
+        metavar="DIR",
+        help="also take the files in the inbox folder that are not ingested yet "
+        "(env ENGAGEMENT_INBOX, default data/inbox)",
+    )
+    ingest.add_argument(
+        "--archive",
+        nargs="?",
+        const="",
+        metavar="DIR",
+        help="copy each file ingested into the archive folder (env ENGAGEMENT_ARCHIVE, default data/archive)",
+    )
+    ingest.add_argument(
+        "--force", action="store_true", help="read files again even if the lake's manifest has them"
+    )
     _common(ingest)
     ingest.set_defaults(func=cmd_ingest)
 

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from collections import Counter
 from dataclasses import dataclass, field
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines import lake
+from pipelines import lake, manifest
 from pipelines.readers import find_inputs, read_batches, sniff
 from pipelines.sql import connect, query
 
@@ -44,11 +45,16 @@ class IngestSummary:
     rejected: Counter[str] = field(default_factory=Counter)
     days_touched: list[str] = field(default_factory=list)
     rejects_files: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    archived: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         """The summary as the command prints it."""
-        out = [
-            f"files: {self.files}",
+        out = [f"files: {self.files}"]
+        if self.skipped:
+            out.append(f"skipped, already ingested: {len(self.skipped)} (--force reads them again)")
+            out += [f"  {path}: {why}" for path, why in self.skipped]
+        out += [
             f"documents read: {self.read}",
             f"stored: {self.stored}",
             f"rejected: {sum(self.rejected.values())}",
@@ -58,6 +64,7 @@ class IngestSummary:
         span = f" ({days[0]} .. {days[-1]})" if days else ""
         out.append(f"days touched: {len(days)}{span}")
         out += [f"rejects written to {path}" for path in self.rejects_files]
+        out += [f"archived as {path}" for path in self.archived]
         return out
 
 
@@ -118,7 +125,7 @@ def _fast_load(con, path: Path, tz: str, file_index: int) -> bool:
     return True
 
 
-def _careful_load(con, path: Path, tz: str, file_index: int, summary: IngestSummary) -> list[dict]:
+def _careful_load(con, path: Path, tz: str, file_index: int) -> list[dict]:
     """Load a file line by line, so that each rejected document is reported with its line."""
     rejects: list[dict] = []
     for batch in read_batches(path):
@@ -138,19 +145,27 @@ def _careful_load(con, path: Path, tz: str, file_index: int, summary: IngestSumm
         for line_no, reason in bad:
             text = raw[line_no - first_line].as_py().decode("utf-8", errors="replace").rstrip("\r\n")
             rejects.append({"file": str(path.resolve()), "line": line_no, "reason": reason, "text": text[:100_000]})
-            summary.rejected[reason] += 1
     return rejects
 
 
-def _load_file(con, path: Path, file_index: int, tz: str, summary: IngestSummary) -> tuple[list[dict], bool]:
-    """Parse one file's documents into the `incoming` table; return its rejects, and if it went fast."""
+@dataclass
+class _Loaded:
+    """One input file read into `incoming`."""
+
+    path: Path
+    file_index: int
+    read: int
+    rejects: list[dict]
+    fast: bool
+    digest: str
+
+
+def _load_file(con, path: Path, file_index: int, tz: str, digest: Future[str]) -> _Loaded:
+    """Parse one file's documents into the `incoming` table (its content hash is computed meanwhile)."""
     fast = _fast_load(con, path, tz, file_index)
-    rejects = [] if fast else _careful_load(con, path, tz, file_index, summary)
-    summary.read += con.execute(
-        "select count(*) from incoming where file_index = ?", [file_index]
-    ).fetchall()[0][0]
-    summary.stored = summary.read - sum(summary.rejected.values())
-    return rejects, fast
+    rejects = [] if fast else _careful_load(con, path, tz, file_index)
+    read = con.execute("select count(*) from incoming where file_index = ?", [file_index]).fetchall()[0][0]
+    return _Loaded(path, file_index, read, rejects, fast, digest.result())
 
 
 def _store_rejects(root: Path, path: Path, rejects: list[dict], summary: IngestSummary) -> None:
@@ -164,14 +179,32 @@ def _store_rejects(root: Path, path: Path, rejects: list[dict], summary: IngestS
 
 
 def ingest(
-    paths: list[str | Path], root: Path, tz: str, tz_explicit: bool = True, memory_limit: str = "1GB"
+    paths: list[str | Path],
+    root: Path,
+    tz: str,
+    tz_explicit: bool = True,
+    memory_limit: str = "1GB",
+    force: bool = False,
+    archive: Path | None = None,
 ) -> IngestSummary:
-    """Read export files or folders into the lake at `root`; upsert by _id; rebuild touched days."""
+    """Read export files or folders into the lake at `root`; upsert by _id; rebuild touched days.
+
+    A file already in the lake's manifest (same path, size and time, or same content) is skipped
+    unless `force`; with `archive`, each file ingested is also copied there.
+    """
     files = find_inputs(paths)
     summary = IngestSummary(files=len(files))
     with lake.write_lock(root):
         state = lake.read_state(root)
         tz = lake.resolve_tz(state, tz, tz_explicit, root)
+        known = manifest.read_manifest(root)
+        todo = []
+        for path in files:
+            entry = None if force else known.unchanged(path)
+            if entry is None:
+                todo.append(path)
+            else:
+                summary.skipped.append((str(path), f"unchanged since its ingest at {entry.ingested_at}"))
         shutil.rmtree(root / ".staging", ignore_errors=True)
         staging = lake.staging_dir(root)
         con = connect(memory_limit=memory_limit)
@@ -179,19 +212,56 @@ def ingest(
         # rows carry their file and line, so arrival order need not be kept (and parallel inserts gain)
         con.execute("set preserve_insertion_order = false")
         try:
-            loaded = [(path, *_load_file(con, path, index, tz, summary)) for index, path in enumerate(files)]
+            loaded = _load_all(con, todo, tz, known, force, summary)
             if summary.stored:
-                one_version_each = len(loaded) == 1 and loaded[0][2]
+                one_version_each = len(loaded) == 1 and loaded[0].fast
                 summary.days_touched = _merge(con, root, state, staging, one_version_each)
             state.tz = tz
-            for path, rejects, _ in loaded:
-                _store_rejects(root, path, rejects, summary)
+            for item in loaded:
+                _store_rejects(root, item.path, item.rejects, summary)
+                if archive is not None:
+                    summary.archived.append(str(_archive(item.path, item.digest, archive)))
+                rejected = len(item.rejects)
+                known.add(manifest.new_entry(item.path, item.digest, item.read, item.read - rejected, rejected))
             lake.write_state(root, state)
+            manifest.write_manifest(root, known)
             lake.remove_unreferenced(root, state)
         finally:
             con.close()
             shutil.rmtree(staging, ignore_errors=True)
     return summary
+
+
+def _load_all(con, paths: list[Path], tz: str, known: manifest.Manifest, force: bool, summary: IngestSummary) -> list[_Loaded]:
+    """Load each file; drop again any whose content the lake (or this run) already has."""
+    loaded: list[_Loaded] = []
+    seen: dict[str, Path] = {}
+    with ThreadPoolExecutor(max_workers=1) as hasher:
+        for index, path in enumerate(paths):
+            item = _load_file(con, path, index, tz, hasher.submit(manifest.content_hash, path))
+            earlier = None if force else known.same_content(item.digest)
+            if earlier is not None or item.digest in seen:
+                con.execute("delete from incoming where file_index = ?", [index])
+                source = earlier.path if earlier is not None else str(seen[item.digest])
+                summary.skipped.append((str(path), f"same content as {source}"))
+                continue
+            seen[item.digest] = path
+            loaded.append(item)
+            summary.read += item.read
+            summary.rejected.update(r["reason"] for r in item.rejects)
+    summary.stored = summary.read - sum(summary.rejected.values())
+    return loaded
+
+
+def _archive(path: Path, digest: str, folder: Path) -> Path:
+    """Copy an ingested file into the archive folder under a name that tells copies apart."""
+    target = folder / f"{digest.split(':')[-1][:16]}-{path.name}"
+    if not target.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.tmp")
+        shutil.copyfile(path, tmp)
+        os.replace(tmp, target)
+    return target
 
 
 def _write_partition(root: Path, staging: Path, table_name: str, date: str, rows: pa.Table) -> str | None:

@@ -10,6 +10,8 @@ from pathlib import Path
 from pipelines.errors import UserError
 
 DEFAULT_LAKE = "data/lake"
+DEFAULT_INBOX = "data/inbox"
+DEFAULT_ARCHIVE = "data/archive"
 DEFAULT_TZ = "UTC"
 
 
@@ -24,6 +26,8 @@ class Settings:
     tz_explicit: bool
     # DuckDB's memory limit for an ingest; beyond it, DuckDB spills to the lake's staging folder.
     ingest_memory: str = "1GB"
+    inbox: Path = Path(DEFAULT_INBOX)
+    archive: Path = Path(DEFAULT_ARCHIVE)
 
 
 def check_tz(name: str) -> str:
@@ -37,7 +41,9 @@ def check_tz(name: str) -> str:
     return name
 
 
-def load_settings(lake: str | None = None, tz: str | None = None) -> Settings:
+def load_settings(
+    lake: str | None = None, tz: str | None = None, inbox: str | None = None, archive: str | None = None
+) -> Settings:
     """Resolve each setting from its flag, then ENGAGEMENT_* environment variables, then defaults."""
     env = os.environ
     lake_value = lake or env.get("ENGAGEMENT_LAKE") or DEFAULT_LAKE
@@ -47,4 +53,6 @@ def load_settings(lake: str | None = None, tz: str | None = None) -> Settings:
         tz=check_tz(tz_given or DEFAULT_TZ),
         tz_explicit=bool(tz_given),
         ingest_memory=env.get("ENGAGEMENT_INGEST_MEMORY") or "1GB",
+        inbox=Path(inbox or env.get("ENGAGEMENT_INBOX") or DEFAULT_INBOX),
+        archive=Path(archive or env.get("ENGAGEMENT_ARCHIVE") or DEFAULT_ARCHIVE),
     )

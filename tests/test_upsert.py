@@ -64,7 +64,8 @@ def test_on_a_tie_the_document_ingested_last_wins(lake, export):
     anonymous = dict(counted, mostImportantRole="anonymous")
     ingest_docs(lake, export([counted]), export([anonymous]))  # one run, two files
     assert week(lake, D) == {}
-    ingest_docs(lake, export([counted]))  # a later run
+    # a later run: another export that has the same version as the first file wins the tie
+    ingest_docs(lake, export([counted, session("other", "u2", "2023-05-12T10:00:00.000Z", None)]))
     assert week(lake, D) == {(2023, 5, 19): 1}
 
 

@@ -1,0 +1,93 @@
+"""The lake's manifest: every input file ingested, by content, so none is read twice by mistake."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from pipelines import lake
+
+MANIFEST_FILE = "_manifest.jsonl"
+HASH_BUFFER = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One ingested input file."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    content_hash: str
+    documents: int
+    stored: int
+    rejected: int
+    ingested_at: str
+
+
+class Manifest:
+    """The entries of a lake's manifest, looked up by (path, size, time) and by content."""
+
+    def __init__(self, entries: list[Entry]):
+        self.entries = entries
+        self._by_stat = {(e.path, e.size, e.mtime_ns): e for e in entries}
+        self._by_hash = {e.content_hash: e for e in entries}
+
+    def unchanged(self, path: Path) -> Entry | None:
+        """The entry of this very file, if it has not changed since (no need to read it)."""
+        st = path.stat()
+        return self._by_stat.get((str(path.resolve()), st.st_size, st.st_mtime_ns))
+
+    def same_content(self, content_hash: str) -> Entry | None:
+        """The entry of a file with this content, if one was ingested."""
+        return self._by_hash.get(content_hash)
+
+    def add(self, entry: Entry) -> None:
+        self.entries.append(entry)
+        self._by_stat[(entry.path, entry.size, entry.mtime_ns)] = entry
+        self._by_hash.setdefault(entry.content_hash, entry)
+
+
+def read_manifest(root: Path) -> Manifest:
+    """The lake's manifest (empty for a new lake)."""
+    try:
+        lines = (root / MANIFEST_FILE).read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return Manifest([])
+    return Manifest([Entry(**json.loads(line)) for line in lines if line.strip()])
+
+
+def write_manifest(root: Path, manifest: Manifest) -> None:
+    """Replace the manifest in one rename."""
+    body = "".join(json.dumps(asdict(e), sort_keys=True) + "\n" for e in manifest.entries)
+    lake.atomic_write_bytes(root / MANIFEST_FILE, body.encode("utf-8"))
+
+
+def content_hash(path: Path) -> str:
+    """A fast hash of a file's bytes (xxh3-128), read through one small buffer to keep memory flat."""
+    import xxhash
+
+    digest = xxhash.xxh3_128()
+    buffer = bytearray(HASH_BUFFER)
+    view = memoryview(buffer)
+    with open(path, "rb") as handle:
+        while count := handle.readinto(buffer):
+            digest.update(view[:count])
+    return "xxh3-128:" + digest.hexdigest()
+
+
+def new_entry(path: Path, digest: str, documents: int, stored: int, rejected: int) -> Entry:
+    """The manifest entry for a file just ingested."""
+    st = path.stat()
+    return Entry(
+        path=str(path.resolve()),
+        size=st.st_size,
+        mtime_ns=st.st_mtime_ns,
+        content_hash=digest,
+        documents=documents,
+        stored=stored,
+        rejected=rejected,
+        ingested_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    )
