@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines import lake, manifest
-from pipelines.readers import find_inputs, read_batches, sniff
+from pipelines.readers import find_inputs, is_bson, read_batches, sniff
 from pipelines.sql import connect, query
 
 ROW_GROUP_SIZE = 256 * 1024
@@ -47,10 +47,11 @@ class IngestSummary:
     rejects_files: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     archived: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         """The summary as the command prints it."""
-        out = [f"files: {self.files}"]
+        out = [f"files: {self.files}"] + self.notes
         if self.skipped:
             out.append(f"skipped, already ingested: {len(self.skipped)} (--force reads them again)")
             out += [f"  {path}: {why}" for path, why in self.skipped]
@@ -87,7 +88,8 @@ def _raw_lines(con, batch: pa.Table) -> pa.Table:
     is_json = con.sql("select coalesce(json_valid(text), false) as is_json from unchecked")
     is_json = is_json.to_arrow_table().column("is_json")
     con.unregister("unchecked")
-    table = pa.table({"line_no": batch.column("line_no"), "text": text, "is_json": is_json})
+    known = batch.column("known_reason") if "known_reason" in batch.column_names else pa.nulls(len(batch), pa.string())
+    table = pa.table({"line_no": batch.column("line_no"), "text": text, "is_json": is_json, "known_reason": known})
     # small record batches let DuckDB parse on every core
     return pa.Table.from_batches(table.to_batches(max_chunksize=16 * 1024))
 
@@ -142,9 +144,14 @@ def _careful_load(con, path: Path, tz: str, file_index: int) -> list[dict]:
             [file_index, first_line],
         ).fetchall()
         raw = batch.column("line")
+        offsets = batch.column("offset") if "offset" in batch.column_names else None
         for line_no, reason in bad:
-            text = raw[line_no - first_line].as_py().decode("utf-8", errors="replace").rstrip("\r\n")
-            rejects.append({"file": str(path.resolve()), "line": line_no, "reason": reason, "text": text[:100_000]})
+            line = raw[line_no - first_line].as_py() or b""
+            text = line.decode("utf-8", errors="replace").rstrip("\r\n")
+            reject = {"file": str(path.resolve()), "line": line_no, "reason": reason, "text": text[:100_000]}
+            if offsets is not None:  # a BSON dump: where the document starts in the file
+                reject["offset"] = offsets[line_no - first_line].as_py()
+            rejects.append(reject)
     return rejects
 
 
@@ -162,7 +169,7 @@ class _Loaded:
 
 def _load_file(con, path: Path, file_index: int, tz: str, digest: Future[str]) -> _Loaded:
     """Parse one file's documents into the `incoming` table (its content hash is computed meanwhile)."""
-    fast = _fast_load(con, path, tz, file_index)
+    fast = not is_bson(path) and _fast_load(con, path, tz, file_index)
     rejects = [] if fast else _careful_load(con, path, tz, file_index)
     read = con.execute("select count(*) from incoming where file_index = ?", [file_index]).fetchall()[0][0]
     return _Loaded(path, file_index, read, rejects, fast, digest.result())
@@ -192,8 +199,9 @@ def ingest(
     A file already in the lake's manifest (same path, size and time, or same content) is skipped
     unless `force`; with `archive`, each file ingested is also copied there.
     """
-    files = find_inputs(paths)
-    summary = IngestSummary(files=len(files))
+    notes: list[str] = []
+    files = find_inputs(paths, notes)
+    summary = IngestSummary(files=len(files), notes=notes)
     with lake.write_lock(root):
         state = lake.read_state(root)
         tz = lake.resolve_tz(state, tz, tz_explicit, root)

@@ -20,17 +20,35 @@ from pipelines.errors import UserError
 
 CHUNK_BYTES = 64 * 1024 * 1024
 JSON_SUFFIXES = (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson.gz")
+BSON_SUFFIXES = (".bson", ".bson.gz")
+COLLECTION = "rocketchat_sessions"
+MAX_BSON_DOCUMENT = 16 * 1024 * 1024 + 16 * 1024  # MongoDB's limit, with room for a dump's slack
 
 
-def find_inputs(paths: list[str | Path]) -> list[Path]:
-    """Expand files and folders (recursively) into the sorted list of export files to read."""
+def is_bson(path: Path) -> bool:
+    """A mongodump file (.bson, or .bson.gz from mongodump --gzip)."""
+    return path.name.endswith(BSON_SUFFIXES)
+
+
+def find_inputs(paths: list[str | Path], notes: list[str] | None = None) -> list[Path]:
+    """Expand files and folders (recursively) into the sorted list of export files to read.
+
+    In a folder: JSON exports (not a dump's *.metadata.json), and of mongodump's .bson files only
+    the rocketchat_sessions collection's; other collections are noted in `notes` and left alone.
+    """
     found: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found.extend(
-                sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith(JSON_SUFFIXES))
-            )
+            for candidate in sorted(p for p in path.rglob("*") if p.is_file()):
+                name = candidate.name
+                if name.endswith(JSON_SUFFIXES) and not name.endswith(".metadata.json"):
+                    found.append(candidate)
+                elif is_bson(candidate):
+                    if name.split(".", 1)[0] == COLLECTION:
+                        found.append(candidate)
+                    elif notes is not None:
+                        notes.append(f"ignored {candidate}: another collection than {COLLECTION}")
         elif path.is_file():
             found.append(path)
         elif path.exists():
@@ -139,7 +157,13 @@ def sniff(path: Path) -> tuple[str, str]:
 
 
 def read_batches(path: Path) -> Iterator[pa.Table]:
-    """Yield batches of raw documents from one export file (NDJSON or JSON array, gzip or not)."""
+    """Yield batches of raw documents from one export file (NDJSON, JSON array or BSON; gzip or not)."""
+    if is_bson(path):
+        from pipelines.bson_reader import bson_batches
+
+        with open_binary(path) as stream:
+            yield from _guard(bson_batches(stream), path)
+        return
     with open_binary(path) as stream:
         try:
             head = stream.read(4096)

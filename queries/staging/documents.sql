@@ -1,6 +1,6 @@
 -- One row per input document of a mongoexport of rocketchat_sessions: its fields, typed, or the
 -- reason it is rejected. Reads the relation `fields` (staging/fields_*.sql: line_no, bad_utf8,
--- is_json, is_object, and f, the document's fields as JSON text); $tz is the server's zone, used
+-- is_json, is_object, known_reason, and f, the document's fields as JSON text); $tz is the server's zone, used
 -- only to date a session that has no day fields; $file_index tells the rows of each file apart.
 with
 
@@ -11,6 +11,7 @@ typed as (
         bad_utf8,
         is_json,
         is_object,
+        known_reason,
         f,
         ejson_id(f._id) as _id,
         ejson_str(f.type) as type,
@@ -49,6 +50,7 @@ judged as (
     select
         *,
         case
+            when known_reason is not null then known_reason
             when bad_utf8 then 'bad_utf8'
             when not is_json then 'bad_json'
             when not is_object then 'not_an_object'

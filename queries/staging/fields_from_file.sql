@@ -7,6 +7,7 @@ select
     false as bad_utf8,
     true as is_json,
     true as is_object,
+    null::varchar as known_reason,
     {
         '_id': _id, 'type': type, 'userId': userId, 'device': device,
         'loginAt': loginAt, 'lastActivityAt': lastActivityAt, 'closedAt': closedAt,

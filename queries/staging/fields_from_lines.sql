@@ -1,5 +1,7 @@
--- The fields of each document in `raw_lines` (line_no, text, is_json), registered by the
--- caller from a file split into lines: the careful path, which knows every line's number.
+-- The fields of each document in `raw_lines` (line_no, text, is_json, known_reason), registered
+-- by the caller from a file split into lines (or a BSON dump read document by document): the
+-- careful path, which knows every line's number. known_reason is a reject the reader already
+-- found (a BSON document that does not decode).
 with
 
 documents as (
@@ -7,6 +9,7 @@ documents as (
         line_no,
         text is null as bad_utf8,
         is_json,
+        known_reason,
         -- a valid JSON text that starts with a brace is an object: no second parse to ask
         is_json and (ascii(text) = 123 or starts_with(ltrim(text), '{')) as is_object,
         text
@@ -24,6 +27,7 @@ final as (
         bad_utf8,
         is_json,
         is_object,
+        known_reason,
         case when is_object then from_json(text, '{
             "_id": "JSON", "type": "JSON", "userId": "JSON", "device": "JSON",
             "loginAt": "JSON", "lastActivityAt": "JSON", "closedAt": "JSON", "_updatedAt": "JSON",

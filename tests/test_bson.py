@@ -1,0 +1,138 @@
+"""mongodump input: .bson and .bson.gz files and dump folders, the same lake as the JSON export."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import itertools
+import json
+import random
+
+import bson
+import pytest
+from bson import json_util
+from helpers import ingest_docs, week
+from test_upsert import lake_fingerprint
+
+from pipelines.sample import documents, write_export
+
+FIRST = dt.date(2023, 5, 1)
+
+
+def sample_lines(count: int | None = None) -> list[str]:
+    lines = list(documents(25, FIRST, 20, seed=5))
+    return lines if count is None else lines[:count]
+
+
+def to_bson(lines: list[str]) -> bytes:
+    """What mongodump writes for these documents: their BSON, one after another."""
+    return b"".join(bson.encode(json_util.loads(line)) for line in lines)
+
+
+def test_a_bson_dump_gives_the_same_lake_as_the_json_export(tmp_path):
+    lines = sample_lines()
+    write_export(tmp_path / "export.json", iter(lines))
+    (tmp_path / "rocketchat_sessions.bson").write_bytes(to_bson(lines))
+    ingest_docs(tmp_path / "a", tmp_path / "export.json")
+    summary = ingest_docs(tmp_path / "b", tmp_path / "rocketchat_sessions.bson")
+    assert summary.read == len(lines) and not summary.rejected
+    assert lake_fingerprint(tmp_path / "a") == lake_fingerprint(tmp_path / "b")
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_folder_of_every_form_in_any_order_gives_the_json_lake(tmp_path, seed):
+    lines = sample_lines()
+    write_export(tmp_path / "json-only" / "export.json", iter(lines))
+    ingest_docs(tmp_path / "reference", tmp_path / "json-only")
+    # the same sessions spread over five forms, overlapping, in a shuffled order
+    rng = random.Random(seed)
+    parts = [rng.sample(lines, k=len(lines) // 2) for _ in range(5)]
+    parts[rng.randrange(5)] = lines  # every document is somewhere
+    mixed = tmp_path / "mixed"
+    forms = ["a.json", "b.json.gz", "c-array.json", "rocketchat_sessions.bson", "rocketchat_sessions.bson.gz"]
+    rng.shuffle(forms)
+    for name, part in zip(forms, parts):
+        path = mixed / name if "bson" not in name else mixed / name.replace("rocketchat", f"{name[0]}/rocketchat")
+        if name.endswith(".bson"):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(to_bson(part))
+        elif name.endswith(".bson.gz"):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(gzip.compress(to_bson(part)))
+        else:
+            write_export(path, iter(part), json_array="array" in name)
+    summary = ingest_docs(tmp_path / "mixed-lake", mixed)
+    assert summary.files == 5 and not summary.rejected
+    assert lake_fingerprint(tmp_path / "mixed-lake") == lake_fingerprint(tmp_path / "reference")
+    assert week(tmp_path / "mixed-lake", "2023-05-19") == week(tmp_path / "reference", "2023-05-19")
+
+
+def test_a_dump_folder_reads_only_the_sessions_collection(tmp_path):
+    dump = tmp_path / "dump" / "rocketchat"
+    dump.mkdir(parents=True)
+    lines = sample_lines(100)
+    (dump / "rocketchat_sessions.bson").write_bytes(to_bson(lines))
+    (dump / "rocketchat_sessions.metadata.json").write_text(json.dumps({"options": {}, "indexes": []}))
+    (dump / "users.bson").write_bytes(bson.encode({"_id": "u1", "username": "ana"}))
+    (dump / "users.metadata.json").write_text("{}")
+    summary = ingest_docs(tmp_path / "lake", tmp_path / "dump")
+    assert summary.files == 1 and summary.read == 100 and not summary.rejected
+    assert summary.notes == [f"ignored {dump / 'users.bson'}: another collection than rocketchat_sessions"]
+
+
+def test_a_corrupt_dump_keeps_every_readable_document(tmp_path):
+    lines = sample_lines(50)
+    documents_bson = [bson.encode(json_util.loads(line)) for line in lines]
+    broken = bytearray(documents_bson[10])
+    broken[4] = 0x99  # an element type that does not exist
+    documents_bson[10] = bytes(broken)
+    data = b"".join(documents_bson)
+    cut = len(data) - len(documents_bson[-1]) // 2  # the last document is cut in half
+    path = tmp_path / "rocketchat_sessions.bson"
+    path.write_bytes(data[:cut])
+    lake = tmp_path / "lake"
+    summary = ingest_docs(lake, path)
+    assert summary.read == 50
+    assert dict(summary.rejected) == {"bad_bson": 1, "truncated_bson": 1}
+    rejects = [json.loads(line) for line in next((lake / "rejects").glob("*.jsonl")).read_text().splitlines()]
+    offset_11 = sum(len(d) for d in documents_bson[:10])
+    offset_50 = sum(len(d) for d in documents_bson[:49])
+    assert [(r["line"], r["offset"], r["reason"]) for r in rejects] == [
+        (11, offset_11, "bad_bson"),
+        (50, offset_50, "truncated_bson"),
+    ]
+    # the 48 good documents are there, as the JSON of the same 48 gives
+    good = [line for i, line in enumerate(lines) if i not in (10, 49)]
+    write_export(tmp_path / "good.json", iter(good))
+    ingest_docs(tmp_path / "json-lake", tmp_path / "good.json")
+    assert lake_fingerprint(lake) == lake_fingerprint(tmp_path / "json-lake")
+
+
+def test_garbage_lengths_stop_the_read_and_say_where(tmp_path):
+    data = to_bson(sample_lines(5)) + b"\xff\xff\xff\x7f" + b"x" * 100
+    path = tmp_path / "rocketchat_sessions.bson"
+    path.write_bytes(data)
+    summary = ingest_docs(tmp_path / "lake", path)
+    assert summary.read == 6 and dict(summary.rejected) == {"corrupt_bson": 1}
+
+
+def test_bson_documents_are_checked_like_json_ones(tmp_path):
+    docs = [json_util.loads(line) for line in sample_lines(3)]
+    docs[1]["userId"] = 42  # wrong type
+    path = tmp_path / "rocketchat_sessions.bson"
+    path.write_bytes(b"".join(bson.encode(d) for d in docs))
+    summary = ingest_docs(tmp_path / "lake", path)
+    assert dict(summary.rejected) == {"wrong_type:userId": 1}
+
+
+def test_large_dumps_are_read_in_batches(tmp_path, monkeypatch):
+    from pipelines import bson_reader
+
+    monkeypatch.setattr(bson_reader, "BATCH_DOCUMENTS", 7)
+    lines = list(itertools.islice(documents(40, FIRST, 10, seed=8), 200))
+    path = tmp_path / "rocketchat_sessions.bson"
+    path.write_bytes(to_bson(lines))
+    write_export(tmp_path / "same.json", iter(lines))
+    ingest_docs(tmp_path / "a", path)
+    ingest_docs(tmp_path / "b", tmp_path / "same.json")
+    assert lake_fingerprint(tmp_path / "a") == lake_fingerprint(tmp_path / "b")
