@@ -31,6 +31,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from pipelines.settings import load_settings
 
     settings = load_settings(args.lake, args.tz, inbox=args.inbox, archive=args.archive)
+    mapping = None
+    if args.mapping or args.map or args.timestamp_format or args.log_tz:
+        from pipelines.logs import load_mapping
+
+        mapping = load_mapping(args.mapping, args.map, args.timestamp_format, args.log_tz)
     paths = list(args.paths)
     if args.inbox is not None:
         settings.inbox.mkdir(parents=True, exist_ok=True)
@@ -45,6 +50,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         settings.ingest_memory,
         force=args.force,
         archive=Path(settings.archive) if args.archive is not None else None,
+        mapping=mapping,
     )
     print("\n".join(summary.lines()))
     return 0
@@ -106,6 +112,25 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument(
         "--force", action="store_true", help="read files again even if the lake's manifest has them"
     )
+    logs = ingest.add_argument_group(
+        "plain session logs",
+        "CSV or JSON-lines logs (from a proxy or SSO) instead of Rocket.Chat exports, read through a "
+        "mapping of fields to the log's columns; see the README",
+    )
+    logs.add_argument("--mapping", metavar="FILE", help="a TOML file with the mapping")
+    logs.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="FIELD=COLUMN",
+        help="map a field to a column, e.g. userId=user_id loginAt=started_at lastActivityAt=last_seen",
+    )
+    logs.add_argument(
+        "--timestamp-format",
+        metavar="FMT",
+        help="iso (default), epoch_s, epoch_ms, or a strptime format such as '%%d/%%m/%%Y %%H:%%M:%%S'",
+    )
+    logs.add_argument("--log-tz", metavar="ZONE", help="the zone of log timestamps written without one (default UTC)")
     _common(ingest)
     ingest.set_defaults(func=cmd_ingest)
 

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines import lake, manifest
+from pipelines.logs import LogMapping, log_rows
 from pipelines.readers import find_inputs, is_bson, read_batches, sniff
 from pipelines.sql import connect, query
 
@@ -127,30 +128,39 @@ def _fast_load(con, path: Path, tz: str, file_index: int) -> bool:
     return True
 
 
-def _careful_load(con, path: Path, tz: str, file_index: int) -> list[dict]:
-    """Load a file line by line, so that each rejected document is reported with its line."""
+def _careful_load(con, path: Path, tz: str, file_index: int, mapping: LogMapping | None = None) -> list[dict]:
+    """Load a file line by line (or a log row by row), so each rejected document is reported with its line."""
     rejects: list[dict] = []
-    for batch in read_batches(path):
+    batches = log_rows(path, mapping, con) if mapping else read_batches(path)
+    for batch in batches:
         if batch.num_rows == 0:
             continue
         first_line = batch.column("line_no")[0].as_py()
-        con.register("raw_lines", _raw_lines(con, batch))
-        con.sql(query("staging/fields_from_lines")).create_view("fields", replace=True)
+        if mapping:
+            con.register("log_rows", batch)
+            params = {"timestamp_format": mapping.timestamp_format, "log_tz": mapping.timezone}
+            con.sql(query("staging/fields_from_log"), params=params).create_view("fields", replace=True)
+        else:
+            con.register("raw_lines", _raw_lines(con, batch))
+            con.sql(query("staging/fields_from_lines")).create_view("fields", replace=True)
         _insert_documents(con, tz, file_index)
-        con.unregister("raw_lines")
+        con.unregister("log_rows" if mapping else "raw_lines")
         bad = con.execute(
             "select line_no, reject_reason from incoming "
             "where file_index = ? and line_no >= ? and reject_reason is not null order by line_no",
             [file_index, first_line],
         ).fetchall()
+        line_numbers = batch.column("line_no").to_pylist()
+        row_of = {number: row for row, number in enumerate(line_numbers)} if mapping else None
         raw = batch.column("line")
         offsets = batch.column("offset") if "offset" in batch.column_names else None
         for line_no, reason in bad:
-            line = raw[line_no - first_line].as_py() or b""
+            row = row_of[line_no] if row_of is not None else line_no - first_line
+            line = raw[row].as_py() or b""
             text = line.decode("utf-8", errors="replace").rstrip("\r\n")
             reject = {"file": str(path.resolve()), "line": line_no, "reason": reason, "text": text[:100_000]}
             if offsets is not None:  # a BSON dump: where the document starts in the file
-                reject["offset"] = offsets[line_no - first_line].as_py()
+                reject["offset"] = offsets[row].as_py()
             rejects.append(reject)
     return rejects
 
@@ -167,10 +177,12 @@ class _Loaded:
     digest: str
 
 
-def _load_file(con, path: Path, file_index: int, tz: str, digest: Future[str]) -> _Loaded:
+def _load_file(
+    con, path: Path, file_index: int, tz: str, digest: Future[str], mapping: LogMapping | None
+) -> _Loaded:
     """Parse one file's documents into the `incoming` table (its content hash is computed meanwhile)."""
-    fast = not is_bson(path) and _fast_load(con, path, tz, file_index)
-    rejects = [] if fast else _careful_load(con, path, tz, file_index)
+    fast = mapping is None and not is_bson(path) and _fast_load(con, path, tz, file_index)
+    rejects = [] if fast else _careful_load(con, path, tz, file_index, mapping)
     read = con.execute("select count(*) from incoming where file_index = ?", [file_index]).fetchall()[0][0]
     return _Loaded(path, file_index, read, rejects, fast, digest.result())
 
@@ -193,14 +205,16 @@ def ingest(
     memory_limit: str = "1GB",
     force: bool = False,
     archive: Path | None = None,
+    mapping: LogMapping | None = None,
 ) -> IngestSummary:
     """Read export files or folders into the lake at `root`; upsert by _id; rebuild touched days.
 
     A file already in the lake's manifest (same path, size and time, or same content) is skipped
-    unless `force`; with `archive`, each file ingested is also copied there.
+    unless `force`; with `archive`, each file ingested is also copied there. With `mapping`, the
+    files are plain session logs read through it (pipelines/logs.py), not exports.
     """
     notes: list[str] = []
-    files = find_inputs(paths, notes)
+    files = find_inputs(paths, notes, logs=mapping is not None)
     summary = IngestSummary(files=len(files), notes=notes)
     with lake.write_lock(root):
         state = lake.read_state(root)
@@ -220,7 +234,7 @@ def ingest(
         # rows carry their file and line, so arrival order need not be kept (and parallel inserts gain)
         con.execute("set preserve_insertion_order = false")
         try:
-            loaded = _load_all(con, todo, tz, known, force, summary)
+            loaded = _load_all(con, todo, tz, known, force, summary, mapping)
             if summary.stored:
                 one_version_each = len(loaded) == 1 and loaded[0].fast
                 summary.days_touched = _merge(con, root, state, staging, one_version_each)
@@ -240,13 +254,21 @@ def ingest(
     return summary
 
 
-def _load_all(con, paths: list[Path], tz: str, known: manifest.Manifest, force: bool, summary: IngestSummary) -> list[_Loaded]:
+def _load_all(
+    con,
+    paths: list[Path],
+    tz: str,
+    known: manifest.Manifest,
+    force: bool,
+    summary: IngestSummary,
+    mapping: LogMapping | None,
+) -> list[_Loaded]:
     """Load each file; drop again any whose content the lake (or this run) already has."""
     loaded: list[_Loaded] = []
     seen: dict[str, Path] = {}
     with ThreadPoolExecutor(max_workers=1) as hasher:
         for index, path in enumerate(paths):
-            item = _load_file(con, path, index, tz, hasher.submit(manifest.content_hash, path))
+            item = _load_file(con, path, index, tz, hasher.submit(manifest.content_hash, path), mapping)
             earlier = None if force else known.same_content(item.digest)
             if earlier is not None or item.digest in seen:
                 con.execute("delete from incoming where file_index = ?", [index])

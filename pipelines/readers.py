@@ -30,11 +30,16 @@ def is_bson(path: Path) -> bool:
     return path.name.endswith(BSON_SUFFIXES)
 
 
-def find_inputs(paths: list[str | Path], notes: list[str] | None = None) -> list[Path]:
+LOG_SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".log")
+LOG_SUFFIXES = LOG_SUFFIXES + tuple(s + ".gz" for s in LOG_SUFFIXES)
+
+
+def find_inputs(paths: list[str | Path], notes: list[str] | None = None, logs: bool = False) -> list[Path]:
     """Expand files and folders (recursively) into the sorted list of export files to read.
 
     In a folder: JSON exports (not a dump's *.metadata.json), and of mongodump's .bson files only
     the rocketchat_sessions collection's; other collections are noted in `notes` and left alone.
+    With `logs`, a folder's session logs instead (.csv, .tsv, .jsonl, .ndjson, .json, .log).
     """
     found: list[Path] = []
     for raw in paths:
@@ -42,7 +47,10 @@ def find_inputs(paths: list[str | Path], notes: list[str] | None = None) -> list
         if path.is_dir():
             for candidate in sorted(p for p in path.rglob("*") if p.is_file()):
                 name = candidate.name
-                if name.endswith(JSON_SUFFIXES) and not name.endswith(".metadata.json"):
+                if logs:
+                    if name.endswith(LOG_SUFFIXES):
+                        found.append(candidate)
+                elif name.endswith(JSON_SUFFIXES) and not name.endswith(".metadata.json"):
                     found.append(candidate)
                 elif is_bson(candidate):
                     if name.split(".", 1)[0] == COLLECTION:
