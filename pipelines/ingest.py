@@ -131,20 +131,27 @@ def _fast_load(con, path: Path, tz: str, file_index: int) -> bool:
 def _careful_load(con, path: Path, tz: str, file_index: int, mapping: LogMapping | None = None) -> list[dict]:
     """Load a file line by line (or a log row by row), so each rejected document is reported with its line."""
     rejects: list[dict] = []
+    bson = mapping is None and is_bson(path)
     batches = log_rows(path, mapping, con) if mapping else read_batches(path)
     for batch in batches:
         if batch.num_rows == 0:
             continue
         first_line = batch.column("line_no")[0].as_py()
         if mapping:
-            con.register("log_rows", batch)
-            params = {"timestamp_format": mapping.timestamp_format, "log_tz": mapping.timezone}
-            con.sql(query("staging/fields_from_log"), params=params).create_view("fields", replace=True)
+            relation, fields_sql, params = "log_rows", "staging/fields_from_log", {
+                "timestamp_format": mapping.timestamp_format,
+                "log_tz": mapping.timezone,
+            }
+            con.register(relation, batch)
+        elif bson:
+            relation, fields_sql, params = "bson_rows", "staging/fields_from_bson", {}
+            con.register(relation, batch)
         else:
-            con.register("raw_lines", _raw_lines(con, batch))
-            con.sql(query("staging/fields_from_lines")).create_view("fields", replace=True)
+            relation, fields_sql, params = "raw_lines", "staging/fields_from_lines", {}
+            con.register(relation, _raw_lines(con, batch))
+        con.sql(query(fields_sql), params=params).create_view("fields", replace=True)
         _insert_documents(con, tz, file_index)
-        con.unregister("log_rows" if mapping else "raw_lines")
+        con.unregister(relation)
         bad = con.execute(
             "select line_no, reject_reason from incoming "
             "where file_index = ? and line_no >= ? and reject_reason is not null order by line_no",
@@ -152,7 +159,7 @@ def _careful_load(con, path: Path, tz: str, file_index: int, mapping: LogMapping
         ).fetchall()
         line_numbers = batch.column("line_no").to_pylist()
         row_of = {number: row for row, number in enumerate(line_numbers)} if mapping else None
-        raw = batch.column("line")
+        raw = batch.column("line") if "line" in batch.column_names else pa.nulls(len(batch), pa.large_binary())
         offsets = batch.column("offset") if "offset" in batch.column_names else None
         for line_no, reason in bad:
             row = row_of[line_no] if row_of is not None else line_no - first_line

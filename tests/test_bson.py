@@ -128,7 +128,7 @@ def test_bson_documents_are_checked_like_json_ones(tmp_path):
 def test_large_dumps_are_read_in_batches(tmp_path, monkeypatch):
     from pipelines import bson_reader
 
-    monkeypatch.setattr(bson_reader, "BATCH_DOCUMENTS", 7)
+    monkeypatch.setattr(bson_reader, "CHUNK_BYTES", 3000)  # documents straddle the chunks
     lines = list(itertools.islice(documents(40, FIRST, 10, seed=8), 200))
     path = tmp_path / "rocketchat_sessions.bson"
     path.write_bytes(to_bson(lines))
