@@ -1,13 +1,13 @@
 """Read mongodump's BSON (concatenated documents) into Arrow, vectorised.
 
-Documents are framed by their length prefix; then the top-level elements of all the documents of
-a chunk are walked together, one element of every document per numpy step, so the cost is a few
-array operations per element position rather than Python work per document. Of each document we
-keep the fields the counting reads (their BSON type and value); `staging/fields_from_bson.sql`
+Documents are framed by their length prefix; then the top-level elements of every document of a
+chunk are walked by a compiled loop, and the values are gathered into Arrow arrays with numpy, so
+no Python runs per document. Of each document we keep the fields the counting reads (their BSON type and value); `staging/fields_from_bson.sql`
 writes them as the Extended JSON a mongoexport would hold, so the same rules apply and a dump
 gives the same lake as an export. A device (an embedded document) is converted to JSON once per
 distinct device by libbson (python-bsonjs).
 
+The walk over each document's elements is a small numba-compiled loop (compiled once, cached).
 A document whose elements do not add up is rejected (`bad_bson`) with its byte offset; when the
 framing itself is broken (a length that cannot be), the rest of the file is reported unreadable
 from that offset (`corrupt_bson`, or `truncated_bson` at the end of the file), and everything
@@ -39,28 +39,34 @@ for _code in (2, 3, 4, 5, 11, 12, 13, 14, 15):
 _HEX = np.array([f"{i:02x}".encode() for i in range(256)]).view(np.uint8).reshape(256, 2)
 
 
+def _bytes_at(buf: np.ndarray, at: np.ndarray, width: int) -> np.ndarray:
+    """The `width` bytes at each position, as rows of a (len(at), width) array."""
+    out = np.empty((len(at), width), np.uint8)
+    _kernels()["take"](buf, at.astype(np.int64), width, out)
+    return out
+
+
 def _int32(buf: np.ndarray, at: np.ndarray) -> np.ndarray:
-    """Little-endian int32 at each position."""
-    b = buf[at[:, None] + np.arange(4)].astype(np.int64)
-    value = b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16) | (b[:, 3] << 24)
-    return np.where(value >= 1 << 31, value - (1 << 32), value)
+    """Little-endian int32 at each position (as int64)."""
+    return _bytes_at(buf, at, 4).view("<i4").reshape(-1).astype(np.int64)
 
 
 def _int64(buf: np.ndarray, at: np.ndarray) -> np.ndarray:
     """Little-endian int64 at each position."""
-    return buf[at[:, None] + np.arange(8)].copy().view("<i8").reshape(-1)
+    return _bytes_at(buf, at, 8).view("<i8").reshape(-1)
 
 
 def _float64(buf: np.ndarray, at: np.ndarray) -> np.ndarray:
-    return buf[at[:, None] + np.arange(8)].copy().view("<f8").reshape(-1)
+    return _bytes_at(buf, at, 8).view("<f8").reshape(-1)
 
 
 def _gather(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The bytes of each [start, start + length) range, concatenated, with Arrow offsets."""
     offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
-    index = np.repeat(starts - offsets[:-1], lengths) + np.arange(offsets[-1])
-    return buf[index], offsets
+    out = np.empty(offsets[-1], np.uint8)
+    _kernels()["copy"](buf, starts, offsets, out)
+    return out, offsets
 
 
 def _binary(buf, starts, lengths, valid, string: bool) -> pa.Array:
@@ -87,6 +93,167 @@ def _schema() -> pa.Schema:
     return pa.schema(fields)
 
 
+_KERNELS: dict = {}
+
+
+def _kernels() -> dict:
+    """The compiled loops (numba: compiled on first use, then cached beside this module)."""
+    if not _KERNELS:
+        _KERNELS.update(walk=_walk_kernel(), copy=_copy_kernel(), take=_take_kernel(), frame=_frame_kernel())
+    return _KERNELS
+
+
+def _copy_kernel():
+    from numba import njit
+
+    @njit(cache=True, nogil=True)
+    def copy(buf, starts, offsets, out):  # pragma: no cover - compiled
+        for i in range(starts.shape[0]):
+            start = starts[i]
+            base = offsets[i]
+            for j in range(offsets[i + 1] - base):
+                out[base + j] = buf[start + j]
+
+    return copy
+
+
+def _take_kernel():
+    from numba import njit
+
+    @njit(cache=True, nogil=True)
+    def take(buf, at, width, out):  # pragma: no cover - compiled
+        for i in range(at.shape[0]):
+            for j in range(width):
+                out[i, j] = buf[at[i] + j]
+
+    return take
+
+
+def _frame_kernel():
+    from numba import njit
+
+    @njit(cache=True, nogil=True)
+    def frame(buf, limit, starts, ends):  # pragma: no cover - compiled
+        """Fill starts/ends with the whole documents of buf; return (count, stop, corrupt)."""
+        position = 0
+        count = 0
+        size = buf.shape[0]
+        while position + 4 <= size:
+            length = (
+                np.int64(buf[position])
+                | (np.int64(buf[position + 1]) << 8)
+                | (np.int64(buf[position + 2]) << 16)
+                | (np.int64(buf[position + 3]) << 24)
+            )
+            if length < 5 or length > limit:
+                return count, position, True
+            if position + length > size:
+                break
+            starts[count] = position
+            ends[count] = position + length
+            count += 1
+            position += length
+        return count, position, False
+
+    return frame
+
+
+def _walk_kernel():
+    """The element walker."""
+    from numba import njit
+
+    @njit(cache=True, nogil=True)
+    def walk(buf, starts, ends, names, name_offsets, kinds, positions, sizes, bad):  # pragma: no cover - compiled
+        fields = name_offsets.shape[0] - 1
+        for d in range(starts.shape[0]):
+            position = np.int64(starts[d] + 4)
+            last = ends[d] - 1  # the document's closing NUL
+            ok = True
+            while True:
+                if position > last:
+                    ok = False
+                    break
+                kind = buf[position]
+                if kind == 0:
+                    ok = position == last
+                    break
+                name_start = position + 1
+                name_end = name_start
+                while name_end < last and buf[name_end] != 0:
+                    name_end += 1
+                if name_end >= last:
+                    ok = False
+                    break
+                value = name_end + 1
+                size = np.int64(-1)
+                if kind == 1 or kind == 9 or kind == 17 or kind == 18:
+                    size = 8
+                elif kind == 7:
+                    size = 12
+                elif kind == 8:
+                    size = 1
+                elif kind == 16:
+                    size = 4
+                elif kind == 19:
+                    size = 16
+                elif kind == 6 or kind == 10 or kind == 127 or kind == 255:
+                    size = 0
+                elif kind == 11:  # regex: two cstrings
+                    end = value
+                    while end < last and buf[end] != 0:
+                        end += 1
+                    end += 1
+                    while end < last and buf[end] != 0:
+                        end += 1
+                    size = end + 1 - value
+                elif kind in (2, 3, 4, 5, 12, 13, 14, 15):
+                    if value + 4 > last:
+                        ok = False
+                        break
+                    length = (
+                        np.int64(buf[value])
+                        | (np.int64(buf[value + 1]) << 8)
+                        | (np.int64(buf[value + 2]) << 16)
+                        | (np.int64(buf[value + 3]) << 24)
+                    )
+                    if length >= 2147483648:
+                        length -= 4294967296
+                    if kind == 2 or kind == 13 or kind == 14:
+                        size = 4 + length
+                    elif kind == 5:
+                        size = 5 + length
+                    elif kind == 12:
+                        size = 16 + length
+                    else:
+                        size = length
+                if size < 0 or value + size > last:
+                    ok = False
+                    break
+                length = name_end - name_start
+                for f in range(fields):
+                    if kinds[d, f] != 0 or name_offsets[f + 1] - name_offsets[f] != length:
+                        continue
+                    same = True
+                    for j in range(length):
+                        if buf[name_start + j] != names[name_offsets[f] + j]:
+                            same = False
+                            break
+                    if same:
+                        kinds[d, f] = kind
+                        positions[d, f] = value
+                        sizes[d, f] = size
+                        break
+                position = value + size
+            if not ok:
+                bad[d] = True
+
+    return walk
+
+
+_NAMES = np.frombuffer(b"".join(f.encode() for f in FIELDS), np.uint8)
+_NAME_OFFSETS = np.cumsum([0] + [len(f) for f in FIELDS]).astype(np.int64)
+
+
 def scan(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[dict, np.ndarray]:
     """Walk the top-level elements of the documents [starts, ends); per wanted field, its type and value.
 
@@ -94,65 +261,12 @@ def scan(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[dict, n
     field is absent; `bad` marks documents whose elements do not add up.
     """
     n = len(starts)
-    nul = np.flatnonzero(buf == 0)
-    found = {f: (np.zeros(n, np.int16), np.zeros(n, np.int64), np.zeros(n, np.int64)) for f in FIELDS}
-    names = [(f, np.frombuffer(f.encode(), np.uint8)) for f in FIELDS]
-    cursor = starts + 4
-    bad = np.zeros(n, bool)
-    alive = np.flatnonzero(ends - starts >= 5)
-    bad[ends - starts < 5] = True
-    while len(alive):
-        at = cursor[alive]
-        kind = buf[at].astype(np.int64)
-        finished = kind == 0
-        bad[alive[finished & (at != ends[alive] - 1)]] = True  # a document ends where its length says
-        alive, at, kind = alive[~finished], at[~finished], kind[~finished]
-        if not len(alive):
-            break
-        name_start = at + 1
-        k = np.searchsorted(nul, name_start)
-        no_name = k >= len(nul)
-        name_end = nul[np.minimum(k, len(nul) - 1)]
-        value = name_end + 1
-        size = _FIXED[kind]
-        limit = ends[alive] - 1
-        prefixed = size == -1
-        if prefixed.any():
-            p = np.flatnonzero(prefixed)
-            readable = value[p] + 4 <= limit[p]
-            length = np.zeros(len(p), np.int64)
-            length[readable] = _int32(buf, value[p][readable])
-            pk = kind[p]
-            extra = np.select([np.isin(pk, (2, 13, 14)), np.isin(pk, (3, 4, 15)), pk == 5, pk == 12],
-                              [length + 4, length, length + 5, length + 16], default=-2)
-            extra[~readable] = -2
-            regex = pk == 11
-            if regex.any():
-                r = np.flatnonzero(regex)
-                first = nul[np.minimum(np.searchsorted(nul, value[p][r]), len(nul) - 1)]
-                second = nul[np.minimum(np.searchsorted(nul, first + 1), len(nul) - 1)]
-                extra[r] = second + 1 - value[p][r]
-            size = size.copy()
-            size[p] = extra
-        following = value + size
-        broken = no_name | (size < 0) | (following > limit) | (name_end >= limit)
-        for field, name in names:
-            codes, positions, sizes = found[field]
-            match = (name_end - name_start == len(name)) & ~broken
-            candidates = np.flatnonzero(match)
-            for j, byte in enumerate(name):
-                if not len(candidates):
-                    break
-                candidates = candidates[buf[name_start[candidates] + j] == byte]
-            docs = alive[candidates]
-            first_time = codes[docs] == 0
-            docs, candidates = docs[first_time], candidates[first_time]
-            codes[docs] = kind[candidates]
-            positions[docs] = value[candidates]
-            sizes[docs] = size[candidates]
-        bad[alive[broken]] = True
-        cursor[alive] = following
-        alive = alive[~broken]
+    kinds = np.zeros((n, len(FIELDS)), np.int16)
+    positions = np.zeros((n, len(FIELDS)), np.int64)
+    sizes = np.zeros((n, len(FIELDS)), np.int64)
+    bad = np.zeros(n, np.bool_)
+    _kernels()["walk"](buf, starts, ends, _NAMES, _NAME_OFFSETS, kinds, positions, sizes, bad)
+    found = {f: (kinds[:, i].copy(), positions[:, i].copy(), sizes[:, i].copy()) for i, f in enumerate(FIELDS)}
     return found, bad
 
 
@@ -200,23 +314,13 @@ def columns(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> dict[str, 
     return out
 
 
-def _frame(data: bytes, base: int) -> tuple[list[int], list[int], int, str | None]:
-    """Document starts and ends in `data`; where the whole documents stop; a framing problem."""
-    starts: list[int] = []
-    ends: list[int] = []
-    position = 0
-    size = len(data)
-    from_bytes = int.from_bytes
-    while position + 4 <= size:
-        length = from_bytes(data[position : position + 4], "little")
-        if length < 5 or length > MAX_BSON_DOCUMENT:
-            return starts, ends, position, "corrupt_bson"
-        if position + length > size:
-            break
-        starts.append(position)
-        position += length
-        ends.append(position)
-    return starts, ends, position, None
+def _frame(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, str | None]:
+    """Document starts and ends in `buf`; where the whole documents stop; a framing problem."""
+    most = len(buf) // 5 + 1
+    starts = np.empty(most, np.int64)
+    ends = np.empty(most, np.int64)
+    count, stop, corrupt = _kernels()["frame"](buf, MAX_BSON_DOCUMENT, starts, ends)
+    return starts[:count], ends[:count], int(stop), "corrupt_bson" if corrupt else None
 
 
 def bson_batches(stream: BinaryIO) -> Iterator[pa.Table]:
@@ -228,11 +332,11 @@ def bson_batches(stream: BinaryIO) -> Iterator[pa.Table]:
         block = stream.read(CHUNK_BYTES)
         ended = not block
         buffer = buffer + block if buffer else block
-        starts, ends, stop, problem = _frame(buffer, base)
-        if starts:
-            s, e = np.array(starts, np.int64), np.array(ends, np.int64)
-            cols = columns(np.frombuffer(buffer, np.uint8), s, e)
-            count = len(starts)
+        view = np.frombuffer(buffer, np.uint8)
+        s, e, stop, problem = _frame(view)
+        if len(s):
+            cols = columns(view, s, e)
+            count = len(s)
             bad = cols.pop("bad")
             table = pa.table({
                 "line_no": pa.array(np.arange(number + 1, number + count + 1)),
