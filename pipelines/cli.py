@@ -42,16 +42,23 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         paths.append(settings.inbox)
     if not paths:
         raise UserError("nothing to ingest: name export files or folders, or use --inbox")
-    summary = ingest(
-        paths,
-        settings.lake,
-        settings.tz,
-        settings.tz_explicit,
-        settings.ingest_memory,
-        force=args.force,
-        archive=Path(settings.archive) if args.archive is not None else None,
-        mapping=mapping,
-    )
+    from contextlib import nullcontext
+
+    from pipelines.progress import for_terminal
+
+    bars = for_terminal()
+    with bars or nullcontext():
+        summary = ingest(
+            paths,
+            settings.lake,
+            settings.tz,
+            settings.tz_explicit,
+            settings.ingest_memory,
+            force=args.force,
+            archive=Path(settings.archive) if args.archive is not None else None,
+            mapping=mapping,
+            progress=bars,
+        )
     print("\n".join(summary.lines()))
     return 0
 

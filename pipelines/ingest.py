@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 
 from pipelines import lake, manifest
 from pipelines.logs import LogMapping, log_rows
+from pipelines.progress import Progress, Quiet
 from pipelines.readers import find_inputs, is_bson, read_batches, sniff
 from pipelines.sql import connect, query
 
@@ -213,6 +214,7 @@ def ingest(
     force: bool = False,
     archive: Path | None = None,
     mapping: LogMapping | None = None,
+    progress: Progress | None = None,
 ) -> IngestSummary:
     """Read export files or folders into the lake at `root`; upsert by _id; rebuild touched days.
 
@@ -241,10 +243,12 @@ def ingest(
         # rows carry their file and line, so arrival order need not be kept (and parallel inserts gain)
         con.execute("set preserve_insertion_order = false")
         try:
-            loaded = _load_all(con, todo, tz, known, force, summary, mapping)
+            progress = progress or Quiet()
+            progress.reading(sum(path.stat().st_size for path in todo))
+            loaded = _load_all(con, todo, tz, known, force, summary, mapping, progress)
             if summary.stored:
                 one_version_each = len(loaded) == 1 and loaded[0].fast
-                summary.days_touched = _merge(con, root, state, staging, one_version_each)
+                summary.days_touched = _merge(con, root, state, staging, one_version_each, progress)
             state.tz = tz
             for item in loaded:
                 _store_rejects(root, item.path, item.rejects, summary)
@@ -269,6 +273,7 @@ def _load_all(
     force: bool,
     summary: IngestSummary,
     mapping: LogMapping | None,
+    progress: Progress,
 ) -> list[_Loaded]:
     """Load each file; drop again any whose content the lake (or this run) already has."""
     loaded: list[_Loaded] = []
@@ -276,6 +281,7 @@ def _load_all(
     with ThreadPoolExecutor(max_workers=1) as hasher:
         for index, path in enumerate(paths):
             item = _load_file(con, path, index, tz, hasher.submit(manifest.content_hash, path), mapping)
+            progress.read(path.stat().st_size)
             earlier = None if force else known.same_content(item.digest)
             if earlier is not None or item.digest in seen:
                 con.execute("delete from incoming where file_index = ?", [index])
@@ -329,7 +335,9 @@ def _set(files: dict[str, str], date: str, placed: str | None) -> bool:
     return True
 
 
-def _merge(con, root: Path, state: lake.LakeState, staging: Path, one_version_each: bool) -> list[str]:
+def _merge(
+    con, root: Path, state: lake.LakeState, staging: Path, one_version_each: bool, progress: Progress
+) -> list[str]:
     """Upsert the incoming documents into their day partitions; return the dates whose files changed.
 
     `one_version_each` says the caller knows no _id came twice (one file, read by the fast path).
@@ -378,8 +386,10 @@ def _merge(con, root: Path, state: lake.LakeState, staging: Path, one_version_ea
         return placed, _write_partition(root, staging, "user_daily", date, user_days)
 
     changed: list[str] = []
+    progress.rebuilding(len(dates))
     with ThreadPoolExecutor(max_workers=WRITERS) as pool:
         for date, result in zip(dates, pool.map(rebuild, dates)):
+            progress.rebuilt(1)
             if result is not None:
                 _set(state.files["sessions"], date, result[0])
                 _set(state.files["user_daily"], date, result[1])

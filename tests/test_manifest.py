@@ -117,3 +117,45 @@ def test_manifest_lines_are_json(lake, export):
     ingest_docs(lake, export(DOCS))
     for line in (lake / "_manifest.jsonl").read_text().splitlines():
         assert json.loads(line)["documents"] == 3
+
+
+def test_progress_is_reported_to_whoever_listens(lake, export):
+    class Recorder:
+        def __init__(self):
+            self.events = []
+
+        def reading(self, total_bytes):
+            self.events.append(("reading", total_bytes))
+
+        def read(self, done_bytes):
+            self.events.append(("read", done_bytes))
+
+        def rebuilding(self, days):
+            self.events.append(("rebuilding", days))
+
+        def rebuilt(self, days):
+            self.events.append(("rebuilt", days))
+
+    path = export(DOCS)
+    recorder = Recorder()
+    ingest([path], lake, "UTC", progress=recorder)
+    size = path.stat().st_size
+    assert recorder.events == [("reading", size), ("read", size), ("rebuilding", 2), ("rebuilt", 1), ("rebuilt", 1)]
+
+
+def test_the_terminal_gets_bars_and_a_pipe_gets_none(lake, export):
+    import shutil as _shutil
+    import subprocess
+
+    path = export(DOCS)
+    script = _shutil.which("script")
+    if script is None:
+        import pytest
+
+        pytest.skip("util-linux `script` is not installed")
+    import sys
+
+    command = f"{sys.executable} -m pipelines ingest --lake {lake} {path}"
+    result = subprocess.run([script, "-qec", command, "/dev/null"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0
+    assert "documents read: 3" in result.stdout
