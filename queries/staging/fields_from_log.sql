@@ -34,7 +34,10 @@ final as (
             'type': '"session"'::json,
             'userId': to_json(userId),
             -- a log without device information is one device, "log"
-            'device': coalesce(json_object('type', 'log', 'name', device), '{"type":"log"}')::json,
+            'device': case
+                when device is null then '{"type":"log"}'::json
+                else json_object('type', 'log', 'name', device)
+            end,
             'loginAt': date_json(login_at, raw_login),
             'lastActivityAt': date_json(last_activity_at, raw_last),
             'closedAt': date_json(closed_at, raw_closed),
