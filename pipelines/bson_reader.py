@@ -99,7 +99,9 @@ _KERNELS: dict = {}
 def _kernels() -> dict:
     """The compiled loops (numba: compiled on first use, then cached beside this module)."""
     if not _KERNELS:
-        _KERNELS.update(walk=_walk_kernel(), copy=_copy_kernel(), take=_take_kernel(), frame=_frame_kernel())
+        _KERNELS.update(
+            walk=_walk_kernel(), copy=_copy_kernel(), take=_take_kernel(), frame=_frame_kernel(), seek=_seek_kernel()
+        )
     return _KERNELS
 
 
@@ -156,6 +158,33 @@ def _frame_kernel():
         return count, position, False
 
     return frame
+
+
+def _seek_kernel():
+    from numba import njit
+
+    @njit(cache=True, nogil=True)
+    def seek(buf, start, limit):  # pragma: no cover - compiled
+        """The next position after `start` that looks like a document start, or -1."""
+        size = buf.shape[0]
+        for q in range(start + 1, size - 6):
+            length = (
+                np.int64(buf[q])
+                | (np.int64(buf[q + 1]) << 8)
+                | (np.int64(buf[q + 2]) << 16)
+                | (np.int64(buf[q + 3]) << 24)
+            )
+            if length < 7 or length > limit or q + length > size or buf[q + length - 1] != 0:
+                continue
+            kind = buf[q + 4]
+            if not (1 <= kind <= 19 or kind == 127 or kind == 255):
+                continue
+            first = buf[q + 5]  # a field name starts with a printable character
+            if 33 <= first <= 126:
+                return q
+        return -1
+
+    return seek
 
 
 def _walk_kernel():
@@ -323,16 +352,56 @@ def _frame(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, str | None]:
     return starts[:count], ends[:count], int(stop), "corrupt_bson" if corrupt else None
 
 
+def _resync(view: np.ndarray, stop: int) -> int:
+    """After a broken length at `stop`: where the next whole, well-formed document starts (-1: none here)."""
+    seek = _kernels()["seek"]
+    position = stop
+    while (position := seek(view, position, MAX_BSON_DOCUMENT)) >= 0:
+        length = int(view[position : position + 4].view("<i4")[0])
+        starts = np.array([position], np.int64)
+        found, bad = scan(view, starts, starts + length)
+        if not bad[0] and any(codes[0] for codes, _, _ in found.values()):
+            return position
+    return -1
+
+
+def _problem_row(number: int, offset: int, reason: str) -> pa.Table:
+    schema = _schema()
+    values = {"line_no": [number], "offset": [offset], "known_reason": [reason]}
+    return pa.table({f.name: pa.array(values.get(f.name, [None]), f.type) for f in schema})
+
+
 def bson_batches(stream: BinaryIO) -> Iterator[pa.Table]:
-    """Yield one table per chunk: line_no (document number), offset, known_reason and the field columns."""
+    """Yield one table per chunk: line_no (document number), offset, known_reason and the field columns.
+
+    Broken framing is reported once, at its offset, as corrupt_bson; reading resumes at the next
+    place where a well-formed document starts, so every readable document is kept.
+    """
     buffer = b""
     base = 0  # file offset of buffer[0]
     number = 0
+    lost = False  # inside a corrupt stretch, looking for the next document
+    ended = False
     while True:
-        block = stream.read(CHUNK_BYTES)
-        ended = not block
-        buffer = buffer + block if buffer else block
+        if not ended:
+            block = stream.read(CHUNK_BYTES)
+            ended = not block
+            buffer = buffer + block if buffer else block
         view = np.frombuffer(buffer, np.uint8)
+        skip = 0
+        if lost:
+            found = _resync(view, -1)
+            if found < 0:
+                if ended:
+                    return
+                # keep the tail: a document may start there and end in the next block
+                skip = max(0, len(buffer) - MAX_BSON_DOCUMENT)
+                base += skip
+                buffer = buffer[skip:]
+                continue
+            lost = False
+            skip = found
+            view = view[skip:]
         s, e, stop, problem = _frame(view)
         if len(s):
             cols = columns(view, s, e)
@@ -340,19 +409,24 @@ def bson_batches(stream: BinaryIO) -> Iterator[pa.Table]:
             bad = cols.pop("bad")
             table = pa.table({
                 "line_no": pa.array(np.arange(number + 1, number + count + 1)),
-                "offset": pa.array(s + base),
+                "offset": pa.array(s + base + skip),
                 "known_reason": pc.if_else(bad, pa.scalar("bad_bson"), pa.scalar(None, pa.string())),
                 **cols,
             }).select(_schema().names)
             number += count
             yield table
-        if problem or (ended and stop < len(buffer)):
+        stop += skip
+        if problem:
             number += 1
-            schema = _schema()
-            values = {"line_no": [number], "offset": [base + stop], "known_reason": [problem or "truncated_bson"]}
-            yield pa.table({f.name: pa.array(values.get(f.name, [None]), f.type) for f in schema})
-            return
+            yield _problem_row(number, base + stop, problem)
+            lost = True
+            base += stop + 1
+            buffer = buffer[stop + 1 :]
+            continue
         if ended:
+            if stop < len(buffer):
+                number += 1
+                yield _problem_row(number, base + stop, "truncated_bson")
             return
         base += stop
         buffer = buffer[stop:]

@@ -108,7 +108,23 @@ def test_a_corrupt_dump_keeps_every_readable_document(tmp_path):
     assert lake_fingerprint(lake) == lake_fingerprint(tmp_path / "json-lake")
 
 
-def test_garbage_lengths_stop_the_read_and_say_where(tmp_path):
+def test_garbage_between_documents_is_reported_and_reading_resumes(tmp_path):
+    lines = sample_lines(12)
+    before, after = to_bson(lines[:5]), to_bson(lines[5:])
+    garbage = b"\xff\xff\xff\x7f" + b"x" * 100
+    path = tmp_path / "rocketchat_sessions.bson"
+    path.write_bytes(before + garbage + after)
+    lake = tmp_path / "lake"
+    summary = ingest_docs(lake, path)
+    assert summary.read == 13 and dict(summary.rejected) == {"corrupt_bson": 1}
+    [reject] = [json.loads(x) for x in next((lake / "rejects").glob("*.jsonl")).read_text().splitlines()]
+    assert (reject["line"], reject["offset"]) == (6, len(before))
+    write_export(tmp_path / "all.json", iter(lines))
+    ingest_docs(tmp_path / "json-lake", tmp_path / "all.json")
+    assert lake_fingerprint(lake) == lake_fingerprint(tmp_path / "json-lake")  # all 12 kept
+
+
+def test_garbage_at_the_end_is_reported_once(tmp_path):
     data = to_bson(sample_lines(5)) + b"\xff\xff\xff\x7f" + b"x" * 100
     path = tmp_path / "rocketchat_sessions.bson"
     path.write_bytes(data)
