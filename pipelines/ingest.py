@@ -92,7 +92,11 @@ def _raw_lines(con, batch: pa.Table) -> pa.Table:
     con.unregister("unchecked")
     known = batch.column("known_reason") if "known_reason" in batch.column_names else pa.nulls(len(batch), pa.string())
     table = pa.table({"line_no": batch.column("line_no"), "text": text, "is_json": is_json, "known_reason": known})
-    # small record batches let DuckDB parse on every core
+    return _parallel(table)
+
+
+def _parallel(table: pa.Table) -> pa.Table:
+    """The table in small record batches, which DuckDB scans on every core (one big one, on one)."""
     return pa.Table.from_batches(table.to_batches(max_chunksize=16 * 1024))
 
 
@@ -146,7 +150,7 @@ def _careful_load(con, path: Path, tz: str, file_index: int, mapping: LogMapping
             con.register(relation, batch)
         elif bson:
             relation, fields_sql, params = "bson_rows", "staging/fields_from_bson", {}
-            con.register(relation, batch)
+            con.register(relation, _parallel(batch))
         else:
             relation, fields_sql, params = "raw_lines", "staging/fields_from_lines", {}
             con.register(relation, _raw_lines(con, batch))
