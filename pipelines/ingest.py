@@ -12,6 +12,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -162,12 +163,11 @@ def _careful_load(con, path: Path, tz: str, file_index: int, mapping: LogMapping
             "where file_index = ? and line_no >= ? and reject_reason is not null order by line_no",
             [file_index, first_line],
         ).fetchall()
-        line_numbers = batch.column("line_no").to_pylist()
-        row_of = {number: row for row, number in enumerate(line_numbers)} if mapping else None
+        # the batch's row of each rejected line (a log skips blank lines: numbers can have gaps)
+        rows = np.searchsorted(batch.column("line_no").to_numpy(), [line_no for line_no, _ in bad])
         raw = batch.column("line") if "line" in batch.column_names else pa.nulls(len(batch), pa.large_binary())
         offsets = batch.column("offset") if "offset" in batch.column_names else None
-        for line_no, reason in bad:
-            row = row_of[line_no] if row_of is not None else line_no - first_line
+        for (line_no, reason), row in zip(bad, rows.tolist()):
             line = raw[row].as_py() or b""
             text = line.decode("utf-8", errors="replace").rstrip("\r\n")
             reject = {"file": str(path.resolve()), "line": line_no, "reason": reason, "text": text[:100_000]}

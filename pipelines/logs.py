@@ -99,12 +99,13 @@ def log_rows(path: Path, mapping: LogMapping, con) -> Iterator[pa.Table]:
     written (for the rejects file).
     """
     if mapping.format_of(path) == "csv":
-        yield _csv_rows(path, mapping)
+        yield from _csv_rows(path, mapping)
     else:
         yield from _ndjson_rows(path, mapping, con)
 
 
-def _csv_rows(path: Path, mapping: LogMapping) -> pa.Table:
+def _csv_rows(path: Path, mapping: LogMapping) -> Iterator[pa.Table]:
+    """A CSV log's mapped columns, read block by block (bounded memory)."""
     import csv as pycsv
     import io
 
@@ -115,27 +116,32 @@ def _csv_rows(path: Path, mapping: LogMapping) -> pa.Table:
 
     delimiter = "\t" if path.name.removesuffix(".gz").endswith(".tsv") else ","
     with open_binary(path) as stream:
-        data = stream.read()
-    header = next(pycsv.reader(io.StringIO(data.split(b"\n", 1)[0].decode("utf-8-sig", "replace")), delimiter=delimiter), [])
+        first = stream.readline().decode("utf-8-sig", "replace")
+    header = next(pycsv.reader(io.StringIO(first), delimiter=delimiter), [])
     absent = [column for column in mapping.columns.values() if column not in header]
     if absent:
         raise UserError(f"{path} has no column {absent[0]!r} (its columns: {', '.join(header)})")
-    try:
-        table = csv.read_csv(
-            io.BytesIO(data),
-            parse_options=csv.ParseOptions(delimiter=delimiter),
-            convert_options=csv.ConvertOptions(column_types={name: pa.string() for name in header}),
-        )
-    except pa.ArrowInvalid as exc:
-        raise UserError(f"cannot read {path} as CSV: {exc}") from None
-    out = {"line_no": pa.array(range(2, table.num_rows + 2), pa.int64())}
-    for key, name in RELATION_COLUMNS.items():
-        column = mapping.columns.get(key)
-        out[name] = table.column(column) if column else pa.nulls(table.num_rows, pa.string())
-    # the row as written, for the rejects file (its cells joined again)
-    cells = [table.column(c).fill_null("") for c in table.column_names]
-    out["line"] = pc.binary_join_element_wise(*cells, delimiter).cast(pa.large_binary())
-    return pa.table(out)
+    line = 2  # the header is line 1
+    with open_binary(path) as stream:
+        try:
+            reader = csv.open_csv(
+                stream,
+                read_options=csv.ReadOptions(block_size=16 * 1024 * 1024),
+                parse_options=csv.ParseOptions(delimiter=delimiter),
+                convert_options=csv.ConvertOptions(column_types={name: pa.string() for name in header}),
+            )
+            for batch in reader:
+                out = {"line_no": pa.array(range(line, line + batch.num_rows), pa.int64())}
+                for key, name in RELATION_COLUMNS.items():
+                    column = mapping.columns.get(key)
+                    out[name] = batch.column(column) if column else pa.nulls(batch.num_rows, pa.string())
+                # the row as written, for the rejects file (its cells joined again)
+                cells = [batch.column(c).fill_null("") for c in batch.schema.names]
+                out["line"] = pc.binary_join_element_wise(*cells, delimiter).cast(pa.large_binary())
+                line += batch.num_rows
+                yield pa.table(out)
+        except pa.ArrowInvalid as exc:
+            raise UserError(f"cannot read {path} as CSV: {exc}") from None
 
 
 def _ndjson_rows(path: Path, mapping: LogMapping, con) -> Iterator[pa.Table]:

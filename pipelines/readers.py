@@ -117,40 +117,6 @@ def _ndjson_batches(stream: BinaryIO, head: bytes) -> Iterator[pa.Table]:
         yield table
 
 
-def _array_batches(data: bytes) -> Iterator[pa.Table]:
-    """Split a JSON array (mongoexport --jsonArray) into its elements; line_no is the element number."""
-    from pipelines.sql import connect
-
-    con = connect()
-    try:
-        text = data.decode("utf-8")
-        elements = con.execute(
-            "select unnest(json_extract(j, '$[*]'))::varchar "
-            "from (select ?::json as j) where json_type(j) = 'ARRAY'",
-            [text],
-        ).fetchall()
-        parsed = True
-    except Exception:  # not valid JSON or not UTF-8: fall back to reading it line by line
-        parsed = False
-    finally:
-        con.close()
-    if parsed:
-        docs = [row[0].encode("utf-8") for row in elements]
-        line_no = np.arange(1, len(docs) + 1, dtype=np.int64)
-        yield pa.table({"line_no": line_no, "line": pa.array(docs, pa.large_binary())})
-        return
-    # A broken array: keep what can be kept by taking one element a line, as mongoexport writes them.
-    stripped = []
-    for raw in data.split(b"\n"):
-        piece = raw.strip()
-        if piece.startswith(b"["):
-            piece = piece[1:]
-        if piece.endswith(b"]"):
-            piece = piece[:-1]
-        stripped.append(piece.rstrip(b",").strip())
-    yield _lines_table(b"\n".join(stripped), 1)
-
-
 def sniff(path: Path) -> tuple[str, str]:
     """DuckDB's (format, compression) for an export: JSON lines or a JSON array, gzip or not."""
     with open_binary(path) as stream:
@@ -180,16 +146,11 @@ def read_batches(path: Path) -> Iterator[pa.Table]:
         if head.startswith(b"\xef\xbb\xbf"):
             head = head[3:]
         if head.lstrip()[:1] == b"[":
-            yield from _array_batches(head + _read_rest(stream, path))
+            from pipelines.json_array import array_batches
+
+            yield from _guard(array_batches(stream, head), path)
         else:
             yield from _guard(_ndjson_batches(stream, head), path)
-
-
-def _read_rest(stream: BinaryIO, path: Path) -> bytes:
-    try:
-        return stream.read()
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise UserError(f"cannot read {path}: {exc}") from None
 
 
 def _guard(batches: Iterator[pa.Table], path: Path) -> Iterator[pa.Table]:

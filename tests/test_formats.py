@@ -105,3 +105,33 @@ def test_a_folder_is_read_recursively(tmp_path):
     (tmp_path / "in" / "notes.txt").write_text("not an export")
     summary = ingest_docs(tmp_path / "lake", tmp_path / "in")
     assert summary.files == 2 and summary.read == len(lines)
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 64, 1 << 20])
+def test_json_arrays_are_split_as_they_stream(monkeypatch, chunk):
+    import io
+
+    from pipelines import json_array
+
+    monkeypatch.setattr(json_array, "CHUNK_BYTES", chunk)
+    docs = [
+        {"_id": "a", "note": 'brackets ] } [ { and "quotes" and a backslash \\'},
+        {"_id": "b", "nested": {"list": [1, [2, {"x": "]"}]]}},
+        {"_id": "c"},
+    ]
+    text = json.dumps(docs, indent=2).encode() + b"\n"
+    stream = io.BytesIO(text[5:])
+    tables = list(json_array.array_batches(stream, text[:5]))
+    lines = [line for t in tables for line in t.column("line").to_pylist()]
+    numbers = [n for t in tables for n in t.column("line_no").to_pylist()]
+    assert [json.loads(line) for line in lines] == docs
+    assert numbers == [1, 2, 3]
+
+
+def test_a_truncated_json_array_keeps_its_whole_elements(lake, tmp_path):
+    lines = relaxed_lines()[:10]
+    path = tmp_path / "cut.json"
+    text = "[" + ",".join(lines) + "]"
+    path.write_text(text[: len(text) - 40])  # the last element is cut
+    summary = ingest_docs(lake, path)
+    assert summary.read == 10 and dict(summary.rejected) == {"bad_json": 1}
