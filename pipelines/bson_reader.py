@@ -30,12 +30,6 @@ FIELDS = (
     "mostImportantRole", "year", "month", "day",
 )
 STRING, DOCUMENT, OBJECT_ID, DATE, NULL, INT32, INT64, DOUBLE = 2, 3, 7, 9, 10, 16, 18, 1
-# value sizes of the fixed-size BSON types; -1: sized by a prefix or cstrings; -2: not a type
-_FIXED = np.full(256, -2, dtype=np.int64)
-for _code, _size in {1: 8, 6: 0, 7: 12, 8: 1, 9: 8, 10: 0, 16: 4, 17: 8, 18: 8, 19: 16, 127: 0, 255: 0}.items():
-    _FIXED[_code] = _size
-for _code in (2, 3, 4, 5, 11, 12, 13, 14, 15):
-    _FIXED[_code] = -1
 _HEX = np.array([f"{i:02x}".encode() for i in range(256)]).view(np.uint8).reshape(256, 2)
 
 

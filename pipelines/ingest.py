@@ -1,4 +1,8 @@
-"""Ingest mongoexport files of rocketchat_sessions into the lake, then rebuild the touched days."""
+"""Ingest exports, dumps and logs of rocketchat_sessions into the lake: the whole run, start to end.
+
+Reading is in pipelines/load.py, merging and rebuilding days in pipelines/merge.py; this module
+holds the run around them: the lock, the manifest, the rejects files, the summary.
+"""
 
 from __future__ import annotations
 
@@ -8,34 +12,16 @@ import os
 import shutil
 from collections import Counter
 from dataclasses import dataclass, field
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-import duckdb
-import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
-
 from pipelines import lake, manifest
-from pipelines.logs import LogMapping, log_rows
+from pipelines.load import load_all
+from pipelines.logs import LogMapping
+from pipelines.merge import merge
 from pipelines.progress import Progress, Quiet
-from pipelines.readers import find_inputs, is_bson, read_batches, sniff
-from pipelines.sql import connect, query
+from pipelines.readers import find_inputs
+from pipelines.sql import connect
 
-ROW_GROUP_SIZE = 256 * 1024
-# Dictionary-encode only the columns with few distinct values (the rest would waste the work),
-# and keep min/max statistics only where a reader can prune with them.
-PARQUET_OPTIONS = {
-    "sessions": {
-        "use_dictionary": ["date", "type", "userId", "device", "mostImportantRole", "year", "month", "day"],
-        "write_statistics": ["date", "_id", "userId", "loginAt"],
-    },
-    "user_daily": {
-        "use_dictionary": ["date", "role", "source"],
-        "write_statistics": ["date", "userId"],
-    },
-}
-WRITERS = 2  # partitions built and written at once
 
 
 @dataclass
@@ -70,143 +56,6 @@ class IngestSummary:
         out += [f"rejects written to {path}" for path in self.rejects_files]
         out += [f"archived as {path}" for path in self.archived]
         return out
-
-
-def _rejects_key(path: Path) -> str:
-    """The name of an input file's rejects file: one per input path, replaced on each ingest."""
-    return hashlib.sha256(str(path.resolve()).encode("utf-8")).hexdigest()[:16]
-
-
-def _raw_lines(con, batch: pa.Table) -> pa.Table:
-    """The relation fields_from_lines.sql reads: text (null where not UTF-8) and whether it is JSON."""
-    lines = batch.column("line")
-    con.register("undecoded", pa.table({"line": lines}))
-    try:
-        text = lines.cast(pa.large_string())
-    except pa.ArrowInvalid:  # some line is not UTF-8: null those lines, keep the rest
-        text = con.sql("select try(decode(line)) as text from undecoded").to_arrow_table().column("text")
-    finally:
-        con.unregister("undecoded")
-    con.register("unchecked", pa.table({"text": text}))
-    is_json = con.sql("select coalesce(json_valid(text), false) as is_json from unchecked")
-    is_json = is_json.to_arrow_table().column("is_json")
-    con.unregister("unchecked")
-    known = batch.column("known_reason") if "known_reason" in batch.column_names else pa.nulls(len(batch), pa.string())
-    table = pa.table({"line_no": batch.column("line_no"), "text": text, "is_json": is_json, "known_reason": known})
-    return _parallel(table)
-
-
-def _parallel(table: pa.Table) -> pa.Table:
-    """The table in small record batches, which DuckDB scans on every core (one big one, on one)."""
-    return pa.Table.from_batches(table.to_batches(max_chunksize=16 * 1024))
-
-
-def _insert_documents(con, tz: str, file_index: int) -> None:
-    """Type the documents of the `fields` view and append them, stored or rejected, to `incoming`."""
-    sql = query("staging/documents")
-    params = {"tz": tz, "file_index": file_index}
-    con.execute(f"create table if not exists incoming as {sql} limit 0", params)
-    con.execute(f"insert into incoming {sql}", params)
-    con.execute("drop view fields")
-
-
-def _fast_load(con, path: Path, tz: str, file_index: int) -> bool:
-    """Load a file with DuckDB's parallel JSON reader; False (nothing kept) when the careful path must.
-
-    That is when something in it is rejected (to report its line) or an _id appears twice in it
-    (the later line must win a tie, and only the careful path numbers lines).
-    """
-    fmt, compression = sniff(path)
-    params = {"path": str(path), "format": fmt, "compression": compression}
-    try:
-        con.sql(query("staging/fields_from_file"), params=params).create_view("fields", replace=True)
-        _insert_documents(con, tz, file_index)
-    except duckdb.Error:
-        return False  # unreadable as a whole: the careful path says what is wrong
-    rejected, repeated = con.execute(
-        "select count(*) filter (where reject_reason is not null), count(*) - count(distinct _id) "
-        "from incoming where file_index = ?",
-        [file_index],
-    ).fetchall()[0]
-    if rejected or repeated:
-        con.execute("delete from incoming where file_index = ?", [file_index])
-        return False
-    return True
-
-
-def _careful_load(con, path: Path, tz: str, file_index: int, mapping: LogMapping | None = None) -> list[dict]:
-    """Load a file line by line (or a log row by row), so each rejected document is reported with its line."""
-    rejects: list[dict] = []
-    bson = mapping is None and is_bson(path)
-    batches = log_rows(path, mapping, con) if mapping else read_batches(path)
-    for batch in batches:
-        if batch.num_rows == 0:
-            continue
-        first_line = batch.column("line_no")[0].as_py()
-        if mapping:
-            relation, fields_sql, params = "log_rows", "staging/fields_from_log", {
-                "timestamp_format": mapping.timestamp_format,
-                "log_tz": mapping.timezone,
-            }
-            con.register(relation, batch)
-        elif bson:
-            relation, fields_sql, params = "bson_rows", "staging/fields_from_bson", {}
-            con.register(relation, _parallel(batch))
-        else:
-            relation, fields_sql, params = "raw_lines", "staging/fields_from_lines", {}
-            con.register(relation, _raw_lines(con, batch))
-        con.sql(query(fields_sql), params=params).create_view("fields", replace=True)
-        _insert_documents(con, tz, file_index)
-        con.unregister(relation)
-        bad = con.execute(
-            "select line_no, reject_reason from incoming "
-            "where file_index = ? and line_no >= ? and reject_reason is not null order by line_no",
-            [file_index, first_line],
-        ).fetchall()
-        # the batch's row of each rejected line (a log skips blank lines: numbers can have gaps)
-        rows = np.searchsorted(batch.column("line_no").to_numpy(), [line_no for line_no, _ in bad])
-        raw = batch.column("line") if "line" in batch.column_names else pa.nulls(len(batch), pa.large_binary())
-        offsets = batch.column("offset") if "offset" in batch.column_names else None
-        for (line_no, reason), row in zip(bad, rows.tolist()):
-            line = raw[row].as_py() or b""
-            text = line.decode("utf-8", errors="replace").rstrip("\r\n")
-            reject = {"file": str(path.resolve()), "line": line_no, "reason": reason, "text": text[:100_000]}
-            if offsets is not None:  # a BSON dump: where the document starts in the file
-                reject["offset"] = offsets[row].as_py()
-            rejects.append(reject)
-    return rejects
-
-
-@dataclass
-class _Loaded:
-    """One input file read into `incoming`."""
-
-    path: Path
-    file_index: int
-    read: int
-    rejects: list[dict]
-    fast: bool
-    digest: str
-
-
-def _load_file(
-    con, path: Path, file_index: int, tz: str, digest: Future[str], mapping: LogMapping | None
-) -> _Loaded:
-    """Parse one file's documents into the `incoming` table (its content hash is computed meanwhile)."""
-    fast = mapping is None and not is_bson(path) and _fast_load(con, path, tz, file_index)
-    rejects = [] if fast else _careful_load(con, path, tz, file_index, mapping)
-    read = con.execute("select count(*) from incoming where file_index = ?", [file_index]).fetchall()[0][0]
-    return _Loaded(path, file_index, read, rejects, fast, digest.result())
-
-
-def _store_rejects(root: Path, path: Path, rejects: list[dict], summary: IngestSummary) -> None:
-    target = root / "rejects" / f"{_rejects_key(path)}.jsonl"
-    if rejects:
-        body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rejects)
-        lake.atomic_write_bytes(target, body.encode("utf-8"))
-        summary.rejects_files.append(str(target))
-    else:
-        target.unlink(missing_ok=True)
 
 
 def ingest(
@@ -249,10 +98,10 @@ def ingest(
         try:
             progress = progress or Quiet()
             progress.reading(sum(path.stat().st_size for path in todo))
-            loaded = _load_all(con, todo, tz, known, force, summary, mapping, progress)
+            loaded = load_all(con, todo, tz, known, force, summary, mapping, progress)
             if summary.stored:
                 one_version_each = len(loaded) == 1 and loaded[0].fast
-                summary.days_touched = _merge(con, root, state, staging, one_version_each, progress)
+                summary.days_touched = merge(con, root, state, staging, one_version_each, progress)
             state.tz = tz
             for item in loaded:
                 _store_rejects(root, item.path, item.rejects, summary)
@@ -269,37 +118,6 @@ def ingest(
     return summary
 
 
-def _load_all(
-    con,
-    paths: list[Path],
-    tz: str,
-    known: manifest.Manifest,
-    force: bool,
-    summary: IngestSummary,
-    mapping: LogMapping | None,
-    progress: Progress,
-) -> list[_Loaded]:
-    """Load each file; drop again any whose content the lake (or this run) already has."""
-    loaded: list[_Loaded] = []
-    seen: dict[str, Path] = {}
-    with ThreadPoolExecutor(max_workers=1) as hasher:
-        for index, path in enumerate(paths):
-            item = _load_file(con, path, index, tz, hasher.submit(manifest.content_hash, path), mapping)
-            progress.read(path.stat().st_size)
-            earlier = None if force else known.same_content(item.digest)
-            if earlier is not None or item.digest in seen:
-                con.execute("delete from incoming where file_index = ?", [index])
-                source = earlier.path if earlier is not None else str(seen[item.digest])
-                summary.skipped.append((str(path), f"same content as {source}"))
-                continue
-            seen[item.digest] = path
-            loaded.append(item)
-            summary.read += item.read
-            summary.rejected.update(r["reason"] for r in item.rejects)
-    summary.stored = summary.read - sum(summary.rejected.values())
-    return loaded
-
-
 def _archive(path: Path, digest: str, folder: Path) -> Path:
     """Copy an ingested file into the archive folder under a name that tells copies apart."""
     target = folder / f"{digest.split(':')[-1][:16]}-{path.name}"
@@ -311,91 +129,18 @@ def _archive(path: Path, digest: str, folder: Path) -> Path:
     return target
 
 
-def _write_partition(root: Path, staging: Path, table_name: str, date: str, rows: pa.Table) -> str | None:
-    """Write one date's rows as its partition file; return its path in the lake (None: no rows)."""
-    if rows.num_rows == 0:
-        return None
-    staged = staging / f"{table_name}-{date}.parquet"
-    # pyarrow writes the same bytes for the same rows whatever their chunking (DuckDB's writer does
-    # not promise that): the same content gives the same file, named by its hash
-    pq.write_table(
-        rows.combine_chunks(),
-        staged,
-        compression="zstd",
-        row_group_size=ROW_GROUP_SIZE,
-        **PARQUET_OPTIONS[table_name],
-    )
-    return lake.place_partition(root, table_name, date, staged)
+def _rejects_key(path: Path) -> str:
+    """The name of an input file's rejects file: one per input path, replaced on each ingest."""
+    return hashlib.sha256(str(path.resolve()).encode("utf-8")).hexdigest()[:16]
 
 
-def _set(files: dict[str, str], date: str, placed: str | None) -> bool:
-    """Point the state at a date's new file; True if that changed anything."""
-    if placed == files.get(date):
-        return False
-    if placed is None:
-        del files[date]
+def _store_rejects(root: Path, path: Path, rejects: list[dict], summary: IngestSummary) -> None:
+    target = root / "rejects" / f"{_rejects_key(path)}.jsonl"
+    if rejects:
+        body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rejects)
+        lake.atomic_write_bytes(target, body.encode("utf-8"))
+        summary.rejects_files.append(str(target))
     else:
-        files[date] = placed
-    return True
+        target.unlink(missing_ok=True)
 
 
-def _merge(
-    con, root: Path, state: lake.LakeState, staging: Path, one_version_each: bool, progress: Progress
-) -> list[str]:
-    """Upsert the incoming documents into their day partitions; return the dates whose files changed.
-
-    `one_version_each` says the caller knows no _id came twice (one file, read by the fast path).
-    """
-    duplicates = not one_version_each and con.execute(
-        "select count(*) - count(distinct _id) from incoming where reject_reason is null"
-    ).fetchall()[0][0]
-    if duplicates:
-        con.execute(f"create table latest_incoming as {query('staging/latest_incoming')}")
-    else:  # one version of each document: nothing to rank (most exports)
-        con.execute("create view latest_incoming as select * from incoming where reject_reason is null")
-    stored_files = state.paths(root, "sessions")
-    if stored_files:
-        con.execute(f"create table stored_versions as {query('staging/stored_versions')}", {"files": stored_files})
-        con.execute(f"create table accepted as {query('staging/accepted')}")
-    else:  # a new lake: everything that arrives is accepted
-        con.execute("create table stored_versions as select _id, _updatedAt, date from incoming where false")
-        con.execute("create view accepted as select * from latest_incoming")
-    con.execute(
-        "create table replaced as select _id, date from stored_versions "
-        "where _id in (select _id from accepted)"
-    )
-    dates = [
-        row[0].isoformat()
-        for row in con.execute(
-            "select distinct date from accepted union select distinct date from replaced order by date"
-        ).fetchall()
-    ]
-    empty = staging / "empty.parquet"
-    pq.write_table(con.sql("select * exclude (file_index, line_no, reject_reason) from accepted limit 0").to_arrow_table(), empty)
-    partition_sql = query("staging/partition_rows")
-    rollup_sql = query("marts/user_daily")
-
-    def rebuild(date: str) -> tuple[str | None, str | None] | None:
-        """The day's new sessions file and, when that changed, its new user_daily file."""
-        cursor = con.cursor()
-        current = state.files["sessions"].get(date)
-        files = [str(root / current) if current else str(empty)]
-        sessions = cursor.sql(partition_sql, params={"files": files, "date": date}).to_arrow_table()
-        sessions = sessions.sort_by("_id")
-        placed = _write_partition(root, staging, "sessions", date, sessions)
-        if placed == current:
-            return None
-        cursor.register("day_sessions", sessions)
-        user_days = cursor.sql(rollup_sql).to_arrow_table()
-        return placed, _write_partition(root, staging, "user_daily", date, user_days)
-
-    changed: list[str] = []
-    progress.rebuilding(len(dates))
-    with ThreadPoolExecutor(max_workers=WRITERS) as pool:
-        for date, result in zip(dates, pool.map(rebuild, dates)):
-            progress.rebuilt(1)
-            if result is not None:
-                _set(state.files["sessions"], date, result[0])
-                _set(state.files["user_daily"], date, result[1])
-                changed.append(date)
-    return changed

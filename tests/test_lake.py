@@ -74,7 +74,7 @@ def test_readers_see_whole_snapshots_while_a_writer_works(lake, export):
     for i in range(1, 13):
         # each file newer than the last: u7 active all month, then not, then again...
         updated = {"$date": f"2023-07-{i:02d}T00:00:00.000Z"}
-        last = f"2023-06-{{d:02d}}T11:00:00.000Z" if i % 2 else None
+        last = "2023-06-{d:02d}T11:00:00.000Z" if i % 2 else None
         flips.append(export([
             dict(session(f"n{d}", "u7", f"2023-06-{d:02d}T10:00:00.000Z", last and last.format(d=d)), _updatedAt=updated)
             for d in range(1, 31)

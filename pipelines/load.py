@@ -1,0 +1,172 @@
+"""Read input files into DuckDB's `incoming` table: the fast path, the careful path, the manifest check."""
+
+from __future__ import annotations
+
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from pipelines import manifest
+from pipelines.logs import LogMapping, log_rows
+from pipelines.progress import Progress
+from pipelines.readers import is_bson, read_batches, sniff
+from pipelines.sql import query
+
+
+def _raw_lines(con, batch: pa.Table) -> pa.Table:
+    """The relation fields_from_lines.sql reads: text (null where not UTF-8) and whether it is JSON."""
+    lines = batch.column("line")
+    con.register("undecoded", pa.table({"line": lines}))
+    try:
+        text = lines.cast(pa.large_string())
+    except pa.ArrowInvalid:  # some line is not UTF-8: null those lines, keep the rest
+        text = con.sql("select try(decode(line)) as text from undecoded").to_arrow_table().column("text")
+    finally:
+        con.unregister("undecoded")
+    con.register("unchecked", pa.table({"text": text}))
+    is_json = con.sql("select coalesce(json_valid(text), false) as is_json from unchecked")
+    is_json = is_json.to_arrow_table().column("is_json")
+    con.unregister("unchecked")
+    known = batch.column("known_reason") if "known_reason" in batch.column_names else pa.nulls(len(batch), pa.string())
+    table = pa.table({"line_no": batch.column("line_no"), "text": text, "is_json": is_json, "known_reason": known})
+    return _parallel(table)
+
+
+def _parallel(table: pa.Table) -> pa.Table:
+    """The table in small record batches, which DuckDB scans on every core (one big one, on one)."""
+    return pa.Table.from_batches(table.to_batches(max_chunksize=16 * 1024))
+
+
+def _insert_documents(con, tz: str, file_index: int) -> None:
+    """Type the documents of the `fields` view and append them, stored or rejected, to `incoming`."""
+    sql = query("staging/documents")
+    params = {"tz": tz, "file_index": file_index}
+    con.execute(f"create table if not exists incoming as {sql} limit 0", params)
+    con.execute(f"insert into incoming {sql}", params)
+    con.execute("drop view fields")
+
+
+def _fast_load(con, path: Path, tz: str, file_index: int) -> bool:
+    """Load a file with DuckDB's parallel JSON reader; False (nothing kept) when the careful path must.
+
+    That is when something in it is rejected (to report its line) or an _id appears twice in it
+    (the later line must win a tie, and only the careful path numbers lines).
+    """
+    fmt, compression = sniff(path)
+    params = {"path": str(path), "format": fmt, "compression": compression}
+    try:
+        con.sql(query("staging/fields_from_file"), params=params).create_view("fields", replace=True)
+        _insert_documents(con, tz, file_index)
+    except duckdb.Error:
+        return False  # unreadable as a whole: the careful path says what is wrong
+    rejected, repeated = con.execute(
+        "select count(*) filter (where reject_reason is not null), count(*) - count(distinct _id) "
+        "from incoming where file_index = ?",
+        [file_index],
+    ).fetchall()[0]
+    if rejected or repeated:
+        con.execute("delete from incoming where file_index = ?", [file_index])
+        return False
+    return True
+
+
+def _careful_load(con, path: Path, tz: str, file_index: int, mapping: LogMapping | None = None) -> list[dict]:
+    """Load a file line by line (or a log row by row), so each rejected document is reported with its line."""
+    rejects: list[dict] = []
+    bson = mapping is None and is_bson(path)
+    batches = log_rows(path, mapping, con) if mapping else read_batches(path)
+    for batch in batches:
+        if batch.num_rows == 0:
+            continue
+        first_line = batch.column("line_no")[0].as_py()
+        if mapping:
+            relation, fields_sql, params = "log_rows", "staging/fields_from_log", {
+                "timestamp_format": mapping.timestamp_format,
+                "log_tz": mapping.timezone,
+            }
+            con.register(relation, batch)
+        elif bson:
+            relation, fields_sql, params = "bson_rows", "staging/fields_from_bson", {}
+            con.register(relation, _parallel(batch))
+        else:
+            relation, fields_sql, params = "raw_lines", "staging/fields_from_lines", {}
+            con.register(relation, _raw_lines(con, batch))
+        con.sql(query(fields_sql), params=params).create_view("fields", replace=True)
+        _insert_documents(con, tz, file_index)
+        con.unregister(relation)
+        bad = con.execute(
+            "select line_no, reject_reason from incoming "
+            "where file_index = ? and line_no >= ? and reject_reason is not null order by line_no",
+            [file_index, first_line],
+        ).fetchall()
+        # the batch's row of each rejected line (a log skips blank lines: numbers can have gaps)
+        rows = np.searchsorted(batch.column("line_no").to_numpy(), [line_no for line_no, _ in bad])
+        raw = batch.column("line") if "line" in batch.column_names else pa.nulls(len(batch), pa.large_binary())
+        offsets = batch.column("offset") if "offset" in batch.column_names else None
+        for (line_no, reason), row in zip(bad, rows.tolist()):
+            line = raw[row].as_py() or b""
+            text = line.decode("utf-8", errors="replace").rstrip("\r\n")
+            reject = {"file": str(path.resolve()), "line": line_no, "reason": reason, "text": text[:100_000]}
+            if offsets is not None:  # a BSON dump: where the document starts in the file
+                reject["offset"] = offsets[row].as_py()
+            rejects.append(reject)
+    return rejects
+
+
+@dataclass
+class _Loaded:
+    """One input file read into `incoming`."""
+
+    path: Path
+    file_index: int
+    read: int
+    rejects: list[dict]
+    fast: bool
+    digest: str
+
+
+def _load_file(
+    con, path: Path, file_index: int, tz: str, digest: Future[str], mapping: LogMapping | None
+) -> _Loaded:
+    """Parse one file's documents into the `incoming` table (its content hash is computed meanwhile)."""
+    fast = mapping is None and not is_bson(path) and _fast_load(con, path, tz, file_index)
+    rejects = [] if fast else _careful_load(con, path, tz, file_index, mapping)
+    read = con.execute("select count(*) from incoming where file_index = ?", [file_index]).fetchall()[0][0]
+    return _Loaded(path, file_index, read, rejects, fast, digest.result())
+
+
+def load_all(
+    con,
+    paths: list[Path],
+    tz: str,
+    known: manifest.Manifest,
+    force: bool,
+    summary,
+    mapping: LogMapping | None,
+    progress: Progress,
+) -> list[_Loaded]:
+    """Load each file; drop again any whose content the lake (or this run) already has."""
+    loaded: list[_Loaded] = []
+    seen: dict[str, Path] = {}
+    with ThreadPoolExecutor(max_workers=1) as hasher:
+        for index, path in enumerate(paths):
+            item = _load_file(con, path, index, tz, hasher.submit(manifest.content_hash, path), mapping)
+            progress.read(path.stat().st_size)
+            earlier = None if force else known.same_content(item.digest)
+            if earlier is not None or item.digest in seen:
+                con.execute("delete from incoming where file_index = ?", [index])
+                source = earlier.path if earlier is not None else str(seen[item.digest])
+                summary.skipped.append((str(path), f"same content as {source}"))
+                continue
+            seen[item.digest] = path
+            loaded.append(item)
+            summary.read += item.read
+            summary.rejected.update(r["reason"] for r in item.rejects)
+    summary.stored = summary.read - sum(summary.rejected.values())
+    return loaded
+
+

@@ -1,0 +1,118 @@
+"""Merge the incoming documents into their day partitions and rebuild those days' rollups."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipelines import lake
+from pipelines.progress import Progress
+from pipelines.sql import query
+
+ROW_GROUP_SIZE = 256 * 1024
+# Dictionary-encode only the columns with few distinct values (the rest would waste the work),
+# and keep min/max statistics only where a reader can prune with them.
+PARQUET_OPTIONS = {
+    "sessions": {
+        "use_dictionary": ["date", "type", "userId", "device", "mostImportantRole", "year", "month", "day"],
+        "write_statistics": ["date", "_id", "userId", "loginAt"],
+    },
+    "user_daily": {
+        "use_dictionary": ["date", "role", "source"],
+        "write_statistics": ["date", "userId"],
+    },
+}
+WRITERS = 2  # days rebuilt at once
+
+
+def _write_partition(root: Path, staging: Path, table_name: str, date: str, rows: pa.Table) -> str | None:
+    """Write one date's rows as its partition file; return its path in the lake (None: no rows)."""
+    if rows.num_rows == 0:
+        return None
+    staged = staging / f"{table_name}-{date}.parquet"
+    # pyarrow writes the same bytes for the same rows whatever their chunking (DuckDB's writer does
+    # not promise that): the same content gives the same file, named by its hash
+    pq.write_table(
+        rows.combine_chunks(),
+        staged,
+        compression="zstd",
+        row_group_size=ROW_GROUP_SIZE,
+        **PARQUET_OPTIONS[table_name],
+    )
+    return lake.place_partition(root, table_name, date, staged)
+
+
+def _set(files: dict[str, str], date: str, placed: str | None) -> bool:
+    """Point the state at a date's new file; True if that changed anything."""
+    if placed == files.get(date):
+        return False
+    if placed is None:
+        del files[date]
+    else:
+        files[date] = placed
+    return True
+
+
+def merge(
+    con, root: Path, state: lake.LakeState, staging: Path, one_version_each: bool, progress: Progress
+) -> list[str]:
+    """Upsert the incoming documents into their day partitions; return the dates whose files changed.
+
+    `one_version_each` says the caller knows no _id came twice (one file, read by the fast path).
+    """
+    duplicates = not one_version_each and con.execute(
+        "select count(*) - count(distinct _id) from incoming where reject_reason is null"
+    ).fetchall()[0][0]
+    if duplicates:
+        con.execute(f"create table latest_incoming as {query('staging/latest_incoming')}")
+    else:  # one version of each document: nothing to rank (most exports)
+        con.execute("create view latest_incoming as select * from incoming where reject_reason is null")
+    stored_files = state.paths(root, "sessions")
+    if stored_files:
+        con.execute(f"create table stored_versions as {query('staging/stored_versions')}", {"files": stored_files})
+        con.execute(f"create table accepted as {query('staging/accepted')}")
+    else:  # a new lake: everything that arrives is accepted
+        con.execute("create table stored_versions as select _id, _updatedAt, date from incoming where false")
+        con.execute("create view accepted as select * from latest_incoming")
+    con.execute(
+        "create table replaced as select _id, date from stored_versions "
+        "where _id in (select _id from accepted)"
+    )
+    dates = [
+        row[0].isoformat()
+        for row in con.execute(
+            "select distinct date from accepted union select distinct date from replaced order by date"
+        ).fetchall()
+    ]
+    empty = staging / "empty.parquet"
+    pq.write_table(con.sql("select * exclude (file_index, line_no, reject_reason) from accepted limit 0").to_arrow_table(), empty)
+    partition_sql = query("staging/partition_rows")
+    rollup_sql = query("marts/user_daily")
+
+    def rebuild(date: str) -> tuple[str | None, str | None] | None:
+        """The day's new sessions file and, when that changed, its new user_daily file."""
+        cursor = con.cursor()
+        current = state.files["sessions"].get(date)
+        files = [str(root / current) if current else str(empty)]
+        sessions = cursor.sql(partition_sql, params={"files": files, "date": date}).to_arrow_table()
+        sessions = sessions.sort_by("_id")
+        placed = _write_partition(root, staging, "sessions", date, sessions)
+        if placed == current:
+            return None
+        cursor.register("day_sessions", sessions)
+        user_days = cursor.sql(rollup_sql).to_arrow_table()
+        return placed, _write_partition(root, staging, "user_daily", date, user_days)
+
+    changed: list[str] = []
+    progress.rebuilding(len(dates))
+    with ThreadPoolExecutor(max_workers=WRITERS) as pool:
+        for date, result in zip(dates, pool.map(rebuild, dates)):
+            progress.rebuilt(1)
+            if result is not None:
+                _set(state.files["sessions"], date, result[0])
+                _set(state.files["user_daily"], date, result[1])
+                changed.append(date)
+    return changed
