@@ -7,6 +7,7 @@ Heavy libraries (DuckDB, pyarrow, Prefect) are imported inside the commands that
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -84,6 +85,66 @@ def cmd_weekly_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_flow(command: str, call) -> int:
+    """Run a flow (Prefect's ephemeral server unless PREFECT_API_URL is set); a failure names its step."""
+    from pipelines.flows import StepFailed
+
+    try:
+        result = call()
+    except StepFailed as exc:
+        print(f"engagement {command}: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def _date(value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise UserError(f"cannot read {value!r} as a date: use YYYY-MM-DD") from None
+
+
+def cmd_nightly(args: argparse.Namespace) -> int:
+    """Run `engagement nightly`."""
+    from pipelines.flows import nightly
+    from pipelines.settings import check_tz
+
+    if args.tz:
+        check_tz(args.tz)
+    run_date = _date(args.date)
+    return _run_flow(
+        "nightly",
+        lambda: nightly(run_date=run_date, lake=args.lake, inbox=args.inbox, out=args.out, tz=args.tz),
+    )
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    """Run `engagement backfill`."""
+    first, last = _date(args.first), _date(args.last)
+    if last < first:
+        raise UserError(f"--to {last} is before --from {first}")
+    from pipelines.flows import backfill
+
+    return _run_flow(
+        "backfill",
+        lambda: backfill(first=first, last=last, every=args.every, force=args.force, lake=args.lake, out=args.out),
+    )
+
+
+def cmd_schedule(args: argparse.Namespace) -> int:
+    """Run `engagement schedule` (serves until stopped)."""
+    from pipelines.settings import check_tz
+
+    check_tz(args.timezone)
+    from pipelines.flows import serve_nightly
+
+    serve_nightly(args.cron, args.timezone)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every command."""
     parser = argparse.ArgumentParser(
@@ -157,6 +218,43 @@ def build_parser() -> argparse.ArgumentParser:
     weekly.add_argument("--indent", type=int, default=None, metavar="N", help="pretty-print with N spaces")
     _common(weekly)
     weekly.set_defaults(func=cmd_weekly_data)
+
+    night = sub.add_parser(
+        "nightly",
+        help="the nightly run (Prefect flow): ingest the inbox, publish the last complete day's week",
+        description="Ingest the inbox's new files, then write out/weekly-data/<date>.json for the week ending "
+        "on the last complete day in the server's zone (or --date). Runs as a Prefect flow, on Prefect's "
+        "embedded server unless PREFECT_API_URL is set.",
+    )
+    night.add_argument("--date", metavar="D", help="the week's last day (YYYY-MM-DD); default: yesterday")
+    night.add_argument("--inbox", metavar="DIR", help="env ENGAGEMENT_INBOX, default data/inbox")
+    night.add_argument("--out", metavar="DIR", help="env ENGAGEMENT_OUT, default data/out")
+    _common(night)
+    night.set_defaults(func=cmd_nightly)
+
+    fill = sub.add_parser(
+        "backfill",
+        help="publish weekly-data for every end date of a range (Prefect flow, parallel tasks)",
+        description="Write out/weekly-data/<date>.json for every end date from --from to --to; an end date "
+        "whose 8 days did not change since its output was written is skipped.",
+    )
+    fill.add_argument("--from", dest="first", required=True, metavar="D", help="first end date (YYYY-MM-DD)")
+    fill.add_argument("--to", dest="last", required=True, metavar="D", help="last end date (YYYY-MM-DD)")
+    fill.add_argument("--every", choices=["day", "week"], default="day", help="every end date, or every 7th")
+    fill.add_argument("--force", action="store_true", help="write every output again")
+    fill.add_argument("--out", metavar="DIR", help="env ENGAGEMENT_OUT, default data/out")
+    fill.add_argument("--lake", metavar="DIR", help="the lake folder (env ENGAGEMENT_LAKE, default data/lake)")
+    fill.set_defaults(func=cmd_backfill)
+
+    schedule = sub.add_parser(
+        "schedule",
+        help="serve the nightly run on a cron schedule (needs a Prefect server; runs until stopped)",
+        description="Serve the nightly deployment with a cron schedule in an explicit time zone. Start "
+        "`prefect server start` first and set PREFECT_API_URL; or run `engagement nightly` from cron instead.",
+    )
+    schedule.add_argument("--cron", default="30 2 * * *", help="when to run (default 30 2 * * *: 02:30 daily)")
+    schedule.add_argument("--timezone", default="UTC", metavar="ZONE", help="the cron's time zone (default UTC)")
+    schedule.set_defaults(func=cmd_schedule)
     return parser
 
 

@@ -143,16 +143,16 @@ def remove_unreferenced(root: Path, state: LakeState) -> int:
 
 
 @contextlib.contextmanager
-def write_lock(root: Path, wait: bool = True) -> Iterator[None]:
-    """Hold the lake's writer lock: one writer at a time; readers never need it."""
+def write_lock(root: Path, wait: bool = True, name: str = ".lock") -> Iterator[None]:
+    """Hold one of the lake's locks (the writers' by default): one holder at a time; readers never need it."""
     root.mkdir(parents=True, exist_ok=True)
-    handle = open(root / ".lock", "a+")
+    handle = open(root / name, "a+")
     try:
         flags = fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB
         try:
             fcntl.flock(handle, flags)
         except BlockingIOError:
-            raise UserError(f"another run is writing the lake {root}; wait for it to finish") from None
+            raise UserError(f"another run is writing the lake {root} ({name}); wait for it to finish") from None
         yield
     finally:
         handle.close()

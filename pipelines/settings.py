@@ -12,6 +12,7 @@ from pipelines.errors import UserError
 DEFAULT_LAKE = "data/lake"
 DEFAULT_INBOX = "data/inbox"
 DEFAULT_ARCHIVE = "data/archive"
+DEFAULT_OUT = "data/out"
 DEFAULT_TZ = "UTC"
 
 
@@ -28,6 +29,7 @@ class Settings:
     ingest_memory: str = "1GB"
     inbox: Path = Path(DEFAULT_INBOX)
     archive: Path = Path(DEFAULT_ARCHIVE)
+    out: Path = Path(DEFAULT_OUT)
 
 
 def check_tz(name: str) -> str:
@@ -42,7 +44,11 @@ def check_tz(name: str) -> str:
 
 
 def load_settings(
-    lake: str | None = None, tz: str | None = None, inbox: str | None = None, archive: str | None = None
+    lake: str | None = None,
+    tz: str | None = None,
+    inbox: str | None = None,
+    archive: str | None = None,
+    out: str | None = None,
 ) -> Settings:
     """Resolve each setting from its flag, then ENGAGEMENT_* environment variables, then defaults."""
     env = os.environ
@@ -55,4 +61,5 @@ def load_settings(
         ingest_memory=env.get("ENGAGEMENT_INGEST_MEMORY") or "1GB",
         inbox=Path(inbox or env.get("ENGAGEMENT_INBOX") or DEFAULT_INBOX),
         archive=Path(archive or env.get("ENGAGEMENT_ARCHIVE") or DEFAULT_ARCHIVE),
+        out=Path(out or env.get("ENGAGEMENT_OUT") or DEFAULT_OUT),
     )

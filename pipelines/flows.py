@@ -1,0 +1,125 @@
+"""Prefect flows: the nightly run and backfills, thin over the plain functions.
+
+Only the I/O step that reads the outside world (the inbox) retries. A run that fails raises, and
+the command line says which step failed. Importing this module imports Prefect: only the
+commands that run a flow do.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+from pipelines import outputs
+from pipelines.errors import UserError
+from pipelines.ingest import IngestSummary, ingest
+from pipelines.lake import require_lake, resolve_tz, write_lock
+from pipelines.settings import Settings, load_settings
+
+
+class StepFailed(RuntimeError):
+    """A flow's step failed: which one, and why."""
+
+    def __init__(self, step: str, error: BaseException):
+        super().__init__(f"step '{step}' failed: {error}")
+        self.step = step
+
+
+def _step(name, call, *args):
+    """Run a task; if it fails (after its retries), say which step it was."""
+    try:
+        return call(*args)
+    except Exception as exc:
+        raise StepFailed(name, exc) from exc
+
+
+def _worth_retrying(task, task_run, state) -> bool:
+    """Retry what may pass a second time (a file system hiccup), not a bad input file."""
+    try:
+        state.result()
+    except UserError:
+        return False
+    except Exception:
+        return True
+    return True
+
+
+@task(name="ingest the inbox", retries=2, retry_delay_seconds=[5, 30], retry_condition_fn=_worth_retrying)
+def ingest_inbox(settings: Settings) -> IngestSummary:
+    """Take the inbox's new files into the lake."""
+    settings.inbox.mkdir(parents=True, exist_ok=True)
+    return ingest([settings.inbox], settings.lake, settings.tz, settings.tz_explicit, settings.ingest_memory)
+
+
+@task(name="publish week")
+def publish_week(settings: Settings, end: dt.date, force: bool = False) -> outputs.WeekOutput:
+    """Write the week's weekly-data JSON (skipped when its 8 days did not change)."""
+    return outputs.write_week(settings.lake, settings.out, end, force)
+
+
+def _summary_markdown(summary: IngestSummary, weeks: list[outputs.WeekOutput]) -> str:
+    lines = ["# Nightly run", "", *[f"- {line}" for line in summary.lines()], "", "## Outputs", ""]
+    lines += [f"- `{w.path}`: {'written' if w.written else 'unchanged'}" for w in weeks]
+    return "\n".join(lines) + "\n"
+
+
+@flow(name="engagement-nightly")
+def nightly(
+    run_date: dt.date | None = None,
+    lake: str | None = None,
+    inbox: str | None = None,
+    out: str | None = None,
+    tz: str | None = None,
+) -> dict:
+    """Ingest new files, then publish the week ending on the last complete day (or `run_date`).
+
+    Settings not given come from the environment (ENGAGEMENT_*) when the run starts.
+    """
+    settings = load_settings(lake, tz, inbox=inbox, out=out)
+    logger = get_run_logger()
+    with write_lock(settings.lake, wait=False, name=".nightly.lock"):
+        summary = _step("ingest the inbox", ingest_inbox, settings)
+        tz = resolve_tz(require_lake(settings.lake), settings.tz, settings.tz_explicit, settings.lake)
+        end = run_date or outputs.last_complete_day(dt.datetime.now(dt.timezone.utc), tz)
+        week = _step("publish week", publish_week, settings, end)
+    logger.info("week ending %s: %s", end, "written" if week.written else "unchanged")
+    create_table_artifact(
+        key="weekly-data",
+        table=[{"date": f"{i['year']}-{i['month']:02d}-{i['day']:02d}", "users": i["users"]} for i in week.body["month"]],
+        description=f"Active users per day, week ending {end.isoformat()}",
+    )
+    create_markdown_artifact(key="nightly-summary", markdown=_summary_markdown(summary, [week]))
+    return {"end": end.isoformat(), "path": str(week.path), "written": week.written, "body": week.body}
+
+
+@flow(name="engagement-backfill")
+def backfill(
+    first: dt.date,
+    last: dt.date,
+    every: str = "day",
+    force: bool = False,
+    lake: str | None = None,
+    out: str | None = None,
+) -> list[dict]:
+    """Publish the weekly-data output of every end date in [first, last], as parallel tasks."""
+    settings = load_settings(lake, out=out)
+    require_lake(settings.lake)
+    ends = outputs.end_dates(first, last, every)
+    futures = publish_week.map(settings, ends, force)
+    weeks = [future.result() for future in futures]
+    written = sum(w.written for w in weeks)
+    create_markdown_artifact(
+        key="backfill-summary",
+        markdown=f"# Backfill {first} .. {last} (every {every})\n\n{len(weeks)} end dates, {written} written, "
+        f"{len(weeks) - written} unchanged.\n",
+    )
+    return [{"end": w.end.isoformat(), "path": str(w.path), "written": w.written} for w in weeks]
+
+
+def serve_nightly(cron: str, timezone: str) -> None:
+    """Serve the nightly deployment on a cron schedule in an explicit zone (runs until stopped)."""
+    from prefect.schedules import Cron
+
+    nightly.serve(name="nightly", schedules=[Cron(cron, timezone=timezone)])

@@ -1,0 +1,84 @@
+"""The published outputs: one weekly-data JSON per end date, written only when its inputs changed.
+
+An output is keyed on what it was computed from: the lake's zone and the names of the 8 user_daily
+partition files of its window. Those names are content hashes, so the key changes exactly when
+one of the 8 days' rollups changes, and a rerun over unchanged days writes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import zoneinfo
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipelines import lake
+from pipelines.weekly import WINDOW_DAYS, weekly_data
+
+KEYS = ".keys"  # beside the outputs: <end>.key holds the key each output was written for
+
+
+@dataclass(frozen=True)
+class WeekOutput:
+    """One end date's output file, and whether this run wrote it."""
+
+    end: dt.date
+    path: Path
+    written: bool
+    body: dict
+
+
+def last_complete_day(now: dt.datetime, tz: str) -> dt.date:
+    """The day before `now`'s date in the server's zone: the last day that is over."""
+    return now.astimezone(zoneinfo.ZoneInfo(tz)).date() - dt.timedelta(days=1)
+
+
+def end_dates(first: dt.date, last: dt.date, every: str = "day") -> list[dt.date]:
+    """End dates from `first` to `last`, every day or every 7 days (from `first`)."""
+    if every not in ("day", "week"):
+        raise ValueError(f"every must be day or week, not {every!r}")
+    step = dt.timedelta(days=1 if every == "day" else 7)
+    dates, day = [], first
+    while day <= last:
+        dates.append(day)
+        day += step
+    return dates
+
+
+def window_key(state: lake.LakeState, end: dt.date) -> str:
+    """What the output for `end` depends on: the zone and its window's rollup files."""
+    days = [(end - dt.timedelta(days=i)).isoformat() for i in range(WINDOW_DAYS)]
+    inputs = [state.tz or "", *(state.files["user_daily"].get(d, "-") for d in days)]
+    return hashlib.sha256("\n".join(inputs).encode()).hexdigest()[:32]
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+
+
+def write_week(root: Path, out: Path, end: dt.date, force: bool = False) -> WeekOutput:
+    """Write out/weekly-data/<end>.json unless its window's inputs are unchanged (always with `force`).
+
+    Each end date has its own key file, so many can be written at once (a backfill's tasks).
+    """
+    state = lake.require_lake(root)
+    folder = out / "weekly-data"
+    path = folder / f"{end.isoformat()}.json"
+    key_path = folder / KEYS / f"{end.isoformat()}.key"
+    key = window_key(state, end)
+    current = _read(path)
+    if not force and current is not None and _read(key_path) == key:
+        return WeekOutput(end, path, False, json.loads(current))
+    body = weekly_data(root, end)
+    text = json.dumps(body, separators=(",", ":")) + "\n"
+    written = current != text
+    if written:
+        lake.atomic_write_bytes(path, text.encode("utf-8"))
+    if _read(key_path) != key:
+        lake.atomic_write_bytes(key_path, key.encode("utf-8"))
+    return WeekOutput(end, path, written, body)

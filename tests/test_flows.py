@@ -1,0 +1,91 @@
+"""The Prefect flows, run for real under Prefect's test server (one for the whole session)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+import shutil
+
+import pytest
+from conftest import ROOT, run_cli
+
+from pipelines.errors import UserError
+from pipelines.lake import write_lock
+from pipelines.weekly import weekly_data
+
+SAMPLE = ROOT / "data" / "sample" / "rocketchat_sessions.json"
+
+
+@pytest.fixture(scope="session")
+def prefect_server():
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture
+def dirs(tmp_path, prefect_server):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copyfile(SAMPLE, inbox / "rocketchat_sessions.json")
+    return {"lake": str(tmp_path / "lake"), "inbox": str(inbox), "out": str(tmp_path / "out")}
+
+
+def test_nightly_publishes_the_week_then_changes_nothing(dirs):
+    from pipelines.flows import nightly
+
+    first = nightly(run_date=dt.date(2023, 5, 19), **dirs)
+    assert first["written"] is True
+    from pathlib import Path
+
+    path = Path(first["path"])
+    assert path == Path(dirs["out"]) / "weekly-data" / "2023-05-19.json"
+    assert json.loads(path.read_text()) == weekly_data(Path(dirs["lake"]), dt.date(2023, 5, 19))
+    second = nightly(run_date=dt.date(2023, 5, 19), **dirs)
+    assert second["written"] is False and second["body"] == first["body"]
+
+
+def test_a_backfill_of_ten_weeks_then_a_rerun_that_writes_nothing(dirs):
+    from pathlib import Path
+
+    from pipelines.flows import backfill, nightly
+
+    nightly(run_date=dt.date(2023, 5, 19), **dirs)
+    args = dict(first=dt.date(2023, 3, 10), last=dt.date(2023, 5, 12), every="week", lake=dirs["lake"], out=dirs["out"])
+    weeks = backfill(**args)
+    assert len(weeks) == 10 and all(w["written"] for w in weeks)
+    assert len(list((Path(dirs["out"]) / "weekly-data").glob("*.json"))) == 11
+    assert not any(w["written"] for w in backfill(**args))
+
+
+def test_two_nightly_runs_never_write_at_once(dirs):
+    from pathlib import Path
+
+    from pipelines.flows import nightly
+
+    with write_lock(Path(dirs["lake"]), name=".nightly.lock"):
+        with pytest.raises(UserError, match="another run is writing the lake"):
+            nightly(run_date=dt.date(2023, 5, 19), **dirs)
+
+
+def test_a_failing_input_fails_the_run_and_names_the_step(dirs):
+    from pathlib import Path
+
+    from pipelines.flows import StepFailed, nightly
+
+    broken = Path(dirs["inbox"]) / "cut.json.gz"
+    broken.write_bytes(gzip.compress(SAMPLE.read_bytes())[:-100])
+    with pytest.raises(StepFailed, match="step 'ingest the inbox' failed: cannot read"):
+        nightly(run_date=dt.date(2023, 5, 19), **dirs)
+
+
+def test_the_nightly_command_exits_non_zero_when_a_step_fails(dirs):
+    from pathlib import Path
+
+    (Path(dirs["inbox"]) / "cut.json.gz").write_bytes(gzip.compress(SAMPLE.read_bytes())[:-100])
+    result = run_cli("nightly", "--date", "2023-05-19", "--lake", dirs["lake"], "--inbox", dirs["inbox"],
+                     "--out", dirs["out"])
+    assert result.returncode == 1
+    assert "engagement nightly: step 'ingest the inbox' failed: cannot read" in result.stderr

@@ -1,0 +1,56 @@
+"""Published outputs: one JSON per end date, rewritten only when its 8 days changed."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from conftest import session
+from helpers import ingest_docs
+
+from pipelines import outputs
+from pipelines.weekly import weekly_data
+
+
+def day_session(_id: str, user: str, day: str, updated: str | None = None):
+    return session(_id, user, f"{day}T10:00:00.000Z", f"{day}T11:00:00.000Z", updated=updated)
+
+
+def test_end_dates_every_day_or_week():
+    first, last = dt.date(2023, 5, 1), dt.date(2023, 5, 20)
+    assert len(outputs.end_dates(first, last)) == 20
+    assert outputs.end_dates(first, last, "week") == [dt.date(2023, 5, d) for d in (1, 8, 15)]
+
+
+def test_the_last_complete_day_is_yesterday_in_the_server_zone():
+    now = dt.datetime(2023, 5, 20, 23, 30, tzinfo=dt.timezone.utc)
+    assert outputs.last_complete_day(now, "UTC") == dt.date(2023, 5, 19)
+    assert outputs.last_complete_day(now, "Asia/Tokyo") == dt.date(2023, 5, 20)  # already the 21st there
+
+
+def test_an_output_equals_weekly_data_and_a_rerun_writes_nothing(lake, export, tmp_path):
+    ingest_docs(lake, export([day_session("a", "u1", "2023-05-19")]))
+    out = tmp_path / "out"
+    first = outputs.write_week(lake, out, dt.date(2023, 5, 19))
+    assert first.written and first.body == weekly_data(lake, dt.date(2023, 5, 19))
+    assert first.path.read_text() == '{"month":[{"users":1,"day":19,"month":5,"year":2023}],"success":true}\n'
+    mtime = first.path.stat().st_mtime_ns
+    again = outputs.write_week(lake, out, dt.date(2023, 5, 19))
+    assert not again.written and again.path.stat().st_mtime_ns == mtime
+
+
+def test_late_data_rewrites_only_the_weeks_that_contain_its_day(lake, export, tmp_path):
+    docs = [day_session(f"s{d}", "u1", f"2023-05-{d:02d}") for d in range(1, 29)]
+    ingest_docs(lake, export(docs))
+    out = tmp_path / "out"
+    ends = outputs.end_dates(dt.date(2023, 5, 8), dt.date(2023, 5, 28))
+    assert all(w.written for w in [outputs.write_week(lake, out, end) for end in ends])
+    ingest_docs(lake, export([day_session("late", "u2", "2023-05-10")]))  # a late export for the 10th
+    rewritten = [w.end.day for w in (outputs.write_week(lake, out, end) for end in ends) if w.written]
+    assert rewritten == list(range(10, 18))  # the 8 windows that contain the 10th, no other
+
+
+def test_force_recomputes_but_writes_the_same_bytes(lake, export, tmp_path):
+    ingest_docs(lake, export([day_session("a", "u1", "2023-05-19")]))
+    out = tmp_path / "out"
+    outputs.write_week(lake, out, dt.date(2023, 5, 19))
+    assert not outputs.write_week(lake, out, dt.date(2023, 5, 19), force=True).written
