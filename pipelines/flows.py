@@ -118,8 +118,13 @@ def backfill(
     return [{"end": w.end.isoformat(), "path": str(w.path), "written": w.written} for w in weeks]
 
 
-def serve_nightly(cron: str, timezone: str) -> None:
-    """Serve the nightly deployment on a cron schedule in an explicit zone (runs until stopped)."""
+def nightly_schedule(cron: str, timezone: str):
+    """The nightly deployment's schedule: a cron in an explicit zone (so 02:30 means 02:30 there)."""
     from prefect.schedules import Cron
 
-    nightly.serve(name="nightly", schedules=[Cron(cron, timezone=timezone)])
+    return Cron(cron, timezone=timezone)
+
+
+def serve_nightly(cron: str, timezone: str) -> None:
+    """Serve the nightly deployment on its schedule (runs until stopped; needs a Prefect server)."""
+    nightly.serve(name="nightly", schedules=[nightly_schedule(cron, timezone)])

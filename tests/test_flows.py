@@ -89,3 +89,16 @@ def test_the_nightly_command_exits_non_zero_when_a_step_fails(dirs):
                      "--out", dirs["out"])
     assert result.returncode == 1
     assert "engagement nightly: step 'ingest the inbox' failed: cannot read" in result.stderr
+
+
+def test_the_nightly_schedule_is_a_cron_in_an_explicit_zone():
+    from pipelines.flows import nightly_schedule
+
+    schedule = nightly_schedule("30 2 * * *", "Europe/Berlin")
+    assert schedule.cron == "30 2 * * *"
+    assert schedule.timezone == "Europe/Berlin"
+
+
+def test_schedule_refuses_an_unknown_zone():
+    result = run_cli("schedule", "--timezone", "Mars/Olympus")
+    assert result.returncode == 2 and "unknown time zone 'Mars/Olympus'" in result.stderr
