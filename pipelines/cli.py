@@ -117,7 +117,9 @@ def cmd_nightly(args: argparse.Namespace) -> int:
     run_date = _date(args.date)
     return _run_flow(
         "nightly",
-        lambda: nightly(run_date=run_date, lake=args.lake, inbox=args.inbox, out=args.out, tz=args.tz),
+        lambda: nightly(
+            run_date=run_date, lake=args.lake, inbox=args.inbox, out=args.out, tz=args.tz, dask_address=args.dask_address
+        ),
     )
 
 
@@ -229,6 +231,11 @@ def build_parser() -> argparse.ArgumentParser:
     night.add_argument("--date", metavar="D", help="the week's last day (YYYY-MM-DD); default: yesterday")
     night.add_argument("--inbox", metavar="DIR", help="env ENGAGEMENT_INBOX, default data/inbox")
     night.add_argument("--out", metavar="DIR", help="env ENGAGEMENT_OUT, default data/out")
+    night.add_argument(
+        "--dask-address",
+        metavar="tcp://HOST:PORT",
+        help="ingest as map/reduce tasks on this Dask scheduler (its workers must share the lake's storage)",
+    )
     _common(night)
     night.set_defaults(func=cmd_nightly)
 

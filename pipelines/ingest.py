@@ -11,11 +11,12 @@ import json
 import os
 import shutil
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipelines import lake, manifest
-from pipelines.load import load_all
+from pipelines.load import StageJob, load_all, load_staged
 from pipelines.logs import LogMapping
 from pipelines.merge import merge
 from pipelines.progress import Progress, Quiet
@@ -68,12 +69,17 @@ def ingest(
     archive: Path | None = None,
     mapping: LogMapping | None = None,
     progress: Progress | None = None,
+    stage_map: Callable[[list[StageJob]], list] | None = None,
 ) -> IngestSummary:
     """Read export files or folders into the lake at `root`; upsert by _id; rebuild touched days.
 
     A file already in the lake's manifest (same path, size and time, or same content) is skipped
     unless `force`; with `archive`, each file ingested is also copied there. With `mapping`, the
     files are plain session logs read through it (pipelines/logs.py), not exports.
+
+    With `stage_map`, reading is a map step: each file is read by `stage_file` (wherever
+    stage_map runs it, e.g. on Dask workers sharing the lake's storage) into a staged Parquet file,
+    and the merge reduces them; without it, files are read here, into one DuckDB.
     """
     notes: list[str] = []
     files = find_inputs(paths, notes, logs=mapping is not None)
@@ -98,7 +104,11 @@ def ingest(
         try:
             progress = progress or Quiet()
             progress.reading(sum(path.stat().st_size for path in todo))
-            loaded = load_all(con, todo, tz, known, force, summary, mapping, progress)
+            if stage_map is None:
+                loaded = load_all(con, todo, tz, known, force, summary, mapping, progress)
+            else:
+                jobs = [StageJob(str(p), i, tz, str(staging), mapping, memory_limit) for i, p in enumerate(todo)]
+                loaded = load_staged(con, stage_map(jobs), staging, known, force, summary, progress)
             if summary.stored:
                 one_version_each = len(loaded) == 1 and loaded[0].fast
                 summary.days_touched = merge(con, root, state, staging, one_version_each, progress)

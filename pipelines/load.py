@@ -170,3 +170,61 @@ def load_all(
     return loaded
 
 
+
+
+@dataclass(frozen=True)
+class StageJob:
+    """The map step's input: one file to read into its own staged Parquet file."""
+
+    path: str
+    file_index: int
+    tz: str
+    staging: str
+    mapping: LogMapping | None
+    memory_limit: str
+
+
+def stage_file(job: StageJob) -> _Loaded:
+    """Map step: read one file in a DuckDB of its own and stage its rows (any worker, shared storage)."""
+    from pipelines.sql import connect
+
+    path = Path(job.path)
+    con = connect(memory_limit=job.memory_limit)
+    con.execute("set preserve_insertion_order = false")
+    try:
+        with ThreadPoolExecutor(max_workers=1) as hasher:
+            item = _load_file(con, path, job.file_index, job.tz, hasher.submit(manifest.content_hash, path), job.mapping)
+        if item.read:
+            con.sql("select * from incoming").write_parquet(str(staged_path(job.staging, job.file_index)))
+        return item
+    finally:
+        con.close()
+
+
+def staged_path(staging: str | Path, file_index: int) -> Path:
+    """Where the map step leaves one file's rows."""
+    return Path(staging) / f"incoming-{file_index:06d}.parquet"
+
+
+def load_staged(
+    con, items: list[_Loaded], staging: Path, known: manifest.Manifest, force: bool, summary, progress: Progress
+) -> list[_Loaded]:
+    """Reduce step's start: the staged files, less any whose content the lake (or this run) has, as `incoming`."""
+    loaded: list[_Loaded] = []
+    seen: dict[str, Path] = {}
+    for item in sorted(items, key=lambda i: i.file_index):
+        progress.read(item.path.stat().st_size)
+        earlier = None if force else known.same_content(item.digest)
+        if earlier is not None or item.digest in seen:
+            source = earlier.path if earlier is not None else str(seen[item.digest])
+            summary.skipped.append((str(item.path), f"same content as {source}"))
+            continue
+        seen[item.digest] = item.path
+        loaded.append(item)
+        summary.read += item.read
+        summary.rejected.update(r["reason"] for r in item.rejects)
+    summary.stored = summary.read - sum(summary.rejected.values())
+    files = [str(staged_path(staging, item.file_index)) for item in loaded if item.read]
+    if files:
+        con.sql("select * from read_parquet(?)", params=[files]).create_view("incoming", replace=True)
+    return loaded

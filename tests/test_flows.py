@@ -102,3 +102,39 @@ def test_the_nightly_schedule_is_a_cron_in_an_explicit_zone():
 def test_schedule_refuses_an_unknown_zone():
     result = run_cli("schedule", "--timezone", "Mars/Olympus")
     assert result.returncode == 2 and "unknown time zone 'Mars/Olympus'" in result.stderr
+
+
+def test_map_reduce_on_a_dask_cluster_gives_the_same_lake(tmp_path, prefect_server):
+    from distributed import LocalCluster
+    from helpers import ingest_docs
+    from prefect_dask import DaskTaskRunner
+    from test_reference import messy_exports
+    from test_upsert import lake_fingerprint
+
+    from pipelines.flows import ingest_files
+
+    paths = messy_exports(tmp_path, seed=21)
+    ingest_docs(tmp_path / "local", *paths, tz="Europe/Berlin")
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        runner = DaskTaskRunner(address=cluster.scheduler_address)
+        lines = ingest_files.with_options(task_runner=runner)(
+            paths=[str(p) for p in paths], lake=str(tmp_path / "dask"), tz="Europe/Berlin"
+        )
+    assert "files: 4" in lines
+    assert lake_fingerprint(tmp_path / "dask") == lake_fingerprint(tmp_path / "local")
+    for day in range(18, 31, 4):
+        end = dt.date(2023, 12, day)
+        assert weekly_data(tmp_path / "dask", end) == weekly_data(tmp_path / "local", end)
+
+
+def test_map_reduce_with_the_default_runner_gives_the_same_lake(tmp_path, prefect_server):
+    from helpers import ingest_docs
+    from test_reference import messy_exports
+    from test_upsert import lake_fingerprint
+
+    from pipelines.flows import ingest_files
+
+    paths = messy_exports(tmp_path, seed=22)
+    ingest_docs(tmp_path / "local", *paths)
+    ingest_files(paths=[str(p) for p in paths], lake=str(tmp_path / "mapped"))
+    assert lake_fingerprint(tmp_path / "mapped") == lake_fingerprint(tmp_path / "local")
