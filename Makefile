@@ -11,9 +11,11 @@ $(BIN)/engagement: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
-# Ingest the bundled sample export and print the week ending 19 May 2023.
+# The nightly job on the bundled sample export (as its inbox), for the week ending 19 May 2023:
+# it ingests the sample and writes data/out/weekly-data/2023-05-19.json; then the same week printed.
 demo: $(BIN)/engagement
-	$(BIN)/engagement ingest data/sample
+	$(BIN)/engagement nightly --inbox data/sample --date 2023-05-19 > data/nightly-demo.json
+	@echo "wrote $$(sed -n 's/.*"path": "\(.*\)".*/\1/p' data/nightly-demo.json)"
 	$(BIN)/engagement weekly-data --start 2023-05-19T23:59:59.999Z --indent 2
 
 test: $(BIN)/engagement

@@ -85,6 +85,14 @@ def cmd_weekly_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _quiet_prefect() -> None:
+    """No telemetry from Prefect's embedded server (the network may be closed; nothing to report)."""
+    import os
+
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
 def _run_flow(command: str, call) -> int:
     """Run a flow (Prefect's ephemeral server unless PREFECT_API_URL is set); a failure names its step."""
     from pipelines.flows import StepFailed
@@ -109,6 +117,7 @@ def _date(value: str | None) -> dt.date | None:
 
 def cmd_nightly(args: argparse.Namespace) -> int:
     """Run `engagement nightly`."""
+    _quiet_prefect()
     from pipelines.flows import nightly
     from pipelines.settings import check_tz
 
@@ -128,6 +137,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     first, last = _date(args.first), _date(args.last)
     if last < first:
         raise UserError(f"--to {last} is before --from {first}")
+    _quiet_prefect()
     from pipelines.flows import backfill
 
     return _run_flow(
@@ -141,6 +151,7 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     from pipelines.settings import check_tz
 
     check_tz(args.timezone)
+    _quiet_prefect()
     from pipelines.flows import serve_nightly
 
     serve_nightly(args.cron, args.timezone)
