@@ -158,6 +158,24 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """Run `engagement report`."""
+    from pathlib import Path
+
+    from pipelines import lake, report
+    from pipelines.settings import load_settings
+    from pipelines.timeparse import date_of
+
+    settings = load_settings(args.lake, args.tz)
+    tz = lake.resolve_tz(lake.require_lake(settings.lake), settings.tz, settings.tz_explicit, settings.lake)
+    html = report.render_page(report.week_context(settings.lake, date_of(args.start, tz)))
+    if args.out:
+        lake.atomic_write_bytes(Path(args.out), html.encode("utf-8"))
+    else:
+        sys.stdout.write(html)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every command."""
     parser = argparse.ArgumentParser(
@@ -231,6 +249,17 @@ def build_parser() -> argparse.ArgumentParser:
     weekly.add_argument("--indent", type=int, default=None, metavar="N", help="pretty-print with N spaces")
     _common(weekly)
     weekly.set_defaults(func=cmd_weekly_data)
+
+    page = sub.add_parser(
+        "report",
+        help="the week's report as a self-contained HTML page",
+        description="Write the HTML report (bar chart, table, comparison with the week before) of the week "
+        "ending on the date of --start; no JavaScript, no external resources, so it opens from disk.",
+    )
+    page.add_argument("--start", required=True, metavar="WHEN", help="as for weekly-data")
+    page.add_argument("--out", metavar="FILE", help="write the page to FILE (atomically) instead of stdout")
+    _common(page)
+    page.set_defaults(func=cmd_report)
 
     night = sub.add_parser(
         "nightly",

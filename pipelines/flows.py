@@ -79,8 +79,10 @@ def ingest_files(paths: list[str], lake: str | None = None, tz: str | None = Non
 
 @task(name="publish week")
 def publish_week(settings: Settings, end: dt.date, force: bool = False) -> outputs.WeekOutput:
-    """Write the week's weekly-data JSON (skipped when its 8 days did not change)."""
-    return outputs.write_week(settings.lake, settings.out, end, force)
+    """Write the week's weekly-data JSON and HTML report (skipped when its 8 days did not change)."""
+    week = outputs.write_week(settings.lake, settings.out, end, force)
+    outputs.write_report(settings.lake, settings.out, end, force)
+    return week
 
 
 def _summary_markdown(summary_lines: list[str], weeks: list[outputs.WeekOutput]) -> str:
@@ -144,6 +146,7 @@ def backfill(
     ends = outputs.end_dates(first, last, every)
     futures = publish_week.map(settings, ends, force)
     weeks = [future.result() for future in futures]
+    outputs.write_index(settings.out)  # once more after the parallel tasks: it lists them all
     written = sum(w.written for w in weeks)
     create_markdown_artifact(
         key="backfill-summary",

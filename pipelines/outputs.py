@@ -61,6 +61,42 @@ def _read(path: Path) -> str | None:
         return None
 
 
+def write_report(root: Path, out: Path, end: dt.date, force: bool = False) -> tuple[Path, bool]:
+    """Write out/reports/<end>.html and refresh out/reports/index.html; keyed like the JSON."""
+    from pipelines import report
+
+    state = lake.require_lake(root)
+    folder = out / "reports"
+    path = folder / f"{end.isoformat()}.html"
+    key_path = folder / KEYS / f"{end.isoformat()}.key"
+    key = window_key(state, end)
+    if not force and path.exists() and _read(key_path) == key:
+        return path, False
+    context = report.week_context(root, end)
+    html = report.render_page(context)
+    written = _read(path) != html
+    if written:
+        lake.atomic_write_bytes(path, html.encode("utf-8"))
+    if _read(key_path) != key:
+        lake.atomic_write_bytes(key_path, key.encode("utf-8"))
+    headline = {k: context[k] for k in ("end", "end_label", "distinct_users", "average_daily_users")}
+    lake.atomic_write_bytes(folder / KEYS / f"{end.isoformat()}.json", json.dumps(headline).encode("utf-8"))
+    write_index(out)
+    return path, written
+
+
+def write_index(out: Path) -> Path:
+    """out/reports/index.html: every week with a report, newest first (rewritten only if it changed)."""
+    from pipelines import report
+
+    folder = out / "reports"
+    weeks = [json.loads(p.read_text(encoding="utf-8")) for p in sorted((folder / KEYS).glob("*.json"))]
+    index = report.render_index(weeks)
+    if _read(folder / "index.html") != index:
+        lake.atomic_write_bytes(folder / "index.html", index.encode("utf-8"))
+    return folder / "index.html"
+
+
 def write_week(root: Path, out: Path, end: dt.date, force: bool = False) -> WeekOutput:
     """Write out/weekly-data/<end>.json unless its window's inputs are unchanged (always with `force`).
 

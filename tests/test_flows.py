@@ -43,6 +43,9 @@ def test_nightly_publishes_the_week_then_changes_nothing(dirs):
     path = Path(first["path"])
     assert path == Path(dirs["out"]) / "weekly-data" / "2023-05-19.json"
     assert json.loads(path.read_text()) == weekly_data(Path(dirs["lake"]), dt.date(2023, 5, 19))
+    reports = Path(dirs["out"]) / "reports"
+    assert "week ending 19 May 2023" in (reports / "2023-05-19.html").read_text()
+    assert '<a href="2023-05-19.html">' in (reports / "index.html").read_text()
     second = nightly(run_date=dt.date(2023, 5, 19), **dirs)
     assert second["written"] is False and second["body"] == first["body"]
 
@@ -57,6 +60,7 @@ def test_a_backfill_of_ten_weeks_then_a_rerun_that_writes_nothing(dirs):
     weeks = backfill(**args)
     assert len(weeks) == 10 and all(w["written"] for w in weeks)
     assert len(list((Path(dirs["out"]) / "weekly-data").glob("*.json"))) == 11
+    assert (Path(dirs["out"]) / "reports" / "index.html").read_text().count('.html">') == 11
     assert not any(w["written"] for w in backfill(**args))
 
 

@@ -1,0 +1,124 @@
+"""One context for a week, rendered as the JSON body, the web page and (later) the email.
+
+The context is a plain dict: the endpoint body exactly as `weekly_data` returns it, plus figures
+derived from it (and from the week before), so every rendering shows the same numbers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from pipelines import lake
+from pipelines.sql import connect, query
+from pipelines.weekly import WINDOW_DAYS, weekly_data, window
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "reports" / "templates"
+
+
+def _by_date(body: dict) -> dict[dt.date, int]:
+    return {dt.date(i["year"], i["month"], i["day"]): i["users"] for i in body["month"]}
+
+
+def _distinct_users(root: Path, end: dt.date) -> int:
+    first, last = window(end)
+    dates = [(first + dt.timedelta(days=i)).isoformat() for i in range(WINDOW_DAYS)]
+    files = lake.read_state(root).paths(root, "user_daily", dates)
+    if not files:
+        return 0
+    con = connect(threads=1)
+    try:
+        return con.execute(query("marts/week_users"), {"files": files, "first": first, "last": last}).fetchall()[0][0]
+    finally:
+        con.close()
+
+
+def _pct(now: float, before: float) -> float | None:
+    return None if not before else round((now - before) / before * 100, 1)
+
+
+def week_context(root: Path, end: dt.date, today: dt.date | None = None) -> dict[str, Any]:
+    """Everything a report of the week ending on `end` shows."""
+    state = lake.require_lake(root)
+    body = weekly_data(root, end)
+    previous_body = weekly_data(root, end - dt.timedelta(days=7))
+    current, earlier = _by_date(body), _by_date(previous_body)
+    # the same weekday a week earlier of the window's first day is before the previous window
+    earlier |= _by_date(weekly_data(root, end - dt.timedelta(days=14)))
+    first, _ = window(end)
+    today = today or dt.date.today()
+    days = []
+    for offset in range(WINDOW_DAYS):
+        day = first + dt.timedelta(days=offset)
+        users = current.get(day, 0)
+        before = earlier.get(day - dt.timedelta(days=7))
+        days.append({
+            "date": day.isoformat(),
+            "weekday": day.strftime("%a"),
+            "label": f"{day.strftime('%a')} {day.day} {day.strftime('%b')}",
+            "users": users,
+            "week_before": before,
+            "change": None if before is None else users - before,
+            "change_pct": _pct(users, before or 0) if before is not None else None,
+            "missing": day not in current,
+        })
+    counted = [d for d in days if not d["missing"]]
+    total = sum(d["users"] for d in days)
+    previous_total = sum(previous_body_item["users"] for previous_body_item in previous_body["month"])
+    notices = [f"No data yet for {d['label']}." for d in days if d["missing"]]
+    if end >= today - dt.timedelta(days=1):
+        notices.append(
+            "The last days may be incomplete: Rocket.Chat aggregates sessions nightly, and exports of the "
+            "most recent days can still grow."
+        )
+    distinct = _distinct_users(root, end)
+    change_pct = _pct(total, previous_total)
+    change_text = f" ({change_pct:+.0f}% vs previous week)" if change_pct is not None else ""
+    state_file = root / lake.STATE_FILE
+    return {
+        "body": body,
+        "end": end.isoformat(),
+        "end_label": f"{end.day} {end.strftime('%B %Y')}",
+        "start": first.isoformat(),
+        "tz": state.tz or "UTC",
+        "days": days,
+        "max_users": max((d["users"] for d in days), default=0),
+        "total_user_days": total,
+        "average_daily_users": round(total / WINDOW_DAYS, 1),
+        # on a tie, the earlier day
+        "busiest": max(counted, key=lambda d: d["users"]) if counted else None,
+        "quietest": min(counted, key=lambda d: d["users"]) if counted else None,
+        "previous_total_user_days": previous_total,
+        "change_vs_previous_pct": change_pct,
+        "distinct_users": distinct,
+        "updated_at": dt.datetime.fromtimestamp(state_file.stat().st_mtime, dt.timezone.utc).strftime(
+            "%Y-%m-%d %H:%M UTC"
+        ),
+        "notices": notices,
+        "subject": f"Chat activity, week ending {end.day} {end.strftime('%b %Y')}: "
+        f"{distinct:,} active users{change_text}",
+    }
+
+
+def environment():
+    """Jinja2 with autoescape on and StrictUndefined: a missing field fails the render."""
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render_page(context: dict[str, Any]) -> str:
+    """The week's web page (self-contained: no JavaScript, no external resources)."""
+    return environment().get_template("page.html").render(**context)
+
+
+def render_index(weeks: list[dict[str, Any]]) -> str:
+    """The list of every week with a report, newest first, with its headline number."""
+    return environment().get_template("index.html").render(weeks=sorted(weeks, key=lambda w: w["end"], reverse=True))

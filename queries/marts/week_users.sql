@@ -1,0 +1,6 @@
+-- Distinct non-anonymous users active on any date of the window [$first, $last], from that
+-- window's user_daily partitions ($files): the week's headline number in reports.
+select count(distinct userId) as users
+from read_parquet($files)
+where date between $first and $last
+    and role is distinct from 'anonymous'

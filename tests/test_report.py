@@ -1,0 +1,78 @@
+"""The week's report: one context (the endpoint body plus derived figures), rendered as a page."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from conftest import run_cli, session
+from helpers import ingest_docs
+from jinja2 import UndefinedError
+
+from pipelines import report
+from pipelines.weekly import weekly_data
+
+
+def day(_id, user, date, role="user"):
+    return session(_id, user, f"{date}T10:00:00.000Z", f"{date}T11:00:00.000Z", role=role)
+
+
+@pytest.fixture
+def two_weeks(lake, export):
+    docs = []
+    # the week before: 2 users a day; this week: 3 a day, 5 on Wednesday 17 May, none on Sunday 14
+    for d in range(4, 12):
+        docs += [day(f"p{d}-{u}", f"u{u}", f"2023-05-{d:02d}") for u in range(2)]
+    for d in range(12, 20):
+        if d == 14:
+            continue
+        docs += [day(f"c{d}-{u}", f"u{u}", f"2023-05-{d:02d}") for u in range(5 if d == 17 else 3)]
+    docs.append(day("anon", "ghost", "2023-05-18", role="anonymous"))
+    ingest_docs(lake, export(docs))
+    return lake
+
+
+def test_the_context_carries_the_body_and_the_figures(two_weeks):
+    context = report.week_context(two_weeks, dt.date(2023, 5, 19), today=dt.date(2023, 6, 1))
+    assert context["body"] == weekly_data(two_weeks, dt.date(2023, 5, 19))
+    assert [d["users"] for d in context["days"]] == [3, 3, 0, 3, 3, 5, 3, 3]
+    assert context["total_user_days"] == 23
+    assert context["average_daily_users"] == 2.9
+    assert context["busiest"]["date"] == "2023-05-17"
+    assert context["quietest"]["date"] == "2023-05-12"  # of the days with data; on a tie the earlier
+    assert context["previous_total_user_days"] == 7 * 2 + 3  # the window 5..12 May
+    assert context["distinct_users"] == 5
+    wednesday = context["days"][5]
+    assert (wednesday["week_before"], wednesday["change"], wednesday["change_pct"]) == (2, 3, 150.0)
+    assert context["notices"] == ["No data yet for Sun 14 May."]
+    assert context["subject"].startswith("Chat activity, week ending 19 May 2023: 5 active users (")
+
+
+def test_recent_weeks_say_they_may_be_incomplete(two_weeks):
+    context = report.week_context(two_weeks, dt.date(2023, 5, 19), today=dt.date(2023, 5, 20))
+    assert any("may be incomplete" in notice for notice in context["notices"])
+
+
+def test_the_page_shows_the_numbers_of_the_context(two_weeks):
+    context = report.week_context(two_weeks, dt.date(2023, 5, 19), today=dt.date(2023, 6, 1))
+    html = report.render_page(context)
+    for d in context["days"]:
+        assert f'data-date="{d["date"]}" data-users="{d["users"]}"' in html
+    assert "<script" not in html and "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert "No data yet for Sun 14 May." in html
+
+
+def test_strings_are_escaped_and_missing_fields_fail(two_weeks):
+    context = report.week_context(two_weeks, dt.date(2023, 5, 19), today=dt.date(2023, 6, 1))
+    context["tz"] = "<script>alert(1)</script>"
+    assert "&lt;script&gt;" in report.render_page(context)
+    del context["average_daily_users"]
+    with pytest.raises(UndefinedError):
+        report.render_page(context)
+
+
+def test_the_report_command_writes_the_page(two_weeks, tmp_path):
+    out = tmp_path / "week.html"
+    result = run_cli("report", "--lake", str(two_weeks), "--start", "2023-05-19T23:59:59.999Z", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "Chat activity, week ending 19 May 2023" in out.read_text()
