@@ -176,6 +176,33 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_send(args: argparse.Namespace) -> int:
+    """Run `engagement send`."""
+    from pipelines import lake, mail, report
+    from pipelines.settings import load_settings
+    from pipelines.timeparse import date_of
+
+    settings = load_settings(args.lake, args.tz, out=args.out)
+    tz = lake.resolve_tz(lake.require_lake(settings.lake), settings.tz, settings.tz_explicit, settings.lake)
+    context = report.week_context(settings.lake, date_of(args.start, tz))
+    smtp = mail.smtp_settings()
+    try:
+        delivery = mail.send_week(
+            context, settings.out, settings.outbox, smtp, args.to or None, resend=args.resend, dry_run=args.dry_run
+        )
+    except mail.DeliveryFailed as exc:
+        print(f"engagement send: {exc}; the report stays in {settings.outbox}", file=sys.stderr)
+        return 1
+    where = {
+        "smtp": f"sent to {', '.join(delivery.recipients)} via {smtp.host}:{smtp.port}",
+        "outbox": f"no SMTP server set (ENGAGEMENT_SMTP_HOST): written to {delivery.eml}",
+        "dry-run": f"would send {context['subject']!r} to {', '.join(delivery.recipients) or '(nobody)'}",
+        "skipped": f"already sent to {', '.join(delivery.recipients)} (--resend sends it again)",
+    }[delivery.via]
+    print(f"{context['subject']}\n{where}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every command."""
     parser = argparse.ArgumentParser(
@@ -260,6 +287,22 @@ def build_parser() -> argparse.ArgumentParser:
     page.add_argument("--out", metavar="FILE", help="write the page to FILE (atomically) instead of stdout")
     _common(page)
     page.set_defaults(func=cmd_report)
+
+    send = sub.add_parser(
+        "send",
+        help="mail the week's report (SMTP from ENGAGEMENT_SMTP_*, else an .eml in the outbox)",
+        description="Mail the report of the week ending on the date of --start: HTML and plain text, the JSON "
+        "attached. SMTP settings come from ENGAGEMENT_SMTP_HOST/PORT/SECURITY/USER/PASSWORD, ENGAGEMENT_MAIL_FROM "
+        "and ENGAGEMENT_MAIL_TO; without a host the message is written to the outbox (ENGAGEMENT_OUTBOX, "
+        "default data/outbox). A week already sent to the same people is not sent again unless --resend.",
+    )
+    send.add_argument("--start", required=True, metavar="WHEN", help="as for weekly-data")
+    send.add_argument("--to", action="append", metavar="ADDR", help="a recipient (repeat; default ENGAGEMENT_MAIL_TO)")
+    send.add_argument("--dry-run", action="store_true", help="build the message, send nothing")
+    send.add_argument("--resend", action="store_true", help="send even if this week already went to them")
+    send.add_argument("--out", metavar="DIR", help="where the delivery ledger is (env ENGAGEMENT_OUT, default data/out)")
+    _common(send)
+    send.set_defaults(func=cmd_send)
 
     night = sub.add_parser(
         "nightly",

@@ -77,6 +77,15 @@ def ingest_files(paths: list[str], lake: str | None = None, tz: str | None = Non
     return summary.lines()
 
 
+@task(name="send report")
+def send_report(settings: Settings, end: dt.date):
+    """Mail the week's report (retries with backoff inside; a final failure fails the run, files stay)."""
+    from pipelines import mail, report
+
+    context = report.week_context(settings.lake, end)
+    return mail.send_week(context, settings.out, settings.outbox, mail.smtp_settings())
+
+
 @task(name="publish week")
 def publish_week(settings: Settings, end: dt.date, force: bool = False) -> outputs.WeekOutput:
     """Write the week's weekly-data JSON and HTML report (skipped when its 8 days did not change)."""
@@ -120,6 +129,7 @@ def nightly(
         tz = resolve_tz(require_lake(settings.lake), settings.tz, settings.tz_explicit, settings.lake)
         end = run_date or outputs.last_complete_day(dt.datetime.now(dt.timezone.utc), tz)
         week = _step("publish week", publish_week, settings, end)
+        delivery = _step("send report", send_report, settings, end)
     logger.info("week ending %s: %s", end, "written" if week.written else "unchanged")
     create_table_artifact(
         key="weekly-data",
@@ -128,7 +138,13 @@ def nightly(
     )
     lines = summary if isinstance(summary, list) else summary.lines()
     create_markdown_artifact(key="nightly-summary", markdown=_summary_markdown(lines, [week]))
-    return {"end": end.isoformat(), "path": str(week.path), "written": week.written, "body": week.body}
+    return {
+        "end": end.isoformat(),
+        "path": str(week.path),
+        "written": week.written,
+        "delivery": delivery.via,
+        "body": week.body,
+    }
 
 
 @flow(name="engagement-backfill")

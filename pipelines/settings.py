@@ -13,6 +13,7 @@ DEFAULT_LAKE = "data/lake"
 DEFAULT_INBOX = "data/inbox"
 DEFAULT_ARCHIVE = "data/archive"
 DEFAULT_OUT = "data/out"
+DEFAULT_OUTBOX = "data/outbox"
 DEFAULT_TZ = "UTC"
 
 
@@ -30,6 +31,7 @@ class Settings:
     inbox: Path = Path(DEFAULT_INBOX)
     archive: Path = Path(DEFAULT_ARCHIVE)
     out: Path = Path(DEFAULT_OUT)
+    outbox: Path = Path(DEFAULT_OUTBOX)
 
 
 def check_tz(name: str) -> str:
@@ -62,4 +64,5 @@ def load_settings(
         inbox=Path(inbox or env.get("ENGAGEMENT_INBOX") or DEFAULT_INBOX),
         archive=Path(archive or env.get("ENGAGEMENT_ARCHIVE") or DEFAULT_ARCHIVE),
         out=Path(out or env.get("ENGAGEMENT_OUT") or DEFAULT_OUT),
+        outbox=Path(env.get("ENGAGEMENT_OUTBOX") or DEFAULT_OUTBOX),
     )

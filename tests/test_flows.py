@@ -26,7 +26,10 @@ def prefect_server():
 
 
 @pytest.fixture
-def dirs(tmp_path, prefect_server):
+def dirs(tmp_path, prefect_server, monkeypatch):
+    for name in ("ENGAGEMENT_SMTP_HOST", "ENGAGEMENT_MAIL_TO"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ENGAGEMENT_OUTBOX", str(tmp_path / "outbox"))
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     shutil.copyfile(SAMPLE, inbox / "rocketchat_sessions.json")
@@ -46,8 +49,12 @@ def test_nightly_publishes_the_week_then_changes_nothing(dirs):
     reports = Path(dirs["out"]) / "reports"
     assert "week ending 19 May 2023" in (reports / "2023-05-19.html").read_text()
     assert '<a href="2023-05-19.html">' in (reports / "index.html").read_text()
+    assert first["delivery"] == "outbox"  # no SMTP server set: an .eml a person can open
+    eml = path.parents[2] / "outbox" / "2023-05-19.eml"
+    assert eml.read_bytes().startswith(b"Subject: Chat activity, week ending 19 May 2023")
     second = nightly(run_date=dt.date(2023, 5, 19), **dirs)
     assert second["written"] is False and second["body"] == first["body"]
+    assert second["delivery"] == "skipped"
 
 
 def test_a_backfill_of_ten_weeks_then_a_rerun_that_writes_nothing(dirs):
@@ -142,3 +149,27 @@ def test_map_reduce_with_the_default_runner_gives_the_same_lake(tmp_path, prefec
     ingest_docs(tmp_path / "local", *paths)
     ingest_files(paths=[str(p) for p in paths], lake=str(tmp_path / "mapped"))
     assert lake_fingerprint(tmp_path / "mapped") == lake_fingerprint(tmp_path / "local")
+
+
+def test_a_mail_server_that_refuses_fails_the_run_and_keeps_the_files(dirs, monkeypatch):
+    from pathlib import Path
+
+    from aiosmtpd.controller import Controller
+    from test_mail import Inbox, free_port
+
+    from pipelines.flows import StepFailed, nightly
+
+    controller = Controller(Inbox(refusals=99), hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        monkeypatch.setenv("ENGAGEMENT_SMTP_HOST", "127.0.0.1")
+        monkeypatch.setenv("ENGAGEMENT_SMTP_PORT", str(controller.port))
+        monkeypatch.setenv("ENGAGEMENT_SMTP_SECURITY", "none")
+        monkeypatch.setenv("ENGAGEMENT_MAIL_TO", "boss@example.com")
+        monkeypatch.setattr("pipelines.mail.time.sleep", lambda seconds: None)  # no waiting between retries
+        with pytest.raises(StepFailed, match="step 'send report' failed: could not send"):
+            nightly(run_date=dt.date(2023, 5, 19), **dirs)
+    finally:
+        controller.stop()
+    out = Path(dirs["out"])
+    assert (out / "weekly-data" / "2023-05-19.json").exists() and (out / "reports" / "2023-05-19.html").exists()

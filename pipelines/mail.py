@@ -1,0 +1,187 @@
+"""The week's email (HTML with inlined CSS, a plain-text twin, the JSON attached) and its delivery.
+
+Delivery is over SMTP when ENGAGEMENT_SMTP_HOST is set, with retries and backoff; otherwise the
+message is written as an .eml file to the outbox for a person to open. A ledger beside the
+outputs records what was sent to whom, so a rerun does not mail managers twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import smtplib
+import ssl
+import time
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from pathlib import Path
+from typing import Any
+
+from pipelines import lake
+from pipelines.errors import UserError
+
+MAX_BYTES = 100 * 1024
+LEDGER = "deliveries.jsonl"
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """Where and how to send; secrets only from the environment, never logged."""
+
+    host: str | None
+    port: int
+    security: str
+    user: str | None
+    password: str | None = field(repr=False)
+    sender: str
+    recipients: tuple[str, ...]
+
+
+def smtp_settings(env: dict[str, str] | None = None) -> SmtpSettings:
+    """The ENGAGEMENT_SMTP_* and ENGAGEMENT_MAIL_* settings (host unset: write .eml files instead)."""
+    env = dict(os.environ if env is None else env)
+    security = env.get("ENGAGEMENT_SMTP_SECURITY", "starttls").lower()
+    if security not in ("starttls", "ssl", "none"):
+        raise UserError(f"ENGAGEMENT_SMTP_SECURITY must be starttls, ssl or none, not {security!r}")
+    default_port = {"starttls": 587, "ssl": 465, "none": 25}[security]
+    try:
+        port = int(env.get("ENGAGEMENT_SMTP_PORT") or default_port)
+    except ValueError:
+        raise UserError("ENGAGEMENT_SMTP_PORT must be a number") from None
+    recipients = tuple(a.strip() for a in env.get("ENGAGEMENT_MAIL_TO", "").split(",") if a.strip())
+    return SmtpSettings(
+        host=env.get("ENGAGEMENT_SMTP_HOST") or None,
+        port=port,
+        security=security,
+        user=env.get("ENGAGEMENT_SMTP_USER") or None,
+        password=env.get("ENGAGEMENT_SMTP_PASSWORD") or None,
+        sender=env.get("ENGAGEMENT_MAIL_FROM") or "chat-engagement@localhost",
+        recipients=recipients,
+    )
+
+
+def render_email(context: dict[str, Any]) -> tuple[str, str, str]:
+    """(subject, HTML with CSS inlined, plain text) of the week's email."""
+    import css_inline
+
+    from pipelines.report import environment
+
+    env = environment()
+    html = css_inline.inline(env.get_template("email.html").render(**context))
+    text = env.get_template("email.txt").render(**context)
+    return context["subject"], html, text
+
+
+def build_message(context: dict[str, Any], sender: str, recipients: list[str]) -> EmailMessage:
+    """multipart/mixed: multipart/alternative (text, HTML) and the week's JSON body attached."""
+    subject, html, text = render_email(context)
+    message = EmailMessage()
+    message["Subject"] = subject
+    message["From"] = sender
+    message["To"] = ", ".join(recipients)
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = make_msgid(domain="chat-engagement")
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    body = (json.dumps(context["body"], separators=(",", ":")) + "\n").encode("utf-8")
+    message.add_attachment(body, maintype="application", subtype="json", filename=f"weekly-data-{context['end']}.json")
+    size = len(message.as_bytes())
+    if size > MAX_BYTES:
+        raise ValueError(f"the email is {size} bytes, over the {MAX_BYTES} limit")
+    return message
+
+
+class DeliveryFailed(RuntimeError):
+    """SMTP refused the message after every retry (the report stays on disk)."""
+
+
+def _send_once(message: EmailMessage, smtp: SmtpSettings, timeout: float) -> None:
+    if smtp.security == "ssl":
+        client = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=timeout, context=ssl.create_default_context())
+    else:
+        client = smtplib.SMTP(smtp.host, smtp.port, timeout=timeout)
+    with client:
+        if smtp.security == "starttls":
+            client.starttls(context=ssl.create_default_context())
+        if smtp.user:
+            client.login(smtp.user, smtp.password or "")
+        client.send_message(message)
+
+
+def send(message: EmailMessage, smtp: SmtpSettings, attempts: int = 3, backoff: float = 2.0, timeout: float = 30) -> int:
+    """Send over SMTP, retrying with exponential backoff; return the attempts it took."""
+    for attempt in range(1, attempts + 1):
+        try:
+            _send_once(message, smtp, timeout)
+            return attempt
+        except (smtplib.SMTPException, OSError) as exc:
+            if attempt == attempts:
+                raise DeliveryFailed(
+                    f"could not send to {smtp.host}:{smtp.port} after {attempts} attempts: {exc}"
+                ) from None
+            time.sleep(backoff * 2 ** (attempt - 1))
+    raise AssertionError("unreachable")
+
+
+def _ledger(out: Path) -> list[dict]:
+    try:
+        return [json.loads(line) for line in (out / LEDGER).read_text(encoding="utf-8").splitlines() if line]
+    except FileNotFoundError:
+        return []
+
+
+@dataclass
+class Delivery:
+    """What send_week did."""
+
+    end: str
+    recipients: list[str]
+    via: str  # smtp, outbox, dry-run, skipped
+    eml: Path | None
+    attempts: int = 0
+
+
+def send_week(
+    context: dict[str, Any],
+    out: Path,
+    outbox: Path,
+    smtp: SmtpSettings,
+    recipients: list[str] | None = None,
+    resend: bool = False,
+    dry_run: bool = False,
+    attempts: int = 3,
+    backoff: float = 2.0,
+) -> Delivery:
+    """Mail the week's report, once per week and recipients (again with `resend`); keep an .eml always."""
+    to = list(recipients or smtp.recipients)
+    if not to and smtp.host:
+        raise UserError("no recipients: give --to ADDR or set ENGAGEMENT_MAIL_TO")
+    end = context["end"]
+    message = build_message(context, smtp.sender, to or ["managers@localhost"])
+    eml = outbox / f"{end}.eml"
+    if dry_run:
+        return Delivery(end, to, "dry-run", None)
+    via = "smtp" if smtp.host else "outbox"
+    done = any(e["end"] == end and sorted(e["to"]) == sorted(to) and e["via"] == via for e in _ledger(out))
+    if done and not resend and (via == "smtp" or eml.exists()):
+        return Delivery(end, to, "skipped", eml if eml.exists() else None)
+    lake.atomic_write_bytes(eml, bytes(message))  # the report is on disk whatever SMTP does
+    if not smtp.host:
+        return _record(out, Delivery(end, to, "outbox", eml))
+    tries = send(message, smtp, attempts=attempts, backoff=backoff)
+    return _record(out, Delivery(end, to, "smtp", eml, tries))
+
+
+def _record(out: Path, delivery: Delivery) -> Delivery:
+    entry = {
+        "end": delivery.end,
+        "to": delivery.recipients,
+        "via": delivery.via,
+        "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    lines = _ledger(out) + [entry]
+    body = "".join(json.dumps(line, sort_keys=True) + "\n" for line in lines)
+    lake.atomic_write_bytes(out / LEDGER, body.encode("utf-8"))
+    return delivery

@@ -1,0 +1,92 @@
+"""The page and the email's HTML, opened from disk in a real browser (Debian's Chromium)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+
+import pytest
+from test_report import two_weeks  # noqa: F401 - the fixture
+
+from pipelines import mail, report
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"]
+
+pytestmark = pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def context(two_weeks):  # noqa: F811
+    return report.week_context(two_weeks, dt.date(2023, 5, 19), today=dt.date(2023, 6, 1))
+
+
+def users_by_date(body: dict) -> dict[str, int]:
+    return {f"{i['year']}-{i['month']:02d}-{i['day']:02d}": i["users"] for i in body["month"]}
+
+
+def test_the_page_draws_the_json_in_chromium(browser, context, tmp_path):
+    page_file = tmp_path / "2023-05-19.html"
+    page_file.write_text(report.render_page(context))
+    page = browser.new_page(viewport={"width": 900, "height": 1000})
+    page.goto(page_file.as_uri())
+    page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
+    bars = page.eval_on_selector_all(
+        "g.bar",
+        """groups => groups.map(g => ({
+            date: g.dataset.date,
+            label: g.querySelectorAll('text')[0].textContent,
+            weekday: g.querySelectorAll('text')[1].textContent,
+            height: g.querySelector('rect').getBoundingClientRect().height,
+        }))""",
+    )
+    expected = users_by_date(context["body"])
+    assert [b["date"] for b in bars] == [d["date"] for d in context["days"]]
+    tallest = max(b["height"] for b in bars)
+    for bar in bars:
+        users = expected.get(bar["date"], 0)
+        assert bar["label"] == str(users)
+        assert bar["weekday"] == dt.date.fromisoformat(bar["date"]).strftime("%a")
+        assert abs(bar["height"] - tallest * users / max(expected.values())) < 1.0
+    assert page.inner_text("#distinct-users") == "5"
+    assert (tmp_path / "page.png").stat().st_size > 10_000
+    page.close()
+
+
+def test_the_email_draws_the_json_in_chromium(browser, context, tmp_path):
+    message = mail.build_message(context, "reports@example.com", ["boss@example.com"])
+    html = next(p for p in message.walk() if p.get_content_type() == "text/html").get_content()
+    email_file = tmp_path / "email.html"
+    email_file.write_text(html)
+    page = browser.new_page(viewport={"width": 700, "height": 800})
+    page.goto(email_file.as_uri())
+    page.screenshot(path=str(tmp_path / "email.png"), full_page=True)
+    rows = page.eval_on_selector_all(
+        "tr.chart-row",
+        """rows => rows.map(r => ({
+            date: r.dataset.date,
+            shown: r.querySelectorAll('td.num')[0].textContent,
+            width: r.querySelector('td.bar, td.bar-missing').getBoundingClientRect().width,
+        }))""",
+    )
+    expected = users_by_date(context["body"])
+    widest = max(r["width"] for r in rows)
+    for row in rows:
+        users = expected.get(row["date"], 0)
+        assert row["shown"] == str(users)
+        if users:
+            assert abs(row["width"] - widest * users / max(expected.values())) < 2.0
+    card = page.eval_on_selector("table.card", "t => t.getBoundingClientRect().width")
+    assert card <= 600
+    page.close()

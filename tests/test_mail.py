@@ -1,0 +1,144 @@
+"""The week's email, delivered to a real SMTP server (aiosmtpd on a loopback port)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import json
+import socket
+from email import policy
+
+import pytest
+from aiosmtpd.controller import Controller
+from conftest import run_cli
+from test_report import two_weeks  # noqa: F401 - the fixture
+
+from pipelines import mail, report
+
+
+class Inbox:
+    """An SMTP handler that refuses the first `refusals` messages, then keeps them."""
+
+    def __init__(self, refusals: int = 0):
+        self.refusals = refusals
+        self.messages: list[tuple[list[str], bytes]] = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+        if self.refusals:
+            self.refusals -= 1
+            return "451 4.3.0 try again later"
+        self.messages.append((list(envelope.rcpt_tos), envelope.original_content or envelope.content))
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server():
+    started = []
+
+    def start(refusals: int = 0):
+        handler = Inbox(refusals)
+        controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+        controller.start()
+        started.append(controller)
+        return handler, controller.port
+
+    yield start
+    for controller in started:
+        controller.stop()
+
+
+def settings(port: int, to=("boss@example.com", "team@example.com")) -> mail.SmtpSettings:
+    return mail.smtp_settings({
+        "ENGAGEMENT_SMTP_HOST": "127.0.0.1",
+        "ENGAGEMENT_SMTP_PORT": str(port),
+        "ENGAGEMENT_SMTP_SECURITY": "none",
+        "ENGAGEMENT_MAIL_FROM": "reports@example.com",
+        "ENGAGEMENT_MAIL_TO": ",".join(to),
+    })
+
+
+@pytest.fixture
+def context(two_weeks):  # noqa: F811
+    return report.week_context(two_weeks, dt.date(2023, 5, 19), today=dt.date(2023, 6, 1))
+
+
+def test_the_email_reaches_the_server_whole(context, smtp_server, tmp_path):
+    inbox, port = smtp_server()
+    delivery = mail.send_week(context, tmp_path / "out", tmp_path / "outbox", settings(port), backoff=0.01)
+    assert delivery.via == "smtp" and delivery.attempts == 1
+    [(recipients, raw)] = inbox.messages
+    assert recipients == ["boss@example.com", "team@example.com"]
+    message = email.message_from_bytes(raw, policy=policy.default)
+    assert message["Subject"] == context["subject"]
+    assert message.get_content_type() == "multipart/mixed"
+    alternative, attachment = message.iter_parts()
+    assert alternative.get_content_type() == "multipart/alternative"
+    text, html = (part.get_content() for part in alternative.iter_parts())
+    import re
+
+    # the chart's rows, as rendered (CSS inlining may reorder a tag's attributes)
+    rows = {}
+    for tag in re.findall(r'<tr class="chart-row"[^>]*>', html):
+        rows[re.search(r'data-date="([\d-]+)"', tag).group(1)] = int(re.search(r'data-users="(\d+)"', tag).group(1))
+    for day in context["days"]:
+        assert rows[day["date"]] == day["users"]
+        assert f"{day['label']:<11} {day['users']:5d}" in text
+    assert "5" in text.split("Active users this week:")[1].split("\n")[0]
+    assert attachment.get_filename() == "weekly-data-2023-05-19.json"
+    assert json.loads(attachment.get_content()) == context["body"]
+    assert len(raw) < 100 * 1024
+    assert "<svg" not in html and "<script" not in html and "src=\"http" not in html
+    assert 'width="600"' in html and "style=" in html  # table layout, CSS inlined
+
+
+def test_a_server_that_refuses_then_accepts(context, smtp_server, tmp_path):
+    inbox, port = smtp_server(refusals=2)
+    delivery = mail.send_week(context, tmp_path / "out", tmp_path / "outbox", settings(port), backoff=0.01)
+    assert delivery.attempts == 3 and len(inbox.messages) == 1
+
+
+def test_a_server_that_always_refuses_fails_and_keeps_the_report(context, smtp_server, tmp_path):
+    inbox, port = smtp_server(refusals=99)
+    with pytest.raises(mail.DeliveryFailed, match="after 3 attempts"):
+        mail.send_week(context, tmp_path / "out", tmp_path / "outbox", settings(port), backoff=0.01)
+    assert (tmp_path / "outbox" / "2023-05-19.eml").exists()
+
+
+def test_a_week_is_mailed_once_unless_resent(context, smtp_server, tmp_path):
+    inbox, port = smtp_server()
+    smtp = settings(port)
+    args = (context, tmp_path / "out", tmp_path / "outbox", smtp)
+    assert mail.send_week(*args, backoff=0.01).via == "smtp"
+    assert mail.send_week(*args, backoff=0.01).via == "skipped"
+    assert mail.send_week(*args, resend=True, backoff=0.01).via == "smtp"
+    assert len(inbox.messages) == 2
+    assert mail.send_week(*args, recipients=["cfo@example.com"], backoff=0.01).via == "smtp"  # new people
+
+
+def test_without_a_server_the_message_goes_to_the_outbox(context, tmp_path):
+    smtp = mail.smtp_settings({})
+    delivery = mail.send_week(context, tmp_path / "out", tmp_path / "outbox", smtp)
+    assert delivery.via == "outbox"
+    message = email.message_from_bytes(delivery.eml.read_bytes(), policy=policy.default)
+    assert message["Subject"] == context["subject"]
+    before = delivery.eml.read_bytes()
+    assert mail.send_week(context, tmp_path / "out", tmp_path / "outbox", smtp).via == "skipped"
+    assert delivery.eml.read_bytes() == before
+
+
+def test_the_send_command_fails_clearly_when_the_server_refuses(two_weeks, smtp_server, tmp_path):  # noqa: F811
+    inbox, port = smtp_server(refusals=99)
+    env = {"ENGAGEMENT_SMTP_HOST": "127.0.0.1", "ENGAGEMENT_SMTP_PORT": str(port), "ENGAGEMENT_SMTP_SECURITY": "none",
+           "ENGAGEMENT_SMTP_PASSWORD": "hunter2", "ENGAGEMENT_OUTBOX": str(tmp_path / "outbox")}
+    result = run_cli("send", "--lake", str(two_weeks), "--start", "2023-05-19", "--to", "boss@example.com",
+                     "--out", str(tmp_path / "out"), env=env)
+    assert result.returncode == 1
+    assert "could not send to 127.0.0.1" in result.stderr and "the report stays in" in result.stderr
+    assert "hunter2" not in result.stderr + result.stdout
+    assert (tmp_path / "outbox" / "2023-05-19.eml").exists()
