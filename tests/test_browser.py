@@ -6,7 +6,6 @@ import datetime as dt
 import shutil
 
 import pytest
-from test_report import two_weeks  # noqa: F401 - the fixture
 
 from pipelines import mail, report
 
@@ -28,7 +27,7 @@ def browser():
 
 
 @pytest.fixture
-def context(two_weeks):  # noqa: F811
+def context(two_weeks):
     return report.week_context(two_weeks, dt.date(2023, 5, 19), today=dt.date(2023, 6, 1))
 
 

@@ -11,7 +11,6 @@ from email import policy
 import pytest
 from aiosmtpd.controller import Controller
 from conftest import run_cli
-from test_report import two_weeks  # noqa: F401 - the fixture
 
 from pipelines import mail, report
 
@@ -64,7 +63,7 @@ def settings(port: int, to=("boss@example.com", "team@example.com")) -> mail.Smt
 
 
 @pytest.fixture
-def context(two_weeks):  # noqa: F811
+def context(two_weeks):
     return report.week_context(two_weeks, dt.date(2023, 5, 19), today=dt.date(2023, 6, 1))
 
 
@@ -132,7 +131,7 @@ def test_without_a_server_the_message_goes_to_the_outbox(context, tmp_path):
     assert delivery.eml.read_bytes() == before
 
 
-def test_the_send_command_fails_clearly_when_the_server_refuses(two_weeks, smtp_server, tmp_path):  # noqa: F811
+def test_the_send_command_fails_clearly_when_the_server_refuses(two_weeks, smtp_server, tmp_path):
     inbox, port = smtp_server(refusals=99)
     env = {"ENGAGEMENT_SMTP_HOST": "127.0.0.1", "ENGAGEMENT_SMTP_PORT": str(port), "ENGAGEMENT_SMTP_SECURITY": "none",
            "ENGAGEMENT_SMTP_PASSWORD": "hunter2", "ENGAGEMENT_OUTBOX": str(tmp_path / "outbox")}

@@ -5,31 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from conftest import run_cli, session
-from helpers import ingest_docs
+from conftest import run_cli
 from jinja2 import UndefinedError
 
 from pipelines import report
 from pipelines.weekly import weekly_data
-
-
-def day(_id, user, date, role="user"):
-    return session(_id, user, f"{date}T10:00:00.000Z", f"{date}T11:00:00.000Z", role=role)
-
-
-@pytest.fixture
-def two_weeks(lake, export):
-    docs = []
-    # the week before: 2 users a day; this week: 3 a day, 5 on Wednesday 17 May, none on Sunday 14
-    for d in range(4, 12):
-        docs += [day(f"p{d}-{u}", f"u{u}", f"2023-05-{d:02d}") for u in range(2)]
-    for d in range(12, 20):
-        if d == 14:
-            continue
-        docs += [day(f"c{d}-{u}", f"u{u}", f"2023-05-{d:02d}") for u in range(5 if d == 17 else 3)]
-    docs.append(day("anon", "ghost", "2023-05-18", role="anonymous"))
-    ingest_docs(lake, export(docs))
-    return lake
 
 
 def test_the_context_carries_the_body_and_the_figures(two_weeks):
