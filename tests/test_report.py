@@ -56,3 +56,13 @@ def test_the_report_command_writes_the_page(two_weeks, tmp_path):
     result = run_cli("report", "--lake", str(two_weeks), "--start", "2023-05-19T23:59:59.999Z", "--out", str(out))
     assert result.returncode == 0, result.stderr
     assert "Chat activity, week ending 19 May 2023" in out.read_text()
+
+
+def test_the_index_lists_every_week_newest_first():
+    weeks = [
+        {"end": "2023-05-12", "end_label": "12 May 2023", "distinct_users": 4, "average_daily_users": 2.0},
+        {"end": "2023-05-19", "end_label": "19 May 2023", "distinct_users": 1234, "average_daily_users": 3.5},
+    ]
+    html = report.render_index(weeks)
+    assert html.index("2023-05-19.html") < html.index("2023-05-12.html")
+    assert "1,234" in html
