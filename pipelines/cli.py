@@ -203,6 +203,44 @@ def cmd_send(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run `engagement serve`."""
+    import uvicorn
+
+    from pipelines import lake
+    from pipelines.server import create_app
+    from pipelines.settings import load_settings
+
+    settings = load_settings(args.lake)
+    lake.require_lake(settings.lake)
+    uvicorn.run(create_app(settings.lake), host=args.host, port=args.port, log_level="warning", access_log=False)
+    return 0
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    """Run `engagement users add|list|revoke`."""
+    from pipelines import users
+    from pipelines.settings import load_settings
+
+    root = load_settings(args.lake).lake
+    if args.action == "add":
+        if not args.user_id:
+            raise UserError("users add needs a USER_ID")
+        token = users.add_user(root, args.user_id, args.permission or None)
+        print(f"user {args.user_id} can now call the API with headers X-User-Id and X-Auth-Token;")
+        print("the token is shown this once (only a salted hash is kept):")
+        print(token)
+    elif args.action == "list":
+        for user_id, record in sorted(users.load_users(root).items()):
+            print(f"{user_id}\t{','.join(record['permissions'])}")
+    else:
+        if not args.user_id:
+            raise UserError("users revoke needs a USER_ID")
+        users.revoke_user(root, args.user_id)
+        print(f"user {args.user_id} revoked")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every command."""
     parser = argparse.ArgumentParser(
@@ -303,6 +341,30 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("--out", metavar="DIR", help="where the delivery ledger is (env ENGAGEMENT_OUT, default data/out)")
     _common(send)
     send.set_defaults(func=cmd_send)
+
+    serve = sub.add_parser(
+        "serve",
+        help="serve Rocket.Chat's user-engagement API from the lake (HTTP, uvicorn)",
+        description="Serve GET /api/v1/engagement-dashboard/users/chat-busier/weekly-data and active-users, "
+        "with Rocket.Chat's X-User-Id / X-Auth-Token authentication (see `engagement users`), bodies and "
+        "errors. The OpenAPI document is at /openapi.json.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=3000, help="port (default 3000)")
+    serve.add_argument("--lake", metavar="DIR", help="the lake folder (env ENGAGEMENT_LAKE, default data/lake)")
+    serve.set_defaults(func=cmd_serve)
+
+    people = sub.add_parser(
+        "users",
+        help="manage who may call the API: add (prints a new token), list, revoke",
+        description="API users: `users add USER_ID [--permission NAME ...]` prints a new random token once "
+        "(view-engagement-dashboard unless other permissions are named); `users list`; `users revoke USER_ID`.",
+    )
+    people.add_argument("action", choices=["add", "list", "revoke"])
+    people.add_argument("user_id", nargs="?", metavar="USER_ID")
+    people.add_argument("--permission", action="append", metavar="NAME", help="a permission to grant (repeat)")
+    people.add_argument("--lake", metavar="DIR", help="the lake folder (env ENGAGEMENT_LAKE, default data/lake)")
+    people.set_defaults(func=cmd_users)
 
     night = sub.add_parser(
         "nightly",

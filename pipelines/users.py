@@ -1,0 +1,71 @@
+"""API users as Rocket.Chat has them: a user id, a secret token, permissions; only a hash is kept.
+
+Tokens are 32 random bytes, so a salted SHA-256 is enough to store them (nothing to brute-force)
+and cheap enough to check on every request; the check runs in constant time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from pathlib import Path
+
+from pipelines import lake
+from pipelines.errors import UserError
+
+USERS_FILE = "_users.json"
+DEFAULT_PERMISSION = "view-engagement-dashboard"
+
+
+def _path(root: Path) -> Path:
+    return root / USERS_FILE
+
+
+def _digest(salt: str, token: str) -> str:
+    return hashlib.sha256(bytes.fromhex(salt) + token.encode("utf-8")).hexdigest()
+
+
+def load_users(root: Path) -> dict[str, dict]:
+    """user id -> {salt, hash, permissions}."""
+    try:
+        return json.loads(_path(root).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+
+
+def _save(root: Path, users: dict[str, dict]) -> None:
+    lake.atomic_write_bytes(_path(root), (json.dumps(users, indent=1, sort_keys=True) + "\n").encode("utf-8"))
+
+
+def add_user(root: Path, user_id: str, permissions: list[str] | None = None) -> str:
+    """Create (or re-key) a user; return its new token, which is not stored anywhere."""
+    if not user_id.strip():
+        raise UserError("a user id must not be empty")
+    token = secrets.token_urlsafe(32)
+    salt = secrets.token_hex(16)
+    users = load_users(root)
+    users[user_id] = {"salt": salt, "hash": _digest(salt, token), "permissions": permissions or [DEFAULT_PERMISSION]}
+    root.mkdir(parents=True, exist_ok=True)
+    _save(root, users)
+    return token
+
+
+def revoke_user(root: Path, user_id: str) -> None:
+    """Remove a user; its token stops working at once."""
+    users = load_users(root)
+    if user_id not in users:
+        raise UserError(f"no user {user_id!r}; `engagement users list` shows them")
+    del users[user_id]
+    _save(root, users)
+
+
+def check(users: dict[str, dict], user_id: str | None, token: str | None) -> dict | None:
+    """The user's record if the token is theirs, else None (constant time in the token)."""
+    record = users.get(user_id or "")
+    if record is None or not token:
+        # compare anyway, so a missing user costs what a wrong token does
+        hmac.compare_digest(_digest("00" * 16, token or ""), "0" * 64)
+        return None
+    return record if hmac.compare_digest(_digest(record["salt"], token), record["hash"]) else None
