@@ -134,4 +134,34 @@ def create_app(root: Path) -> FastAPI:
         body = state.answer("active", (first, last), lambda: active_users(root, first, last, con=state.connection()))
         return JSONResponse(body)
 
+    def instant(value: str) -> dt.datetime:
+        return dt.datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.timezone.utc)
+
+    @app.get(f"{PREFIX}/chat-busier/hourly-data", summary="Distinct users per even UTC hour, the 24 h up to start")
+    def hourly(request: Request, start: str | None = None):
+        denied = authorize(request)
+        if denied:
+            return denied
+        if start is None or not is_js_iso_string(start):
+            return JSONResponse(bad_date("start"), status_code=400)
+        from pipelines.activity import hourly_data
+
+        moment = instant(start)
+        body = state.answer("hourly", (moment,), lambda: hourly_data(root, moment, con=state.connection()))
+        return JSONResponse(body)
+
+    @app.get(f"{PREFIX}/users-by-time-of-the-day-in-a-week", summary="Distinct users per date and hour")
+    def by_time(request: Request, start: str | None = None, end: str | None = None):
+        denied = authorize(request)
+        if denied:
+            return denied
+        for name, value in (("start", start), ("end", end)):
+            if value is None or not is_js_iso_string(value):
+                return JSONResponse(bad_date(name), status_code=400)
+        from pipelines.activity import users_by_time
+
+        first, last = instant(start), instant(end)
+        body = state.answer("by-time", (first, last), lambda: users_by_time(root, first, last, con=state.connection()))
+        return JSONResponse(body)
+
     return app

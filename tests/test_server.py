@@ -107,9 +107,28 @@ def test_the_token_is_printed_once_and_only_a_hash_is_kept(served):
     assert listing.splitlines() == ["other\tview-room", "viewer\tview-engagement-dashboard"]
 
 
+HOURLY = "/api/v1/engagement-dashboard/users/chat-busier/hourly-data"
+BY_TIME = "/api/v1/engagement-dashboard/users/users-by-time-of-the-day-in-a-week"
+
+
 def test_openapi_describes_the_endpoints(served):
     paths = httpx.get(served["base"] + "/openapi.json").json()["paths"]
-    assert WEEKLY in paths and ACTIVE in paths
+    assert {WEEKLY, ACTIVE, HOURLY, BY_TIME} <= set(paths)
+
+
+def test_the_sibling_endpoints_answer(served):
+    hourly = httpx.get(served["base"] + HOURLY, params={"start": "2023-05-19T23:00:00.000Z"}, headers=served["viewer"])
+    assert hourly.status_code == 200
+    assert [h["hour"] for h in hourly.json()["hours"]] == list(range(22, -1, -2))
+    assert hourly.json()["hours"][-6]["users"] == 3  # 10:00 UTC on the 19th: three users
+    by_time = httpx.get(served["base"] + BY_TIME, headers=served["viewer"],
+                        params={"start": "2023-05-19T00:00:00.000Z", "end": "2023-05-19T23:59:59.999Z"})
+    # three users log in at 10:00 and never close: hours 10 .. 23 of the 19th, newest first
+    assert by_time.json()["week"] == [
+        {"users": 3, "hour": hour, "day": 19, "month": 5, "year": 2023} for hour in range(23, 9, -1)
+    ]
+    bad = httpx.get(served["base"] + BY_TIME, params={"start": "2023-05-19T00:00:00.000Z"}, headers=served["viewer"])
+    assert bad.status_code == 400 and bad.json()["error"].endswith("in field end")
 
 
 def test_200_concurrent_requests_while_an_ingest_runs(served, export):

@@ -1,0 +1,37 @@
+-- GET engagement-dashboard/users/chat-busier/hourly-data: raw sessions ($files: the sessions
+-- partitions around the window) whose loginAt lies in [$from, $to]; for each even UTC hour h,
+-- the distinct users of sessions with hour(loginAt) <= h and either no closedAt or
+-- h <= hour(closedAt). All twelve hours, highest first, zeros kept.
+with
+
+sessions as (
+    select
+        userId,
+        hour(loginAt) as login_hour,
+        hour(closedAt) as closed_hour
+    from read_parquet($files)
+    where type in ('session', 'computed-session')
+        and userId is not null
+        and loginAt between $from and $to
+),
+
+hours as (
+    select unnest(range(0, 24, 2)) as hour
+),
+
+final as (
+    select
+        h.hour,
+        count(distinct s.userId) as users
+    from hours as h
+    left join sessions as s
+        on s.login_hour <= h.hour
+        and (s.closed_hour is null or h.hour <= s.closed_hour)
+    group by h.hour
+)
+
+select
+    users,
+    hour::integer as hour
+from final
+order by hour desc
