@@ -8,13 +8,15 @@ the same time never gives an error or a mixed answer. Answers are cached on the 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, Response
 
 from pipelines import lake, users
 from pipelines.timeparse import is_js_iso_string
@@ -33,7 +35,7 @@ class Lake:
 
     def __init__(self, root: Path, cache_size: int = 4096):
         self.root = root
-        self.cache: OrderedDict[tuple, dict] = OrderedDict()
+        self.cache: OrderedDict[tuple, bytes] = OrderedDict()
         self.cache_size = cache_size
         self.lock = threading.Lock()
         self.local = threading.local()
@@ -67,20 +69,26 @@ class Lake:
         return con
 
     def tz(self) -> str:
-        return lake.read_state(self.root).tz or "UTC"
+        version = self.version()
+        cached = getattr(self, "_tz", None)
+        if cached is None or cached[0] != version:
+            cached = self._tz = (version, lake.read_state(self.root).tz or "UTC")
+        return cached[1]
 
-    def answer(self, kind: str, args: tuple, compute) -> dict:
+    async def answer(self, kind: str, args: tuple, compute) -> Response:
+        """The cached response for (lake state, kind, args); computed off the event loop on a miss."""
         key = (self.version(), kind, args)
         with self.lock:
             if key in self.cache:
                 self.cache.move_to_end(key)
-                return self.cache[key]
-        body = compute()
+                return Response(self.cache[key], media_type="application/json")
+        body = await run_in_threadpool(compute)
+        encoded = json.dumps(body, separators=(",", ":")).encode("utf-8")
         with self.lock:
-            self.cache[key] = body
+            self.cache[key] = encoded
             if len(self.cache) > self.cache_size:
                 self.cache.popitem(last=False)
-        return body
+        return Response(encoded, media_type="application/json")
 
 
 def _date_in_zone(value: str, tz: str) -> dt.date:
@@ -107,7 +115,7 @@ def create_app(root: Path) -> FastAPI:
         return None
 
     @app.get(f"{PREFIX}/chat-busier/weekly-data", summary="Daily active users, the 8 days ending at start")
-    def weekly(request: Request, start: str | None = Query(None, description="toISOString() form")):
+    async def weekly(request: Request, start: str | None = Query(None, description="toISOString() form")):
         denied = authorize(request)
         if denied:
             return denied
@@ -116,11 +124,10 @@ def create_app(root: Path) -> FastAPI:
         from pipelines.weekly import weekly_data
 
         end = _date_in_zone(start, state.tz())
-        body = state.answer("weekly", (end,), lambda: weekly_data(root, end, con=state.connection()))
-        return JSONResponse(body)
+        return await state.answer("weekly", (end,), lambda: weekly_data(root, end, con=state.connection()))
 
     @app.get(f"{PREFIX}/active-users", summary="Active users per date from start to end, with their ids")
-    def active(request: Request, start: str | None = None, end: str | None = None):
+    async def active(request: Request, start: str | None = None, end: str | None = None):
         denied = authorize(request)
         if denied:
             return denied
@@ -131,14 +138,15 @@ def create_app(root: Path) -> FastAPI:
 
         tz = state.tz()
         first, last = _date_in_zone(start, tz), _date_in_zone(end, tz)
-        body = state.answer("active", (first, last), lambda: active_users(root, first, last, con=state.connection()))
-        return JSONResponse(body)
+        return await state.answer(
+            "active", (first, last), lambda: active_users(root, first, last, con=state.connection())
+        )
 
     def instant(value: str) -> dt.datetime:
         return dt.datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.timezone.utc)
 
     @app.get(f"{PREFIX}/chat-busier/hourly-data", summary="Distinct users per even UTC hour, the 24 h up to start")
-    def hourly(request: Request, start: str | None = None):
+    async def hourly(request: Request, start: str | None = None):
         denied = authorize(request)
         if denied:
             return denied
@@ -147,11 +155,10 @@ def create_app(root: Path) -> FastAPI:
         from pipelines.activity import hourly_data
 
         moment = instant(start)
-        body = state.answer("hourly", (moment,), lambda: hourly_data(root, moment, con=state.connection()))
-        return JSONResponse(body)
+        return await state.answer("hourly", (moment,), lambda: hourly_data(root, moment, con=state.connection()))
 
     @app.get(f"{PREFIX}/users-by-time-of-the-day-in-a-week", summary="Distinct users per date and hour")
-    def by_time(request: Request, start: str | None = None, end: str | None = None):
+    async def by_time(request: Request, start: str | None = None, end: str | None = None):
         denied = authorize(request)
         if denied:
             return denied
@@ -161,7 +168,8 @@ def create_app(root: Path) -> FastAPI:
         from pipelines.activity import users_by_time
 
         first, last = instant(start), instant(end)
-        body = state.answer("by-time", (first, last), lambda: users_by_time(root, first, last, con=state.connection()))
-        return JSONResponse(body)
+        return await state.answer(
+            "by-time", (first, last), lambda: users_by_time(root, first, last, con=state.connection())
+        )
 
     return app
