@@ -14,16 +14,7 @@ def active_users(root: Path, first: dt.date, last: dt.date, con=None) -> dict[st
     """The endpoint body for dates first..last (inclusive), from their user_daily partitions."""
     days = (last - first).days + 1
     dates = [(first + dt.timedelta(days=i)).isoformat() for i in range(max(days, 0))]
-    files = lake.read_state(root).paths(root, "user_daily", dates)
-    rows = []
-    if files:
-        own = con is None
-        con = con or connect(threads=1)
-        try:
-            rows = con.execute(query("marts/active_users"), {"files": files, "first": first, "last": last}).fetchall()
-        finally:
-            if own:
-                con.close()
+    rows = _run(con, root, "user_daily", dates, "marts/active_users", {"first": first, "last": last})
     return {
         "month": [
             {"day": day, "month": month, "year": year, "usersList": list(ids), "users": users}
@@ -33,12 +24,11 @@ def active_users(root: Path, first: dt.date, last: dt.date, con=None) -> dict[st
     }
 
 
-def _session_files(root: Path, first: dt.datetime, last: dt.datetime) -> list[str]:
+def _session_dates(first: dt.datetime, last: dt.datetime) -> list[str]:
     """The sessions partitions that can hold a loginAt in [first, last] (a day's margin each side:
     a session's partition is its server-local day)."""
     start, stop = first.date() - dt.timedelta(days=1), last.date() + dt.timedelta(days=1)
-    dates = [(start + dt.timedelta(days=i)).isoformat() for i in range((stop - start).days + 1)]
-    return lake.read_state(root).paths(root, "sessions", dates)
+    return [(start + dt.timedelta(days=i)).isoformat() for i in range((stop - start).days + 1)]
 
 
 def _utc_naive(moment: dt.datetime) -> dt.datetime:
@@ -48,28 +38,31 @@ def _utc_naive(moment: dt.datetime) -> dt.datetime:
 def hourly_data(root: Path, start: dt.datetime, con=None) -> dict[str, Any]:
     """The hourly-data body for the 24 hours up to `start` (an aware datetime)."""
     first = start - dt.timedelta(hours=24)
-    files = _session_files(root, first, start)
-    params = {"files": files, "from": _utc_naive(first), "to": _utc_naive(start)}
-    rows = _run(con, "marts/hourly_data", params) if files else [(0, h) for h in range(22, -1, -2)]
+    params = {"from": _utc_naive(first), "to": _utc_naive(start)}
+    rows = _run(con, root, "sessions", _session_dates(first, start), "marts/hourly_data", params) or [
+        (0, hour) for hour in range(22, -1, -2)
+    ]
     return {"hours": [{"users": users, "hour": hour} for users, hour in rows], "success": True}
 
 
 def users_by_time(root: Path, start: dt.datetime, end: dt.datetime, con=None) -> dict[str, Any]:
     """The users-by-time-of-the-day-in-a-week body for loginAt in [start, end]."""
-    files = _session_files(root, start, end)
-    params = {"files": files, "from": _utc_naive(start), "to": _utc_naive(end)}
-    rows = _run(con, "marts/users_by_time", params) if files else []
+    params = {"from": _utc_naive(start), "to": _utc_naive(end)}
+    rows = _run(con, root, "sessions", _session_dates(start, end), "marts/users_by_time", params)
     return {
         "week": [{"users": u, "hour": h, "day": d, "month": m, "year": y} for u, h, d, m, y in rows],
         "success": True,
     }
 
 
-def _run(con, name: str, params: dict) -> list[tuple]:
+def _run(con, root: Path, table: str, dates: list[str], name: str, params: dict) -> list[tuple]:
+    """Rows of queries/<name>.sql over the table's partitions for `dates` (none: no rows)."""
     own = con is None
     con = con or connect(threads=1)
     try:
-        return con.execute(query(name), params).fetchall()
+        return lake.query_partitions(
+            root, table, dates, lambda files: con.execute(query(name), {"files": files, **params}).fetchall(), []
+        )
     finally:
         if own:
             con.close()

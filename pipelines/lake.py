@@ -20,11 +20,14 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from pipelines.errors import UserError
+
+T = TypeVar("T")
 
 STATE_FILE = "_state.json"
 STATE_VERSION = 1
@@ -66,6 +69,29 @@ def read_state(root: Path) -> LakeState:
         raise UserError(f"{path} has state version {body.get('version')!r}; this tool reads version {STATE_VERSION}")
     files = {t: dict(body.get("tables", {}).get(t, {})) for t in TABLES}
     return LakeState(tz=body.get("tz"), files=files)
+
+
+READ_ATTEMPTS = 5
+
+
+def query_partitions(root: Path, table: str, dates: list[str], run: Callable[[list[str]], T], empty: T) -> T:
+    """run(files) over the current files of `table` for `dates` (`empty` when there are none).
+
+    Readers take no lock: if a writer replaces a file between our reading the state and the file,
+    the state is read again and the query rerun.
+    """
+    import duckdb
+
+    for attempt in range(READ_ATTEMPTS):
+        files = read_state(root).paths(root, table, dates)
+        if not files:
+            return empty
+        try:
+            return run(files)
+        except duckdb.IOException:
+            if attempt == READ_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 def require_lake(root: Path) -> LakeState:

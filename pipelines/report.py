@@ -24,12 +24,16 @@ def _by_date(body: dict) -> dict[dt.date, int]:
 def _distinct_users(root: Path, end: dt.date) -> int:
     first, last = window(end)
     dates = [(first + dt.timedelta(days=i)).isoformat() for i in range(WINDOW_DAYS)]
-    files = lake.read_state(root).paths(root, "user_daily", dates)
-    if not files:
-        return 0
     con = connect(threads=1)
+    params = {"first": first, "last": last}
     try:
-        return con.execute(query("marts/week_users"), {"files": files, "first": first, "last": last}).fetchall()[0][0]
+        return lake.query_partitions(
+            root,
+            "user_daily",
+            dates,
+            lambda files: con.execute(query("marts/week_users"), {"files": files, **params}).fetchall()[0][0],
+            0,
+        )
     finally:
         con.close()
 

@@ -6,14 +6,11 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
 from pipelines import lake
 from pipelines.schema import check_weekly_body
 from pipelines.sql import connect, query
 
 WINDOW_DAYS = 8
-READ_ATTEMPTS = 5
 
 
 def window(end: dt.date) -> tuple[dt.date, dt.date]:
@@ -27,21 +24,15 @@ def weekly_data(root: Path, end: dt.date, con=None) -> dict[str, Any]:
     dates = [(first + dt.timedelta(days=i)).isoformat() for i in range(WINDOW_DAYS)]
     own = con is None
     con = con or connect(threads=1)
+    params = {"first": first, "last": last}
     try:
-        for attempt in range(READ_ATTEMPTS):
-            files = lake.read_state(root).paths(root, "user_daily", dates)
-            if not files:
-                rows = []
-                break
-            try:
-                rows = con.execute(
-                    query("marts/weekly_data"), {"files": files, "first": first, "last": last}
-                ).fetchall()
-                break
-            except duckdb.IOException:
-                # a writer replaced a partition between our reading the state and the file: reload
-                if attempt == READ_ATTEMPTS - 1:
-                    raise
+        rows = lake.query_partitions(
+            root,
+            "user_daily",
+            dates,
+            lambda files: con.execute(query("marts/weekly_data"), {"files": files, **params}).fetchall(),
+            [],
+        )
     finally:
         if own:
             con.close()
