@@ -106,21 +106,25 @@ def create_app(root: Path) -> FastAPI:
         version="0.1.0",
     )
 
-    def authorize(request: Request) -> JSONResponse | None:
+    def refuse(request: Request, **dates: str | None) -> JSONResponse | None:
+        """Rocket.Chat's checks, in its order: logged in, allowed, then each date in toISOString() form."""
         record = users.check(state.users(), request.headers.get("x-user-id"), request.headers.get("x-auth-token"))
         if record is None:
             return JSONResponse(UNAUTHORIZED, status_code=401)
         if users.DEFAULT_PERMISSION not in record["permissions"]:
             return JSONResponse(FORBIDDEN, status_code=403)
+        for name, value in dates.items():
+            if value is None or not is_js_iso_string(value):
+                return JSONResponse(bad_date(name), status_code=400)
         return None
+
+    def instant(value: str) -> dt.datetime:
+        return dt.datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.timezone.utc)
 
     @app.get(f"{PREFIX}/chat-busier/weekly-data", summary="Daily active users, the 8 days ending at start")
     async def weekly(request: Request, start: str | None = Query(None, description="toISOString() form")):
-        denied = authorize(request)
-        if denied:
+        if denied := refuse(request, start=start):
             return denied
-        if start is None or not is_js_iso_string(start):
-            return JSONResponse(bad_date("start"), status_code=400)
         from pipelines.weekly import weekly_data
 
         end = _date_in_zone(start, state.tz())
@@ -128,12 +132,8 @@ def create_app(root: Path) -> FastAPI:
 
     @app.get(f"{PREFIX}/active-users", summary="Active users per date from start to end, with their ids")
     async def active(request: Request, start: str | None = None, end: str | None = None):
-        denied = authorize(request)
-        if denied:
+        if denied := refuse(request, start=start, end=end):
             return denied
-        for name, value in (("start", start), ("end", end)):
-            if value is None or not is_js_iso_string(value):
-                return JSONResponse(bad_date(name), status_code=400)
         from pipelines.activity import active_users
 
         tz = state.tz()
@@ -142,16 +142,10 @@ def create_app(root: Path) -> FastAPI:
             "active", (first, last), lambda: active_users(root, first, last, con=state.connection())
         )
 
-    def instant(value: str) -> dt.datetime:
-        return dt.datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.timezone.utc)
-
     @app.get(f"{PREFIX}/chat-busier/hourly-data", summary="Distinct users per even UTC hour, the 24 h up to start")
     async def hourly(request: Request, start: str | None = None):
-        denied = authorize(request)
-        if denied:
+        if denied := refuse(request, start=start):
             return denied
-        if start is None or not is_js_iso_string(start):
-            return JSONResponse(bad_date("start"), status_code=400)
         from pipelines.activity import hourly_data
 
         moment = instant(start)
@@ -159,12 +153,8 @@ def create_app(root: Path) -> FastAPI:
 
     @app.get(f"{PREFIX}/users-by-time-of-the-day-in-a-week", summary="Distinct users per date and hour")
     async def by_time(request: Request, start: str | None = None, end: str | None = None):
-        denied = authorize(request)
-        if denied:
+        if denied := refuse(request, start=start, end=end):
             return denied
-        for name, value in (("start", start), ("end", end)):
-            if value is None or not is_js_iso_string(value):
-                return JSONResponse(bad_date(name), status_code=400)
         from pipelines.activity import users_by_time
 
         first, last = instant(start), instant(end)
