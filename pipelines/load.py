@@ -156,18 +156,25 @@ def load_all(
         for index, path in enumerate(paths):
             item = _load_file(con, path, index, tz, hasher.submit(manifest.content_hash, path), mapping)
             progress.read(path.stat().st_size)
-            earlier = None if force else known.same_content(item.digest)
-            if earlier is not None or item.digest in seen:
+            if _admit(item, known, force, seen, summary):
+                loaded.append(item)
+            else:
                 con.execute("delete from incoming where file_index = ?", [index])
-                source = earlier.path if earlier is not None else str(seen[item.digest])
-                summary.skipped.append((str(path), f"same content as {source}"))
-                continue
-            seen[item.digest] = path
-            loaded.append(item)
-            summary.read += item.read
-            summary.rejected.update(r["reason"] for r in item.rejects)
     summary.stored = summary.read - sum(summary.rejected.values())
     return loaded
+
+
+def _admit(item: _Loaded, known: manifest.Manifest, force: bool, seen: dict[str, Path], summary) -> bool:
+    """Count a loaded file in, unless the lake (or this run) already has its content (then note why)."""
+    earlier = None if force else known.same_content(item.digest)
+    if earlier is not None or item.digest in seen:
+        source = earlier.path if earlier is not None else str(seen[item.digest])
+        summary.skipped.append((str(item.path), f"same content as {source}"))
+        return False
+    seen[item.digest] = item.path
+    summary.read += item.read
+    summary.rejected.update(r["reason"] for r in item.rejects)
+    return True
 
 
 
@@ -214,15 +221,8 @@ def load_staged(
     seen: dict[str, Path] = {}
     for item in sorted(items, key=lambda i: i.file_index):
         progress.read(item.path.stat().st_size)
-        earlier = None if force else known.same_content(item.digest)
-        if earlier is not None or item.digest in seen:
-            source = earlier.path if earlier is not None else str(seen[item.digest])
-            summary.skipped.append((str(item.path), f"same content as {source}"))
-            continue
-        seen[item.digest] = item.path
-        loaded.append(item)
-        summary.read += item.read
-        summary.rejected.update(r["reason"] for r in item.rejects)
+        if _admit(item, known, force, seen, summary):
+            loaded.append(item)
     summary.stored = summary.read - sum(summary.rejected.values())
     files = [str(staged_path(staging, item.file_index)) for item in loaded if item.read]
     if files:
