@@ -17,7 +17,7 @@ from pathlib import Path
 from pipelines import lake
 from pipelines.weekly import WINDOW_DAYS, weekly_data
 
-KEYS = ".keys"  # beside the outputs: <end>.key holds the key each output was written for
+KEYS = ".keys"  # beside the outputs: <output name>.key holds the key it was written for
 
 
 @dataclass(frozen=True)
@@ -61,27 +61,42 @@ def _read(path: Path) -> str | None:
         return None
 
 
+def _keyed_write(folder: Path, end: dt.date, suffix: str, key: str, force: bool, render) -> tuple[Path, bool, str]:
+    """folder/<end><suffix> from render(), unless its key file says it is up to date (always with force).
+
+    Returns the path, whether its bytes changed, and its text. Each end date has its own key file,
+    so many can be written at once (a backfill's tasks).
+    """
+    path = folder / f"{end.isoformat()}{suffix}"
+    key_path = folder / KEYS / f"{end.isoformat()}{suffix}.key"
+    current = _read(path)
+    if not force and current is not None and _read(key_path) == key:
+        return path, False, current
+    text = render()
+    written = current != text
+    if written:
+        lake.atomic_write_bytes(path, text.encode("utf-8"))
+    if _read(key_path) != key:
+        lake.atomic_write_bytes(key_path, key.encode("utf-8"))
+    return path, written, text
+
+
 def write_report(root: Path, out: Path, end: dt.date, force: bool = False) -> tuple[Path, bool]:
     """Write out/reports/<end>.html and refresh out/reports/index.html; keyed like the JSON."""
     from pipelines import report
 
-    state = lake.require_lake(root)
     folder = out / "reports"
-    path = folder / f"{end.isoformat()}.html"
-    key_path = folder / KEYS / f"{end.isoformat()}.key"
-    key = window_key(state, end)
-    if not force and path.exists() and _read(key_path) == key:
-        return path, False
-    context = report.week_context(root, end)
-    html = report.render_page(context)
-    written = _read(path) != html
-    if written:
-        lake.atomic_write_bytes(path, html.encode("utf-8"))
-    if _read(key_path) != key:
-        lake.atomic_write_bytes(key_path, key.encode("utf-8"))
-    headline = {k: context[k] for k in ("end", "end_label", "distinct_users", "average_daily_users")}
-    lake.atomic_write_bytes(folder / KEYS / f"{end.isoformat()}.json", json.dumps(headline).encode("utf-8"))
-    write_index(out)
+    rendered: dict = {}
+
+    def render() -> str:
+        rendered.update(report.week_context(root, end))
+        return report.render_page(rendered)
+
+    path, written, _ = _keyed_write(folder, end, ".html", window_key(lake.require_lake(root), end), force, render)
+    if rendered:
+        headline = {k: rendered[k] for k in ("end", "end_label", "distinct_users", "average_daily_users")}
+        lake.atomic_write_bytes(folder / KEYS / f"{end.isoformat()}.json", json.dumps(headline).encode("utf-8"))
+        write_index(out)
     return path, written
 
 
@@ -98,23 +113,11 @@ def write_index(out: Path) -> Path:
 
 
 def write_week(root: Path, out: Path, end: dt.date, force: bool = False) -> WeekOutput:
-    """Write out/weekly-data/<end>.json unless its window's inputs are unchanged (always with `force`).
+    """Write out/weekly-data/<end>.json unless its window's inputs are unchanged (always with `force`)."""
 
-    Each end date has its own key file, so many can be written at once (a backfill's tasks).
-    """
-    state = lake.require_lake(root)
-    folder = out / "weekly-data"
-    path = folder / f"{end.isoformat()}.json"
-    key_path = folder / KEYS / f"{end.isoformat()}.key"
-    key = window_key(state, end)
-    current = _read(path)
-    if not force and current is not None and _read(key_path) == key:
-        return WeekOutput(end, path, False, json.loads(current))
-    body = weekly_data(root, end)
-    text = json.dumps(body, separators=(",", ":")) + "\n"
-    written = current != text
-    if written:
-        lake.atomic_write_bytes(path, text.encode("utf-8"))
-    if _read(key_path) != key:
-        lake.atomic_write_bytes(key_path, key.encode("utf-8"))
-    return WeekOutput(end, path, written, body)
+    def render() -> str:
+        return json.dumps(weekly_data(root, end), separators=(",", ":")) + "\n"
+
+    key = window_key(lake.require_lake(root), end)
+    path, written, text = _keyed_write(out / "weekly-data", end, ".json", key, force, render)
+    return WeekOutput(end, path, written, json.loads(text))
