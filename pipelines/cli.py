@@ -15,8 +15,12 @@ from collections.abc import Callable, Sequence
 from pipelines.errors import UserError
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
+def _lake(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lake", metavar="DIR", help="the lake folder (env ENGAGEMENT_LAKE, default data/lake)")
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    _lake(parser)
     parser.add_argument(
         "--tz",
         metavar="ZONE",
@@ -345,13 +349,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser(
         "serve",
         help="serve Rocket.Chat's user-engagement API from the lake (HTTP, uvicorn)",
-        description="Serve GET /api/v1/engagement-dashboard/users/chat-busier/weekly-data and active-users, "
-        "with Rocket.Chat's X-User-Id / X-Auth-Token authentication (see `engagement users`), bodies and "
+        description="Serve GET /api/v1/engagement-dashboard/users/ chat-busier/weekly-data, chat-busier/hourly-data, "
+        "active-users and users-by-time-of-the-day-in-a-week, with Rocket.Chat's X-User-Id / X-Auth-Token authentication (see `engagement users`), bodies and "
         "errors. The OpenAPI document is at /openapi.json.",
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=3000, help="port (default 3000)")
-    serve.add_argument("--lake", metavar="DIR", help="the lake folder (env ENGAGEMENT_LAKE, default data/lake)")
+    _lake(serve)
     serve.set_defaults(func=cmd_serve)
 
     people = sub.add_parser(
@@ -363,7 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
     people.add_argument("action", choices=["add", "list", "revoke"])
     people.add_argument("user_id", nargs="?", metavar="USER_ID")
     people.add_argument("--permission", action="append", metavar="NAME", help="a permission to grant (repeat)")
-    people.add_argument("--lake", metavar="DIR", help="the lake folder (env ENGAGEMENT_LAKE, default data/lake)")
+    _lake(people)
     people.set_defaults(func=cmd_users)
 
     night = sub.add_parser(
@@ -395,7 +399,7 @@ def build_parser() -> argparse.ArgumentParser:
     fill.add_argument("--every", choices=["day", "week"], default="day", help="every end date, or every 7th")
     fill.add_argument("--force", action="store_true", help="write every output again")
     fill.add_argument("--out", metavar="DIR", help="env ENGAGEMENT_OUT, default data/out")
-    fill.add_argument("--lake", metavar="DIR", help="the lake folder (env ENGAGEMENT_LAKE, default data/lake)")
+    _lake(fill)
     fill.set_defaults(func=cmd_backfill)
 
     schedule = sub.add_parser(
