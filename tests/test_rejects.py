@@ -11,6 +11,7 @@ from conftest import session
 from helpers import ingest_docs, week
 
 from pipelines.errors import UserError
+from pipelines.ingest import ingest
 
 GOOD = session("ok", "u1", "2023-05-19T10:00:00.000Z", "2023-05-19T11:00:00.000Z")
 
@@ -47,6 +48,16 @@ def with_field(**fields) -> dict:
     (with_field(year=2023, month=2, day=30), "bad_day_fields"),
     (with_field(loginAt=None), "no_day"),
     ({"_id": "u-2023-5-19", "type": "user_daily", "userId": "u"}, "no_day"),
+    # values outside a type's range or the calendar: that document's reject, never the run's end
+    (with_field(year=10000, month=1, day=1), "bad_day_fields"),
+    (with_field(year=0, month=6, day=1), "bad_day_fields"),
+    (with_field(year=-5, month=6, day=1), "bad_day_fields"),
+    (with_field(year=3000000000, month=5, day=19), "bad_day_fields"),
+    (with_field(year=3000000000), "bad_day_fields"),
+    (with_field(loginAt={"$date": {"$numberLong": "253402300800000"}}), "bad_date:loginAt"),
+    (with_field(loginAt={"$date": "0000-06-01T00:00:00.000Z"}), "bad_date:loginAt"),
+    (with_field(lastActivityAt={"$date": {"$numberLong": "-62135596800001"}}), "bad_date:lastActivityAt"),
+    (with_field(type=5), "wrong_type:type"),
 ])
 def test_each_reason_is_reported_with_file_and_line(lake, export, bad, reason):
     path = export([GOOD, bad, GOOD | {"_id": "ok2"}])
@@ -113,3 +124,19 @@ def test_a_truncated_gzip_is_a_clear_error(lake, tmp_path):
 def test_a_missing_input_is_a_clear_error(lake, tmp_path):
     with pytest.raises(UserError, match="no such file or folder"):
         ingest_docs(lake, tmp_path / "nope.json")
+
+
+def test_a_bad_later_version_does_not_replace_the_good_one(lake, export):
+    good = session("s1", "u1", "2023-05-19T10:00:00.000Z", "2023-05-19T11:00:00.000Z")
+    later = good | {"type": 5, "_updatedAt": {"$date": "2023-05-20T00:00:00.000Z"}}
+    ingest_docs(lake, export([good]))
+    summary = ingest_docs(lake, export([later]))
+    assert dict(summary.rejected) == {"wrong_type:type": 1}
+    assert week(lake, "2023-05-19") == {(2023, 5, 19): 1}
+
+
+def test_a_login_that_is_year_10000_in_the_servers_zone_is_rejected(lake, export):
+    late = session("late", "u2", "9999-12-31T23:30:00.000Z", "9999-12-31T23:59:00.000Z")
+    summary = ingest([export([GOOD, late])], lake, "Pacific/Kiritimati")
+    assert summary.stored == 1
+    assert dict(summary.rejected) == {"bad_date:loginAt": 1}

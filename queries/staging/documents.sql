@@ -34,13 +34,13 @@ dated as (
         *,
         -- the server-local day fields win over loginAt; they must all be there to count
         case
-            when year is not null and month is not null and day is not null
+            when year between 1 and 9999 and month between 1 and 12 and day between 1 and 31
                 then try(make_date(year::integer, month::integer, day::integer))
         end as day_fields_date,
         -- only a session without day fields is dated by loginAt, in the server's zone
         case
-            when year is null or month is null or day is null
-                then cast(timezone($tz, timezone('UTC', loginAt)) as date)
+            when (year is null or month is null or day is null) and in_calendar(loginAt)
+                then try(cast(timezone($tz, timezone('UTC', loginAt)) as date))
         end
             as login_date
     from typed
@@ -56,21 +56,30 @@ judged as (
             when not is_object then 'not_an_object'
             when f._id is null then 'no_id'
             when _id is null then 'wrong_type:_id'
-            when f.type is null or type not in ('session', 'computed-session', 'user_daily') then 'unknown_type'
+            when f.type is not null and type is null then 'wrong_type:type'
+            when type is null or type not in ('session', 'computed-session', 'user_daily') then 'unknown_type'
             when f.userId is not null and userId is null then 'wrong_type:userId'
-            when f.loginAt is not null and loginAt is null then 'bad_date:loginAt'
-            when f.lastActivityAt is not null and lastActivityAt is null then 'bad_date:lastActivityAt'
-            when f.closedAt is not null and closedAt is null then 'bad_date:closedAt'
-            when f._updatedAt is not null and _updatedAt is null then 'bad_date:_updatedAt'
+            -- a date that does not parse, or lies outside years 0001..9999
+            when f.loginAt is not null and not coalesce(in_calendar(loginAt), false) then 'bad_date:loginAt'
+            when f.lastActivityAt is not null and not coalesce(in_calendar(lastActivityAt), false)
+                then 'bad_date:lastActivityAt'
+            when f.closedAt is not null and not coalesce(in_calendar(closedAt), false) then 'bad_date:closedAt'
+            when f._updatedAt is not null and not coalesce(in_calendar(_updatedAt), false) then 'bad_date:_updatedAt'
             when f.device is not null and device is null then 'wrong_type:device'
             when f.mostImportantRole is not null and mostImportantRole is null then 'wrong_type:mostImportantRole'
             when f.year is not null and year is null then 'wrong_type:year'
             when f.month is not null and month is null then 'wrong_type:month'
             when f.day is not null and day is null then 'wrong_type:day'
+            -- a day field out of its range is bad even when the others are missing
+            when year not between 1 and 9999 or month not between 1 and 12 or day not between 1 and 31
+                then 'bad_day_fields'
             when year is not null and month is not null and day is not null and day_fields_date is null
                 then 'bad_day_fields'
             when type = 'user_daily' and day_fields_date is null then 'no_day'
             when coalesce(day_fields_date, login_date) is null then 'no_day'
+            -- loginAt on 9999-12-31 can be 10000-01-01 in the server's zone
+            when coalesce(day_fields_date, login_date) not between date '0001-01-01' and date '9999-12-31'
+                then 'bad_date:loginAt'
         end as reject_reason
     from dated
 ),
@@ -80,7 +89,7 @@ final as (
         file_index,
         line_no,
         reject_reason,
-        coalesce(day_fields_date, login_date) as date,
+        case when reject_reason is null then coalesce(day_fields_date, login_date) end as date,
         _id,
         type,
         userId,
@@ -90,9 +99,10 @@ final as (
         _updatedAt,
         device,
         mostImportantRole,
-        year::integer as year,
-        month::integer as month,
-        day::integer as day
+        -- a rejected row may hold any number here: try_cast keeps it from failing the run
+        try_cast(year as integer) as year,
+        try_cast(month as integer) as month,
+        try_cast(day as integer) as day
     from judged
 )
 
