@@ -295,10 +295,8 @@ def scan(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[dict, n
 
 def columns(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> dict[str, pa.Array]:
     """The Arrow columns fields_from_bson.sql reads, for documents [starts, ends) of `buf`."""
-    import bsonjs
-
     found, bad = scan(buf, starts, ends)
-    out: dict[str, pa.Array] = {"bad": pa.array(bad)}
+    out: dict[str, pa.Array] = {}
     for field, (codes, positions, sizes) in found.items():
         codes = np.where(bad, 0, codes)
         out[f"k_{field}"] = pa.array(codes.astype(np.int16))
@@ -307,14 +305,18 @@ def columns(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> dict[str, 
             is_document = codes == DOCUMENT
             raw = _binary(buf, positions, sizes, is_document, string=False)
             distinct = pc.unique(raw.drop_null())
-            texts = pa.array([bsonjs.dumps(d.as_py()) for d in distinct], pa.large_string())
+            texts = pa.array([_device_json(d.as_py()) for d in distinct], pa.large_string())
             out["device_json"] = pc.take(texts, pc.index_in(raw, value_set=distinct))
+            # a device libbson cannot read (a bad byte inside it) makes its document bad
+            bad |= is_document & out["device_json"].is_null().to_numpy(zero_copy_only=False)
             continue
         # strings: int32 length (with its trailing NUL) then the bytes
         lengths = np.zeros(len(codes), np.int64)
         if is_string.any():
             lengths[is_string] = _int32(buf, positions[is_string]) - 1
-        out[f"s_{field}"] = _binary(buf, positions + 4, lengths, is_string & (lengths >= 0), string=True)
+        text, invalid = _utf8(_binary(buf, positions + 4, lengths, is_string & (lengths >= 0), string=False))
+        out[f"s_{field}"] = text
+        bad |= invalid
         if field == "_id":
             is_oid = codes == OBJECT_ID
             hexed = np.zeros((len(codes), 24), np.uint8)
@@ -334,7 +336,33 @@ def columns(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> dict[str, 
             doubles[chosen] = _float64(buf, positions[chosen])
         out[f"i_{field}"] = pa.array(numbers)
         out[f"d_{field}"] = pa.array(doubles)
+    out["bad"] = pa.array(bad)
     return out
+
+
+def _device_json(raw: bytes) -> str | None:
+    """A device subdocument as relaxed Extended JSON; None when it is not valid BSON."""
+    import bsonjs
+
+    try:
+        return bsonjs.dumps(raw)
+    except ValueError:
+        return None
+
+
+def _utf8(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """Binary strings as Arrow strings, and which of them are not UTF-8 (nulled; BSON requires UTF-8)."""
+    try:
+        return values.cast(pa.large_string()), np.zeros(len(values), np.bool_)
+    except pa.ArrowInvalid:  # rare: find the bad ones one by one
+        invalid = np.zeros(len(values), np.bool_)
+        for i, value in enumerate(values.to_pylist()):
+            if value is not None:
+                try:
+                    value.decode("utf-8")
+                except UnicodeDecodeError:
+                    invalid[i] = True
+        return pc.if_else(pa.array(invalid), pa.scalar(None, values.type), values).cast(pa.large_string()), invalid
 
 
 def _frame(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, str | None]:
@@ -363,6 +391,11 @@ def _problem_row(number: int, offset: int, reason: str) -> pa.Table:
     schema = _schema()
     values = {"line_no": [number], "offset": [offset], "known_reason": [reason]}
     return pa.table({f.name: pa.array(values.get(f.name, [None]), f.type) for f in schema})
+
+
+def damage_table(damage, number: int) -> pa.Table:
+    """The reject row of a damaged .bson.gz (pipelines/gzipped.py), numbered after the last document."""
+    return _problem_row(number, damage.offset, damage.reason)
 
 
 def bson_batches(stream: BinaryIO) -> Iterator[pa.Table]:

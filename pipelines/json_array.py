@@ -28,12 +28,17 @@ def _scanner():
         def scan(buf, begin, state, bounds):  # pragma: no cover - compiled
             """Element [start, end) positions in buf, scanning from `begin` (the state holds there).
 
-            state = [depth, in_string, escaped, start of the element in progress or -1].
+            state = [depth, in_string, escaped, start of the element in progress or -1, newlines
+            scanned, where the array closed or -1]. Scanning stops where the array closes: what
+            follows it is read as lines.
             """
             depth, in_string, escaped, start = state[0], state[1], state[2], state[3]
+            newlines = state[4]
             count = 0
             for i in range(begin, buf.shape[0]):
                 b = buf[i]
+                if b == 10:
+                    newlines += 1
                 if in_string:
                     if escaped:
                         escaped = 0
@@ -56,7 +61,8 @@ def _scanner():
                             count += 1
                             start = -1
                         if b == 93:
-                            depth = 0
+                            state[0], state[1], state[2], state[3], state[4], state[5] = 0, 0, 0, -1, newlines, i + 1
+                            return count
                         continue
                     if start < 0:
                         start = i
@@ -71,7 +77,7 @@ def _scanner():
                         bounds[count, 1] = i + 1
                         count += 1
                         start = -1
-            state[0], state[1], state[2], state[3] = depth, in_string, escaped, start
+            state[0], state[1], state[2], state[3], state[4] = depth, in_string, escaped, start, newlines
             return count
 
         _SCANNER = scan
@@ -79,9 +85,15 @@ def _scanner():
 
 
 def array_batches(stream: BinaryIO, head: bytes) -> Iterator[pa.Table]:
-    """Yield (line_no, line) tables of the array's elements, read chunk by chunk."""
+    """Yield (line_no, line) tables of the array's elements, read chunk by chunk.
+
+    Whatever follows the array's closing bracket (`cat array.json lines.json`) is read as JSON
+    lines: numbered after the elements, each with its line in the file (file_line) for its reject.
+    """
+    from pipelines.readers import ndjson_batches
+
     scan = _scanner()
-    state = np.array([0, 0, 0, -1], np.int64)
+    state = np.array([0, 0, 0, -1, 0, -1], np.int64)
     carry = b""
     number = 0
     block = head
@@ -99,6 +111,14 @@ def array_batches(stream: BinaryIO, head: bytes) -> Iterator[pa.Table]:
         if elements:
             yield _table(elements, number)
             number += len(elements)
+        if state[5] >= 0:  # the array closed: the rest of the file, if any, is lines
+            line, rest = int(state[4]) + 1, data[int(state[5]) :]
+            while not rest.strip():
+                line += rest.count(b"\n")
+                if not (rest := stream.read(CHUNK_BYTES)):
+                    return
+            yield from ndjson_batches(stream, rest, first_line=line, numbered_after=number)
+            return
         keep_from = int(state[3]) if state[3] >= 0 else len(data)
         carry = data[keep_from:]
         if state[3] >= 0:

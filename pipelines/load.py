@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from concurrent.futures import Future, ThreadPoolExecutor
+import contextlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,8 +11,8 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from pipelines import manifest
-from pipelines.logs import LogMapping, log_rows
+from pipelines import gzipped, manifest
+from pipelines.logs import LogMapping, Malformed, csv_rows_careful, log_rows
 from pipelines.progress import Progress
 from pipelines.readers import is_bson, read_batches, sniff
 from pipelines.sql import query
@@ -76,9 +77,19 @@ def _fast_load(con, path: Path, tz: str, file_index: int) -> bool:
 
 def _careful_load(con, path: Path, tz: str, file_index: int, mapping: LogMapping | None = None) -> list[dict]:
     """Load a file line by line (or a log row by row), so each rejected document is reported with its line."""
+    batches = log_rows(path, mapping, con) if mapping else read_batches(path)
+    try:
+        return _insert_batches(con, path, tz, file_index, batches, mapping)
+    except Malformed:  # a CSV row pyarrow cannot parse: again, row by row, each bad row a reject
+        with contextlib.suppress(duckdb.CatalogException):  # no batch came before it
+            con.execute("delete from incoming where file_index = ?", [file_index])
+        return _insert_batches(con, path, tz, file_index, csv_rows_careful(path, mapping), mapping)
+
+
+def _insert_batches(con, path: Path, tz: str, file_index: int, batches, mapping: LogMapping | None) -> list[dict]:
+    """Type each batch's documents into `incoming`; the rejects, each with its line and text."""
     rejects: list[dict] = []
     bson = mapping is None and is_bson(path)
-    batches = log_rows(path, mapping, con) if mapping else read_batches(path)
     for batch in batches:
         if batch.num_rows == 0:
             continue
@@ -107,10 +118,13 @@ def _careful_load(con, path: Path, tz: str, file_index: int, mapping: LogMapping
         rows = np.searchsorted(batch.column("line_no").to_numpy(), [line_no for line_no, _ in bad])
         raw = batch.column("line") if "line" in batch.column_names else pa.nulls(len(batch), pa.large_binary())
         offsets = batch.column("offset") if "offset" in batch.column_names else None
+        # lines after a JSON array are numbered after its elements; a reject names its line in the file
+        file_lines = batch.column("file_line") if "file_line" in batch.column_names else None
         for (line_no, reason), row in zip(bad, rows.tolist()):
             line = raw[row].as_py() or b""
             text = line.decode("utf-8", errors="replace").rstrip("\r\n")
-            reject = {"file": str(path.resolve()), "line": line_no, "reason": reason, "text": text[:100_000]}
+            where = file_lines[row].as_py() if file_lines is not None else line_no
+            reject = {"file": str(path.resolve()), "line": where, "reason": reason, "text": text[:100_000]}
             if offsets is not None:  # a BSON dump: where the document starts in the file
                 reject["offset"] = offsets[row].as_py()
             rejects.append(reject)
@@ -129,11 +143,18 @@ class _Loaded:
     digest: str
 
 
-def _load_file(
-    con, path: Path, file_index: int, tz: str, digest: Future[str], mapping: LogMapping | None
-) -> _Loaded:
-    """Parse one file's documents into the `incoming` table (its content hash is computed meanwhile)."""
+def _load_file(con, path: Path, file_index: int, tz: str, pool: ThreadPoolExecutor, mapping: LogMapping | None) -> _Loaded:
+    """Parse one file's documents into the `incoming` table.
+
+    Meanwhile a thread hashes its content and, for gzip, reads it through to its end: DuckDB's
+    reader does not check gzip's CRC, so a damaged file takes the careful path, which reports the damage.
+    """
+    digest = pool.submit(manifest.content_hash, path)
+    damage = pool.submit(gzipped.check, path)
     fast = mapping is None and not is_bson(path) and _fast_load(con, path, tz, file_index)
+    if fast and damage.result() is not None:
+        con.execute("delete from incoming where file_index = ?", [file_index])
+        fast = False
     rejects = [] if fast else _careful_load(con, path, tz, file_index, mapping)
     read = con.execute("select count(*) from incoming where file_index = ?", [file_index]).fetchall()[0][0]
     return _Loaded(path, file_index, read, rejects, fast, digest.result())
@@ -154,7 +175,7 @@ def load_all(
     seen: dict[str, Path] = {}
     with ThreadPoolExecutor(max_workers=1) as hasher:
         for index, path in enumerate(paths):
-            item = _load_file(con, path, index, tz, hasher.submit(manifest.content_hash, path), mapping)
+            item = _load_file(con, path, index, tz, hasher, mapping)
             progress.read(path.stat().st_size)
             if _admit(item, known, force, seen, summary):
                 loaded.append(item)
@@ -200,7 +221,7 @@ def stage_file(job: StageJob) -> _Loaded:
     con.execute("set preserve_insertion_order = false")
     try:
         with ThreadPoolExecutor(max_workers=1) as hasher:
-            item = _load_file(con, path, job.file_index, job.tz, hasher.submit(manifest.content_hash, path), job.mapping)
+            item = _load_file(con, path, job.file_index, job.tz, hasher, job.mapping)
         if item.read:
             con.sql("select * from incoming").write_parquet(str(staged_path(job.staging, job.file_index)))
         return item

@@ -95,8 +95,9 @@ def load_mapping(file: str | None, pairs: list[str], timestamp_format: str | Non
 def log_rows(path: Path, mapping: LogMapping, con) -> Iterator[pa.Table]:
     """The log's rows as text, one column per mapped field (named as fields_from_log.sql reads them).
 
-    Each table has line_no (the line in the file; a CSV's header is line 1) and `line`, the row as
-    written (for the rejects file).
+    Each table has line_no (the line in the file; a CSV's header is line 1), `line`, the row as
+    written (for the rejects file), and known_reason (a reject found while reading: a CSV row of
+    the wrong width or not UTF-8, a damaged gzip).
     """
     if mapping.format_of(path) == "csv":
         yield from _csv_rows(path, mapping)
@@ -104,13 +105,104 @@ def log_rows(path: Path, mapping: LogMapping, con) -> Iterator[pa.Table]:
         yield from _ndjson_rows(path, mapping, con)
 
 
+class Malformed(Exception):
+    """pyarrow met a row it cannot parse: the file is read again row by row (the careful path)."""
+
+
 def _csv_rows(path: Path, mapping: LogMapping) -> Iterator[pa.Table]:
-    """A CSV log's mapped columns, read block by block (bounded memory)."""
+    """A CSV log's mapped columns, read block by block (bounded memory) by pyarrow.
+
+    A file with a malformed row (wrong number of cells, not UTF-8) is read by Python's csv module
+    instead, which knows each row's line: the caller drops what this pass had stored and calls
+    again with careful=True (see load._careful_load).
+    """
+    import pyarrow.csv as csv
+
+    from pipelines.readers import damage_of, damage_row, open_binary
+
+    header, delimiter = _csv_header(path, mapping)
+    line = 2  # the header is line 1
+
+    with open_binary(path) as stream:
+        try:
+            reader = csv.open_csv(
+                stream,
+                read_options=csv.ReadOptions(block_size=16 * 1024 * 1024),
+                parse_options=csv.ParseOptions(delimiter=delimiter),
+                convert_options=csv.ConvertOptions(column_types={name: pa.string() for name in header}),
+            )
+            for batch in reader:
+                cells = [batch.column(c) for c in batch.schema.names]
+                yield _log_table(mapping, header, cells, range(line, line + batch.num_rows), delimiter)
+                line += batch.num_rows
+        except pa.ArrowInvalid as exc:  # a row of the wrong width, or not UTF-8
+            raise Malformed(str(exc)) from None
+        if (damage := damage_of(stream)) is not None:
+            yield _with_relation_columns(damage_row(damage, line))
+
+
+def csv_rows_careful(path: Path, mapping: LogMapping, rows_per_batch: int = 64 * 1024) -> Iterator[pa.Table]:
+    """A CSV log read row by row with Python's csv module: each malformed row becomes a reject."""
     import csv as pycsv
     import io
+    import sys
 
-    import pyarrow.compute as pc
-    import pyarrow.csv as csv
+    from pipelines.readers import damage_of, damage_row, open_binary
+
+    header, delimiter = _csv_header(path, mapping)
+    pycsv.field_size_limit(sys.maxsize)
+    with open_binary(path) as stream:
+        text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
+        reader = pycsv.reader(text, delimiter=delimiter)
+        next(reader, None)
+        rows: list[list[str]] = []
+        lines: list[int] = []
+        reasons: list[str | None] = []
+        line = reader.line_num + 1
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except pycsv.Error:
+                row, reason = [], "bad_csv_row"
+            else:
+                reason = None if len(row) == len(header) else "bad_csv_row"
+            if row and reason is None and any(_not_utf8(cell) for cell in row):
+                reason = "bad_utf8"
+            if row or reason:
+                rows.append(row)
+                lines.append(line)
+                reasons.append(reason)
+            line = reader.line_num + 1
+            if len(rows) >= rows_per_batch:
+                yield _careful_table(mapping, header, rows, lines, reasons, delimiter)
+                rows, lines, reasons = [], [], []
+        if rows:
+            yield _careful_table(mapping, header, rows, lines, reasons, delimiter)
+        if (damage := damage_of(stream)) is not None:
+            yield _with_relation_columns(damage_row(damage, line))
+
+
+def _not_utf8(cell: str) -> bool:
+    return any("\udc80" <= ch <= "\udcff" for ch in cell)
+
+
+def _careful_table(mapping, header, rows, lines, reasons, delimiter) -> pa.Table:
+    """One batch of the careful CSV pass; a malformed row keeps its text and its reason, no cells."""
+    cells = []
+    for i in range(len(header)):
+        column = [row[i] if reason is None else None for row, reason in zip(rows, reasons)]
+        cells.append(pa.array(column, pa.string()))
+    texts = [delimiter.join(row).encode("utf-8", "surrogateescape") for row in rows]
+    table = _log_table(mapping, header, cells, lines, delimiter, pa.array(texts, pa.large_binary()))
+    return table.set_column(table.schema.get_field_index("known_reason"), "known_reason", pa.array(reasons, pa.string()))
+
+
+def _csv_header(path: Path, mapping: LogMapping) -> tuple[list[str], str]:
+    """The CSV's column names (a UserError if a mapped one is missing) and its delimiter."""
+    import csv as pycsv
+    import io
 
     from pipelines.readers import open_binary
 
@@ -121,38 +213,52 @@ def _csv_rows(path: Path, mapping: LogMapping) -> Iterator[pa.Table]:
     absent = [column for column in mapping.columns.values() if column not in header]
     if absent:
         raise UserError(f"{path} has no column {absent[0]!r} (its columns: {', '.join(header)})")
-    line = 2  # the header is line 1
-    with open_binary(path) as stream:
-        try:
-            reader = csv.open_csv(
-                stream,
-                read_options=csv.ReadOptions(block_size=16 * 1024 * 1024),
-                parse_options=csv.ParseOptions(delimiter=delimiter),
-                convert_options=csv.ConvertOptions(column_types={name: pa.string() for name in header}),
-            )
-            for batch in reader:
-                out = {"line_no": pa.array(range(line, line + batch.num_rows), pa.int64())}
-                for key, name in RELATION_COLUMNS.items():
-                    column = mapping.columns.get(key)
-                    out[name] = batch.column(column) if column else pa.nulls(batch.num_rows, pa.string())
-                # the row as written, for the rejects file (its cells joined again)
-                cells = [batch.column(c).fill_null("") for c in batch.schema.names]
-                out["line"] = pc.binary_join_element_wise(*cells, delimiter).cast(pa.large_binary())
-                line += batch.num_rows
-                yield pa.table(out)
-        except pa.ArrowInvalid as exc:
-            raise UserError(f"cannot read {path} as CSV: {exc}") from None
+    return header, delimiter
+
+
+def _log_table(mapping, header, cells, lines, delimiter, text=None) -> pa.Table:
+    """The relation fields_from_log.sql reads, from a batch's cells (one array per header column)."""
+    import pyarrow.compute as pc
+
+    count = len(cells[0]) if cells else len(lines)
+    by_name = dict(zip(header, cells))
+    out = {"line_no": pa.array(lines, pa.int64())}
+    for key, name in RELATION_COLUMNS.items():
+        column = mapping.columns.get(key)
+        out[name] = by_name[column] if column else pa.nulls(count, pa.string())
+    if text is None:  # the row as written, for the rejects file (its cells joined again)
+        text = pc.binary_join_element_wise(*[c.fill_null("") for c in cells], delimiter).cast(pa.large_binary())
+    out["line"] = text
+    out["known_reason"] = pa.nulls(count, pa.string())
+    return pa.table(out)
+
+
+def _with_relation_columns(problem: pa.Table) -> pa.Table:
+    """A reader's problem row (line_no, line, known_reason, offset) with the mapped columns null."""
+    for name in RELATION_COLUMNS.values():
+        problem = problem.append_column(name, pa.nulls(problem.num_rows, pa.string()))
+    return problem
+
+
+def _json_pointer(key: str) -> str:
+    """A JSON pointer to a top-level key (RFC 6901): any column name, quotes and slashes included."""
+    return "/" + key.replace("~", "~0").replace("/", "~1")
 
 
 def _ndjson_rows(path: Path, mapping: LogMapping, con) -> Iterator[pa.Table]:
     from pipelines.readers import read_batches
     from pipelines.sql import query
 
-    paths = [f'$."{mapping.columns[key]}"' if key in mapping.columns else "$.__unmapped__" for key in RELATION_COLUMNS]
+    # an unmapped field reads a key no log has (a pointer cannot name it by accident: ~2 is invalid)
+    paths = [_json_pointer(mapping.columns[key]) if key in mapping.columns else "/~2" for key in RELATION_COLUMNS]
     for batch in read_batches(path):
+        if "known_reason" in batch.column_names:  # a damaged gzip's row
+            yield _with_relation_columns(batch.select(["line_no", "line", "known_reason", "offset"]))
+            continue
         con.register("log_lines", batch)
         rows = con.sql(query("staging/log_rows_from_ndjson"), params={"paths": paths}).to_arrow_table()
         con.unregister("log_lines")
         first = batch.column("line_no")[0].as_py()
         lines = batch.column("line").take(pa.compute.subtract(rows.column("line_no"), first))
-        yield rows.append_column("line", lines)
+        rows = rows.append_column("line", lines)
+        yield rows.append_column("known_reason", pa.nulls(rows.num_rows, pa.string()))

@@ -7,7 +7,6 @@ its 1-based line in the file (for a --jsonArray file, its element number).
 
 from __future__ import annotations
 
-import gzip
 import io
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 
 from pipelines.errors import UserError
+from pipelines.gzipped import Damage, TolerantGzip
 
 CHUNK_BYTES = 64 * 1024 * 1024
 JSON_SUFFIXES = (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson.gz")
@@ -67,7 +67,10 @@ def find_inputs(paths: list[str | Path], notes: list[str] | None = None, logs: b
 
 
 def open_binary(path: Path) -> BinaryIO:
-    """Open a file for reading, decompressing gzip (by magic number, not by name)."""
+    """Open a file for reading, decompressing gzip (by magic number, not by name).
+
+    A damaged gzip ends early instead of raising: `damage_of(stream)` then says what and where.
+    """
     try:
         handle = open(path, "rb")
         magic = handle.read(2)
@@ -75,12 +78,41 @@ def open_binary(path: Path) -> BinaryIO:
     except OSError as exc:
         raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
     if magic == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=handle)  # type: ignore[return-value]
+        return io.BufferedReader(TolerantGzip(handle), buffer_size=1024 * 1024)  # type: ignore[return-value]
     return handle
 
 
-def _lines_table(data: bytes, first_line: int) -> pa.Table:
-    """Split `data` (whole lines) at newlines into an Arrow table without copying the text."""
+def damage_of(stream: BinaryIO) -> Damage | None:
+    """The damage that ended a gzip stream from open_binary early (None: sound, or not gzip)."""
+    raw = getattr(stream, "raw", None)
+    return raw.damage if isinstance(raw, TolerantGzip) else None
+
+
+def refuse_unreadable(path: Path, stream: BinaryIO) -> None:
+    """A UserError when a damaged gzip gave not one byte: nothing in it can be judged."""
+    damage = damage_of(stream)
+    if damage is not None and stream.raw.produced == 0:  # type: ignore[attr-defined]
+        raise UserError(
+            f"cannot read {path}: {damage.reason} at byte {damage.offset} ({damage.detail}), nothing before it"
+        )
+
+
+def damage_row(damage: Damage, number: int) -> pa.Table:
+    """The reject row of a damaged gzip stream: numbered after the last document read from it."""
+    return pa.table({
+        "line_no": pa.array([number], pa.int64()),
+        "line": pa.array([damage.detail.encode()], pa.large_binary()),
+        "known_reason": pa.array([damage.reason], pa.string()),
+        "offset": pa.array([damage.offset], pa.int64()),
+    })
+
+
+def _lines_table(data: bytes, first_line: int, numbered_after: int | None = None) -> pa.Table:
+    """Split `data` (whole lines) at newlines into an Arrow table without copying the text.
+
+    With `numbered_after` (lines that follow a JSON array's elements), line_no continues after the
+    elements and file_line keeps each line's own number in the file.
+    """
     buf = np.frombuffer(data, dtype=np.uint8)
     ends = np.flatnonzero(buf == 10)
     offsets = np.empty(len(ends) + 2, dtype=np.int64)
@@ -94,25 +126,30 @@ def _lines_table(data: bytes, first_line: int) -> pa.Table:
         pa.large_binary(), count, [None, pa.py_buffer(offsets[: count + 1]), pa.py_buffer(data)]
     )
     line_no = np.arange(first_line, first_line + count, dtype=np.int64)
-    return pa.table({"line_no": line_no, "line": lines})
+    if numbered_after is None:
+        return pa.table({"line_no": line_no, "line": lines})
+    return pa.table({"line_no": line_no + numbered_after, "line": lines, "file_line": line_no})
 
 
-def _ndjson_batches(stream: BinaryIO, head: bytes) -> Iterator[pa.Table]:
+def ndjson_batches(
+    stream: BinaryIO, head: bytes, first_line: int = 1, numbered_after: int | None = None
+) -> Iterator[pa.Table]:
+    """Tables of whole lines from `head` then the rest of `stream`, numbered from `first_line`."""
     carry = head
-    line = 1
+    line = first_line
     while True:
         block = stream.read(CHUNK_BYTES)
         data = carry + block if carry else block
         if not block:
             if data:
-                yield _lines_table(data, line)
+                yield _lines_table(data, line, numbered_after)
             return
         cut = data.rfind(b"\n")
         if cut < 0:
             carry = data
             continue
         whole, carry = data[: cut + 1], data[cut + 1 :]
-        table = _lines_table(whole, line)
+        table = _lines_table(whole, line, numbered_after)
         line += table.num_rows
         yield table
 
@@ -120,41 +157,50 @@ def _ndjson_batches(stream: BinaryIO, head: bytes) -> Iterator[pa.Table]:
 def sniff(path: Path) -> tuple[str, str]:
     """DuckDB's (format, compression) for an export: JSON lines or a JSON array, gzip or not."""
     with open_binary(path) as stream:
-        try:
-            head = stream.read(4096)
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
-            raise UserError(f"cannot read {path}: {exc}") from None
-        compression = "gzip" if isinstance(stream, gzip.GzipFile) else "none"
+        head = stream.read(4096)
+        refuse_unreadable(path, stream)
+        compression = "gzip" if isinstance(getattr(stream, "raw", None), TolerantGzip) else "none"
     if head.startswith(b"\xef\xbb\xbf"):
         head = head[3:]
     return ("array" if head.lstrip()[:1] == b"[" else "newline_delimited"), compression
 
 
 def read_batches(path: Path) -> Iterator[pa.Table]:
-    """Yield batches of raw documents from one export file (NDJSON, JSON array or BSON; gzip or not)."""
-    if is_bson(path):
-        from pipelines.bson_reader import bson_batches
+    """Yield batches of raw documents from one export file (NDJSON, JSON array or BSON; gzip or not).
 
-        with open_binary(path) as stream:
-            yield from _guard(bson_batches(stream), path)
-        return
+    A damaged gzip yields every document before the damage, then one row for the damage itself.
+    """
     with open_binary(path) as stream:
-        try:
-            head = stream.read(4096)
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
-            raise UserError(f"cannot read {path}: {exc}") from None
+        last = 0
+        if is_bson(path):
+            from pipelines.bson_reader import bson_batches, damage_table
+
+            for batch in _guard(bson_batches(stream), path):
+                last = batch.column("line_no")[-1].as_py()
+                yield batch
+            refuse_unreadable(path, stream)
+            if (damage := damage_of(stream)) is not None:
+                yield damage_table(damage, last + 1)
+            return
+        head = stream.read(4096)
+        refuse_unreadable(path, stream)
         if head.startswith(b"\xef\xbb\xbf"):
             head = head[3:]
         if head.lstrip()[:1] == b"[":
             from pipelines.json_array import array_batches
 
-            yield from _guard(array_batches(stream, head), path)
+            batches = array_batches(stream, head)
         else:
-            yield from _guard(_ndjson_batches(stream, head), path)
+            batches = ndjson_batches(stream, head)
+        for batch in _guard(batches, path):
+            last = batch.column("line_no")[-1].as_py() if batch.num_rows else last
+            yield batch
+        if (damage := damage_of(stream)) is not None:
+            yield damage_row(damage, last + 1)
 
 
 def _guard(batches: Iterator[pa.Table], path: Path) -> Iterator[pa.Table]:
     try:
         yield from batches
-    except (OSError, EOFError, gzip.BadGzipFile, io.UnsupportedOperation) as exc:
+    except OSError as exc:
         raise UserError(f"cannot read {path}: {exc}") from None

@@ -114,10 +114,10 @@ def test_every_document_is_counted_once(lake, export):
     assert len(rejects_of(lake)) == 10
 
 
-def test_a_truncated_gzip_is_a_clear_error(lake, tmp_path):
+def test_a_gzip_with_nothing_readable_is_a_clear_error(lake, tmp_path):
     path = tmp_path / "cut.json.gz"
-    path.write_bytes(gzip.compress((json.dumps(GOOD) + "\n").encode() * 2000)[:-200])
-    with pytest.raises(UserError, match="cannot read"):
+    path.write_bytes(gzip.compress((json.dumps(GOOD) + "\n").encode() * 2000)[:12])
+    with pytest.raises(UserError, match="cannot read .*truncated_gzip at byte"):
         ingest_docs(lake, path)
 
 

@@ -9,6 +9,7 @@ with
 parsed as (
     select
         line_no,
+        known_reason,
         userId,
         role,
         device,
@@ -28,7 +29,7 @@ final as (
         false as bad_utf8,
         true as is_json,
         true as is_object,
-        null::varchar as known_reason,
+        known_reason,
         {
             '_id': to_json(coalesce(_id, 'log:' || md5(coalesce(userId, '') || '|' || coalesce(raw_login, '')))),
             'type': '"session"'::json,
