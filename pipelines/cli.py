@@ -12,7 +12,9 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 
-from pipelines.errors import UserError
+import errno
+
+from pipelines.errors import MACHINE_ERRNOS, MachineError, UserError, describe_os_error
 
 
 def _lake(parser: argparse.ArgumentParser) -> None:
@@ -228,8 +230,6 @@ def cmd_users(args: argparse.Namespace) -> int:
 
     root = load_settings(args.lake).lake
     if args.action == "add":
-        if not args.user_id:
-            raise UserError("users add needs a USER_ID")
         token = users.add_user(root, args.user_id, args.permission or None)
         print(f"user {args.user_id} can now call the API with headers X-User-Id and X-Auth-Token;")
         print("the token is shown this once (only a salted hash is kept):")
@@ -238,8 +238,6 @@ def cmd_users(args: argparse.Namespace) -> int:
         for user_id, record in sorted(users.load_users(root).items()):
             print(f"{user_id}\t{','.join(record['permissions'])}")
     else:
-        if not args.user_id:
-            raise UserError("users revoke needs a USER_ID")
         users.revoke_user(root, args.user_id)
         print(f"user {args.user_id} revoked")
     return 0
@@ -364,11 +362,16 @@ def build_parser() -> argparse.ArgumentParser:
         description="API users: `users add USER_ID [--permission NAME ...]` prints a new random token once "
         "(view-engagement-dashboard unless other permissions are named); `users list`; `users revoke USER_ID`.",
     )
-    people.add_argument("action", choices=["add", "list", "revoke"])
-    people.add_argument("user_id", nargs="?", metavar="USER_ID")
-    people.add_argument("--permission", action="append", metavar="NAME", help="a permission to grant (repeat)")
-    _lake(people)
-    people.set_defaults(func=cmd_users)
+    actions = people.add_subparsers(dest="action", metavar="ACTION", required=True)
+    add = actions.add_parser("add", help="add a user (or give it a new token); prints the token once")
+    add.add_argument("user_id", metavar="USER_ID", help="Rocket.Chat's user id (visible ASCII, no spaces)")
+    add.add_argument("--permission", action="append", metavar="NAME", help="a permission to grant (repeat)")
+    listing = actions.add_parser("list", help="list the users and their permissions")
+    revoke = actions.add_parser("revoke", help="remove a user: its token stops working at once")
+    revoke.add_argument("user_id", metavar="USER_ID")
+    for action in (add, listing, revoke):
+        _lake(action)
+        action.set_defaults(func=cmd_users)
 
     night = sub.add_parser(
         "nightly",
@@ -424,9 +427,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as exc:
         print(f"engagement {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except MachineError as exc:
+        print(f"engagement {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        if exc.errno == errno.EPIPE:  # `engagement ... | head`: the reader has what it wanted
+            _quiet_stdout()
+            return 0
+        if exc.errno not in MACHINE_ERRNOS:
+            raise
+        print(f"engagement {args.command}: {describe_os_error(exc)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"engagement {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush does not fail on the closed pipe."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -25,7 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from pipelines.errors import UserError
+from pipelines.errors import UserError, machine_error
+from pipelines.faults import crash_point
 
 T = TypeVar("T")
 
@@ -113,19 +115,46 @@ def resolve_tz(state: LakeState, tz: str, tz_explicit: bool, root: Path) -> str:
     return state.tz
 
 
-def atomic_write_bytes(target: Path, data: bytes) -> None:
-    """Write `data` to a file beside `target`, fsync it, then rename it over `target`."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+@functools.cache
+def _umask() -> int:
+    """The process's umask, read without changing it (Linux), else by setting it back at once."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write_bytes(target: Path, data: bytes, private: bool = False) -> None:
+    """Write `data` to a file beside `target`, fsync it, then rename it over `target`.
+
+    The file gets the mode any new file gets (the umask's), so a published report is readable
+    like any other file; `private` keeps it to its owner (0600), for secrets. A full or failing
+    disk is a MachineError naming `target`, and the half-written file is removed.
+    """
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise machine_error(exc, target) or exc from None
     try:
         with os.fdopen(fd, "wb") as handle:
+            if not private:
+                os.fchmod(handle.fileno(), 0o666 & ~_umask())
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        crash_point(f"renaming {target.name}")
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and (error := machine_error(exc, target)) is not None:
+            raise error from None
         raise
 
 
@@ -150,6 +179,7 @@ def place_partition(root: Path, table: str, date: str, staged: Path) -> str:
     else:
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(staged, target)
+        crash_point("partition placed")
     return relative
 
 
@@ -166,6 +196,24 @@ def remove_unreferenced(root: Path, state: LakeState) -> int:
             with contextlib.suppress(OSError):
                 folder.rmdir()  # only succeeds when empty
     return removed
+
+
+# what an interrupted writer of the lake can leave beside its files (atomic_write_bytes' names)
+LEFTOVERS = ("._state.json.*.tmp", "._manifest.jsonl.*.tmp", "rejects/.*.jsonl.*.tmp")
+
+
+def remove_leftovers(root: Path) -> None:
+    """Remove what an interrupted run left: temporary files, the staging folder, unnamed partitions.
+
+    Call under the writers' lock: then no other writer has files in progress.
+    """
+    import shutil
+
+    for pattern in LEFTOVERS:
+        for path in root.glob(pattern):
+            path.unlink(missing_ok=True)
+    shutil.rmtree(root / ".staging", ignore_errors=True)
+    remove_unreferenced(root, read_state(root))
 
 
 @contextlib.contextmanager

@@ -39,6 +39,17 @@ class SmtpSettings:
     recipients: tuple[str, ...]
 
 
+def check_address(value: str, what: str) -> str:
+    """`value` if it is one plain email address; else a UserError (a line break could inject a header)."""
+    from email.utils import parseaddr
+
+    _, address = parseaddr(value) if not any(ord(c) < 32 or ord(c) == 127 for c in value) else ("", "")
+    local, at, domain = address.rpartition("@")
+    if not (at and local and domain) or any(c.isspace() for c in address):
+        raise UserError(f"{what} {value!r} is not an email address: give one like boss@example.com")
+    return value
+
+
 def smtp_settings(env: dict[str, str] | None = None) -> SmtpSettings:
     """The ENGAGEMENT_SMTP_* and ENGAGEMENT_MAIL_* settings (host unset: write .eml files instead)."""
     env = dict(os.environ if env is None else env)
@@ -50,14 +61,17 @@ def smtp_settings(env: dict[str, str] | None = None) -> SmtpSettings:
         port = int(env.get("ENGAGEMENT_SMTP_PORT") or default_port)
     except ValueError:
         raise UserError("ENGAGEMENT_SMTP_PORT must be a number") from None
-    recipients = tuple(a.strip() for a in env.get("ENGAGEMENT_MAIL_TO", "").split(",") if a.strip())
+    recipients = tuple(
+        check_address(a.strip(), "ENGAGEMENT_MAIL_TO has") for a in env.get("ENGAGEMENT_MAIL_TO", "").split(",") if a.strip()
+    )
+    sender = check_address(env.get("ENGAGEMENT_MAIL_FROM") or "chat-engagement@localhost", "ENGAGEMENT_MAIL_FROM")
     return SmtpSettings(
         host=env.get("ENGAGEMENT_SMTP_HOST") or None,
         port=port,
         security=security,
         user=env.get("ENGAGEMENT_SMTP_USER") or None,
         password=env.get("ENGAGEMENT_SMTP_PASSWORD") or None,
-        sender=env.get("ENGAGEMENT_MAIL_FROM") or "chat-engagement@localhost",
+        sender=sender,
         recipients=recipients,
     )
 
@@ -155,7 +169,7 @@ def send_week(
     backoff: float = 2.0,
 ) -> Delivery:
     """Mail the week's report, once per week and recipients (again with `resend`); keep an .eml always."""
-    to = list(recipients or smtp.recipients)
+    to = [check_address(a, "recipient") for a in recipients] if recipients else list(smtp.recipients)
     if not to and smtp.host:
         raise UserError("no recipients: give --to ADDR or set ENGAGEMENT_MAIL_TO")
     end = context["end"]

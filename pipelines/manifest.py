@@ -31,9 +31,15 @@ class Manifest:
     """The entries of a lake's manifest, looked up by (path, size, time) and by content."""
 
     def __init__(self, entries: list[Entry]):
-        self.entries = entries
+        # one entry per (file, content): reading the same file again (--force) replaces its entry
+        self._entries = {(e.path, e.content_hash): e for e in entries}
         self._by_stat = {(e.path, e.size, e.mtime_ns): e for e in entries}
         self._by_hash = {e.content_hash: e for e in entries}
+
+    @property
+    def entries(self) -> list[Entry]:
+        """Every entry, oldest first."""
+        return list(self._entries.values())
 
     def unchanged(self, path: Path) -> Entry | None:
         """The entry of this very file, if it has not changed since (no need to read it)."""
@@ -45,7 +51,9 @@ class Manifest:
         return self._by_hash.get(content_hash)
 
     def add(self, entry: Entry) -> None:
-        self.entries.append(entry)
+        """Record a file; the same file with the same content (read again with --force) replaces its entry."""
+        self._entries.pop((entry.path, entry.content_hash), None)
+        self._entries[(entry.path, entry.content_hash)] = entry
         self._by_stat[(entry.path, entry.size, entry.mtime_ns)] = entry
         self._by_hash.setdefault(entry.content_hash, entry)
 

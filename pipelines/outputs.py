@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipelines import lake
-from pipelines.weekly import WINDOW_DAYS, weekly_data
+from pipelines.days import between, shifted
+from pipelines.weekly import weekly_data, window
 
 KEYS = ".keys"  # beside the outputs: <output name>.key holds the key it was written for
 
@@ -39,17 +40,18 @@ def end_dates(first: dt.date, last: dt.date, every: str = "day") -> list[dt.date
     """End dates from `first` to `last`, every day or every 7 days (from `first`)."""
     if every not in ("day", "week"):
         raise ValueError(f"every must be day or week, not {every!r}")
-    step = dt.timedelta(days=1 if every == "day" else 7)
-    dates, day = [], first
-    while day <= last:
+    step = 1 if every == "day" else 7
+    dates: list[dt.date] = []
+    day: dt.date | None = first
+    while day is not None and day <= last:
         dates.append(day)
-        day += step
+        day = shifted(day, step)
     return dates
 
 
 def window_key(state: lake.LakeState, end: dt.date) -> str:
     """What the output for `end` depends on: the zone and its window's rollup files."""
-    days = [(end - dt.timedelta(days=i)).isoformat() for i in range(WINDOW_DAYS)]
+    days = list(reversed(between(*window(end))))
     inputs = [state.tz or "", *(state.files["user_daily"].get(d, "-") for d in days)]
     return hashlib.sha256("\n".join(inputs).encode()).hexdigest()[:32]
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from pipelines import lake
 from pipelines.sql import connect, query
+from pipelines.days import between, clipped, shifted
 from pipelines.weekly import WINDOW_DAYS, weekly_data, window
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "reports" / "templates"
@@ -23,7 +24,7 @@ def _by_date(body: dict) -> dict[dt.date, int]:
 
 def _distinct_users(root: Path, end: dt.date) -> int:
     first, last = window(end)
-    dates = [(first + dt.timedelta(days=i)).isoformat() for i in range(WINDOW_DAYS)]
+    dates = between(first, last)
     con = connect(threads=1)
     params = {"first": first, "last": last}
     try:
@@ -46,17 +47,18 @@ def week_context(root: Path, end: dt.date, today: dt.date | None = None) -> dict
     """Everything a report of the week ending on `end` shows."""
     state = lake.require_lake(root)
     body = weekly_data(root, end)
-    previous_body = weekly_data(root, end - dt.timedelta(days=7))
+    # near 0001-01-01 the weeks before do not exist: they have no users
+    previous_body = weekly_data(root, shifted(end, -7))
     current, earlier = _by_date(body), _by_date(previous_body)
     # the same weekday a week earlier of the window's first day is before the previous window
-    earlier |= _by_date(weekly_data(root, end - dt.timedelta(days=14)))
+    earlier |= _by_date(weekly_data(root, shifted(end, -14)))
     first, _ = window(end)
     today = today or dt.date.today()
     days = []
-    for offset in range(WINDOW_DAYS):
-        day = first + dt.timedelta(days=offset)
+    for iso in between(first, end):
+        day = dt.date.fromisoformat(iso)
         users = current.get(day, 0)
-        before = earlier.get(day - dt.timedelta(days=7))
+        before = earlier.get(shifted(day, -7))
         days.append({
             "date": day.isoformat(),
             "weekday": day.strftime("%a"),
@@ -71,7 +73,7 @@ def week_context(root: Path, end: dt.date, today: dt.date | None = None) -> dict
     total = sum(d["users"] for d in days)
     previous_total = sum(previous_body_item["users"] for previous_body_item in previous_body["month"])
     notices = [f"No data yet for {d['label']}." for d in days if d["missing"]]
-    if end >= today - dt.timedelta(days=1):
+    if end >= clipped(today, -1):
         notices.append(
             "The last days may be incomplete: Rocket.Chat aggregates sessions nightly, and exports of the "
             "most recent days can still grow."

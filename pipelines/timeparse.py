@@ -37,4 +37,7 @@ def date_of(value: str, tz: str) -> dt.date:
     zone = zoneinfo.ZoneInfo(tz)
     if moment.tzinfo is None:
         return moment.date()  # a local time is already in the server's zone
-    return moment.astimezone(zone).date()
+    try:
+        return moment.astimezone(zone).date()
+    except OverflowError:  # 9999-12-31T23:00Z is year 10000 east of UTC: the calendar's last date
+        return dt.date.max if moment.year == dt.MAXYEAR else dt.date.min

@@ -6,9 +6,11 @@ and cheap enough to check on every request; the check runs in constant time.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
+import re
 import secrets
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from pipelines.errors import UserError
 
 USERS_FILE = "_users.json"
 DEFAULT_PERMISSION = "view-engagement-dashboard"
+USER_ID = re.compile(r"[\x21-\x7e]+")
 
 
 def _path(root: Path) -> Path:
@@ -36,29 +39,44 @@ def load_users(root: Path) -> dict[str, dict]:
 
 
 def _save(root: Path, users: dict[str, dict]) -> None:
-    lake.atomic_write_bytes(_path(root), (json.dumps(users, indent=1, sort_keys=True) + "\n").encode("utf-8"))
+    """Replace the users file, readable by its owner only (it holds the token hashes)."""
+    body = (json.dumps(users, indent=1, sort_keys=True) + "\n").encode("utf-8")
+    lake.atomic_write_bytes(_path(root), body, private=True)
+
+
+@contextlib.contextmanager
+def _changing(root: Path):
+    """The users file's own lock (an ingest does not block `users add`); clears a killed writer's leftovers."""
+    with lake.write_lock(root, name=".users.lock"):
+        for path in root.glob(f".{USERS_FILE}.*.tmp"):
+            path.unlink(missing_ok=True)
+        yield
 
 
 def add_user(root: Path, user_id: str, permissions: list[str] | None = None) -> str:
     """Create (or re-key) a user; return its new token, which is not stored anywhere."""
-    if not user_id.strip():
-        raise UserError("a user id must not be empty")
+    if not USER_ID.fullmatch(user_id):
+        raise UserError(
+            f"user id {user_id!r} cannot be sent in an X-User-Id header: use visible ASCII without spaces, "
+            "as Rocket.Chat's ids are (e.g. rbAXPnMktTFbNpwtJ)"
+        )
     token = secrets.token_urlsafe(32)
     salt = secrets.token_hex(16)
-    users = load_users(root)
-    users[user_id] = {"salt": salt, "hash": _digest(salt, token), "permissions": permissions or [DEFAULT_PERMISSION]}
-    root.mkdir(parents=True, exist_ok=True)
-    _save(root, users)
+    with _changing(root):
+        users = load_users(root)
+        users[user_id] = {"salt": salt, "hash": _digest(salt, token), "permissions": permissions or [DEFAULT_PERMISSION]}
+        _save(root, users)
     return token
 
 
 def revoke_user(root: Path, user_id: str) -> None:
     """Remove a user; its token stops working at once."""
-    users = load_users(root)
-    if user_id not in users:
-        raise UserError(f"no user {user_id!r}; `engagement users list` shows them")
-    del users[user_id]
-    _save(root, users)
+    with _changing(root):
+        users = load_users(root)
+        if user_id not in users:
+            raise UserError(f"no user {user_id!r}; `engagement users list` shows them")
+        del users[user_id]
+        _save(root, users)
 
 
 def check(users: dict[str, dict], user_id: str | None, token: str | None) -> dict | None:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines import lake
+from pipelines.days import between, clipped
 from pipelines.schema import check_weekly_body
 from pipelines.sql import connect, query
 
@@ -14,14 +15,19 @@ WINDOW_DAYS = 8
 
 
 def window(end: dt.date) -> tuple[dt.date, dt.date]:
-    """The first and last date of the 8-day window ending on `end`."""
-    return end - dt.timedelta(days=WINDOW_DAYS - 1), end
+    """The first and last date of the 8-day window ending on `end` (clipped at 0001-01-01)."""
+    return clipped(end, -(WINDOW_DAYS - 1)), end
 
 
-def weekly_data(root: Path, end: dt.date, con=None) -> dict[str, Any]:
-    """The endpoint body for the window ending on `end`, read from the lake's 8 user_daily partitions."""
+def weekly_data(root: Path, end: dt.date | None, con=None) -> dict[str, Any]:
+    """The endpoint body for the window ending on `end`, read from the lake's 8 user_daily partitions.
+
+    `end` None (a window before the calendar's first day) has no users.
+    """
+    if end is None:
+        return check_weekly_body({"month": [], "success": True})
     first, last = window(end)
-    dates = [(first + dt.timedelta(days=i)).isoformat() for i in range(WINDOW_DAYS)]
+    dates = between(first, last)
     own = con is None
     con = con or connect(threads=1)
     params = {"first": first, "last": last}
