@@ -7,14 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from pipelines import lake
+from pipelines.days import clipped, instant_clipped
 from pipelines.sql import connect, query
 
 
 def active_users(root: Path, first: dt.date, last: dt.date, con=None) -> dict[str, Any]:
     """The endpoint body for dates first..last (inclusive), from their user_daily partitions."""
-    days = (last - first).days + 1
-    dates = [(first + dt.timedelta(days=i)).isoformat() for i in range(max(days, 0))]
-    rows = _run(con, root, "user_daily", dates, "marts/active_users", {"first": first, "last": last})
+    rows = _run(con, root, "user_daily", first, last, "marts/active_users", {"first": first, "last": last})
     return {
         "month": [
             {"day": day, "month": month, "year": year, "usersList": list(ids), "users": users}
@@ -24,11 +23,10 @@ def active_users(root: Path, first: dt.date, last: dt.date, con=None) -> dict[st
     }
 
 
-def _session_dates(first: dt.datetime, last: dt.datetime) -> list[str]:
+def _session_dates(first: dt.datetime, last: dt.datetime) -> tuple[dt.date, dt.date]:
     """The sessions partitions that can hold a loginAt in [first, last] (a day's margin each side:
-    a session's partition is its server-local day)."""
-    start, stop = first.date() - dt.timedelta(days=1), last.date() + dt.timedelta(days=1)
-    return [(start + dt.timedelta(days=i)).isoformat() for i in range((stop - start).days + 1)]
+    a session's partition is its server-local day), clipped to the calendar."""
+    return clipped(first.date(), -1), clipped(last.date(), 1)
 
 
 def _utc_naive(moment: dt.datetime) -> dt.datetime:
@@ -37,9 +35,9 @@ def _utc_naive(moment: dt.datetime) -> dt.datetime:
 
 def hourly_data(root: Path, start: dt.datetime, con=None) -> dict[str, Any]:
     """The hourly-data body for the 24 hours up to `start` (an aware datetime)."""
-    first = start - dt.timedelta(hours=24)
+    first = instant_clipped(start, -dt.timedelta(hours=24))
     params = {"from": _utc_naive(first), "to": _utc_naive(start)}
-    rows = _run(con, root, "sessions", _session_dates(first, start), "marts/hourly_data", params) or [
+    rows = _run(con, root, "sessions", *_session_dates(first, start), "marts/hourly_data", params) or [
         (0, hour) for hour in range(22, -1, -2)
     ]
     return {"hours": [{"users": users, "hour": hour} for users, hour in rows], "success": True}
@@ -48,20 +46,20 @@ def hourly_data(root: Path, start: dt.datetime, con=None) -> dict[str, Any]:
 def users_by_time(root: Path, start: dt.datetime, end: dt.datetime, con=None) -> dict[str, Any]:
     """The users-by-time-of-the-day-in-a-week body for loginAt in [start, end]."""
     params = {"from": _utc_naive(start), "to": _utc_naive(end)}
-    rows = _run(con, root, "sessions", _session_dates(start, end), "marts/users_by_time", params)
+    rows = _run(con, root, "sessions", *_session_dates(start, end), "marts/users_by_time", params)
     return {
         "week": [{"users": u, "hour": h, "day": d, "month": m, "year": y} for u, h, d, m, y in rows],
         "success": True,
     }
 
 
-def _run(con, root: Path, table: str, dates: list[str], name: str, params: dict) -> list[tuple]:
-    """Rows of queries/<name>.sql over the table's partitions for `dates` (none: no rows)."""
+def _run(con, root: Path, table: str, first: dt.date, last: dt.date, name: str, params: dict) -> list[tuple]:
+    """Rows of queries/<name>.sql over the table's partitions of dates first..last (none: no rows)."""
     own = con is None
     con = con or connect(threads=1)
     try:
         return lake.query_partitions(
-            root, table, dates, lambda files: con.execute(query(name), {"files": files, **params}).fetchall(), []
+            root, table, first, last, lambda files: con.execute(query(name), {"files": files, **params}).fetchall(), []
         )
     finally:
         if own:

@@ -219,7 +219,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = load_settings(args.lake)
     lake.require_lake(settings.lake)
-    uvicorn.run(create_app(settings.lake), host=args.host, port=args.port, log_level="warning", access_log=False)
+    app = create_app(settings.lake, settings.cors_origins)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
     return 0
 
 
@@ -349,7 +350,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve Rocket.Chat's user-engagement API from the lake (HTTP, uvicorn)",
         description="Serve GET /api/v1/engagement-dashboard/users/ chat-busier/weekly-data, chat-busier/hourly-data, "
         "active-users and users-by-time-of-the-day-in-a-week, with Rocket.Chat's X-User-Id / X-Auth-Token authentication (see `engagement users`), bodies and "
-        "errors. The OpenAPI document is at /openapi.json.",
+        "errors. The OpenAPI document is at /openapi.json. ENGAGEMENT_CORS_ORIGINS (comma-separated) lets pages "
+        "of those origins call it.",
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=3000, help="port (default 3000)")

@@ -15,6 +15,7 @@ consistent snapshot of every day.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import fcntl
 import functools
 import hashlib
@@ -43,11 +44,15 @@ class LakeState:
     tz: str | None = None
     files: dict[str, dict[str, str]] = field(default_factory=lambda: {t: {} for t in TABLES})
 
-    def paths(self, root: Path, table: str, dates: list[str] | None = None) -> list[str]:
-        """Absolute paths of the table's current files, for the given ISO dates (all when None)."""
+    def paths(self, root: Path, table: str, first: dt.date | None = None, last: dt.date | None = None) -> list[str]:
+        """Absolute paths of the table's current files, oldest first: all, or those of dates first..last.
+
+        The cost is that of the days the lake holds, never of the range asked for (0001..9999 is fine).
+        """
         current = self.files.get(table, {})
-        keys = sorted(current) if dates is None else [d for d in dates if d in current]
-        return [str(root / current[d]) for d in keys]
+        low = first.isoformat() if first else ""
+        high = last.isoformat() if last else "~"
+        return [str(root / current[d]) for d in sorted(current) if low <= d <= high]
 
     def to_json(self) -> str:
         body = {
@@ -76,8 +81,10 @@ def read_state(root: Path) -> LakeState:
 READ_ATTEMPTS = 5
 
 
-def query_partitions(root: Path, table: str, dates: list[str], run: Callable[[list[str]], T], empty: T) -> T:
-    """run(files) over the current files of `table` for `dates` (`empty` when there are none).
+def query_partitions(
+    root: Path, table: str, first: dt.date, last: dt.date, run: Callable[[list[str]], T], empty: T
+) -> T:
+    """run(files) over the current files of `table` for dates first..last (`empty` when there are none).
 
     Readers take no lock: if a writer replaces a file between our reading the state and the file,
     the state is read again and the query rerun.
@@ -85,7 +92,7 @@ def query_partitions(root: Path, table: str, dates: list[str], run: Callable[[li
     import duckdb
 
     for attempt in range(READ_ATTEMPTS):
-        files = read_state(root).paths(root, table, dates)
+        files = read_state(root).paths(root, table, first, last)
         if not files:
             return empty
         try:

@@ -24,14 +24,14 @@ def _by_date(body: dict) -> dict[dt.date, int]:
 
 def _distinct_users(root: Path, end: dt.date) -> int:
     first, last = window(end)
-    dates = between(first, last)
     con = connect(threads=1)
     params = {"first": first, "last": last}
     try:
         return lake.query_partitions(
             root,
             "user_daily",
-            dates,
+            first,
+            last,
             lambda files: con.execute(query("marts/week_users"), {"files": files, **params}).fetchall()[0][0],
             0,
         )

@@ -3,35 +3,76 @@
 Same paths, same bodies, same errors as Rocket.Chat. Requests read the lake without locks: a
 query loads the lake's state and reads the files it names (immutable), so an ingest running at
 the same time never gives an error or a mixed answer. Answers are cached on the lake's state.
+
+Every answer is JSON in Rocket.Chat's shape (an unexpected error too: logged here with its
+traceback, answered 500 {"success": false, ...}), with `Cache-Control: no-store` and
+`Pragma: no-cache` as Rocket.Chat sends them. The work of a request is bounded by the days the
+lake holds, and the range endpoints (active-users, users-by-time) run in a small pool of their own,
+so a client asking for 0001..9999 cannot starve the others.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Query, Request
-from fastapi.concurrency import run_in_threadpool
+import anyio
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.cors import CORSMiddleware
 
 from pipelines import lake, users
-from pipelines.timeparse import is_js_iso_string
+from pipelines.timeparse import ISO_STRING_PATTERN, is_js_iso_string
 
 PREFIX = "/api/v1/engagement-dashboard/users"
 UNAUTHORIZED = {"status": "error", "message": "You must be logged in to do this."}
 FORBIDDEN = {"success": False, "error": "User does not have the permissions required for this action [error-unauthorized]"}
+INTERNAL = {"success": False, "error": "Internal server error"}
+NO_CACHE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+# the range endpoints share this many threads; weekly-data and hourly-data have their own
+HEAVY_WORKERS = 1
+LIGHT_WORKERS = 8
+
+log = logging.getLogger("engagement.serve")
 
 
 def bad_date(field: str) -> dict[str, Any]:
     return {"success": False, "error": f"Match error: Failed Match.Where validation in field {field}"}
 
 
-class Lake:
-    """The lake as the server sees it: its state's identity, the users, a small cache of answers."""
+def missing_key(field: str) -> dict[str, Any]:
+    return {"success": False, "error": f"Match error: Missing key '{field}'"}
+
+
+def check_query(request: Request, names: tuple[str, ...]) -> tuple[dict[str, str], dict | None]:
+    """The query's dates, or the 400 body Rocket.Chat's check(queryParams, Match.ObjectIncluding(...)) gives.
+
+    As Meteor's check walks the query object: keys in the order they came, the first bad one named
+    (a repeated key, or start[]=..., is an array there, so it is bad); then the first missing one.
+    Other keys are allowed.
+    """
+    given: dict[str, list[str]] = {}
+    for key, value in request.query_params.multi_items():
+        name = key.split("[", 1)[0] if "[" in key[1:] else key
+        given.setdefault(name, []).append(value if name == key else "\0")  # start[x]=... is never a date
+    for name, values in given.items():
+        if name in names and (len(values) != 1 or not is_js_iso_string(values[0])):
+            return {}, bad_date(name)
+    for name in names:
+        if name not in given:
+            return {}, missing_key(name)
+    return {name: given[name][0] for name in names}, None
+
+
+class AnswerCache:
+    """What the server keeps of the lake: its state's identity, the users, a small cache of answers."""
 
     def __init__(self, root: Path, cache_size: int = 4096):
         self.root = root
@@ -40,6 +81,8 @@ class Lake:
         self.lock = threading.Lock()
         self.local = threading.local()
         self._users: tuple[tuple, dict] | None = None
+        self.heavy = anyio.CapacityLimiter(HEAVY_WORKERS)
+        self.light = anyio.CapacityLimiter(LIGHT_WORKERS)
 
     def version(self) -> tuple:
         """Changes whenever an ingest replaces the state (it is rewritten by rename)."""
@@ -75,14 +118,14 @@ class Lake:
             cached = self._tz = (version, lake.read_state(self.root).tz or "UTC")
         return cached[1]
 
-    async def answer(self, kind: str, args: tuple, compute) -> Response:
-        """The cached response for (lake state, kind, args); computed off the event loop on a miss."""
+    async def answer(self, kind: str, args: tuple, compute: Callable[[], dict], heavy: bool = False) -> Response:
+        """The cached response for (lake state, kind, args); computed in a worker pool on a miss."""
         key = (self.version(), kind, args)
         with self.lock:
             if key in self.cache:
                 self.cache.move_to_end(key)
                 return Response(self.cache[key], media_type="application/json")
-        body = await run_in_threadpool(compute)
+        body = await anyio.to_thread.run_sync(compute, limiter=self.heavy if heavy else self.light)
         encoded = json.dumps(body, separators=(",", ":")).encode("utf-8")
         with self.lock:
             self.cache[key] = encoded
@@ -91,75 +134,229 @@ class Lake:
         return Response(encoded, media_type="application/json")
 
 
+class JsonCORSMiddleware(CORSMiddleware):
+    """Starlette's CORS, with a refused preflight answered in Rocket.Chat's JSON shape."""
+
+    def preflight_response(self, request_headers) -> Response:
+        response = super().preflight_response(request_headers)
+        headers = {k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-type")}
+        if response.status_code == 200:
+            return JSONResponse({"success": True}, headers=headers)
+        error = {"success": False, "error": response.body.decode("utf-8", "replace")}
+        return JSONResponse(error, status_code=response.status_code, headers=headers)
+
+
+class NoStore:
+    """ASGI middleware: Cache-Control: no-store and Pragma: no-cache on every answer."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def with_headers(message):
+            if message["type"] == "http.response.start":
+                names = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [(k.lower().encode(), v.encode()) for k, v in NO_CACHE.items() if k.lower().encode() not in names]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
 def _date_in_zone(value: str, tz: str) -> dt.date:
     from pipelines.timeparse import date_of
 
     return date_of(value, tz)
 
 
-def create_app(root: Path) -> FastAPI:
-    """The ASGI app for the lake at `root`."""
-    state = Lake(root)
+def _instant(value: str) -> dt.datetime:
+    return dt.datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.timezone.utc)
+
+
+# --- the OpenAPI document: what the endpoints really take and answer --------------------------
+
+DATE_PARAMETER = {
+    "required": True,
+    "schema": {
+        "type": "string",
+        "pattern": ISO_STRING_PATTERN,
+        "example": "2023-05-19T23:59:59.999Z",
+    },
+    "description": "An instant exactly as JavaScript's Date.prototype.toISOString() prints it, years 0001..9999",
+}
+ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {"success": {"type": "boolean", "enum": [False]}, "error": {"type": "string"}},
+    "required": ["success", "error"],
+}
+UNAUTHORIZED_SCHEMA = {
+    "type": "object",
+    "properties": {"status": {"type": "string", "enum": ["error"]}, "message": {"type": "string"}},
+    "required": ["status", "message"],
+}
+COUNT = {"type": "integer", "minimum": 0}
+
+
+def _items(properties: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
+
+
+DAY = {"day": {"type": "integer"}, "month": {"type": "integer"}, "year": {"type": "integer"}}
+BODIES = {
+    "weekly": ("month", _items({"users": COUNT, **DAY})),
+    "active": ("month", _items({**DAY, "usersList": {"type": "array", "items": {"type": "string"}}, "users": COUNT})),
+    "hourly": ("hours", _items({"users": COUNT, "hour": {"type": "integer", "minimum": 0, "maximum": 22}})),
+    "by-time": ("week", _items({"users": COUNT, "hour": {"type": "integer", "minimum": 0, "maximum": 23}, **DAY})),
+}
+
+
+def _json(schema: dict[str, Any], description: str, example: dict | None = None) -> dict[str, Any]:
+    content: dict[str, Any] = {"schema": schema}
+    if example is not None:
+        content["example"] = example
+    return {"description": description, "content": {"application/json": content}}
+
+
+def _operation(kind: str, dates: tuple[str, ...]) -> dict[str, Any]:
+    """FastAPI route arguments documenting one endpoint (its query is checked by check_query)."""
+    key, item = BODIES[kind]
+    body = {
+        "type": "object",
+        "properties": {key: {"type": "array", "items": item}, "success": {"type": "boolean", "enum": [True]}},
+        "required": [key, "success"],
+        "additionalProperties": False,
+    }
+    return {
+        "response_class": Response,
+        "responses": {
+            200: _json(body, "The numbers, as Rocket.Chat answers them"),
+            400: _json(ERROR_SCHEMA, "A date missing, repeated or not in toISOString() form", bad_date(dates[0])),
+            401: _json(UNAUTHORIZED_SCHEMA, "No or a wrong X-User-Id / X-Auth-Token", UNAUTHORIZED),
+            403: _json(ERROR_SCHEMA, "The user lacks view-engagement-dashboard", FORBIDDEN),
+        },
+        "openapi_extra": {
+            "parameters": [{"name": name, "in": "query", **DATE_PARAMETER} for name in dates],
+            "security": [{"userId": [], "authToken": []}],
+        },
+    }
+
+
+def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    from fastapi.openapi.utils import get_openapi
+
+    def build() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            schema.setdefault("components", {})["securitySchemes"] = {
+                "userId": {"type": "apiKey", "in": "header", "name": "X-User-Id"},
+                "authToken": {"type": "apiKey", "in": "header", "name": "X-Auth-Token"},
+            }
+            for path in schema["paths"].values():
+                for operation in path.values():
+                    operation.get("responses", {}).pop("422", None)  # FastAPI's, never ours
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    return build
+
+
+def create_app(root: Path, cors_origins: tuple[str, ...] = ()) -> FastAPI:
+    """The ASGI app for the lake at `root`; `cors_origins` may call it from their pages."""
+    state = AnswerCache(root)
     app = FastAPI(
         title="chat-engagement",
         description="Rocket.Chat's Engagement Dashboard user endpoints, answered from the lake.",
         version="0.1.0",
+        docs_url=None,
+        redoc_url=None,
     )
+    app.openapi = _openapi(app)  # type: ignore[method-assign]
+    if cors_origins:
+        app.add_middleware(
+            JsonCORSMiddleware,
+            allow_origins=list(cors_origins),
+            allow_methods=["GET", "HEAD", "OPTIONS"],
+            allow_headers=["X-User-Id", "X-Auth-Token", "Content-Type"],
+            max_age=600,
+        )
+    app.add_middleware(NoStore)
 
-    def refuse(request: Request, **dates: str | None) -> JSONResponse | None:
-        """Rocket.Chat's checks, in its order: logged in, allowed, then each date in toISOString() form."""
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        # unknown routes (404) and wrong methods (405), in Rocket.Chat's envelope
+        return JSONResponse({"success": False, "error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> Response:
+        log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+        return JSONResponse(INTERNAL, status_code=500, headers=NO_CACHE)
+
+    def refuse(request: Request, names: tuple[str, ...]) -> tuple[dict[str, str], JSONResponse | None]:
+        """Rocket.Chat's checks, in its order: logged in, allowed, then the query's dates."""
         record = users.check(state.users(), request.headers.get("x-user-id"), request.headers.get("x-auth-token"))
         if record is None:
-            return JSONResponse(UNAUTHORIZED, status_code=401)
+            return {}, JSONResponse(UNAUTHORIZED, status_code=401)
         if users.DEFAULT_PERMISSION not in record["permissions"]:
-            return JSONResponse(FORBIDDEN, status_code=403)
-        for name, value in dates.items():
-            if value is None or not is_js_iso_string(value):
-                return JSONResponse(bad_date(name), status_code=400)
-        return None
+            return {}, JSONResponse(FORBIDDEN, status_code=403)
+        dates, error = check_query(request, names)
+        return dates, JSONResponse(error, status_code=400) if error else None
 
-    def instant(value: str) -> dt.datetime:
-        return dt.datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.timezone.utc)
+    def route(path: str, summary: str, kind: str, dates: tuple[str, ...]):
+        """GET, documented; HEAD, answered like GET without the body (uvicorn drops it)."""
 
-    @app.get(f"{PREFIX}/chat-busier/weekly-data", summary="Daily active users, the 8 days ending at start")
-    async def weekly(request: Request, start: str | None = Query(None, description="toISOString() form")):
-        if denied := refuse(request, start=start):
+        def register(handler):
+            app.add_api_route(PREFIX + path, handler, methods=["GET"], summary=summary, **_operation(kind, dates))
+            app.add_api_route(PREFIX + path, handler, methods=["HEAD"], include_in_schema=False)
+            return handler
+
+        return register
+
+    @route("/chat-busier/weekly-data", "Daily active users, the 8 days ending at start", "weekly", ("start",))
+    async def weekly(request: Request):
+        query, denied = refuse(request, ("start",))
+        if denied:
             return denied
         from pipelines.weekly import weekly_data
 
-        end = _date_in_zone(start, state.tz())
+        end = _date_in_zone(query["start"], state.tz())
         return await state.answer("weekly", (end,), lambda: weekly_data(root, end, con=state.connection()))
 
-    @app.get(f"{PREFIX}/active-users", summary="Active users per date from start to end, with their ids")
-    async def active(request: Request, start: str | None = None, end: str | None = None):
-        if denied := refuse(request, start=start, end=end):
+    @route("/active-users", "Active users per date from start to end, with their ids", "active", ("start", "end"))
+    async def active(request: Request):
+        query, denied = refuse(request, ("start", "end"))
+        if denied:
             return denied
         from pipelines.activity import active_users
 
         tz = state.tz()
-        first, last = _date_in_zone(start, tz), _date_in_zone(end, tz)
+        first, last = _date_in_zone(query["start"], tz), _date_in_zone(query["end"], tz)
         return await state.answer(
-            "active", (first, last), lambda: active_users(root, first, last, con=state.connection())
+            "active", (first, last), lambda: active_users(root, first, last, con=state.connection()), heavy=True
         )
 
-    @app.get(f"{PREFIX}/chat-busier/hourly-data", summary="Distinct users per even UTC hour, the 24 h up to start")
-    async def hourly(request: Request, start: str | None = None):
-        if denied := refuse(request, start=start):
+    @route("/chat-busier/hourly-data", "Distinct users per even UTC hour, the 24 h up to start", "hourly", ("start",))
+    async def hourly(request: Request):
+        query, denied = refuse(request, ("start",))
+        if denied:
             return denied
         from pipelines.activity import hourly_data
 
-        moment = instant(start)
+        moment = _instant(query["start"])
         return await state.answer("hourly", (moment,), lambda: hourly_data(root, moment, con=state.connection()))
 
-    @app.get(f"{PREFIX}/users-by-time-of-the-day-in-a-week", summary="Distinct users per date and hour")
-    async def by_time(request: Request, start: str | None = None, end: str | None = None):
-        if denied := refuse(request, start=start, end=end):
+    @route("/users-by-time-of-the-day-in-a-week", "Distinct users per date and hour", "by-time", ("start", "end"))
+    async def by_time(request: Request):
+        query, denied = refuse(request, ("start", "end"))
+        if denied:
             return denied
         from pipelines.activity import users_by_time
 
-        first, last = instant(start), instant(end)
+        first, last = _instant(query["start"]), _instant(query["end"])
         return await state.answer(
-            "by-time", (first, last), lambda: users_by_time(root, first, last, con=state.connection())
+            "by-time", (first, last), lambda: users_by_time(root, first, last, con=state.connection()), heavy=True
         )
 
     return app

@@ -32,6 +32,8 @@ class Settings:
     archive: Path = Path(DEFAULT_ARCHIVE)
     out: Path = Path(DEFAULT_OUT)
     outbox: Path = Path(DEFAULT_OUTBOX)
+    # origins whose pages may call `engagement serve` (CORS); none by default
+    cors_origins: tuple[str, ...] = ()
 
 
 def check_tz(name: str) -> str:
@@ -65,4 +67,5 @@ def load_settings(
         archive=Path(archive or env.get("ENGAGEMENT_ARCHIVE") or DEFAULT_ARCHIVE),
         out=Path(out or env.get("ENGAGEMENT_OUT") or DEFAULT_OUT),
         outbox=Path(env.get("ENGAGEMENT_OUTBOX") or DEFAULT_OUTBOX),
+        cors_origins=tuple(o.strip() for o in env.get("ENGAGEMENT_CORS_ORIGINS", "").split(",") if o.strip()),
     )

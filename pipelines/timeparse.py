@@ -9,18 +9,23 @@ import zoneinfo
 from pipelines.errors import UserError
 
 # What JavaScript's Date.prototype.toISOString() prints, and so what the HTTP endpoint accepts.
-ISO_STRING = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
+# Exactly what JavaScript's Date.prototype.toISOString() prints for a real instant of years
+# 0001..9999: ASCII digits only (Python's \d and strptime take any script's digits), months of
+# their length, 29 February in leap years only. The HTTP endpoints accept this and nothing else,
+# and their OpenAPI document states the same pattern.
+_YEAR = r"(?:[0-9]{3}[1-9]|[0-9]{2}[1-9][0-9]|[0-9][1-9][0-9]{2}|[1-9][0-9]{3})"
+_LEAP_YEAR = r"(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:[02468][48]|[2468]0|[13579][26])00)"
+_DATE = (
+    rf"(?:{_YEAR}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)"
+    rf"|02-(?:0[1-9]|1[0-9]|2[0-8]))|{_LEAP_YEAR}-02-29)"
+)
+ISO_STRING_PATTERN = rf"^{_DATE}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]\.[0-9]{{3}}Z$"
+ISO_STRING = re.compile(ISO_STRING_PATTERN)
 
 
 def is_js_iso_string(value: str) -> bool:
-    """True when `value` is exactly toISOString() output for a real instant."""
-    if not ISO_STRING.fullmatch(value):
-        return False
-    try:
-        dt.datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ")
-    except ValueError:
-        return False
-    return True
+    """True when `value` is exactly toISOString() output for a real instant of years 0001..9999."""
+    return ISO_STRING.fullmatch(value) is not None
 
 
 def date_of(value: str, tz: str) -> dt.date:

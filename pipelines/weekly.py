@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines import lake
-from pipelines.days import between, clipped
+from pipelines.days import clipped
 from pipelines.schema import check_weekly_body
 from pipelines.sql import connect, query
 
@@ -27,7 +27,6 @@ def weekly_data(root: Path, end: dt.date | None, con=None) -> dict[str, Any]:
     if end is None:
         return check_weekly_body({"month": [], "success": True})
     first, last = window(end)
-    dates = between(first, last)
     own = con is None
     con = con or connect(threads=1)
     params = {"first": first, "last": last}
@@ -35,7 +34,8 @@ def weekly_data(root: Path, end: dt.date | None, con=None) -> dict[str, Any]:
         rows = lake.query_partitions(
             root,
             "user_daily",
-            dates,
+            first,
+            last,
             lambda files: con.execute(query("marts/weekly_data"), {"files": files, **params}).fetchall(),
             [],
         )

@@ -85,7 +85,7 @@ def test_auth_errors_are_rocket_chats(served, headers, status, body):
     assert (response.status_code, response.json()) == (status, body)
 
 
-@pytest.mark.parametrize("start", [None, "2023-05-19", "2023-05-19T00:00:00Z", "2023-02-30T00:00:00.000Z",
+@pytest.mark.parametrize("start", ["2023-05-19", "2023-05-19T00:00:00Z", "2023-02-30T00:00:00.000Z",
                                    "2023-05-19T00:00:00.000+02:00", "yesterday"])
 def test_dates_not_in_to_iso_string_form_are_400(served, start):
     params = {} if start is None else {"start": start}
@@ -128,7 +128,7 @@ def test_the_sibling_endpoints_answer(served):
         {"users": 3, "hour": hour, "day": 19, "month": 5, "year": 2023} for hour in range(23, 9, -1)
     ]
     bad = httpx.get(served["base"] + BY_TIME, params={"start": "2023-05-19T00:00:00.000Z"}, headers=served["viewer"])
-    assert bad.status_code == 400 and bad.json()["error"].endswith("in field end")
+    assert bad.status_code == 400 and bad.json()["error"] == "Match error: Missing key 'end'"
 
 
 def test_200_concurrent_requests_while_an_ingest_runs(served, export):
