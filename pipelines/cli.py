@@ -101,8 +101,9 @@ def _quiet_prefect() -> None:
 
 def _run_flow(command: str, call) -> int:
     """Run a flow (Prefect's ephemeral server unless PREFECT_API_URL is set); a failure names its step."""
-    from pipelines.flows import StepFailed
+    from pipelines.flows import StepFailed, start_temporary_server
 
+    start_temporary_server()
     try:
         result = call()
     except StepFailed as exc:
@@ -138,11 +139,21 @@ def cmd_nightly(args: argparse.Namespace) -> int:
     )
 
 
+MAX_BACKFILL = 36_600  # end dates in one backfill: a century of days
+
+
 def cmd_backfill(args: argparse.Namespace) -> int:
     """Run `engagement backfill`."""
     first, last = _date(args.first), _date(args.last)
     if last < first:
         raise UserError(f"--to {last} is before --from {first}")
+    if (last - first).days // (7 if args.every == "week" else 1) >= MAX_BACKFILL:
+        from pipelines import lake
+        from pipelines.settings import load_settings
+
+        days = sorted(lake.require_lake(load_settings(args.lake).lake).files["user_daily"])
+        held = f"the lake holds {days[0]} .. {days[-1]}" if days else "the lake holds no days yet"
+        raise UserError(f"--from {first} --to {last} is more than {MAX_BACKFILL:,} end dates: narrow it ({held})")
     _quiet_prefect()
     from pipelines.flows import backfill
 
@@ -184,7 +195,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_send(args: argparse.Namespace) -> int:
     """Run `engagement send`."""
-    from pipelines import lake, mail, report
+    from pipelines import lake, mail, outputs, report
     from pipelines.settings import load_settings
     from pipelines.timeparse import date_of
 
@@ -193,9 +204,10 @@ def cmd_send(args: argparse.Namespace) -> int:
     context = report.week_context(settings.lake, date_of(args.start, tz))
     smtp = mail.smtp_settings()
     try:
-        delivery = mail.send_week(
-            context, settings.out, settings.outbox, smtp, args.to or None, resend=args.resend, dry_run=args.dry_run
-        )
+        with outputs.publishing(settings.out, settings.outbox):
+            delivery = mail.send_week(
+                context, settings.out, settings.outbox, smtp, args.to or None, resend=args.resend, dry_run=args.dry_run
+            )
     except mail.DeliveryFailed as exc:
         print(f"engagement send: {exc}; the report stays in {settings.outbox}", file=sys.stderr)
         return 1

@@ -8,6 +8,9 @@ commands that run a flow do.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import os
+import sys
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -128,8 +131,9 @@ def nightly(
             summary = _step("ingest the inbox", ingest_inbox, settings)
         tz = resolve_tz(require_lake(settings.lake), settings.tz, settings.tz_explicit, settings.lake)
         end = run_date or outputs.last_complete_day(dt.datetime.now(dt.timezone.utc), tz)
-        week = _step("publish week", publish_week, settings, end)
-        delivery = _step("send report", send_report, settings, end)
+        with outputs.publishing(settings.out, settings.outbox):
+            week = _step("publish week", publish_week, settings, end)
+            delivery = _step("send report", send_report, settings, end)
     logger.info("week ending %s: %s", end, "written" if week.written else "unchanged")
     create_table_artifact(
         key="weekly-data",
@@ -160,9 +164,10 @@ def backfill(
     settings = load_settings(lake, out=out)
     require_lake(settings.lake)
     ends = outputs.end_dates(first, last, every)
-    futures = publish_week.map(settings, ends, force)
-    weeks = [future.result() for future in futures]
-    outputs.write_index(settings.out)  # once more after the parallel tasks: it lists them all
+    with outputs.publishing(settings.out):
+        futures = publish_week.map(settings, ends, force)
+        weeks = [future.result() for future in futures]
+        outputs.write_index(settings.out)  # once more after the parallel tasks: it lists them all
     written = sum(w.written for w in weeks)
     create_markdown_artifact(
         key="backfill-summary",
@@ -170,6 +175,42 @@ def backfill(
         f"{len(weeks) - written} unchanged.\n",
     )
     return [{"end": w.end.isoformat(), "path": str(w.path), "written": w.written} for w in weeks]
+
+
+def _die_with_parent(parent: int) -> None:
+    """In a child before exec: ask Linux for SIGTERM when the parent dies (however it dies)."""
+    import ctypes
+    import signal
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent died before the line above: go now
+        os._exit(0)
+
+
+def start_temporary_server() -> None:
+    """Start Prefect's temporary API server (when no PREFECT_API_URL is set) as a child that dies with us.
+
+    Prefect starts it lazily as a plain child process, which outlives a command killed by SIGKILL or
+    a timeout: a nightly cron job killed every night would pile servers up. Started here, from the
+    main thread, it gets a parent-death signal; Prefect's clients then find it running and use it.
+    """
+    from prefect.server.api import server
+    from prefect.settings import PREFECT_API_URL
+
+    if PREFECT_API_URL.value() or sys.platform != "linux":
+        return
+
+    class DiesWithUs(server.SubprocessASGIServer):
+        def _run_uvicorn_command(self):
+            popen, parent = server.subprocess.Popen, os.getpid()
+            server.subprocess.Popen = functools.partial(popen, preexec_fn=lambda: _die_with_parent(parent))
+            try:
+                return super()._run_uvicorn_command()
+            finally:
+                server.subprocess.Popen = popen
+
+    DiesWithUs().start()  # the instance Prefect's own calls get (one per port; this is port None's)
 
 
 def nightly_schedule(cron: str, timezone: str):

@@ -7,10 +7,12 @@ one of the 8 days' rollups changes, and a rerun over unchanged days writes nothi
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
 import zoneinfo
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +31,23 @@ class WeekOutput:
     path: Path
     written: bool
     body: dict
+
+
+# what an interrupted writer of the outputs can leave (atomic_write_bytes' temporary names)
+LEFTOVERS = ("weekly-data/.*.tmp", f"weekly-data/{KEYS}/.*.tmp", "reports/.*.tmp", f"reports/{KEYS}/.*.tmp", ".*.tmp")
+
+
+@contextlib.contextmanager
+def publishing(out: Path, outbox: Path | None = None) -> Iterator[None]:
+    """Hold the outputs' lock (one publishing run at a time) after clearing a killed run's leftovers."""
+    with lake.write_lock(out, name=".outputs.lock"):
+        for pattern in LEFTOVERS:
+            for path in out.glob(pattern):
+                path.unlink(missing_ok=True)
+        if outbox is not None:
+            for path in outbox.glob(".*.eml.*.tmp"):
+                path.unlink(missing_ok=True)
+        yield
 
 
 def last_complete_day(now: dt.datetime, tz: str) -> dt.date:

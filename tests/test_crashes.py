@@ -183,3 +183,49 @@ def test_a_full_disk_while_writing_outputs_is_one_line(scenario, small_disk, tmp
     mail = run_cli("send", "--lake", lake, "--start", "2023-05-10", "--out", str(tmp_path / "out"),
                    env={"ENGAGEMENT_OUTBOX": str(point / "outbox")})
     assert_one_line(mail)
+
+
+# --- no orphans ----------------------------------------------------------------------------------
+
+def children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads children from /proc (Linux)")
+def test_killing_a_backfill_takes_prefects_temporary_server_with_it(scenario, tmp_path):
+    import signal
+    import sys
+    import time
+
+    from conftest import ROOT
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ENGAGEMENT_", "PREFECT_API_URL"))}
+    env["PREFECT_HOME"] = str(tmp_path / "prefect")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pipelines", "backfill", "--lake", str(scenario["before"]), "--out", str(tmp_path / "out"),
+         "--from", "2023-05-01", "--to", "2023-05-30", "--force"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    server = []
+    while not server and process.poll() is None and time.monotonic() < deadline:
+        server = [c for c in children(process.pid) if b"uvicorn" in Path(f"/proc/{c}/cmdline").read_bytes()]
+        time.sleep(0.05)
+    assert server, "the backfill never started Prefect's temporary server"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    deadline = time.monotonic() + 30  # a bound on waiting, not a performance limit
+    while alive(server[0]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(server[0]), "Prefect's temporary server outlived the killed backfill"

@@ -87,7 +87,7 @@ def test_a_failing_input_fails_the_run_and_names_the_step(dirs):
     from pipelines.flows import StepFailed, nightly
 
     broken = Path(dirs["inbox"]) / "cut.json.gz"
-    broken.write_bytes(gzip.compress(SAMPLE.read_bytes())[:-100])
+    broken.write_bytes(gzip.compress(SAMPLE.read_bytes())[:12])  # damaged before its first byte of data
     with pytest.raises(StepFailed, match="step 'ingest the inbox' failed: cannot read"):
         nightly(run_date=dt.date(2023, 5, 19), **dirs)
 
@@ -95,7 +95,7 @@ def test_a_failing_input_fails_the_run_and_names_the_step(dirs):
 def test_the_nightly_command_exits_non_zero_when_a_step_fails(dirs):
     from pathlib import Path
 
-    (Path(dirs["inbox"]) / "cut.json.gz").write_bytes(gzip.compress(SAMPLE.read_bytes())[:-100])
+    (Path(dirs["inbox"]) / "cut.json.gz").write_bytes(gzip.compress(SAMPLE.read_bytes())[:12])
     result = run_cli("nightly", "--date", "2023-05-19", "--lake", dirs["lake"], "--inbox", dirs["inbox"],
                      "--out", dirs["out"])
     assert result.returncode == 1
