@@ -87,8 +87,9 @@ def _scanner():
 def array_batches(stream: BinaryIO, head: bytes) -> Iterator[pa.Table]:
     """Yield (line_no, line) tables of the array's elements, read chunk by chunk.
 
-    Whatever follows the array's closing bracket (`cat array.json lines.json`) is read as JSON
-    lines: numbered after the elements, each with its line in the file (file_line) for its reject.
+    Whatever follows the array's closing bracket is read too: another array (`cat a.json b.json`
+    of two array exports) likewise, JSON lines (`cat array.json lines.json`) as lines, numbered
+    after the elements, each with its line in the file (file_line) for its reject.
     """
     from pipelines.readers import ndjson_batches
 
@@ -111,12 +112,16 @@ def array_batches(stream: BinaryIO, head: bytes) -> Iterator[pa.Table]:
         if elements:
             yield _table(elements, number)
             number += len(elements)
-        if state[5] >= 0:  # the array closed: the rest of the file, if any, is lines
+        if state[5] >= 0:  # the array closed: what follows, if anything, is another array or lines
             line, rest = int(state[4]) + 1, data[int(state[5]) :]
             while not rest.strip():
                 line += rest.count(b"\n")
                 if not (rest := stream.read(CHUNK_BYTES)):
                     return
+            if rest.lstrip()[:1] == b"[":  # `cat a.json b.json` of two --jsonArray exports
+                state[:] = (0, 0, 0, -1, line - 1, -1)
+                carry, block = b"", rest
+                continue
             yield from ndjson_batches(stream, rest, first_line=line, numbered_after=number)
             return
         keep_from = int(state[3]) if state[3] >= 0 else len(data)

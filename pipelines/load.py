@@ -156,7 +156,10 @@ def _load_file(con, path: Path, file_index: int, tz: str, pool: ThreadPoolExecut
         con.execute("delete from incoming where file_index = ?", [file_index])
         fast = False
     rejects = [] if fast else _careful_load(con, path, tz, file_index, mapping)
-    read = con.execute("select count(*) from incoming where file_index = ?", [file_index]).fetchall()[0][0]
+    try:
+        read = con.execute("select count(*) from incoming where file_index = ?", [file_index]).fetchall()[0][0]
+    except duckdb.CatalogException:  # no document in any file so far (an empty log, say)
+        read = 0
     return _Loaded(path, file_index, read, rejects, fast, digest.result())
 
 
