@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import errno
 import json
 import sys
 from collections.abc import Callable, Sequence
-
-import errno
 
 from pipelines.errors import MACHINE_ERRNOS, MachineError, UserError, describe_os_error
 

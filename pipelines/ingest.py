@@ -26,7 +26,6 @@ from pipelines.readers import find_inputs
 from pipelines.sql import connect
 
 
-
 @dataclass
 class IngestSummary:
     """What one ingest run read, stored and rejected."""

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from pipelines import lake
-from pipelines.sql import connect, query
 from pipelines.days import between, clipped, shifted
+from pipelines.sql import connect, query
 from pipelines.weekly import WINDOW_DAYS, weekly_data, window
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "reports" / "templates"

@@ -6,7 +6,6 @@ import datetime as dt
 import gzip
 import json
 import zlib
-from pathlib import Path
 
 import bson
 import pytest
