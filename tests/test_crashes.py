@@ -91,8 +91,7 @@ def test_a_kill_at_any_step_leaves_before_or_after_and_the_rerun_converges(scena
     killed = run_cli("ingest", "--lake", str(lake), str(scenario["b"]), env={"ENGAGEMENT_CRASH_AT": point})
     assert killed.returncode == -9, killed.stderr  # it really died there
     assert answers(lake) in (scenario["before_answers"], scenario["after_answers"])  # never a mix
-    rerun = run_cli("ingest", "--lake", str(lake), str(scenario["b"]))
-    assert rerun.returncode == 0, rerun.stderr
+    ingest_docs(lake, scenario["b"])  # the next run (in-process: the killed one was the real command)
     assert answers(lake) == scenario["after_answers"]
     assert content(lake) == scenario["clean"]
     assert leftovers(lake) == []

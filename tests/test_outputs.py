@@ -54,3 +54,20 @@ def test_force_recomputes_but_writes_the_same_bytes(lake, export, tmp_path):
     out = tmp_path / "out"
     outputs.write_week(lake, out, dt.date(2023, 5, 19))
     assert not outputs.write_week(lake, out, dt.date(2023, 5, 19), force=True).written
+
+
+def test_publishing_clears_a_killed_runs_temporary_files_and_nothing_else(tmp_path):
+    from pipelines.outputs import publishing
+
+    out, outbox = tmp_path / "out", tmp_path / "outbox"
+    leftovers = [out / "weekly-data" / ".2023-05-19.json.x1.tmp", out / "weekly-data" / ".keys" / ".2023-05-19.json.key.x2.tmp",
+                 out / "reports" / ".index.html.x3.tmp", out / "reports" / ".keys" / ".2023-05-19.json.x4.tmp",
+                 out / ".deliveries.jsonl.x5.tmp", outbox / ".2023-05-19.eml.x6.tmp"]
+    kept = [out / "weekly-data" / "2023-05-19.json", out / "reports" / "index.html", outbox / "2023-05-19.eml",
+            out / "deliveries.jsonl", out / "weekly-data" / ".keys" / "2023-05-19.json.key"]
+    for path in leftovers + kept:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("x")
+    with publishing(out, outbox):
+        assert [p for p in leftovers if p.exists()] == []
+    assert all(p.exists() for p in kept)
