@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test sample bench clean
+.PHONY: demo test lint sample bench clean
 
 $(BIN)/engagement: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,11 @@ demo: $(BIN)/engagement
 
 test: $(BIN)/engagement
 	$(BIN)/python -m pytest
+
+# What CI checks besides the tests: lint rules and declared dependencies (pyproject.toml).
+lint: $(BIN)/engagement
+	$(BIN)/ruff check .
+	$(BIN)/deptry .
 
 # Regenerate the bundled sample export (deterministic).
 sample: $(BIN)/engagement
