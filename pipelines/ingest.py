@@ -100,69 +100,53 @@ def ingest(
         if archive is not None:
             for leftover in archive.glob(".*.tmp"):
                 leftover.unlink(missing_ok=True)
+        con = None
         try:
             staging = lake.staging_dir(root)
-            _run(root, state, staging, todo, tz, known, force, summary, mapping, progress, stage_map, memory_limit, archive)
+            con = connect(memory_limit=memory_limit)
+            con.execute("set temp_directory = ?", [str(staging / "spill")])
+            # rows carry their file and line, so arrival order need not be kept (and parallel inserts gain)
+            con.execute("set preserve_insertion_order = false")
+            progress = progress or Quiet()
+            progress.reading(sum(path.stat().st_size for path in todo))
+            if stage_map is None:
+                loaded = load_all(con, todo, tz, known, force, summary, mapping, progress)
+            else:
+                jobs = [StageJob(str(p), i, tz, str(staging), mapping, memory_limit) for i, p in enumerate(todo)]
+                loaded = load_staged(con, stage_map(jobs), staging, known, force, summary, progress)
+            crash_point("loaded")
+            if summary.stored:
+                one_version_each = len(loaded) == 1 and loaded[0].fast
+                summary.days_touched = merge(con, root, state, staging, one_version_each, progress)
+            crash_point("merged")
+            state.tz = tz
+            for item in loaded:
+                _store_rejects(root, item.path, item.rejects, summary)
+                if archive is not None:
+                    summary.archived.append(str(_archive(item.path, item.digest, archive)))
+                rejected = len(item.rejects)
+                known.add(manifest.new_entry(item.path, item.digest, item.read, item.read - rejected, rejected))
+            crash_point("rejects written")
+            lake.write_state(root, state)
+            crash_point("state written")
+            manifest.write_manifest(root, known)
+            crash_point("manifest written")
+            lake.remove_unreferenced(root, state)
         except BaseException as exc:
             # the state on disk is the previous one (or, if only the manifest failed, the new one):
-            # files this run placed that it does not name go, so the lake is as that state says
+            # what this run placed and that state does not name goes, so the lake is as it says
+            if con is not None:
+                con.close()
+                con = None
             lake.remove_leftovers(root)
             if not isinstance(exc, MachineError) and (error := machine_error(exc, getattr(exc, "filename", None) or root)):
                 raise error from None
             raise
         finally:
+            if con is not None:
+                con.close()
             shutil.rmtree(root / ".staging", ignore_errors=True)
     return summary
-
-
-def _run(
-    root: Path,
-    state: lake.LakeState,
-    staging: Path,
-    todo: list[Path],
-    tz: str,
-    known: manifest.Manifest,
-    force: bool,
-    summary: IngestSummary,
-    mapping: LogMapping | None,
-    progress: Progress | None,
-    stage_map: Callable[[list[StageJob]], list] | None,
-    memory_limit: str,
-    archive: Path | None,
-) -> None:
-    """Read, merge and commit: the partitions, then rejects and archive copies, then the state, then the manifest."""
-    con = connect(memory_limit=memory_limit)
-    try:
-        con.execute("set temp_directory = ?", [str(staging / "spill")])
-        # rows carry their file and line, so arrival order need not be kept (and parallel inserts gain)
-        con.execute("set preserve_insertion_order = false")
-        progress = progress or Quiet()
-        progress.reading(sum(path.stat().st_size for path in todo))
-        if stage_map is None:
-            loaded = load_all(con, todo, tz, known, force, summary, mapping, progress)
-        else:
-            jobs = [StageJob(str(p), i, tz, str(staging), mapping, memory_limit) for i, p in enumerate(todo)]
-            loaded = load_staged(con, stage_map(jobs), staging, known, force, summary, progress)
-        crash_point("loaded")
-        if summary.stored:
-            one_version_each = len(loaded) == 1 and loaded[0].fast
-            summary.days_touched = merge(con, root, state, staging, one_version_each, progress)
-        crash_point("merged")
-        state.tz = tz
-        for item in loaded:
-            _store_rejects(root, item.path, item.rejects, summary)
-            if archive is not None:
-                summary.archived.append(str(_archive(item.path, item.digest, archive)))
-            rejected = len(item.rejects)
-            known.add(manifest.new_entry(item.path, item.digest, item.read, item.read - rejected, rejected))
-        crash_point("rejects written")
-        lake.write_state(root, state)
-        crash_point("state written")
-        manifest.write_manifest(root, known)
-        crash_point("manifest written")
-        lake.remove_unreferenced(root, state)
-    finally:
-        con.close()
 
 
 def _archive(path: Path, digest: str, folder: Path) -> Path:
