@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from pipelines import lake
+from pipelines.errors import UserError
 
 MANIFEST_FILE = "_manifest.jsonl"
 HASH_BUFFER = 4 * 1024 * 1024
@@ -64,7 +65,12 @@ def read_manifest(root: Path) -> Manifest:
         lines = (root / MANIFEST_FILE).read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
         return Manifest([])
-    return Manifest([Entry(**json.loads(line)) for line in lines if line.strip()])
+    try:
+        return Manifest([Entry(**json.loads(line)) for line in lines if line.strip()])
+    except (ValueError, TypeError) as exc:
+        raise UserError(
+            f"cannot read the manifest {root / MANIFEST_FILE}: {exc}; remove it and the next ingest reads every file again"
+        ) from None
 
 
 def write_manifest(root: Path, manifest: Manifest) -> None:

@@ -36,6 +36,8 @@ def load_users(root: Path) -> dict[str, dict]:
         return json.loads(_path(root).read_text(encoding="utf-8"))
     except FileNotFoundError:
         return {}
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot read the users file {_path(root)}: {exc}; restore it or remove it and add the users again") from None
 
 
 def _save(root: Path, users: dict[str, dict]) -> None:

@@ -129,3 +129,14 @@ def test_force_does_not_double_the_manifest(lake, export):
 def test_a_backfill_over_the_whole_calendar_is_one_line(small_lake):
     code, _, err = call("backfill", "--lake", str(small_lake), "--from", "0001-01-01", "--to", "9999-12-31")
     assert code == 2 and err.count("\n") == 1 and "the lake holds 2023-05-20 .. 2023-05-20" in err
+
+
+@pytest.mark.parametrize("name,argv", [
+    ("_users.json", ["users", "list"]),
+    ("_manifest.jsonl", ["ingest", "{export}"]),
+])
+def test_a_damaged_lake_file_is_one_line(small_lake, export, name, argv):
+    (small_lake / name).write_text("{ damaged")
+    path = export([session("b", "u2", "2023-05-18T10:00:00.000Z", "2023-05-18T11:00:00.000Z")])
+    code, _, err = call(*[a.replace("{export}", str(path)) for a in argv], "--lake", str(small_lake))
+    assert code == 2 and err.count("\n") == 1 and "cannot read" in err
