@@ -112,9 +112,9 @@ class Malformed(Exception):
 def _csv_rows(path: Path, mapping: LogMapping) -> Iterator[pa.Table]:
     """A CSV log's mapped columns, read block by block (bounded memory) by pyarrow.
 
-    A file with a malformed row (wrong number of cells, not UTF-8) is read by Python's csv module
-    instead, which knows each row's line: the caller drops what this pass had stored and calls
-    again with careful=True (see load._careful_load).
+    A malformed row (wrong number of cells, not UTF-8) raises Malformed: the caller then drops
+    what this pass stored and reads the file with csv_rows_careful, which knows each row's line
+    (see load._careful_load).
     """
     import pyarrow.csv as csv
 
