@@ -203,6 +203,8 @@ def start_temporary_server() -> None:
 
     class DiesWithUs(server.SubprocessASGIServer):
         def _run_uvicorn_command(self):
+            # Prefect calls subprocess.Popen itself: for this one call (from the main thread, before
+            # any flow runs), Popen gets the preexec that asks for the parent-death signal
             popen, parent = server.subprocess.Popen, os.getpid()
             server.subprocess.Popen = functools.partial(popen, preexec_fn=lambda: _die_with_parent(parent))
             try:

@@ -61,7 +61,7 @@ def content(root: Path) -> dict:
 def leftovers(root: Path) -> list[str]:
     named = {root / rel for table in lakemod.TABLES for rel in lakemod.read_state(root).files[table].values()}
     stray = [p for p in root.rglob("*.parquet") if p not in named]
-    temporary = list(root.rglob("*.tmp")) + [p for p in (root / ".staging").rglob("*")] if (root / ".staging").exists() else list(root.rglob("*.tmp"))
+    temporary = list(root.rglob("*.tmp")) + list((root / ".staging").rglob("*"))
     return sorted(str(p) for p in stray + temporary)
 
 
