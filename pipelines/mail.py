@@ -12,11 +12,11 @@ import json
 import os
 import smtplib
 import ssl
-import time
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
+from time import sleep
 from typing import Any
 
 from pipelines import lake
@@ -135,7 +135,7 @@ def send(message: EmailMessage, smtp: SmtpSettings, attempts: int = 3, backoff: 
                 raise DeliveryFailed(
                     f"could not send to {smtp.host}:{smtp.port} after {attempts} attempts: {exc}"
                 ) from None
-            time.sleep(backoff * 2 ** (attempt - 1))
+            sleep(backoff * 2 ** (attempt - 1))
     raise AssertionError("unreachable")
 
 

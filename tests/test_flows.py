@@ -166,7 +166,8 @@ def test_a_mail_server_that_refuses_fails_the_run_and_keeps_the_files(dirs, monk
         monkeypatch.setenv("ENGAGEMENT_SMTP_PORT", str(controller.port))
         monkeypatch.setenv("ENGAGEMENT_SMTP_SECURITY", "none")
         monkeypatch.setenv("ENGAGEMENT_MAIL_TO", "boss@example.com")
-        monkeypatch.setattr("pipelines.mail.time.sleep", lambda seconds: None)  # no waiting between retries
+        # no waiting between retries: only mail's sleep (patching time.sleep would make Prefect's threads spin)
+        monkeypatch.setattr("pipelines.mail.sleep", lambda seconds: None)
         with pytest.raises(StepFailed, match="step 'send report' failed: could not send"):
             nightly(run_date=dt.date(2023, 5, 19), **dirs)
     finally:
