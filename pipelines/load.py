@@ -25,12 +25,11 @@ def _raw_lines(con, batch: pa.Table) -> pa.Table:
     try:
         text = lines.cast(pa.large_string())
     except pa.ArrowInvalid:  # some line is not UTF-8: null those lines, keep the rest
-        text = con.sql("select try(decode(line)) as text from undecoded").to_arrow_table().column("text")
+        text = con.sql(query("staging/decode_lines")).to_arrow_table().column("text")
     finally:
         con.unregister("undecoded")
     con.register("unchecked", pa.table({"text": text}))
-    is_json = con.sql("select coalesce(json_valid(text), false) as is_json from unchecked")
-    is_json = is_json.to_arrow_table().column("is_json")
+    is_json = con.sql(query("staging/valid_json")).to_arrow_table().column("is_json")
     con.unregister("unchecked")
     known = batch.column("known_reason") if "known_reason" in batch.column_names else pa.nulls(len(batch), pa.string())
     table = pa.table({"line_no": batch.column("line_no"), "text": text, "is_json": is_json, "known_reason": known})
@@ -44,11 +43,11 @@ def _parallel(table: pa.Table) -> pa.Table:
 
 def _insert_documents(con, tz: str, file_index: int) -> None:
     """Type the documents of the `fields` view and append them, stored or rejected, to `incoming`."""
-    sql = query("staging/documents")
-    params = {"tz": tz, "file_index": file_index}
-    con.execute(f"create table if not exists incoming as {sql} limit 0", params)
-    con.execute(f"insert into incoming {sql}", params)
-    con.execute("drop view fields")
+    documents = con.sql(query("staging/documents"), params={"tz": tz, "file_index": file_index})
+    try:
+        documents.insert_into("incoming")
+    except duckdb.CatalogException:  # the run's first documents
+        documents.create("incoming")
 
 
 def _fast_load(con, path: Path, tz: str, file_index: int) -> bool:
@@ -64,15 +63,25 @@ def _fast_load(con, path: Path, tz: str, file_index: int) -> bool:
         _insert_documents(con, tz, file_index)
     except duckdb.Error:
         return False  # unreadable as a whole: the careful path says what is wrong
-    rejected, repeated = con.execute(
-        "select count(*) filter (where reject_reason is not null), count(*) - count(distinct _id) "
-        "from incoming where file_index = ?",
-        [file_index],
-    ).fetchall()[0]
+    _, rejected, repeated = _counts(con, file_index)
     if rejected or repeated:
-        con.execute("delete from incoming where file_index = ?", [file_index])
+        _forget(con, file_index)
         return False
     return True
+
+
+def _counts(con, file_index: int) -> tuple[int, int, int]:
+    """(read, rejected, repeated _ids) of one file's documents in `incoming` (none yet: zeros)."""
+    try:
+        return con.execute(query("staging/file_counts"), {"file_index": file_index}).fetchall()[0]
+    except duckdb.CatalogException:  # no document in any file so far (an empty log, say)
+        return 0, 0, 0
+
+
+def _forget(con, file_index: int) -> None:
+    """Drop one file's documents from `incoming` (if there is anything yet)."""
+    with contextlib.suppress(duckdb.CatalogException):
+        con.execute(query("staging/forget_file"), {"file_index": file_index})
 
 
 def _careful_load(con, path: Path, tz: str, file_index: int, mapping: LogMapping | None = None) -> list[dict]:
@@ -81,8 +90,7 @@ def _careful_load(con, path: Path, tz: str, file_index: int, mapping: LogMapping
     try:
         return _insert_batches(con, path, tz, file_index, batches, mapping)
     except Malformed:  # a CSV row pyarrow cannot parse: again, row by row, each bad row a reject
-        with contextlib.suppress(duckdb.CatalogException):  # no batch came before it
-            con.execute("delete from incoming where file_index = ?", [file_index])
+        _forget(con, file_index)
         return _insert_batches(con, path, tz, file_index, csv_rows_careful(path, mapping), mapping)
 
 
@@ -109,11 +117,7 @@ def _insert_batches(con, path: Path, tz: str, file_index: int, batches, mapping:
         con.sql(query(fields_sql), params=params).create_view("fields", replace=True)
         _insert_documents(con, tz, file_index)
         con.unregister(relation)
-        bad = con.execute(
-            "select line_no, reject_reason from incoming "
-            "where file_index = ? and line_no >= ? and reject_reason is not null order by line_no",
-            [file_index, first_line],
-        ).fetchall()
+        bad = con.execute(query("staging/file_rejects"), {"file_index": file_index, "first_line": first_line}).fetchall()
         # the batch's row of each rejected line (a log skips blank lines: numbers can have gaps)
         rows = np.searchsorted(batch.column("line_no").to_numpy(), [line_no for line_no, _ in bad])
         raw = batch.column("line") if "line" in batch.column_names else pa.nulls(len(batch), pa.large_binary())
@@ -153,13 +157,10 @@ def _load_file(con, path: Path, file_index: int, tz: str, pool: ThreadPoolExecut
     damage = pool.submit(gzipped.check, path)
     fast = mapping is None and not is_bson(path) and _fast_load(con, path, tz, file_index)
     if fast and damage.result() is not None:
-        con.execute("delete from incoming where file_index = ?", [file_index])
+        _forget(con, file_index)
         fast = False
     rejects = [] if fast else _careful_load(con, path, tz, file_index, mapping)
-    try:
-        read = con.execute("select count(*) from incoming where file_index = ?", [file_index]).fetchall()[0][0]
-    except duckdb.CatalogException:  # no document in any file so far (an empty log, say)
-        read = 0
+    read, _, _ = _counts(con, file_index)
     return _Loaded(path, file_index, read, rejects, fast, digest.result())
 
 
@@ -183,7 +184,7 @@ def load_all(
             if _admit(item, known, force, seen, summary):
                 loaded.append(item)
             else:
-                con.execute("delete from incoming where file_index = ?", [index])
+                _forget(con, index)
     summary.stored = summary.read - sum(summary.rejected.values())
     return loaded
 
@@ -226,7 +227,7 @@ def stage_file(job: StageJob) -> _Loaded:
         with ThreadPoolExecutor(max_workers=1) as hasher:
             item = _load_file(con, path, job.file_index, job.tz, hasher, job.mapping)
         if item.read:
-            con.sql("select * from incoming").write_parquet(str(staged_path(job.staging, job.file_index)))
+            con.table("incoming").write_parquet(str(staged_path(job.staging, job.file_index)))
         return item
     finally:
         con.close()
@@ -250,5 +251,5 @@ def load_staged(
     summary.stored = summary.read - sum(summary.rejected.values())
     files = [str(staged_path(staging, item.file_index)) for item in loaded if item.read]
     if files:
-        con.sql("select * from read_parquet(?)", params=[files]).create_view("incoming", replace=True)
+        con.read_parquet(files).create_view("incoming", replace=True)
     return loaded

@@ -63,33 +63,23 @@ def merge(
 
     `one_version_each` says the caller knows no _id came twice (one file, read by the fast path).
     """
-    duplicates = not one_version_each and con.execute(
-        "select count(*) - count(distinct _id) from incoming where reject_reason is null"
-    ).fetchall()[0][0]
+    duplicates = not one_version_each and con.execute(query("intermediate/duplicate_ids")).fetchall()[0][0]
     if duplicates:
-        con.execute(f"create table latest_incoming as {query('staging/latest_incoming')}")
+        con.sql(query("intermediate/latest_incoming")).create("latest_incoming")
     else:  # one version of each document: nothing to rank (most exports)
-        con.execute("create view latest_incoming as select * from incoming where reject_reason is null")
+        con.sql(query("intermediate/valid_incoming")).create_view("latest_incoming")
     stored_files = state.paths(root, "sessions")
     if stored_files:
-        con.execute(f"create table stored_versions as {query('staging/stored_versions')}", {"files": stored_files})
-        con.execute(f"create table accepted as {query('staging/accepted')}")
+        con.sql(query("intermediate/stored_versions"), params={"files": stored_files}).create("stored_versions")
+        con.sql(query("intermediate/accepted")).create("accepted")
     else:  # a new lake: everything that arrives is accepted
-        con.execute("create table stored_versions as select _id, _updatedAt, date from incoming where false")
-        con.execute("create view accepted as select * from latest_incoming")
-    con.execute(
-        "create table replaced as select _id, date from stored_versions "
-        "where _id in (select _id from accepted)"
-    )
-    dates = [
-        row[0].isoformat()
-        for row in con.execute(
-            "select distinct date from accepted union select distinct date from replaced order by date"
-        ).fetchall()
-    ]
+        con.sql(query("intermediate/no_stored_versions")).create("stored_versions")
+        con.table("latest_incoming").create_view("accepted")
+    con.sql(query("intermediate/replaced")).create("replaced")
+    dates = [row[0].isoformat() for row in con.execute(query("intermediate/touched_dates")).fetchall()]
     empty = staging / "empty.parquet"
-    pq.write_table(con.sql("select * exclude (file_index, line_no, reject_reason) from accepted limit 0").to_arrow_table(), empty)
-    partition_sql = query("staging/partition_rows")
+    pq.write_table(con.sql(query("intermediate/stored_columns")).to_arrow_table(), empty)
+    partition_sql = query("intermediate/partition_rows")
     rollup_sql = query("marts/user_daily")
 
     def rebuild(date: str) -> tuple[str | None, str | None] | None:

@@ -1,7 +1,7 @@
 -- The new content of one sessions partition ($date): its stored rows ($files: the day's current
 -- file, or an empty file of the same columns when the day is new) that no accepted version
--- replaces, plus the accepted versions of that date. `replaced` holds the _ids (and dates) whose
--- stored version lost.
+-- replaces, plus the accepted versions of that date. Reads `accepted` (intermediate/accepted.sql)
+-- and `replaced` (intermediate/replaced.sql: the _ids, and dates, whose stored version lost).
 with
 
 kept as (

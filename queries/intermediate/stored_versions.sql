@@ -1,5 +1,5 @@
 -- The versions already in the lake ($files: every current sessions partition) of the documents
--- this run brings, with the date partition each lives in.
+-- this run brings (reads `latest_incoming`), with the date partition each lives in.
 select
     _id,
     _updatedAt,

@@ -1,6 +1,7 @@
 -- The newest version of each document read in this run: latest _updatedAt wins, and on a tie
 -- (or with no _updatedAt at all) the one read last: from the later file, then the later line.
 -- (A file with an _id twice is read line by line, so line_no is known wherever it matters.)
+-- Reads `incoming` (staging/documents.sql's rows of every file of the run).
 with
 
 ranked as (

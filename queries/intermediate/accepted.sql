@@ -1,5 +1,6 @@
 -- The incoming versions that replace what the lake holds: newer, or as new (the one ingested last
--- wins a tie, and re-ingesting the same document leaves the same bytes).
+-- wins a tie, and re-ingesting the same document leaves the same bytes). Reads `latest_incoming`
+-- (intermediate/latest_incoming.sql) and `stored_versions` (intermediate/stored_versions.sql).
 with
 
 joined as (
