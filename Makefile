@@ -24,6 +24,7 @@ test: $(BIN)/engagement
 # What CI checks besides the tests: lint rules and declared dependencies (pyproject.toml).
 lint: $(BIN)/engagement
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/deptry .
 
 # Regenerate the bundled sample export (deterministic).

@@ -143,7 +143,9 @@ def weekly_latency(export: Path) -> dict[str, float]:
 
     lake = Path(tempfile.mkdtemp(prefix="bench-lake-"))
     try:
-        subprocess.run([*ENGAGEMENT, "ingest", "--lake", str(lake), str(export)], check=True, capture_output=True, cwd=ROOT)
+        subprocess.run(
+            [*ENGAGEMENT, "ingest", "--lake", str(lake), str(export)], check=True, capture_output=True, cwd=ROOT
+        )
         state = json.loads((lake / "_state.json").read_text())
         end = sorted(state["tables"]["user_daily"])[-3]
         con = connect(threads=1)
@@ -157,8 +159,17 @@ def weekly_latency(export: Path) -> dict[str, float]:
         for _ in range(7):
             start = time.perf_counter()
             subprocess.run(
-                [str(ROOT / ".venv/bin/engagement"), "weekly-data", "--lake", str(lake), "--start", f"{end}T23:59:59.999Z"],
-                check=True, capture_output=True, cwd=ROOT,
+                [
+                    str(ROOT / ".venv/bin/engagement"),
+                    "weekly-data",
+                    "--lake",
+                    str(lake),
+                    "--start",
+                    f"{end}T23:59:59.999Z",
+                ],
+                check=True,
+                capture_output=True,
+                cwd=ROOT,
             )
             cli.append(time.perf_counter() - start)
         helps = []
@@ -182,8 +193,12 @@ def main() -> int:
     parser.add_argument("--slice", type=int, default=400_000, help="documents for the pandas comparison")
     parser.add_argument("--data", type=Path, default=ROOT / "data" / "bench")
     parser.add_argument("--bson-docs", type=int, default=4_000_000, help="documents in the BSON dump (~2 GB)")
-    parser.add_argument("--big-docs", type=int, default=0,
-                        help="also ingest an export of this many documents (8,000,000 is ~5 GB) for peak memory")
+    parser.add_argument(
+        "--big-docs",
+        type=int,
+        default=0,
+        help="also ingest an export of this many documents (8,000,000 is ~5 GB) for peak memory",
+    )
     parser.add_argument("--update-readme", action="store_true")
     args = parser.parse_args()
 

@@ -57,9 +57,21 @@ def heavy_clients(base: str, headers: dict, stop: threading.Event, times: list[f
 
 def wrk(url: str, token: str, connections: int, seconds: int) -> tuple[float, str, str]:
     out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency",
-         "-H", "X-User-Id: bench", "-H", f"X-Auth-Token: {token}", url],
-        check=True, capture_output=True, text=True,
+        [
+            "wrk",
+            "-t2",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "-H",
+            "X-User-Id: bench",
+            "-H",
+            f"X-Auth-Token: {token}",
+            url,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p50, p99 = (re.search(rf"^\s+{q}%\s+(\S+)", out, re.M).group(1) for q in (50, 99))
@@ -84,9 +96,16 @@ def main() -> int:
         write_export(args.export, itertools.islice(documents(20_000, dt.date(2023, 1, 2), 400, seed=11), 400_000))
     lake = Path(tempfile.mkdtemp(prefix="serve-bench-"))
     try:
-        subprocess.run([*ENGAGEMENT, "ingest", "--lake", str(lake), str(args.export)], check=True, capture_output=True, cwd=ROOT)
-        token = subprocess.run([*ENGAGEMENT, "users", "add", "bench", "--lake", str(lake)], check=True,
-                               capture_output=True, text=True, cwd=ROOT).stdout.splitlines()[-1]
+        subprocess.run(
+            [*ENGAGEMENT, "ingest", "--lake", str(lake), str(args.export)], check=True, capture_output=True, cwd=ROOT
+        )
+        token = subprocess.run(
+            [*ENGAGEMENT, "users", "add", "bench", "--lake", str(lake)],
+            check=True,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        ).stdout.splitlines()[-1]
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
@@ -114,12 +133,16 @@ def main() -> int:
             server.wait(timeout=30)
     finally:
         shutil.rmtree(lake, ignore_errors=True)
-    print(f"| weekly-data over HTTP, warm cache, wrk -t2 -c{args.connections} {args.seconds}s on loopback "
-          f"| **{alone[0]:,.0f} requests/s**, p50 {alone[1]}, **p99 {alone[2]}** | ≥ 1,000 requests/s, p99 < 50 ms |")
+    print(
+        f"| weekly-data over HTTP, warm cache, wrk -t2 -c{args.connections} {args.seconds}s on loopback "
+        f"| **{alone[0]:,.0f} requests/s**, p50 {alone[1]}, **p99 {alone[2]}** | ≥ 1,000 requests/s, p99 < 50 ms |"
+    )
     heavy = statistics.median(heavy_times) * 1000 if heavy_times else float("nan")
-    print(f"| the same, with {HEAVY_CLIENTS} widest-range requests (0001..9999, never cached) always in flight "
-          f"| {loaded[0]:,.0f} requests/s, p50 {loaded[1]}, **p99 {loaded[2]}**; {len(heavy_times)} wide requests "
-          f"answered, median {heavy:,.0f} ms | p99 < 100 ms |")
+    print(
+        f"| the same, with {HEAVY_CLIENTS} widest-range requests (0001..9999, never cached) always in flight "
+        f"| {loaded[0]:,.0f} requests/s, p50 {loaded[1]}, **p99 {loaded[2]}**; {len(heavy_times)} wide requests "
+        f"answered, median {heavy:,.0f} ms | p99 < 100 ms |"
+    )
     return 0
 
 

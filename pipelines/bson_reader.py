@@ -26,8 +26,18 @@ import pyarrow.compute as pc
 from pipelines.readers import CHUNK_BYTES, MAX_BSON_DOCUMENT
 
 FIELDS = (
-    "_id", "type", "userId", "device", "loginAt", "lastActivityAt", "closedAt", "_updatedAt",
-    "mostImportantRole", "year", "month", "day",
+    "_id",
+    "type",
+    "userId",
+    "device",
+    "loginAt",
+    "lastActivityAt",
+    "closedAt",
+    "_updatedAt",
+    "mostImportantRole",
+    "year",
+    "month",
+    "day",
 )
 STRING, DOCUMENT, OBJECT_ID, DATE, NULL, INT32, INT64, DOUBLE = 2, 3, 7, 9, 10, 16, 18, 1
 _HEX = np.array([f"{i:02x}".encode() for i in range(256)]).view(np.uint8).reshape(256, 2)
@@ -323,8 +333,9 @@ def columns(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> dict[str, 
             if is_oid.any():
                 raw = buf[positions[is_oid][:, None] + np.arange(12)]
                 hexed[is_oid] = _HEX[raw].reshape(-1, 24)
-            out["oid__id"] = _binary(hexed.reshape(-1), np.arange(len(codes)) * 24, np.full(len(codes), 24), is_oid,
-                                     string=True)
+            out["oid__id"] = _binary(
+                hexed.reshape(-1), np.arange(len(codes)) * 24, np.full(len(codes), 24), is_oid, string=True
+            )
         numbers = np.zeros(len(codes), np.int64)
         doubles = np.zeros(len(codes), np.float64)
         for code, reader in ((INT32, _int32), (INT64, _int64), (DATE, _int64)):
@@ -434,12 +445,14 @@ def bson_batches(stream: BinaryIO) -> Iterator[pa.Table]:
             cols = columns(view, s, e)
             count = len(s)
             bad = cols.pop("bad")
-            table = pa.table({
-                "line_no": pa.array(np.arange(number + 1, number + count + 1)),
-                "offset": pa.array(s + base + skip),
-                "known_reason": pc.if_else(bad, pa.scalar("bad_bson"), pa.scalar(None, pa.string())),
-                **cols,
-            }).select(_schema().names)
+            table = pa.table(
+                {
+                    "line_no": pa.array(np.arange(number + 1, number + count + 1)),
+                    "offset": pa.array(s + base + skip),
+                    "known_reason": pc.if_else(bad, pa.scalar("bad_bson"), pa.scalar(None, pa.string())),
+                    **cols,
+                }
+            ).select(_schema().names)
             number += count
             yield table
         stop += skip

@@ -133,7 +133,12 @@ def cmd_nightly(args: argparse.Namespace) -> int:
     return _run_flow(
         "nightly",
         lambda: nightly(
-            run_date=run_date, lake=args.lake, inbox=args.inbox, out=args.out, tz=args.tz, dask_address=args.dask_address
+            run_date=run_date,
+            lake=args.lake,
+            inbox=args.inbox,
+            out=args.out,
+            tz=args.tz,
+            dask_address=args.dask_address,
         ),
     )
 
@@ -287,9 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="copy each file ingested into the archive folder (env ENGAGEMENT_ARCHIVE, default data/archive)",
     )
-    ingest.add_argument(
-        "--force", action="store_true", help="read files again even if the lake's manifest has them"
-    )
+    ingest.add_argument("--force", action="store_true", help="read files again even if the lake's manifest has them")
     logs = ingest.add_argument_group(
         "plain session logs",
         "CSV or JSON-lines logs (from a proxy or SSO) instead of Rocket.Chat exports, read through a "
@@ -352,7 +355,9 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("--to", action="append", metavar="ADDR", help="a recipient (repeat; default ENGAGEMENT_MAIL_TO)")
     send.add_argument("--dry-run", action="store_true", help="build the message, send nothing")
     send.add_argument("--resend", action="store_true", help="send even if this week already went to them")
-    send.add_argument("--out", metavar="DIR", help="where the delivery ledger is (env ENGAGEMENT_OUT, default data/out)")
+    send.add_argument(
+        "--out", metavar="DIR", help="where the delivery ledger is (env ENGAGEMENT_OUT, default data/out)"
+    )
     _common(send)
     send.set_defaults(func=cmd_send)
 

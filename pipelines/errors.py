@@ -21,8 +21,10 @@ def describe_os_error(exc: OSError, path: object = None) -> str:
     """One line for a failing machine's OSError, naming the path when known."""
     where = path or exc.filename
     reason = os.strerror(exc.errno) if exc.errno else str(exc)
-    hint = "free some space, then run the command again" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else (
-        "check the disk, then run the command again"
+    hint = (
+        "free some space, then run the command again"
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT)
+        else ("check the disk, then run the command again")
     )
     return f"{reason.lower()}{f' writing {where}' if where else ''}: {hint} (nothing half-written was kept)"
 

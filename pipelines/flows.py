@@ -75,7 +75,13 @@ def ingest_files(paths: list[str], lake: str | None = None, tz: str | None = Non
         return [future.result() for future in stage_file.map(jobs)]
 
     summary = ingest(
-        paths, settings.lake, settings.tz, settings.tz_explicit, settings.ingest_memory, force=force, stage_map=stage_map
+        paths,
+        settings.lake,
+        settings.tz,
+        settings.tz_explicit,
+        settings.ingest_memory,
+        force=force,
+        stage_map=stage_map,
     )
     return summary.lines()
 
@@ -137,7 +143,9 @@ def nightly(
     logger.info("week ending %s: %s", end, "written" if week.written else "unchanged")
     create_table_artifact(
         key="weekly-data",
-        table=[{"date": f"{i['year']}-{i['month']:02d}-{i['day']:02d}", "users": i["users"]} for i in week.body["month"]],
+        table=[
+            {"date": f"{i['year']}-{i['month']:02d}-{i['day']:02d}", "users": i["users"]} for i in week.body["month"]
+        ],
         description=f"Active users per day, week ending {end.isoformat()}",
     )
     lines = summary if isinstance(summary, list) else summary.lines()

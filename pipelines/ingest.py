@@ -139,7 +139,9 @@ def ingest(
                 con.close()
                 con = None
             lake.remove_leftovers(root)
-            if not isinstance(exc, MachineError) and (error := machine_error(exc, getattr(exc, "filename", None) or root)):
+            if not isinstance(exc, MachineError) and (
+                error := machine_error(exc, getattr(exc, "filename", None) or root)
+            ):
                 raise error from None
             raise
         finally:
@@ -173,5 +175,3 @@ def _store_rejects(root: Path, path: Path, rejects: list[dict], summary: IngestS
         summary.rejects_files.append(str(target))
     else:
         target.unlink(missing_ok=True)
-
-

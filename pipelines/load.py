@@ -103,10 +103,14 @@ def _insert_batches(con, path: Path, tz: str, file_index: int, batches, mapping:
             continue
         first_line = batch.column("line_no")[0].as_py()
         if mapping:
-            relation, fields_sql, params = "log_rows", "staging/fields_from_log", {
-                "timestamp_format": mapping.timestamp_format,
-                "log_tz": mapping.timezone,
-            }
+            relation, fields_sql, params = (
+                "log_rows",
+                "staging/fields_from_log",
+                {
+                    "timestamp_format": mapping.timestamp_format,
+                    "log_tz": mapping.timezone,
+                },
+            )
             con.register(relation, batch)
         elif bson:
             relation, fields_sql, params = "bson_rows", "staging/fields_from_bson", {}
@@ -117,7 +121,9 @@ def _insert_batches(con, path: Path, tz: str, file_index: int, batches, mapping:
         con.sql(query(fields_sql), params=params).create_view("fields", replace=True)
         _insert_documents(con, tz, file_index)
         con.unregister(relation)
-        bad = con.execute(query("staging/file_rejects"), {"file_index": file_index, "first_line": first_line}).fetchall()
+        bad = con.execute(
+            query("staging/file_rejects"), {"file_index": file_index, "first_line": first_line}
+        ).fetchall()
         # the batch's row of each rejected line (a log skips blank lines: numbers can have gaps)
         rows = np.searchsorted(batch.column("line_no").to_numpy(), [line_no for line_no, _ in bad])
         raw = batch.column("line") if "line" in batch.column_names else pa.nulls(len(batch), pa.large_binary())
@@ -147,7 +153,9 @@ class _Loaded:
     digest: str
 
 
-def _load_file(con, path: Path, file_index: int, tz: str, pool: ThreadPoolExecutor, mapping: LogMapping | None) -> _Loaded:
+def _load_file(
+    con, path: Path, file_index: int, tz: str, pool: ThreadPoolExecutor, mapping: LogMapping | None
+) -> _Loaded:
     """Parse one file's documents into the `incoming` table.
 
     Meanwhile a thread hashes its content and, for gzip, reads it through to its end: DuckDB's
@@ -200,8 +208,6 @@ def _admit(item: _Loaded, known: manifest.Manifest, force: bool, seen: dict[str,
     summary.read += item.read
     summary.rejected.update(r["reason"] for r in item.rejects)
     return True
-
-
 
 
 @dataclass(frozen=True)

@@ -31,8 +31,15 @@ from pipelines.errors import UserError
 REQUIRED = ("userId", "loginAt", "lastActivityAt")
 OPTIONAL = ("closedAt", "mostImportantRole", "device", "_id")
 # the names fields_from_log.sql reads
-RELATION_COLUMNS = {"userId": "userId", "loginAt": "loginAt", "lastActivityAt": "lastActivityAt",
-                    "closedAt": "closedAt", "mostImportantRole": "role", "device": "device", "_id": "_id"}
+RELATION_COLUMNS = {
+    "userId": "userId",
+    "loginAt": "loginAt",
+    "lastActivityAt": "lastActivityAt",
+    "closedAt": "closedAt",
+    "mostImportantRole": "role",
+    "device": "device",
+    "_id": "_id",
+}
 FORMATS = ("csv", "ndjson")
 
 
@@ -72,7 +79,9 @@ def load_mapping(file: str | None, pairs: list[str], timestamp_format: str | Non
         columns[key.strip()] = column.strip()
     unknown = sorted(set(columns) - set(REQUIRED) - set(OPTIONAL))
     if unknown:
-        raise UserError(f"unknown field(s) in the log mapping: {', '.join(unknown)}; known: {', '.join(REQUIRED + OPTIONAL)}")
+        raise UserError(
+            f"unknown field(s) in the log mapping: {', '.join(unknown)}; known: {', '.join(REQUIRED + OPTIONAL)}"
+        )
     missing = [key for key in REQUIRED if key not in columns]
     if missing:
         raise UserError(f"the log mapping must name a column for {', '.join(missing)} (e.g. --map {missing[0]}=COLUMN)")
@@ -196,7 +205,9 @@ def _careful_table(mapping, header, rows, lines, reasons, delimiter) -> pa.Table
         cells.append(pa.array(column, pa.string()))
     texts = [delimiter.join(row).encode("utf-8", "surrogateescape") for row in rows]
     table = _log_table(mapping, header, cells, lines, delimiter, pa.array(texts, pa.large_binary()))
-    return table.set_column(table.schema.get_field_index("known_reason"), "known_reason", pa.array(reasons, pa.string()))
+    return table.set_column(
+        table.schema.get_field_index("known_reason"), "known_reason", pa.array(reasons, pa.string())
+    )
 
 
 def _csv_header(path: Path, mapping: LogMapping) -> tuple[list[str], str]:

@@ -62,7 +62,9 @@ def smtp_settings(env: dict[str, str] | None = None) -> SmtpSettings:
     except ValueError:
         raise UserError("ENGAGEMENT_SMTP_PORT must be a number") from None
     recipients = tuple(
-        check_address(a.strip(), "ENGAGEMENT_MAIL_TO has") for a in env.get("ENGAGEMENT_MAIL_TO", "").split(",") if a.strip()
+        check_address(a.strip(), "ENGAGEMENT_MAIL_TO has")
+        for a in env.get("ENGAGEMENT_MAIL_TO", "").split(",")
+        if a.strip()
     )
     sender = check_address(env.get("ENGAGEMENT_MAIL_FROM") or "chat-engagement@localhost", "ENGAGEMENT_MAIL_FROM")
     return SmtpSettings(
@@ -124,7 +126,9 @@ def _send_once(message: EmailMessage, smtp: SmtpSettings, timeout: float) -> Non
         client.send_message(message)
 
 
-def send(message: EmailMessage, smtp: SmtpSettings, attempts: int = 3, backoff: float = 2.0, timeout: float = 30) -> int:
+def send(
+    message: EmailMessage, smtp: SmtpSettings, attempts: int = 3, backoff: float = 2.0, timeout: float = 30
+) -> int:
     """Send over SMTP, retrying with exponential backoff; return the attempts it took."""
     for attempt in range(1, attempts + 1):
         try:

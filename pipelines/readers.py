@@ -99,12 +99,14 @@ def refuse_unreadable(path: Path, stream: BinaryIO) -> None:
 
 def damage_row(damage: Damage, number: int) -> pa.Table:
     """The reject row of a damaged gzip stream: numbered after the last document read from it."""
-    return pa.table({
-        "line_no": pa.array([number], pa.int64()),
-        "line": pa.array([damage.detail.encode()], pa.large_binary()),
-        "known_reason": pa.array([damage.reason], pa.string()),
-        "offset": pa.array([damage.offset], pa.int64()),
-    })
+    return pa.table(
+        {
+            "line_no": pa.array([number], pa.int64()),
+            "line": pa.array([damage.detail.encode()], pa.large_binary()),
+            "known_reason": pa.array([damage.reason], pa.string()),
+            "offset": pa.array([damage.offset], pa.int64()),
+        }
+    )
 
 
 def _lines_table(data: bytes, first_line: int, numbered_after: int | None = None) -> pa.Table:

@@ -59,16 +59,18 @@ def week_context(root: Path, end: dt.date, today: dt.date | None = None) -> dict
         day = dt.date.fromisoformat(iso)
         users = current.get(day, 0)
         before = earlier.get(shifted(day, -7))
-        days.append({
-            "date": day.isoformat(),
-            "weekday": day.strftime("%a"),
-            "label": f"{day.strftime('%a')} {day.day} {day.strftime('%b')}",
-            "users": users,
-            "week_before": before,
-            "change": None if before is None else users - before,
-            "change_pct": _pct(users, before or 0) if before is not None else None,
-            "missing": day not in current,
-        })
+        days.append(
+            {
+                "date": day.isoformat(),
+                "weekday": day.strftime("%a"),
+                "label": f"{day.strftime('%a')} {day.day} {day.strftime('%b')}",
+                "users": users,
+                "week_before": before,
+                "change": None if before is None else users - before,
+                "change_pct": _pct(users, before or 0) if before is not None else None,
+                "missing": day not in current,
+            }
+        )
     counted = [d for d in days if not d["missing"]]
     total = sum(d["users"] for d in days)
     previous_total = sum(previous_body_item["users"] for previous_body_item in previous_body["month"])

@@ -54,7 +54,13 @@ def _int(value: int, canonical: bool) -> str:
 def _device_json(device: tuple[str, ...]) -> str:
     kind, name, long_version, version, os_name, os_version = device
     return json.dumps(
-        {"type": kind, "name": name, "longVersion": long_version, "os": {"name": os_name, "version": os_version}, "version": version},
+        {
+            "type": kind,
+            "name": name,
+            "longVersion": long_version,
+            "os": {"name": os_name, "version": os_version},
+            "version": version,
+        },
         separators=(",", ":"),
     )
 
@@ -136,8 +142,7 @@ def documents(
                     stats[1] += duration_ms // 1000
             if aggregated and per_device:
                 device_list = ",".join(
-                    '{"sessions":%s,"time":%s,"device":%s}'
-                    % (_int(n, canonical), _int(t, canonical), devices_json[d])
+                    '{"sessions":%s,"time":%s,"device":%s}' % (_int(n, canonical), _int(t, canonical), devices_json[d])
                     for d, (n, t) in per_device.items()
                 )
                 fields = [

@@ -33,7 +33,10 @@ from pipelines.timeparse import ISO_STRING_PATTERN, is_js_iso_string
 
 PREFIX = "/api/v1/engagement-dashboard/users"
 UNAUTHORIZED = {"status": "error", "message": "You must be logged in to do this."}
-FORBIDDEN = {"success": False, "error": "User does not have the permissions required for this action [error-unauthorized]"}
+FORBIDDEN = {
+    "success": False,
+    "error": "User does not have the permissions required for this action [error-unauthorized]",
+}
 INTERNAL = {"success": False, "error": "Internal server error"}
 NO_CACHE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 # the range endpoints share this many threads; weekly-data and hourly-data have their own
@@ -159,7 +162,9 @@ class NoStore:
         async def with_headers(message):
             if message["type"] == "http.response.start":
                 names = {name.lower() for name, _ in message.get("headers", [])}
-                extra = [(k.lower().encode(), v.encode()) for k, v in NO_CACHE.items() if k.lower().encode() not in names]
+                extra = [
+                    (k.lower().encode(), v.encode()) for k, v in NO_CACHE.items() if k.lower().encode() not in names
+                ]
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
 

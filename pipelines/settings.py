@@ -41,9 +41,7 @@ def check_tz(name: str) -> str:
     try:
         zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise UserError(
-            f"unknown time zone {name!r}: give an IANA name such as UTC or Europe/Berlin"
-        ) from None
+        raise UserError(f"unknown time zone {name!r}: give an IANA name such as UTC or Europe/Berlin") from None
     return name
 
 

@@ -36,9 +36,7 @@ def date_of(value: str, tz: str) -> dt.date:
             return dt.date.fromisoformat(text)
         moment = dt.datetime.fromisoformat(text.replace("z", "Z"))
     except ValueError:
-        raise UserError(
-            f"cannot read {value!r} as a date: use 2023-05-19 or 2023-05-19T23:59:59.999Z"
-        ) from None
+        raise UserError(f"cannot read {value!r} as a date: use 2023-05-19 or 2023-05-19T23:59:59.999Z") from None
     zone = zoneinfo.ZoneInfo(tz)
     if moment.tzinfo is None:
         return moment.date()  # a local time is already in the server's zone

@@ -37,7 +37,9 @@ def load_users(root: Path) -> dict[str, dict]:
     except FileNotFoundError:
         return {}
     except (OSError, ValueError) as exc:
-        raise UserError(f"cannot read the users file {_path(root)}: {exc}; restore it or remove it and add the users again") from None
+        raise UserError(
+            f"cannot read the users file {_path(root)}: {exc}; restore it or remove it and add the users again"
+        ) from None
 
 
 def _save(root: Path, users: dict[str, dict]) -> None:
@@ -66,7 +68,11 @@ def add_user(root: Path, user_id: str, permissions: list[str] | None = None) -> 
     salt = secrets.token_hex(16)
     with _changing(root):
         users = load_users(root)
-        users[user_id] = {"salt": salt, "hash": _digest(salt, token), "permissions": permissions or [DEFAULT_PERMISSION]}
+        users[user_id] = {
+            "salt": salt,
+            "hash": _digest(salt, token),
+            "permissions": permissions or [DEFAULT_PERMISSION],
+        }
         _save(root, users)
     return token
 

@@ -39,7 +39,13 @@ def session(
     if day is not None:
         doc["year"], doc["month"], doc["day"] = day
     if device is True:
-        device = {"type": "browser", "name": "Chrome", "longVersion": "113.0", "os": {"name": "Linux", "version": "6"}, "version": "113.0"}
+        device = {
+            "type": "browser",
+            "name": "Chrome",
+            "longVersion": "113.0",
+            "os": {"name": "Linux", "version": "6"},
+            "version": "113.0",
+        }
     if device:
         doc["device"] = device
     if role is not None:

@@ -37,7 +37,11 @@ def start_server(lake: Path, env: dict[str, str] | None = None):
     full = {k: v for k, v in os.environ.items() if not k.startswith("ENGAGEMENT_")} | (env or {})
     process = subprocess.Popen(
         [sys.executable, "-m", "pipelines", "serve", "--port", str(port), "--lake", str(lake)],
-        cwd=ROOT, env=full, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        env=full,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -70,16 +74,19 @@ def get(api, path: str, query: str = "", method: str = "GET", headers: dict | No
     return httpx.request(method, url, headers=api["auth"] if headers is None else headers, timeout=30)
 
 
-@pytest.mark.parametrize("path,query", [
-    (WEEKLY, "start=0001-01-01T00:00:00.000Z"),
-    (WEEKLY, "start=0001-01-07T12:00:00.000Z"),
-    (WEEKLY, "start=9999-12-31T23:59:59.999Z"),
-    (HOURLY, "start=0001-01-01T00:00:00.000Z"),
-    (HOURLY, "start=9999-12-31T23:59:59.999Z"),
-    (BY_TIME, "start=0001-01-01T00:00:00.000Z&end=9999-12-31T23:59:59.999Z"),
-    (ACTIVE, "start=0001-01-01T00:00:00.000Z&end=9999-12-31T23:59:59.999Z"),
-    (ACTIVE, "start=9999-12-31T23:59:59.999Z&end=0001-01-01T00:00:00.000Z"),
-])
+@pytest.mark.parametrize(
+    "path,query",
+    [
+        (WEEKLY, "start=0001-01-01T00:00:00.000Z"),
+        (WEEKLY, "start=0001-01-07T12:00:00.000Z"),
+        (WEEKLY, "start=9999-12-31T23:59:59.999Z"),
+        (HOURLY, "start=0001-01-01T00:00:00.000Z"),
+        (HOURLY, "start=9999-12-31T23:59:59.999Z"),
+        (BY_TIME, "start=0001-01-01T00:00:00.000Z&end=9999-12-31T23:59:59.999Z"),
+        (ACTIVE, "start=0001-01-01T00:00:00.000Z&end=9999-12-31T23:59:59.999Z"),
+        (ACTIVE, "start=9999-12-31T23:59:59.999Z&end=0001-01-01T00:00:00.000Z"),
+    ],
+)
 def test_every_date_of_the_calendar_answers_200(api, path, query):
     response = get(api, path, query)
     assert response.status_code == 200, response.text
@@ -91,26 +98,29 @@ def test_the_widest_range_answers_from_the_days_the_lake_holds(api):
     assert [(d["day"], d["users"]) for d in body["month"]] == [(d, 3) for d in range(19, 11, -1)]
 
 
-@pytest.mark.parametrize("path,query,body", [
-    (WEEKLY, "start=%EF%BC%92024-02-11T23:59:59.999Z", bad("start")),  # a full-width digit
-    (WEEKLY, "start=202%D9%A2-02-11T23:59:59.999Z", bad("start")),  # an Arabic-Indic digit
-    (HOURLY, "start=%EF%BC%92024-02-11T23:59:59.999Z", bad("start")),
-    (BY_TIME, "start=2024-02-11T00:00:00.000Z&end=%EF%BC%92024-02-11T23:59:59.999Z", bad("end")),
-    (ACTIVE, "start=%EF%BC%92024-02-11T23:59:59.999Z&end=2024-02-11T23:59:59.999Z", bad("start")),
-    (WEEKLY, "", missing("start")),
-    (WEEKLY, "other=1", missing("start")),
-    (ACTIVE, "start=2023-05-19T00:00:00.000Z", missing("end")),
-    (ACTIVE, "", missing("start")),
-    (ACTIVE, "end=x&start=y", bad("end")),  # the first bad key in the query's order
-    (ACTIVE, "start=y&end=x", bad("start")),
-    (ACTIVE, "end=x", bad("end")),  # a bad key is named before a missing one
-    (WEEKLY, "start=2023-05-19T00:00:00.000Z&start=2023-05-19T00:00:00.000Z", bad("start")),
-    (WEEKLY, "start[]=2023-05-19T00:00:00.000Z", bad("start")),
-    (WEEKLY, "start=", bad("start")),
-    (WEEKLY, "start=0000-01-01T00:00:00.000Z", bad("start")),
-    (WEEKLY, "start=2023-02-29T00:00:00.000Z", bad("start")),
-    (WEEKLY, "start=2024-02-29T24:00:00.000Z", bad("start")),
-])
+@pytest.mark.parametrize(
+    "path,query,body",
+    [
+        (WEEKLY, "start=%EF%BC%92024-02-11T23:59:59.999Z", bad("start")),  # a full-width digit
+        (WEEKLY, "start=202%D9%A2-02-11T23:59:59.999Z", bad("start")),  # an Arabic-Indic digit
+        (HOURLY, "start=%EF%BC%92024-02-11T23:59:59.999Z", bad("start")),
+        (BY_TIME, "start=2024-02-11T00:00:00.000Z&end=%EF%BC%92024-02-11T23:59:59.999Z", bad("end")),
+        (ACTIVE, "start=%EF%BC%92024-02-11T23:59:59.999Z&end=2024-02-11T23:59:59.999Z", bad("start")),
+        (WEEKLY, "", missing("start")),
+        (WEEKLY, "other=1", missing("start")),
+        (ACTIVE, "start=2023-05-19T00:00:00.000Z", missing("end")),
+        (ACTIVE, "", missing("start")),
+        (ACTIVE, "end=x&start=y", bad("end")),  # the first bad key in the query's order
+        (ACTIVE, "start=y&end=x", bad("start")),
+        (ACTIVE, "end=x", bad("end")),  # a bad key is named before a missing one
+        (WEEKLY, "start=2023-05-19T00:00:00.000Z&start=2023-05-19T00:00:00.000Z", bad("start")),
+        (WEEKLY, "start[]=2023-05-19T00:00:00.000Z", bad("start")),
+        (WEEKLY, "start=", bad("start")),
+        (WEEKLY, "start=0000-01-01T00:00:00.000Z", bad("start")),
+        (WEEKLY, "start=2023-02-29T00:00:00.000Z", bad("start")),
+        (WEEKLY, "start=2024-02-29T24:00:00.000Z", bad("start")),
+    ],
+)
 def test_dates_are_checked_as_rocket_chat_checks_them(api, path, query, body):
     response = get(api, path, query)
     assert (response.status_code, response.json()) == (400, body)
@@ -132,13 +142,16 @@ def test_head_answers_like_get_without_a_body(api):
     assert head.headers["content-type"] == "application/json"
 
 
-@pytest.mark.parametrize("path,query,method,headers,status", [
-    (WEEKLY, "start=2023-05-19T23:59:59.999Z", "GET", None, 200),
-    (WEEKLY, "start=nope", "GET", None, 400),
-    (WEEKLY, "start=2023-05-19T23:59:59.999Z", "GET", {}, 401),
-    ("/api/v1/nope", "", "GET", None, 404),
-    (WEEKLY, "", "POST", None, 405),
-])
+@pytest.mark.parametrize(
+    "path,query,method,headers,status",
+    [
+        (WEEKLY, "start=2023-05-19T23:59:59.999Z", "GET", None, 200),
+        (WEEKLY, "start=nope", "GET", None, 400),
+        (WEEKLY, "start=2023-05-19T23:59:59.999Z", "GET", {}, 401),
+        ("/api/v1/nope", "", "GET", None, 404),
+        (WEEKLY, "", "POST", None, 405),
+    ],
+)
 def test_every_answer_is_json_and_not_cached(api, path, query, method, headers, status):
     response = get(api, path, query, method=method, headers=headers)
     assert response.status_code == status
@@ -155,11 +168,16 @@ def test_fastapis_docs_pages_are_not_served(api):
 
 
 def test_an_allowed_origin_gets_through_the_preflight(api):
-    response = get(api, WEEKLY, method="OPTIONS", headers={
-        "Origin": "https://chat.example.com",
-        "Access-Control-Request-Method": "GET",
-        "Access-Control-Request-Headers": "x-user-id, x-auth-token",
-    })
+    response = get(
+        api,
+        WEEKLY,
+        method="OPTIONS",
+        headers={
+            "Origin": "https://chat.example.com",
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "x-user-id, x-auth-token",
+        },
+    )
     assert response.status_code == 200
     assert response.headers["access-control-allow-origin"] == "https://chat.example.com"
     allowed = {h.strip().lower() for h in response.headers["access-control-allow-headers"].split(",")}
@@ -169,9 +187,15 @@ def test_an_allowed_origin_gets_through_the_preflight(api):
 
 
 def test_another_origin_is_refused_in_json(api):
-    response = get(api, WEEKLY, method="OPTIONS", headers={
-        "Origin": "https://evil.example", "Access-Control-Request-Method": "GET",
-    })
+    response = get(
+        api,
+        WEEKLY,
+        method="OPTIONS",
+        headers={
+            "Origin": "https://evil.example",
+            "Access-Control-Request-Method": "GET",
+        },
+    )
     assert response.status_code == 400
     assert "access-control-allow-origin" not in response.headers
     assert response.json()["success"] is False
@@ -180,9 +204,13 @@ def test_another_origin_is_refused_in_json(api):
 def test_cors_is_off_by_default(two_weeks):
     process, base = start_server(two_weeks)
     try:
-        response = httpx.options(base + WEEKLY, headers={
-            "Origin": "https://chat.example.com", "Access-Control-Request-Method": "GET",
-        })
+        response = httpx.options(
+            base + WEEKLY,
+            headers={
+                "Origin": "https://chat.example.com",
+                "Access-Control-Request-Method": "GET",
+            },
+        )
         assert response.status_code == 405
         assert "access-control-allow-origin" not in response.headers
         assert response.json() == {"success": False, "error": "Method Not Allowed"}
@@ -195,7 +223,12 @@ def test_the_openapi_document_tells_the_truth(api):
     doc = httpx.get(api["base"] + "/openapi.json").json()
     schemes = doc["components"]["securitySchemes"]
     assert {(s["in"], s["name"]) for s in schemes.values()} == {("header", "X-User-Id"), ("header", "X-Auth-Token")}
-    for path, dates in ((WEEKLY, ["start"]), (HOURLY, ["start"]), (ACTIVE, ["start", "end"]), (BY_TIME, ["start", "end"])):
+    for path, dates in (
+        (WEEKLY, ["start"]),
+        (HOURLY, ["start"]),
+        (ACTIVE, ["start", "end"]),
+        (BY_TIME, ["start", "end"]),
+    ):
         operation = doc["paths"][path]["get"]
         params = operation["parameters"]
         assert [p["name"] for p in params] == dates
@@ -207,9 +240,22 @@ def test_the_openapi_document_tells_the_truth(api):
 def test_schemathesis_finds_nothing_wrong(api, tmp_path):
     """Property-based requests from the OpenAPI document, every check, valid and invalid data."""
     command = [
-        str(Path(sys.executable).with_name("st")), "run", api["base"] + "/openapi.json",
-        "-H", "X-User-Id: viewer", "-H", f"X-Auth-Token: {api['token']}",
-        "--checks", "all", "--mode", "all", "-n", "60", "--seed", "20231128", "--no-color",
+        str(Path(sys.executable).with_name("st")),
+        "run",
+        api["base"] + "/openapi.json",
+        "-H",
+        "X-User-Id: viewer",
+        "-H",
+        f"X-Auth-Token: {api['token']}",
+        "--checks",
+        "all",
+        "--mode",
+        "all",
+        "-n",
+        "60",
+        "--seed",
+        "20231128",
+        "--no-color",
     ]
     result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:]
@@ -223,8 +269,11 @@ def test_an_unexpected_error_is_json_and_logged_with_its_traceback(tmp_path):
     process, base = start_server(lake)
     try:
         (lake / "_state.json").write_text("{ not json")  # the lake breaks under a running server
-        response = httpx.get(base + WEEKLY, params={"start": "2023-05-19T23:59:59.999Z"},
-                             headers={"X-User-Id": "viewer", "X-Auth-Token": token})
+        response = httpx.get(
+            base + WEEKLY,
+            params={"start": "2023-05-19T23:59:59.999Z"},
+            headers={"X-User-Id": "viewer", "X-Auth-Token": token},
+        )
         assert response.status_code == 500
         assert response.json() == {"success": False, "error": "Internal server error"}
         assert {k: response.headers[k] for k in NO_CACHE} == NO_CACHE

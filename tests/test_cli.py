@@ -11,12 +11,14 @@ COMMANDS = ["ingest", "weekly-data", "nightly", "backfill", "schedule"]
 
 
 def small_export(export):
-    return export([
-        session("a", "u1", "2023-05-19T10:00:00.000Z", "2023-05-19T11:00:00.000Z"),
-        session("b", "u2", "2023-05-18T10:00:00.000Z", "2023-05-18T11:00:00.000Z"),
-        user_daily("u1", 2023, 5, 12),
-        "{not json",
-    ])
+    return export(
+        [
+            session("a", "u1", "2023-05-19T10:00:00.000Z", "2023-05-19T11:00:00.000Z"),
+            session("b", "u2", "2023-05-18T10:00:00.000Z", "2023-05-18T11:00:00.000Z"),
+            user_daily("u1", 2023, 5, 12),
+            "{not json",
+        ]
+    )
 
 
 def test_help_names_every_command():
@@ -96,12 +98,15 @@ def test_a_lake_keeps_its_zone(tmp_path, export):
     )
 
 
-@pytest.mark.parametrize("args,message", [
-    (["weekly-data", "--start", "next tuesday"], "cannot read 'next tuesday' as a date"),
-    (["weekly-data", "--start", "2023-02-30"], "cannot read '2023-02-30' as a date"),
-    (["weekly-data", "--start", "2023-05-19", "--tz", "Mars/Olympus"], "unknown time zone 'Mars/Olympus'"),
-    (["ingest", "/no/such/export.json"], "no such file or folder: /no/such/export.json"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["weekly-data", "--start", "next tuesday"], "cannot read 'next tuesday' as a date"),
+        (["weekly-data", "--start", "2023-02-30"], "cannot read '2023-02-30' as a date"),
+        (["weekly-data", "--start", "2023-05-19", "--tz", "Mars/Olympus"], "unknown time zone 'Mars/Olympus'"),
+        (["ingest", "/no/such/export.json"], "no such file or folder: /no/such/export.json"),
+    ],
+)
 def test_user_mistakes_are_one_line_and_exit_2(lake, export, args, message):
     run_cli("ingest", "--lake", str(lake), str(small_export(export)))
     result = run_cli(*args, "--lake", str(lake))

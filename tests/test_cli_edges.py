@@ -32,16 +32,29 @@ def small_lake(lake, export, tmp_path, monkeypatch):
     monkeypatch.setenv("ENGAGEMENT_OUT", str(tmp_path / "out"))
     for name in ("ENGAGEMENT_SMTP_HOST", "ENGAGEMENT_MAIL_TO", "ENGAGEMENT_MAIL_FROM", "ENGAGEMENT_TZ"):
         monkeypatch.delenv(name, raising=False)
-    ingest_docs(lake, export([session("a", "u1", "2023-05-19T10:00:00.000Z", "2023-05-19T11:00:00.000Z")]),
-                tz="Pacific/Kiritimati")
+    ingest_docs(
+        lake,
+        export([session("a", "u1", "2023-05-19T10:00:00.000Z", "2023-05-19T11:00:00.000Z")]),
+        tz="Pacific/Kiritimati",
+    )
     return lake
 
 
 @pytest.mark.parametrize("command", ["weekly-data", "report", "send"])
-@pytest.mark.parametrize("when", [
-    "0001-01-01", "0001-01-03", "0001-01-01T00:00:00.000Z", "0001-01-01T00:00:00-05:00",
-    "9999-12-31", "9999-12-31T23:59:59.999Z", "0000-12-31", "10000-01-01", "9999-13-01",
-])
+@pytest.mark.parametrize(
+    "when",
+    [
+        "0001-01-01",
+        "0001-01-03",
+        "0001-01-01T00:00:00.000Z",
+        "0001-01-01T00:00:00-05:00",
+        "9999-12-31",
+        "9999-12-31T23:59:59.999Z",
+        "0000-12-31",
+        "10000-01-01",
+        "9999-13-01",
+    ],
+)
 def test_every_date_is_an_answer_or_one_line(small_lake, command, when):
     code, out, err = call(command, "--lake", str(small_lake), "--start", when)
     assert code in (0, 2)
@@ -51,12 +64,15 @@ def test_every_date_is_an_answer_or_one_line(small_lake, command, when):
         assert json.loads(out)["success"] is True
 
 
-@pytest.mark.parametrize("args,env", [
-    (["--to", "a@x\r\nBcc: e@x"], {}),
-    (["--to", "a@"], {}),
-    ([], {"ENGAGEMENT_MAIL_TO": "boss@example.com, a@x\r\nBcc: e@x"}),
-    ([], {"ENGAGEMENT_MAIL_FROM": "me@x\nBcc: e@x"}),
-])
+@pytest.mark.parametrize(
+    "args,env",
+    [
+        (["--to", "a@x\r\nBcc: e@x"], {}),
+        (["--to", "a@"], {}),
+        ([], {"ENGAGEMENT_MAIL_TO": "boss@example.com, a@x\r\nBcc: e@x"}),
+        ([], {"ENGAGEMENT_MAIL_FROM": "me@x\nBcc: e@x"}),
+    ],
+)
 def test_a_bad_address_is_one_line_not_a_traceback(small_lake, monkeypatch, args, env):
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -65,16 +81,24 @@ def test_a_bad_address_is_one_line_not_a_traceback(small_lake, monkeypatch, args
     assert err.count("\n") == 1 and "is not an email address" in err
 
 
-@pytest.mark.parametrize("argv", [
-    ["weekly-data", "--start", "2023-05-19", "--indent", "2"],
-    ["ingest", "{export}"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["weekly-data", "--start", "2023-05-19", "--indent", "2"],
+        ["ingest", "{export}"],
+    ],
+)
 def test_a_closed_pipe_is_not_an_error(small_lake, export, argv):
     path = export([session("b", "u2", "2023-05-18T10:00:00.000Z", "2023-05-18T11:00:00.000Z")])
     argv = [a.replace("{export}", str(path)) for a in argv]
     env = {k: v for k, v in os.environ.items() if not k.startswith("ENGAGEMENT_")}
-    process = subprocess.Popen([sys.executable, "-m", "pipelines", *argv, "--lake", str(small_lake)],
-                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pipelines", *argv, "--lake", str(small_lake)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     process.stdout.close()  # the reader (`| head`) is gone before anything is written
     stderr = process.stderr.read().decode()
     assert process.wait() == 0, stderr
@@ -100,8 +124,16 @@ def test_published_files_follow_the_umask_and_secrets_stay_private(small_lake, t
     old = os.umask(0o022)
     lakemod._umask.cache_clear()
     try:
-        assert call("weekly-data", "--lake", str(small_lake), "--start", "2023-05-19", "--out", str(tmp_path / "w.json"))[0] == 0
-        assert call("report", "--lake", str(small_lake), "--start", "2023-05-19", "--out", str(tmp_path / "r.html"))[0] == 0
+        assert (
+            call("weekly-data", "--lake", str(small_lake), "--start", "2023-05-19", "--out", str(tmp_path / "w.json"))[
+                0
+            ]
+            == 0
+        )
+        assert (
+            call("report", "--lake", str(small_lake), "--start", "2023-05-19", "--out", str(tmp_path / "r.html"))[0]
+            == 0
+        )
         assert call("send", "--lake", str(small_lake), "--start", "2023-05-19")[0] == 0
         assert call("users", "add", "--lake", str(small_lake), "viewer")[0] == 0
         ingest_docs(small_lake, tmp_path / "w.json", tz="Pacific/Kiritimati")  # rewrites state, manifest, rejects
@@ -112,8 +144,14 @@ def test_published_files_follow_the_umask_and_secrets_stay_private(small_lake, t
     def mode(path):
         return stat.S_IMODE(path.stat().st_mode)
 
-    published = [tmp_path / "w.json", tmp_path / "r.html", tmp_path / "outbox" / "2023-05-19.eml",
-                 tmp_path / "out" / "deliveries.jsonl", small_lake / "_state.json", small_lake / "_manifest.jsonl"]
+    published = [
+        tmp_path / "w.json",
+        tmp_path / "r.html",
+        tmp_path / "outbox" / "2023-05-19.eml",
+        tmp_path / "out" / "deliveries.jsonl",
+        small_lake / "_state.json",
+        small_lake / "_manifest.jsonl",
+    ]
     published += list((small_lake / "rejects").glob("*.jsonl"))
     assert {str(p): mode(p) for p in published} == {str(p): 0o644 for p in published}
     assert mode(small_lake / "_users.json") == 0o600
@@ -131,10 +169,13 @@ def test_a_backfill_over_the_whole_calendar_is_one_line(small_lake):
     assert code == 2 and err.count("\n") == 1 and "the lake holds 2023-05-20 .. 2023-05-20" in err
 
 
-@pytest.mark.parametrize("name,argv", [
-    ("_users.json", ["users", "list"]),
-    ("_manifest.jsonl", ["ingest", "{export}"]),
-])
+@pytest.mark.parametrize(
+    "name,argv",
+    [
+        ("_users.json", ["users", "list"]),
+        ("_manifest.jsonl", ["ingest", "{export}"]),
+    ],
+)
 def test_a_damaged_lake_file_is_one_line(small_lake, export, name, argv):
     (small_lake / name).write_text("{ damaged")
     path = export([session("b", "u2", "2023-05-18T10:00:00.000Z", "2023-05-18T11:00:00.000Z")])

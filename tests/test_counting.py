@@ -10,11 +10,13 @@ D = "2023-05-19"
 
 
 def test_duration_of_999_ms_does_not_count_and_1000_ms_does(lake, export):
-    path = export([
-        session("a", "u1", "2023-05-19T10:00:00.000Z", "2023-05-19T10:00:00.999Z"),
-        session("b", "u2", "2023-05-19T10:00:00.000Z", "2023-05-19T10:00:01.000Z"),
-        session("c", "u3", "2023-05-19T10:00:00.500Z", "2023-05-19T10:00:01.499Z"),
-    ])
+    path = export(
+        [
+            session("a", "u1", "2023-05-19T10:00:00.000Z", "2023-05-19T10:00:00.999Z"),
+            session("b", "u2", "2023-05-19T10:00:00.000Z", "2023-05-19T10:00:01.000Z"),
+            session("c", "u3", "2023-05-19T10:00:00.500Z", "2023-05-19T10:00:01.499Z"),
+        ]
+    )
     ingest_docs(lake, path)
     assert week(lake, D) == {(2023, 5, 19): 1}
 
@@ -42,28 +44,41 @@ def test_null_counts_as_missing(lake, export):
 
 
 def test_anonymous_users_are_left_out_but_a_missing_role_counts(lake, export):
-    ingest_docs(lake, export([
-        session("a", "anon", "2023-05-19T10:00:00.000Z", "2023-05-19T11:00:00.000Z", role="anonymous"),
-        session("b", "norole", "2023-05-19T10:00:00.000Z", "2023-05-19T11:00:00.000Z", role=None),
-        session("c", "admin", "2023-05-19T10:00:00.000Z", "2023-05-19T11:00:00.000Z", role="admin"),
-        user_daily("anon2", 2023, 5, 18, role="anonymous"),
-        user_daily("norole2", 2023, 5, 18, role=None),
-    ]))
+    ingest_docs(
+        lake,
+        export(
+            [
+                session("a", "anon", "2023-05-19T10:00:00.000Z", "2023-05-19T11:00:00.000Z", role="anonymous"),
+                session("b", "norole", "2023-05-19T10:00:00.000Z", "2023-05-19T11:00:00.000Z", role=None),
+                session("c", "admin", "2023-05-19T10:00:00.000Z", "2023-05-19T11:00:00.000Z", role="admin"),
+                user_daily("anon2", 2023, 5, 18, role="anonymous"),
+                user_daily("norole2", 2023, 5, 18, role=None),
+            ]
+        ),
+    )
     assert week(lake, D) == {(2023, 5, 19): 2, (2023, 5, 18): 1}
 
 
 def test_a_user_counts_once_a_day_whatever_the_sessions(lake, export):
-    ingest_docs(lake, export([
-        session(f"s{i}", "u1", f"2023-05-19T1{i}:00:00.000Z", f"2023-05-19T1{i}:30:00.000Z") for i in range(5)
-    ]))
+    ingest_docs(
+        lake,
+        export(
+            [session(f"s{i}", "u1", f"2023-05-19T1{i}:00:00.000Z", f"2023-05-19T1{i}:30:00.000Z") for i in range(5)]
+        ),
+    )
     assert week(lake, D) == {(2023, 5, 19): 1}
 
 
 def test_day_fields_win_over_login_at(lake, export):
     # logged in on the 19th (UTC) but the server's local day fields say the 18th
-    ingest_docs(lake, export([
-        session("a", "u1", "2023-05-19T01:00:00.000Z", "2023-05-19T02:00:00.000Z", day=(2023, 5, 18)),
-    ]))
+    ingest_docs(
+        lake,
+        export(
+            [
+                session("a", "u1", "2023-05-19T01:00:00.000Z", "2023-05-19T02:00:00.000Z", day=(2023, 5, 18)),
+            ]
+        ),
+    )
     assert week(lake, D) == {(2023, 5, 18): 1}
 
 
@@ -76,9 +91,15 @@ def test_partial_day_fields_fall_back_to_login_at(lake, export):
 
 def test_login_at_is_dated_in_the_configured_zone(lake, export):
     # 23:30 UTC on the 18th is 01:30 on the 19th in Berlin (UTC+2 in May)
-    ingest_docs(lake, export([
-        session("a", "u1", "2023-05-18T23:30:00.000Z", "2023-05-19T00:30:00.000Z"),
-    ]), tz="Europe/Berlin")
+    ingest_docs(
+        lake,
+        export(
+            [
+                session("a", "u1", "2023-05-18T23:30:00.000Z", "2023-05-19T00:30:00.000Z"),
+            ]
+        ),
+        tz="Europe/Berlin",
+    )
     assert week(lake, D) == {(2023, 5, 19): 1}
 
 
@@ -99,11 +120,16 @@ def test_the_window_is_the_8_dates_ending_on_start_newest_first(lake, export):
 
 
 def test_empty_dates_are_left_out(lake, export):
-    ingest_docs(lake, export([
-        session("a", "u1", "2023-05-13T10:00:00.000Z", "2023-05-13T11:00:00.000Z"),
-        session("b", "u1", "2023-05-16T10:00:00.000Z", "2023-05-16T11:00:00.000Z"),
-        session("c", "anon", "2023-05-17T10:00:00.000Z", "2023-05-17T11:00:00.000Z", role="anonymous"),
-    ]))
+    ingest_docs(
+        lake,
+        export(
+            [
+                session("a", "u1", "2023-05-13T10:00:00.000Z", "2023-05-13T11:00:00.000Z"),
+                session("b", "u1", "2023-05-16T10:00:00.000Z", "2023-05-16T11:00:00.000Z"),
+                session("c", "anon", "2023-05-17T10:00:00.000Z", "2023-05-17T11:00:00.000Z", role="anonymous"),
+            ]
+        ),
+    )
     assert week(lake, D) == {(2023, 5, 16): 1, (2023, 5, 13): 1}
 
 
@@ -127,49 +153,77 @@ def test_window_across_a_leap_day(lake, export):
 
 
 def test_user_daily_documents_alone_count(lake, export):
-    ingest_docs(lake, export([user_daily("u1", 2023, 5, 19), user_daily("u2", 2023, 5, 19), user_daily("u1", 2023, 5, 12)]))
+    ingest_docs(
+        lake, export([user_daily("u1", 2023, 5, 19), user_daily("u2", 2023, 5, 19), user_daily("u1", 2023, 5, 12)])
+    )
     assert week(lake, D) == {(2023, 5, 19): 2, (2023, 5, 12): 1}
 
 
 def test_both_sources_are_a_union_one_per_user_and_day(lake, export):
-    ingest_docs(lake, export([
-        user_daily("u1", 2023, 5, 19),
-        session("a", "u1", "2023-05-19T10:00:00.000Z", "2023-05-19T11:00:00.000Z", day=(2023, 5, 19)),
-        session("b", "u2", "2023-05-19T10:00:00.000Z", "2023-05-19T11:00:00.000Z", day=(2023, 5, 19)),
-        user_daily("u3", 2023, 5, 19),
-    ]))
+    ingest_docs(
+        lake,
+        export(
+            [
+                user_daily("u1", 2023, 5, 19),
+                session("a", "u1", "2023-05-19T10:00:00.000Z", "2023-05-19T11:00:00.000Z", day=(2023, 5, 19)),
+                session("b", "u2", "2023-05-19T10:00:00.000Z", "2023-05-19T11:00:00.000Z", day=(2023, 5, 19)),
+                user_daily("u3", 2023, 5, 19),
+            ]
+        ),
+    )
     assert week(lake, D) == {(2023, 5, 19): 3}
 
 
 def test_a_user_daily_role_wins_over_the_sessions_role(lake, export):
-    ingest_docs(lake, export([
-        user_daily("u1", 2023, 5, 19, role="anonymous"),
-        session("a", "u1", "2023-05-19T10:00:00.000Z", "2023-05-19T11:00:00.000Z", role="user"),
-    ]))
+    ingest_docs(
+        lake,
+        export(
+            [
+                user_daily("u1", 2023, 5, 19, role="anonymous"),
+                session("a", "u1", "2023-05-19T10:00:00.000Z", "2023-05-19T11:00:00.000Z", role="user"),
+            ]
+        ),
+    )
     assert week(lake, D) == {}
 
 
 def test_the_role_is_that_of_the_device_with_the_most_seconds(lake, export):
-    phone = {"type": "mobile-app", "name": "RC", "longVersion": "4", "os": {"name": "iOS", "version": "17"}, "version": "4"}
-    ingest_docs(lake, export([
-        # the browser has two sessions of 20 minutes, the phone one of 30: the browser wins
-        session("a", "u1", "2023-05-19T10:00:00.000Z", "2023-05-19T10:20:00.000Z", role="anonymous"),
-        session("b", "u1", "2023-05-19T12:00:00.000Z", "2023-05-19T12:20:00.000Z", role="anonymous"),
-        session("c", "u1", "2023-05-19T11:00:00.000Z", "2023-05-19T11:30:00.000Z", role="user", device=phone),
-        # for u2 the phone has the most seconds
-        session("d", "u2", "2023-05-19T10:00:00.000Z", "2023-05-19T10:20:00.000Z", role="anonymous"),
-        session("e", "u2", "2023-05-19T11:00:00.000Z", "2023-05-19T11:30:00.000Z", role="user", device=phone),
-    ]))
+    phone = {
+        "type": "mobile-app",
+        "name": "RC",
+        "longVersion": "4",
+        "os": {"name": "iOS", "version": "17"},
+        "version": "4",
+    }
+    ingest_docs(
+        lake,
+        export(
+            [
+                # the browser has two sessions of 20 minutes, the phone one of 30: the browser wins
+                session("a", "u1", "2023-05-19T10:00:00.000Z", "2023-05-19T10:20:00.000Z", role="anonymous"),
+                session("b", "u1", "2023-05-19T12:00:00.000Z", "2023-05-19T12:20:00.000Z", role="anonymous"),
+                session("c", "u1", "2023-05-19T11:00:00.000Z", "2023-05-19T11:30:00.000Z", role="user", device=phone),
+                # for u2 the phone has the most seconds
+                session("d", "u2", "2023-05-19T10:00:00.000Z", "2023-05-19T10:20:00.000Z", role="anonymous"),
+                session("e", "u2", "2023-05-19T11:00:00.000Z", "2023-05-19T11:30:00.000Z", role="user", device=phone),
+            ]
+        ),
+    )
     assert week(lake, D) == {(2023, 5, 19): 1}
 
 
 def test_sessions_that_do_not_qualify_do_not_add_seconds_to_a_device(lake, export):
     phone = {"type": "mobile-app", "name": "RC"}
-    ingest_docs(lake, export([
-        # a long session without lastActivityAt must not make the phone (anonymous) the top device
-        session("a", "u1", "2023-05-19T01:00:00.000Z", None, role="anonymous", device=phone),
-        session("b", "u1", "2023-05-19T10:00:00.000Z", "2023-05-19T10:00:05.000Z", role="user"),
-    ]))
+    ingest_docs(
+        lake,
+        export(
+            [
+                # a long session without lastActivityAt must not make the phone (anonymous) the top device
+                session("a", "u1", "2023-05-19T01:00:00.000Z", None, role="anonymous", device=phone),
+                session("b", "u1", "2023-05-19T10:00:00.000Z", "2023-05-19T10:00:05.000Z", role="user"),
+            ]
+        ),
+    )
     assert week(lake, D) == {(2023, 5, 19): 1}
 
 

@@ -23,7 +23,8 @@ ENDS = [dt.date(2023, 5, 1) + dt.timedelta(days=i) for i in range(30)]
 def export_a(folder: Path) -> Path:
     docs = [
         session(f"a{d}-{u}", f"u{u}", f"2023-05-{d:02d}T10:00:00.000Z", f"2023-05-{d:02d}T11:00:00.000Z")
-        for d in range(1, 15) for u in range(40)
+        for d in range(1, 15)
+        for u in range(40)
     ]
     return write_ndjson(folder / "a.json", docs)
 
@@ -32,11 +33,18 @@ def export_b(folder: Path) -> Path:
     """Later days, later versions of some of A's sessions (now anonymous), and one broken line."""
     docs: list = [
         session(f"b{d}-{u}", f"u{u}", f"2023-05-{d:02d}T10:00:00.000Z", f"2023-05-{d:02d}T11:00:00.000Z")
-        for d in range(10, 25) for u in range(50)
+        for d in range(10, 25)
+        for u in range(50)
     ]
     docs += [
-        session(f"a12-{u}", f"u{u}", "2023-05-12T10:00:00.000Z", "2023-05-12T11:00:00.000Z",
-                role="anonymous", updated="2023-06-01T00:00:00.000Z")
+        session(
+            f"a12-{u}",
+            f"u{u}",
+            "2023-05-12T10:00:00.000Z",
+            "2023-05-12T11:00:00.000Z",
+            role="anonymous",
+            updated="2023-06-01T00:00:00.000Z",
+        )
         for u in range(10)
     ]
     docs.append('{"_id": "broken", ')
@@ -75,12 +83,27 @@ def scenario(tmp_path_factory):
     clean = folder / "clean"
     ingest_docs(clean, a)
     ingest_docs(clean, b)
-    return {"a": a, "b": b, "before": before, "before_answers": answers(before),
-            "after_answers": answers(clean), "clean": content(clean)}
+    return {
+        "a": a,
+        "b": b,
+        "before": before,
+        "before_answers": answers(before),
+        "after_answers": answers(clean),
+        "clean": content(clean),
+    }
 
 
-POINTS = ["loaded", "partition placed", "merged", "renaming {rejects}", "rejects written",
-          "renaming _state.json", "state written", "renaming _manifest.jsonl", "manifest written"]
+POINTS = [
+    "loaded",
+    "partition placed",
+    "merged",
+    "renaming {rejects}",
+    "rejects written",
+    "renaming _state.json",
+    "state written",
+    "renaming _manifest.jsonl",
+    "manifest written",
+]
 
 
 @pytest.mark.parametrize("point", POINTS)
@@ -100,8 +123,13 @@ def test_a_kill_at_any_step_leaves_before_or_after_and_the_rerun_converges(scena
 def test_the_cleanup_removes_only_leftovers(scenario, tmp_path):
     lake = tmp_path / "lake"
     shutil.copytree(scenario["before"], lake)
-    mine = [lake / "._state.json.abc123.tmp", lake / "._manifest.jsonl.x.tmp", lake / "rejects" / ".k.jsonl.y.tmp",
-            lake / ".staging" / "tmpdir" / "incoming.parquet", lake / "user_daily" / "date=2023-05-02" / "part-0.parquet"]
+    mine = [
+        lake / "._state.json.abc123.tmp",
+        lake / "._manifest.jsonl.x.tmp",
+        lake / "rejects" / ".k.jsonl.y.tmp",
+        lake / ".staging" / "tmpdir" / "incoming.parquet",
+        lake / "user_daily" / "date=2023-05-02" / "part-0.parquet",
+    ]
     theirs = [lake / "notes.txt", lake / "._users.json.keep.tmp", lake / "rejects" / "keep.jsonl"]
     for path in mine + theirs:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -114,6 +142,7 @@ def test_the_cleanup_removes_only_leftovers(scenario, tmp_path):
 
 # --- a full disk ---------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def small_disk(tmp_path):
     """A 2 MiB tmpfs mounted for the test (root only); yields (mount point, fill(leave_bytes), free())."""
@@ -121,7 +150,9 @@ def small_disk(tmp_path):
     point.mkdir()
     if os.geteuid() != 0:
         pytest.skip("mounting a small tmpfs needs root")
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(point)], capture_output=True, text=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(point)], capture_output=True, text=True
+    )
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
     filler = point / "filler"
@@ -179,12 +210,21 @@ def test_a_full_disk_while_writing_outputs_is_one_line(scenario, small_disk, tmp
     assert not list(point.glob(".w.json.*"))
     page = run_cli("report", "--lake", lake, "--start", "2023-05-10", "--out", str(point / "r.html"))
     assert_one_line(page)
-    mail = run_cli("send", "--lake", lake, "--start", "2023-05-10", "--out", str(tmp_path / "out"),
-                   env={"ENGAGEMENT_OUTBOX": str(point / "outbox")})
+    mail = run_cli(
+        "send",
+        "--lake",
+        lake,
+        "--start",
+        "2023-05-10",
+        "--out",
+        str(tmp_path / "out"),
+        env={"ENGAGEMENT_OUTBOX": str(point / "outbox")},
+    )
     assert_one_line(mail)
 
 
 # --- no orphans ----------------------------------------------------------------------------------
+
 
 def children(pid: int) -> list[int]:
     try:
@@ -212,9 +252,25 @@ def test_killing_a_backfill_takes_prefects_temporary_server_with_it(scenario, tm
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ENGAGEMENT_", "PREFECT_API_URL"))}
     env["PREFECT_HOME"] = str(tmp_path / "prefect")
     process = subprocess.Popen(
-        [sys.executable, "-m", "pipelines", "backfill", "--lake", str(scenario["before"]), "--out", str(tmp_path / "out"),
-         "--from", "2023-05-01", "--to", "2023-05-30", "--force"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "pipelines",
+            "backfill",
+            "--lake",
+            str(scenario["before"]),
+            "--out",
+            str(tmp_path / "out"),
+            "--from",
+            "2023-05-01",
+            "--to",
+            "2023-05-30",
+            "--force",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 120
     server = []

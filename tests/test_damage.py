@@ -17,9 +17,7 @@ from pipelines.logs import load_mapping
 
 
 def docs(n: int, prefix: str = "s") -> list[dict]:
-    return [
-        session(f"{prefix}{i}", f"u{i}", "2023-05-19T10:00:00.000Z", "2023-05-19T11:00:00.000Z") for i in range(n)
-    ]
+    return [session(f"{prefix}{i}", f"u{i}", "2023-05-19T10:00:00.000Z", "2023-05-19T11:00:00.000Z") for i in range(n)]
 
 
 def ndjson(items: list[dict]) -> bytes:
@@ -70,12 +68,20 @@ def test_concatenated_gzip_members_and_padding_read_as_one_file(lake, tmp_path):
 
 def bson_docs(n: int) -> list[bytes]:
     return [
-        bson.encode({
-            "_id": f"s{i}", "type": "session", "userId": f"u{i}", "mostImportantRole": "user",
-            "device": {"type": "browser", "name": "Chrome", "os": {"name": "Linux"}},
-            "loginAt": dt.datetime(2023, 5, 19, 10), "lastActivityAt": dt.datetime(2023, 5, 19, 11),
-            "year": 2023, "month": 5, "day": 19,
-        })
+        bson.encode(
+            {
+                "_id": f"s{i}",
+                "type": "session",
+                "userId": f"u{i}",
+                "mostImportantRole": "user",
+                "device": {"type": "browser", "name": "Chrome", "os": {"name": "Linux"}},
+                "loginAt": dt.datetime(2023, 5, 19, 10),
+                "lastActivityAt": dt.datetime(2023, 5, 19, 11),
+                "year": 2023,
+                "month": 5,
+                "day": 19,
+            }
+        )
         for i in range(n)
     ]
 
@@ -134,8 +140,12 @@ CSV_HEADER = 'user_id,started_at,last_seen,us"er\n'
 
 
 def log_mapping():
-    return load_mapping(None, ["userId=user_id", "loginAt=started_at", "lastActivityAt=last_seen",
-                               'mostImportantRole=us"er'], None, None)
+    return load_mapping(
+        None,
+        ["userId=user_id", "loginAt=started_at", "lastActivityAt=last_seen", 'mostImportantRole=us"er'],
+        None,
+        None,
+    )
 
 
 def test_a_malformed_csv_row_is_a_reject_of_that_row(lake, tmp_path):
@@ -149,11 +159,15 @@ def test_a_malformed_csv_row_is_a_reject_of_that_row(lake, tmp_path):
         "e,2023-05-19T10:00:00Z,2023-05-19T11:00:00Z,user",
     ]
     path = tmp_path / "sso.csv"
-    path.write_bytes((CSV_HEADER + "\n".join(rows) + "\n").encode() + b"f,2023-05-19T10:00:00Z,2023-05-19T11:00:00Z,\xff\n")
+    path.write_bytes(
+        (CSV_HEADER + "\n".join(rows) + "\n").encode() + b"f,2023-05-19T10:00:00Z,2023-05-19T11:00:00Z,\xff\n"
+    )
     summary = ingest([path], lake, "UTC", mapping=log_mapping())
     assert (summary.read, summary.stored) == (6, 3)
     assert sorted((r["line"], r["reason"]) for r in rejects_of(lake)) == [
-        (3, "bad_csv_row"), (6, "bad_csv_row"), (8, "bad_utf8")
+        (3, "bad_csv_row"),
+        (6, "bad_csv_row"),
+        (8, "bad_utf8"),
     ]
 
 
@@ -161,7 +175,12 @@ def test_log_columns_with_any_name_work(lake, tmp_path):
     from pipelines.ingest import ingest
 
     path = tmp_path / "sso.jsonl"
-    line = {"user_id": "a", "started_at": "2023-05-19T10:00:00Z", "last_seen": "2023-05-19T11:00:00Z", 'us"er': "anonymous"}
+    line = {
+        "user_id": "a",
+        "started_at": "2023-05-19T10:00:00Z",
+        "last_seen": "2023-05-19T11:00:00Z",
+        'us"er': "anonymous",
+    }
     path.write_text(json.dumps(line) + "\n" + json.dumps(line | {"user_id": "b", 'us"er': "user"}) + "\n")
     summary = ingest([path], lake, "UTC", mapping=log_mapping())
     assert summary.stored == 2
@@ -173,8 +192,18 @@ def test_a_truncated_gzip_log_keeps_its_rows_through_the_command(lake, tmp_path)
     whole = gzip.compress((CSV_HEADER + rows).encode())
     path = tmp_path / "sso.csv.gz"
     path.write_bytes(whole[: len(whole) * 2 // 3])
-    result = run_cli("ingest", "--lake", str(lake), "--map", "userId=user_id", "--map", "loginAt=started_at",
-                     "--map", "lastActivityAt=last_seen", str(path))
+    result = run_cli(
+        "ingest",
+        "--lake",
+        str(lake),
+        "--map",
+        "userId=user_id",
+        "--map",
+        "loginAt=started_at",
+        "--map",
+        "lastActivityAt=last_seen",
+        str(path),
+    )
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     assert "truncated_gzip: 1" in result.stdout

@@ -99,8 +99,18 @@ def test_the_nightly_command_exits_non_zero_when_a_step_fails(dirs):
     from prefect.settings import PREFECT_API_URL
 
     # the harness's server, not a temporary one of the command's own (which takes seconds to start)
-    result = run_cli("nightly", "--date", "2023-05-19", "--lake", dirs["lake"], "--inbox", dirs["inbox"],
-                     "--out", dirs["out"], env={"PREFECT_API_URL": PREFECT_API_URL.value()})
+    result = run_cli(
+        "nightly",
+        "--date",
+        "2023-05-19",
+        "--lake",
+        dirs["lake"],
+        "--inbox",
+        dirs["inbox"],
+        "--out",
+        dirs["out"],
+        env={"PREFECT_API_URL": PREFECT_API_URL.value()},
+    )
     assert result.returncode == 1
     assert "engagement nightly: step 'ingest the inbox' failed: cannot read" in result.stderr
 

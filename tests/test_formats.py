@@ -35,11 +35,14 @@ def test_canonical_and_relaxed_give_the_same_lake(tmp_path):
     assert week(tmp_path / "a", "2023-05-16")  # something to compare
 
 
-@pytest.mark.parametrize("name,json_array", [
-    ("export.json.gz", False),
-    ("export-array.json", True),
-    ("export-array.json.gz", True),
-])
+@pytest.mark.parametrize(
+    "name,json_array",
+    [
+        ("export.json.gz", False),
+        ("export-array.json", True),
+        ("export-array.json.gz", True),
+    ],
+)
 def test_array_and_gzip_forms_give_the_same_lake(tmp_path, name, json_array):
     plain = tmp_path / "plain.json"
     other = tmp_path / "other" / name

@@ -18,7 +18,9 @@ def month_of_sessions(export, users: int = 3):
     docs = []
     for d in range(1, 31):
         for u in range(users):
-            docs.append(session(f"s{d}-{u}", f"u{u}", f"2023-06-{d:02d}T10:00:00.000Z", f"2023-06-{d:02d}T11:00:00.000Z"))
+            docs.append(
+                session(f"s{d}-{u}", f"u{u}", f"2023-06-{d:02d}T10:00:00.000Z", f"2023-06-{d:02d}T11:00:00.000Z")
+            )
     return export(docs)
 
 
@@ -75,10 +77,17 @@ def test_readers_see_whole_snapshots_while_a_writer_works(lake, export):
         # each file newer than the last: u7 active all month, then not, then again...
         updated = {"$date": f"2023-07-{i:02d}T00:00:00.000Z"}
         last = "2023-06-{d:02d}T11:00:00.000Z" if i % 2 else None
-        flips.append(export([
-            dict(session(f"n{d}", "u7", f"2023-06-{d:02d}T10:00:00.000Z", last and last.format(d=d)), _updatedAt=updated)
-            for d in range(1, 31)
-        ]))
+        flips.append(
+            export(
+                [
+                    dict(
+                        session(f"n{d}", "u7", f"2023-06-{d:02d}T10:00:00.000Z", last and last.format(d=d)),
+                        _updatedAt=updated,
+                    )
+                    for d in range(1, 31)
+                ]
+            )
+        )
     # flip the lake between two states again and again while reading it
     stop = threading.Event()
     errors: list[BaseException] = []

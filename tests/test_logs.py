@@ -93,11 +93,14 @@ def test_a_longer_sighting_of_the_same_session_replaces_the_first(lake, tmp_path
     assert week(lake, "2023-05-19") == {(2023, 5, 19): 1}
 
 
-@pytest.mark.parametrize("pairs,message", [
-    (["userId=user_id"], "must name a column for loginAt, lastActivityAt"),
-    (["userId"], "--map takes FIELD=COLUMN"),
-    (["userId=u", "loginAt=l", "lastActivityAt=x", "colour=c"], "unknown field(s) in the log mapping: colour"),
-])
+@pytest.mark.parametrize(
+    "pairs,message",
+    [
+        (["userId=user_id"], "must name a column for loginAt, lastActivityAt"),
+        (["userId"], "--map takes FIELD=COLUMN"),
+        (["userId=u", "loginAt=l", "lastActivityAt=x", "colour=c"], "unknown field(s) in the log mapping: colour"),
+    ],
+)
 def test_unusable_mappings_are_clear_errors(pairs, message):
     with pytest.raises(UserError, match=message.replace("(", r"\(").replace(")", r"\)")):
         load_mapping(None, pairs, None, None)
@@ -106,7 +109,17 @@ def test_unusable_mappings_are_clear_errors(pairs, message):
 def test_a_column_the_log_does_not_have_is_a_clear_error(lake, tmp_path):
     path = tmp_path / "sso.csv"
     path.write_text(CSV)
-    result = run_cli("ingest", "--lake", str(lake), "--map", "userId=login", "--map", "loginAt=started_at",
-                     "--map", "lastActivityAt=last_seen", str(path))
+    result = run_cli(
+        "ingest",
+        "--lake",
+        str(lake),
+        "--map",
+        "userId=login",
+        "--map",
+        "loginAt=started_at",
+        "--map",
+        "lastActivityAt=last_seen",
+        str(path),
+    )
     assert result.returncode == 2
     assert "has no column 'login'" in result.stderr

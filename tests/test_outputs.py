@@ -60,11 +60,21 @@ def test_publishing_clears_a_killed_runs_temporary_files_and_nothing_else(tmp_pa
     from pipelines.outputs import publishing
 
     out, outbox = tmp_path / "out", tmp_path / "outbox"
-    leftovers = [out / "weekly-data" / ".2023-05-19.json.x1.tmp", out / "weekly-data" / ".keys" / ".2023-05-19.json.key.x2.tmp",
-                 out / "reports" / ".index.html.x3.tmp", out / "reports" / ".keys" / ".2023-05-19.json.x4.tmp",
-                 out / ".deliveries.jsonl.x5.tmp", outbox / ".2023-05-19.eml.x6.tmp"]
-    kept = [out / "weekly-data" / "2023-05-19.json", out / "reports" / "index.html", outbox / "2023-05-19.eml",
-            out / "deliveries.jsonl", out / "weekly-data" / ".keys" / "2023-05-19.json.key"]
+    leftovers = [
+        out / "weekly-data" / ".2023-05-19.json.x1.tmp",
+        out / "weekly-data" / ".keys" / ".2023-05-19.json.key.x2.tmp",
+        out / "reports" / ".index.html.x3.tmp",
+        out / "reports" / ".keys" / ".2023-05-19.json.x4.tmp",
+        out / ".deliveries.jsonl.x5.tmp",
+        outbox / ".2023-05-19.eml.x6.tmp",
+    ]
+    kept = [
+        out / "weekly-data" / "2023-05-19.json",
+        out / "reports" / "index.html",
+        outbox / "2023-05-19.eml",
+        out / "deliveries.jsonl",
+        out / "weekly-data" / ".keys" / "2023-05-19.json.key",
+    ]
     for path in leftovers + kept:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("x")

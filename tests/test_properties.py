@@ -23,13 +23,20 @@ from pipelines import lake as lakemod
 from pipelines.cli import main
 from pipelines.sql import connect
 
-SETTINGS = settings(max_examples=20, deadline=None, derandomize=True,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SETTINGS = settings(
+    max_examples=20,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 def doc(i: int, prefix: str = "d") -> dict:
     return {
-        "_id": f"{prefix}{i}", "type": "session", "userId": f"u{i % 7}", "mostImportantRole": "user",
+        "_id": f"{prefix}{i}",
+        "type": "session",
+        "userId": f"u{i % 7}",
+        "mostImportantRole": "user",
         "device": {"type": "browser", "name": "Chrome"},
         "loginAt": {"$date": f"2023-05-{1 + i % 20:02d}T10:00:00.000Z"},
         "lastActivityAt": {"$date": f"2023-05-{1 + i % 20:02d}T11:00:00.000Z"},
@@ -124,17 +131,29 @@ def test_concatenated_exports_keep_every_document(parts, gz, members):
 
 
 def bson_doc(i: int) -> bytes:
-    return bson.encode({
-        "_id": f"b{i}", "type": "session", "userId": f"u{i % 5}", "mostImportantRole": "user",
-        "device": {"type": "browser", "name": "Chrome", "os": {"name": "Linux"}},
-        "loginAt": dt.datetime(2023, 5, 1 + i % 20, 10), "lastActivityAt": dt.datetime(2023, 5, 1 + i % 20, 11),
-        "year": 2023, "month": 5, "day": 1 + i % 20,
-    })
+    return bson.encode(
+        {
+            "_id": f"b{i}",
+            "type": "session",
+            "userId": f"u{i % 5}",
+            "mostImportantRole": "user",
+            "device": {"type": "browser", "name": "Chrome", "os": {"name": "Linux"}},
+            "loginAt": dt.datetime(2023, 5, 1 + i % 20, 10),
+            "lastActivityAt": dt.datetime(2023, 5, 1 + i % 20, 11),
+            "year": 2023,
+            "month": 5,
+            "day": 1 + i % 20,
+        }
+    )
 
 
 @SETTINGS
-@given(count=st.integers(1, 40), flips=st.lists(st.tuples(st.integers(0, 10**6), st.integers(1, 255)), max_size=3),
-       cut=st.one_of(st.none(), st.integers(0, 10**6)), gz=st.booleans())
+@given(
+    count=st.integers(1, 40),
+    flips=st.lists(st.tuples(st.integers(0, 10**6), st.integers(1, 255)), max_size=3),
+    cut=st.one_of(st.none(), st.integers(0, 10**6)),
+    gz=st.booleans(),
+)
 def test_mutated_bson_dumps(count, flips, cut, gz):
     parts = [bson_doc(i) for i in range(count)]
     data = bytearray(b"".join(parts))
@@ -160,7 +179,11 @@ def test_mutated_bson_dumps(count, flips, cut, gz):
 
 
 @SETTINGS
-@given(data=st.binary(min_size=1, max_size=300), gz=st.booleans(), name=st.sampled_from(["x.json", "rocketchat_sessions.bson"]))
+@given(
+    data=st.binary(min_size=1, max_size=300),
+    gz=st.booleans(),
+    name=st.sampled_from(["x.json", "rocketchat_sessions.bson"]),
+)
 def test_arbitrary_bytes_never_sink_the_run(data, gz, name):
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / (name + (".gz" if gz else ""))
@@ -171,7 +194,10 @@ def test_arbitrary_bytes_never_sink_the_run(data, gz, name):
 @SETTINGS
 @given(count=st.integers(1, 30), mutations=st.lists(mutation, max_size=3), gz=st.booleans())
 def test_mutated_csv_logs(count, mutations, gz):
-    rows = [f"u{i},2023-05-{1 + i % 20:02d}T10:00:00Z,2023-05-{1 + i % 20:02d}T11:00:00Z,s{i}".encode() for i in range(count)]
+    rows = [
+        f"u{i},2023-05-{1 + i % 20:02d}T10:00:00Z,2023-05-{1 + i % 20:02d}T11:00:00Z,s{i}".encode()
+        for i in range(count)
+    ]
     first_touched = len(rows)
     for kind, at, junk in mutations:
         i = at % len(rows)
@@ -191,7 +217,16 @@ def test_mutated_csv_logs(count, mutations, gz):
         path = Path(folder) / ("sso.csv.gz" if gz else "sso.csv")
         data = b"user_id,started_at,last_seen,session\n" + b"\n".join(rows) + b"\n"
         path.write_bytes(gzip.compress(data) if gz else data)
-        code, _, ids, _ = run(path, "--map", "userId=user_id", "--map", "loginAt=started_at",
-                              "--map", "lastActivityAt=last_seen", "--map", "_id=session")
+        code, _, ids, _ = run(
+            path,
+            "--map",
+            "userId=user_id",
+            "--map",
+            "loginAt=started_at",
+            "--map",
+            "lastActivityAt=last_seen",
+            "--map",
+            "_id=session",
+        )
         assert code == 0
         assert untouched <= ids

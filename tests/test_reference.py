@@ -35,7 +35,11 @@ def messy_exports(tmp_path: Path, seed: int) -> list[Path]:
             elif roll < 0.35 and "lastActivityAt" in doc:
                 login = dt.datetime.fromisoformat(doc["loginAt"]["$date"].replace("Z", "+00:00"))
                 ms = rng.choice([999, 1000, 1001, 1999, 2000])
-                doc["lastActivityAt"] = {"$date": (login + dt.timedelta(milliseconds=ms)).isoformat(timespec="milliseconds").replace("+00:00", "Z")}
+                doc["lastActivityAt"] = {
+                    "$date": (login + dt.timedelta(milliseconds=ms))
+                    .isoformat(timespec="milliseconds")
+                    .replace("+00:00", "Z")
+                }
         if rng.random() < 0.2 and doc["type"] != "user_daily":
             # an earlier export caught it still open, with an older _updatedAt
             early = {k: v for k, v in doc.items() if k not in ("lastActivityAt", "closedAt", "logoutAt")}

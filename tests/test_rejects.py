@@ -17,7 +17,11 @@ GOOD = session("ok", "u1", "2023-05-19T10:00:00.000Z", "2023-05-19T11:00:00.000Z
 
 
 def rejects_of(lake: Path) -> list[dict]:
-    return [json.loads(line) for path in sorted((lake / "rejects").glob("*.jsonl")) for line in path.read_text().splitlines()]
+    return [
+        json.loads(line)
+        for path in sorted((lake / "rejects").glob("*.jsonl"))
+        for line in path.read_text().splitlines()
+    ]
 
 
 def with_field(**fields) -> dict:
@@ -26,39 +30,42 @@ def with_field(**fields) -> dict:
     return {k: v for k, v in doc.items() if v is not None}
 
 
-@pytest.mark.parametrize("bad,reason", [
-    ('{"_id": "x", "type": "session", ', "bad_json"),
-    ("not json at all", "bad_json"),
-    ("[1, 2, 3]", "not_an_object"),
-    ("42", "not_an_object"),
-    (with_field(_id=None), "no_id"),
-    (with_field(_id=17), "wrong_type:_id"),
-    (with_field(type="login"), "unknown_type"),
-    (with_field(type=None), "unknown_type"),
-    (with_field(userId=5), "wrong_type:userId"),
-    (with_field(loginAt={"$date": "yesterday"}), "bad_date:loginAt"),
-    (with_field(loginAt="2023-05-19T10:00:00.000Z"), "bad_date:loginAt"),
-    (with_field(lastActivityAt={"$date": {"$numberLong": "soon"}}), "bad_date:lastActivityAt"),
-    (with_field(_updatedAt=12), "bad_date:_updatedAt"),
-    (with_field(device="Chrome"), "wrong_type:device"),
-    (with_field(mostImportantRole=["user"]), "wrong_type:mostImportantRole"),
-    (with_field(year="2023", month=5, day=19), "wrong_type:year"),
-    (with_field(year=2023, month=5.5, day=19), "wrong_type:month"),
-    (with_field(year=2023, month=13, day=19), "bad_day_fields"),
-    (with_field(year=2023, month=2, day=30), "bad_day_fields"),
-    (with_field(loginAt=None), "no_day"),
-    ({"_id": "u-2023-5-19", "type": "user_daily", "userId": "u"}, "no_day"),
-    # values outside a type's range or the calendar: that document's reject, never the run's end
-    (with_field(year=10000, month=1, day=1), "bad_day_fields"),
-    (with_field(year=0, month=6, day=1), "bad_day_fields"),
-    (with_field(year=-5, month=6, day=1), "bad_day_fields"),
-    (with_field(year=3000000000, month=5, day=19), "bad_day_fields"),
-    (with_field(year=3000000000), "bad_day_fields"),
-    (with_field(loginAt={"$date": {"$numberLong": "253402300800000"}}), "bad_date:loginAt"),
-    (with_field(loginAt={"$date": "0000-06-01T00:00:00.000Z"}), "bad_date:loginAt"),
-    (with_field(lastActivityAt={"$date": {"$numberLong": "-62135596800001"}}), "bad_date:lastActivityAt"),
-    (with_field(type=5), "wrong_type:type"),
-])
+@pytest.mark.parametrize(
+    "bad,reason",
+    [
+        ('{"_id": "x", "type": "session", ', "bad_json"),
+        ("not json at all", "bad_json"),
+        ("[1, 2, 3]", "not_an_object"),
+        ("42", "not_an_object"),
+        (with_field(_id=None), "no_id"),
+        (with_field(_id=17), "wrong_type:_id"),
+        (with_field(type="login"), "unknown_type"),
+        (with_field(type=None), "unknown_type"),
+        (with_field(userId=5), "wrong_type:userId"),
+        (with_field(loginAt={"$date": "yesterday"}), "bad_date:loginAt"),
+        (with_field(loginAt="2023-05-19T10:00:00.000Z"), "bad_date:loginAt"),
+        (with_field(lastActivityAt={"$date": {"$numberLong": "soon"}}), "bad_date:lastActivityAt"),
+        (with_field(_updatedAt=12), "bad_date:_updatedAt"),
+        (with_field(device="Chrome"), "wrong_type:device"),
+        (with_field(mostImportantRole=["user"]), "wrong_type:mostImportantRole"),
+        (with_field(year="2023", month=5, day=19), "wrong_type:year"),
+        (with_field(year=2023, month=5.5, day=19), "wrong_type:month"),
+        (with_field(year=2023, month=13, day=19), "bad_day_fields"),
+        (with_field(year=2023, month=2, day=30), "bad_day_fields"),
+        (with_field(loginAt=None), "no_day"),
+        ({"_id": "u-2023-5-19", "type": "user_daily", "userId": "u"}, "no_day"),
+        # values outside a type's range or the calendar: that document's reject, never the run's end
+        (with_field(year=10000, month=1, day=1), "bad_day_fields"),
+        (with_field(year=0, month=6, day=1), "bad_day_fields"),
+        (with_field(year=-5, month=6, day=1), "bad_day_fields"),
+        (with_field(year=3000000000, month=5, day=19), "bad_day_fields"),
+        (with_field(year=3000000000), "bad_day_fields"),
+        (with_field(loginAt={"$date": {"$numberLong": "253402300800000"}}), "bad_date:loginAt"),
+        (with_field(loginAt={"$date": "0000-06-01T00:00:00.000Z"}), "bad_date:loginAt"),
+        (with_field(lastActivityAt={"$date": {"$numberLong": "-62135596800001"}}), "bad_date:lastActivityAt"),
+        (with_field(type=5), "wrong_type:type"),
+    ],
+)
 def test_each_reason_is_reported_with_file_and_line(lake, export, bad, reason):
     path = export([GOOD, bad, GOOD | {"_id": "ok2"}])
     summary = ingest_docs(lake, path)

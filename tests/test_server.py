@@ -18,7 +18,10 @@ from pipelines.ingest import ingest
 WEEKLY = "/api/v1/engagement-dashboard/users/chat-busier/weekly-data"
 ACTIVE = "/api/v1/engagement-dashboard/users/active-users"
 UNAUTHORIZED = {"status": "error", "message": "You must be logged in to do this."}
-FORBIDDEN = {"success": False, "error": "User does not have the permissions required for this action [error-unauthorized]"}
+FORBIDDEN = {
+    "success": False,
+    "error": "User does not have the permissions required for this action [error-unauthorized]",
+}
 
 
 def free_port() -> int:
@@ -31,12 +34,17 @@ def free_port() -> int:
 def served(two_weeks):
     """`engagement serve` on the two-week lake, with a viewer and a user without the permission."""
     viewer = run_cli("users", "add", "viewer", "--lake", str(two_weeks)).stdout.splitlines()[-1]
-    other = run_cli("users", "add", "other", "--permission", "view-room", "--lake", str(two_weeks)).stdout.splitlines()[-1]
+    other = run_cli("users", "add", "other", "--permission", "view-room", "--lake", str(two_weeks)).stdout.splitlines()[
+        -1
+    ]
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ENGAGEMENT_")}
     process = subprocess.Popen(
         [sys.executable, "-m", "pipelines", "serve", "--port", str(port), "--lake", str(two_weeks)],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -48,14 +56,20 @@ def served(two_weeks):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(process.stderr.read().decode()) from None
             time.sleep(0.2)
-    yield {"base": base, "viewer": {"X-User-Id": "viewer", "X-Auth-Token": viewer},
-           "other": {"X-User-Id": "other", "X-Auth-Token": other}, "lake": two_weeks}
+    yield {
+        "base": base,
+        "viewer": {"X-User-Id": "viewer", "X-Auth-Token": viewer},
+        "other": {"X-User-Id": "other", "X-Auth-Token": other},
+        "lake": two_weeks,
+    }
     process.terminate()
     process.wait(timeout=30)
 
 
 def test_weekly_data_over_http_equals_the_command(served):
-    response = httpx.get(served["base"] + WEEKLY, params={"start": "2023-05-19T23:59:59.999Z"}, headers=served["viewer"])
+    response = httpx.get(
+        served["base"] + WEEKLY, params={"start": "2023-05-19T23:59:59.999Z"}, headers=served["viewer"]
+    )
     assert response.status_code == 200
     cli = run_cli("weekly-data", "--lake", str(served["lake"]), "--start", "2023-05-19T23:59:59.999Z")
     assert response.text.strip() == cli.stdout.strip()
@@ -63,30 +77,41 @@ def test_weekly_data_over_http_equals_the_command(served):
 
 
 def test_active_users_lists_who(served):
-    response = httpx.get(served["base"] + ACTIVE, headers=served["viewer"],
-                         params={"start": "2023-05-17T00:00:00.000Z", "end": "2023-05-18T23:59:59.999Z"})
+    response = httpx.get(
+        served["base"] + ACTIVE,
+        headers=served["viewer"],
+        params={"start": "2023-05-17T00:00:00.000Z", "end": "2023-05-18T23:59:59.999Z"},
+    )
     assert response.status_code == 200
-    assert response.json() == {"month": [
-        {"day": 18, "month": 5, "year": 2023, "usersList": ["u0", "u1", "u2"], "users": 3},
-        {"day": 17, "month": 5, "year": 2023, "usersList": ["u0", "u1", "u2", "u3", "u4"], "users": 5},
-    ], "success": True}
+    assert response.json() == {
+        "month": [
+            {"day": 18, "month": 5, "year": 2023, "usersList": ["u0", "u1", "u2"], "users": 3},
+            {"day": 17, "month": 5, "year": 2023, "usersList": ["u0", "u1", "u2", "u3", "u4"], "users": 5},
+        ],
+        "success": True,
+    }
 
 
-@pytest.mark.parametrize("headers,status,body", [
-    ({}, 401, UNAUTHORIZED),
-    ({"X-User-Id": "viewer"}, 401, UNAUTHORIZED),
-    ({"X-User-Id": "viewer", "X-Auth-Token": "wrong"}, 401, UNAUTHORIZED),
-    ({"X-User-Id": "nobody", "X-Auth-Token": "wrong"}, 401, UNAUTHORIZED),
-    ("other", 403, FORBIDDEN),
-])
+@pytest.mark.parametrize(
+    "headers,status,body",
+    [
+        ({}, 401, UNAUTHORIZED),
+        ({"X-User-Id": "viewer"}, 401, UNAUTHORIZED),
+        ({"X-User-Id": "viewer", "X-Auth-Token": "wrong"}, 401, UNAUTHORIZED),
+        ({"X-User-Id": "nobody", "X-Auth-Token": "wrong"}, 401, UNAUTHORIZED),
+        ("other", 403, FORBIDDEN),
+    ],
+)
 def test_auth_errors_are_rocket_chats(served, headers, status, body):
     headers = served[headers] if isinstance(headers, str) else headers
     response = httpx.get(served["base"] + WEEKLY, params={"start": "2023-05-19T00:00:00.000Z"}, headers=headers)
     assert (response.status_code, response.json()) == (status, body)
 
 
-@pytest.mark.parametrize("start", ["2023-05-19", "2023-05-19T00:00:00Z", "2023-02-30T00:00:00.000Z",
-                                   "2023-05-19T00:00:00.000+02:00", "yesterday"])
+@pytest.mark.parametrize(
+    "start",
+    ["2023-05-19", "2023-05-19T00:00:00Z", "2023-02-30T00:00:00.000Z", "2023-05-19T00:00:00.000+02:00", "yesterday"],
+)
 def test_dates_not_in_to_iso_string_form_are_400(served, start):
     params = {} if start is None else {"start": start}
     response = httpx.get(served["base"] + WEEKLY, params=params, headers=served["viewer"])
@@ -96,7 +121,9 @@ def test_dates_not_in_to_iso_string_form_are_400(served, start):
 
 def test_a_revoked_user_is_refused(served):
     assert run_cli("users", "revoke", "viewer", "--lake", str(served["lake"])).returncode == 0
-    response = httpx.get(served["base"] + WEEKLY, params={"start": "2023-05-19T00:00:00.000Z"}, headers=served["viewer"])
+    response = httpx.get(
+        served["base"] + WEEKLY, params={"start": "2023-05-19T00:00:00.000Z"}, headers=served["viewer"]
+    )
     assert response.status_code == 401
 
 
@@ -121,8 +148,11 @@ def test_the_sibling_endpoints_answer(served):
     assert hourly.status_code == 200
     assert [h["hour"] for h in hourly.json()["hours"]] == list(range(22, -1, -2))
     assert hourly.json()["hours"][-6]["users"] == 3  # 10:00 UTC on the 19th: three users
-    by_time = httpx.get(served["base"] + BY_TIME, headers=served["viewer"],
-                        params={"start": "2023-05-19T00:00:00.000Z", "end": "2023-05-19T23:59:59.999Z"})
+    by_time = httpx.get(
+        served["base"] + BY_TIME,
+        headers=served["viewer"],
+        params={"start": "2023-05-19T00:00:00.000Z", "end": "2023-05-19T23:59:59.999Z"},
+    )
     # three users log in at 10:00 and never close: hours 10 .. 23 of the 19th, newest first
     assert by_time.json()["week"] == [
         {"users": 3, "hour": hour, "day": 19, "month": 5, "year": 2023} for hour in range(23, 9, -1)
@@ -135,8 +165,12 @@ def test_200_concurrent_requests_while_an_ingest_runs(served, export):
     url = served["base"] + WEEKLY
     params = {"start": "2023-05-19T23:59:59.999Z"}
     before = httpx.get(url, params=params, headers=served["viewer"]).json()
-    extra = export([session(f"n{d}", "newcomer", f"2023-05-{d:02d}T10:00:00.000Z", f"2023-05-{d:02d}T11:00:00.000Z")
-                    for d in range(12, 20)])
+    extra = export(
+        [
+            session(f"n{d}", "newcomer", f"2023-05-{d:02d}T10:00:00.000Z", f"2023-05-{d:02d}T11:00:00.000Z")
+            for d in range(12, 20)
+        ]
+    )
     bodies, errors = [], []
 
     def call(client):

@@ -85,10 +85,12 @@ def test_within_one_file_the_latest_updated_at_wins(lake, export):
 
 
 def test_re_ingesting_a_file_changes_nothing(lake, export):
-    path = export([
-        session("s1", "u1", "2023-05-19T10:00:00.000Z", "2023-05-19T11:00:00.000Z"),
-        user_daily("u2", 2023, 5, 18),
-    ])
+    path = export(
+        [
+            session("s1", "u1", "2023-05-19T10:00:00.000Z", "2023-05-19T11:00:00.000Z"),
+            user_daily("u2", 2023, 5, 18),
+        ]
+    )
     ingest_docs(lake, path)
     before = lake_fingerprint(lake)
     summary = ingest_docs(lake, path)
@@ -99,7 +101,9 @@ def test_re_ingesting_a_file_changes_nothing(lake, export):
 def test_a_document_whose_day_changes_moves_partition(lake, export):
     ingest_docs(lake, export([session("s1", "u1", "2023-05-18T10:00:00.000Z", "2023-05-18T11:00:00.000Z")]))
     assert week(lake, D) == {(2023, 5, 18): 1}
-    moved = session("s1", "u1", "2023-05-19T10:00:00.000Z", "2023-05-19T11:00:00.000Z", updated="2023-05-20T00:00:00.000Z")
+    moved = session(
+        "s1", "u1", "2023-05-19T10:00:00.000Z", "2023-05-19T11:00:00.000Z", updated="2023-05-20T00:00:00.000Z"
+    )
     summary = ingest_docs(lake, export([moved]))
     assert summary.days_touched == ["2023-05-18", "2023-05-19"]
     assert week(lake, D) == {(2023, 5, 19): 1}
@@ -111,16 +115,23 @@ def test_a_document_whose_day_changes_moves_partition(lake, export):
 def test_an_object_id_and_its_hex_string_are_the_same_document(lake, export):
     closed = session("x", "u1", "2023-05-19T10:00:00.000Z", "2023-05-19T11:00:00.000Z")
     closed["_id"] = {"$oid": "6463a1b2c3d4e5f601234567"}
-    opened = session("6463a1b2c3d4e5f601234567", "u1", "2023-05-19T10:00:00.000Z", None, updated="2023-05-19T10:00:00.000Z")
+    opened = session(
+        "6463a1b2c3d4e5f601234567", "u1", "2023-05-19T10:00:00.000Z", None, updated="2023-05-19T10:00:00.000Z"
+    )
     ingest_docs(lake, export([closed]), export([opened]))
     assert week(lake, D) == {(2023, 5, 19): 1}
 
 
 def test_only_touched_days_are_rewritten(lake, export):
-    ingest_docs(lake, export([
-        session("a", "u1", "2023-05-18T10:00:00.000Z", "2023-05-18T11:00:00.000Z"),
-        session("b", "u1", "2023-05-19T10:00:00.000Z", "2023-05-19T11:00:00.000Z"),
-    ]))
+    ingest_docs(
+        lake,
+        export(
+            [
+                session("a", "u1", "2023-05-18T10:00:00.000Z", "2023-05-18T11:00:00.000Z"),
+                session("b", "u1", "2023-05-19T10:00:00.000Z", "2023-05-19T11:00:00.000Z"),
+            ]
+        ),
+    )
     before = lakemod.read_state(lake).files
     summary = ingest_docs(lake, export([session("c", "u2", "2023-05-19T10:00:00.000Z", "2023-05-19T11:00:00.000Z")]))
     after = lakemod.read_state(lake).files
