@@ -37,6 +37,7 @@ class SmtpSettings:
     password: str | None = field(repr=False)
     sender: str
     recipients: tuple[str, ...]
+    backoff: float = 2.0  # seconds before the second attempt, doubled before each next one
 
 
 def check_address(value: str, what: str) -> str:
@@ -61,6 +62,12 @@ def smtp_settings(env: dict[str, str] | None = None) -> SmtpSettings:
         port = int(env.get("ENGAGEMENT_SMTP_PORT") or default_port)
     except ValueError:
         raise UserError("ENGAGEMENT_SMTP_PORT must be a number") from None
+    try:
+        backoff = float(env.get("ENGAGEMENT_SMTP_BACKOFF") or 2.0)
+    except ValueError:
+        raise UserError("ENGAGEMENT_SMTP_BACKOFF must be a number of seconds") from None
+    if not 0 <= backoff <= 3600:
+        raise UserError("ENGAGEMENT_SMTP_BACKOFF must be between 0 and 3600 seconds")
     recipients = tuple(
         check_address(a.strip(), "ENGAGEMENT_MAIL_TO has")
         for a in env.get("ENGAGEMENT_MAIL_TO", "").split(",")
@@ -75,6 +82,7 @@ def smtp_settings(env: dict[str, str] | None = None) -> SmtpSettings:
         password=env.get("ENGAGEMENT_SMTP_PASSWORD") or None,
         sender=sender,
         recipients=recipients,
+        backoff=backoff,
     )
 
 
@@ -170,7 +178,7 @@ def send_week(
     resend: bool = False,
     dry_run: bool = False,
     attempts: int = 3,
-    backoff: float = 2.0,
+    backoff: float | None = None,
 ) -> Delivery:
     """Mail the week's report, once per week and recipients (again with `resend`); keep an .eml always."""
     to = [check_address(a, "recipient") for a in recipients] if recipients else list(smtp.recipients)
@@ -188,7 +196,7 @@ def send_week(
     lake.atomic_write_bytes(eml, bytes(message))  # the report is on disk whatever SMTP does
     if not smtp.host:
         return _record(out, Delivery(end, to, "outbox", eml))
-    tries = send(message, smtp, attempts=attempts, backoff=backoff)
+    tries = send(message, smtp, attempts=attempts, backoff=smtp.backoff if backoff is None else backoff)
     return _record(out, Delivery(end, to, "smtp", eml, tries))
 
 

@@ -124,10 +124,9 @@ def day(_id, user, date, role="user"):
     return session(_id, user, f"{date}T10:00:00.000Z", f"{date}T11:00:00.000Z", role=role)
 
 
-@pytest.fixture
-def two_weeks(lake, export):
+def two_weeks_docs() -> list[dict[str, Any]]:
+    """The week before: 2 users a day; this week: 3 a day, 5 on Wednesday 17 May, none on Sunday 14."""
     docs = []
-    # the week before: 2 users a day; this week: 3 a day, 5 on Wednesday 17 May, none on Sunday 14
     for d in range(4, 12):
         docs += [day(f"p{d}-{u}", f"u{u}", f"2023-05-{d:02d}") for u in range(2)]
     for d in range(12, 20):
@@ -135,7 +134,48 @@ def two_weeks(lake, export):
             continue
         docs += [day(f"c{d}-{u}", f"u{u}", f"2023-05-{d:02d}") for u in range(5 if d == 17 else 3)]
     docs.append(day("anon", "ghost", "2023-05-18", role="anonymous"))
+    return docs
+
+
+@pytest.fixture
+def two_weeks(lake, export):
     from helpers import ingest_docs
 
-    ingest_docs(lake, export(docs))
+    ingest_docs(lake, export(two_weeks_docs()))
     return lake
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(lake: Path, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
+    """A real `engagement serve` process on a free loopback port; (process, base URL) once it answers."""
+    import time
+
+    import httpx
+
+    port = free_port()
+    full = {k: v for k, v in os.environ.items() if not k.startswith("ENGAGEMENT_")} | (env or {})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pipelines", "serve", "--port", str(port), "--lake", str(lake)],
+        cwd=ROOT,
+        env=full,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            httpx.get(base + "/openapi.json", timeout=1)
+            return process, base
+        except httpx.TransportError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(process.stderr.read()) from None
+            time.sleep(0.2)

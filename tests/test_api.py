@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
-from conftest import ROOT, day, run_cli, write_ndjson
-from test_server import free_port
+from conftest import day, run_cli, start_server, write_ndjson
 
 from pipelines.ingest import ingest
 from pipelines.timeparse import is_js_iso_string
@@ -30,29 +27,6 @@ def bad(field: str) -> dict:
 
 def missing(field: str) -> dict:
     return {"success": False, "error": f"Match error: Missing key '{field}'"}
-
-
-def start_server(lake: Path, env: dict[str, str] | None = None):
-    port = free_port()
-    full = {k: v for k, v in os.environ.items() if not k.startswith("ENGAGEMENT_")} | (env or {})
-    process = subprocess.Popen(
-        [sys.executable, "-m", "pipelines", "serve", "--port", str(port), "--lake", str(lake)],
-        cwd=ROOT,
-        env=full,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            httpx.get(base + "/openapi.json", timeout=1)
-            return process, base
-        except httpx.TransportError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(process.stderr.read()) from None
-            time.sleep(0.2)
 
 
 @pytest.fixture(scope="module")

@@ -168,7 +168,8 @@ def test_a_mail_server_that_refuses_fails_the_run_and_keeps_the_files(dirs, monk
     from pathlib import Path
 
     from aiosmtpd.controller import Controller
-    from test_mail import Inbox, free_port
+    from conftest import free_port
+    from test_mail import Inbox
 
     from pipelines.flows import StepFailed, nightly
 
@@ -179,8 +180,8 @@ def test_a_mail_server_that_refuses_fails_the_run_and_keeps_the_files(dirs, monk
         monkeypatch.setenv("ENGAGEMENT_SMTP_PORT", str(controller.port))
         monkeypatch.setenv("ENGAGEMENT_SMTP_SECURITY", "none")
         monkeypatch.setenv("ENGAGEMENT_MAIL_TO", "boss@example.com")
-        # no waiting between retries: only mail's sleep (patching time.sleep would make Prefect's threads spin)
-        monkeypatch.setattr("pipelines.mail.sleep", lambda seconds: None)
+        # no waiting between retries (patching time.sleep instead would make Prefect's threads spin)
+        monkeypatch.setenv("ENGAGEMENT_SMTP_BACKOFF", "0")
         with pytest.raises(StepFailed, match="step 'send report' failed: could not send"):
             nightly(run_date=dt.date(2023, 5, 19), **dirs)
     finally:

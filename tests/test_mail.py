@@ -5,12 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import email
 import json
-import socket
 from email import policy
 
 import pytest
 from aiosmtpd.controller import Controller
-from conftest import run_cli
+from conftest import free_port, run_cli
 
 from pipelines import mail, report
 
@@ -28,12 +27,6 @@ class Inbox:
             return "451 4.3.0 try again later"
         self.messages.append((list(envelope.rcpt_tos), envelope.original_content or envelope.content))
         return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -141,6 +134,7 @@ def test_the_send_command_fails_clearly_when_the_server_refuses(two_weeks, smtp_
         "ENGAGEMENT_SMTP_SECURITY": "none",
         "ENGAGEMENT_SMTP_PASSWORD": "hunter2",
         "ENGAGEMENT_OUTBOX": str(tmp_path / "outbox"),
+        "ENGAGEMENT_SMTP_BACKOFF": "0",  # the three attempts without the real 2 s + 4 s between them
     }
     result = run_cli(
         "send",

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import threading
-import time
+from pathlib import Path
 
 import httpx
 import pytest
-from conftest import ROOT, run_cli, session
+from conftest import run_cli, session, start_server, two_weeks_docs, write_ndjson
 
 from pipelines.ingest import ingest
 
@@ -24,46 +20,33 @@ FORBIDDEN = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def served(two_weeks):
-    """`engagement serve` on the two-week lake, with a viewer and a user without the permission."""
-    viewer = run_cli("users", "add", "viewer", "--lake", str(two_weeks)).stdout.splitlines()[-1]
-    other = run_cli("users", "add", "other", "--permission", "view-room", "--lake", str(two_weeks)).stdout.splitlines()[
-        -1
-    ]
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ENGAGEMENT_")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "pipelines", "serve", "--port", str(port), "--lake", str(two_weeks)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            httpx.get(base + "/openapi.json", timeout=1)
-            break
-        except httpx.TransportError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(process.stderr.read().decode()) from None
-            time.sleep(0.2)
+def _serve(lake: Path):
+    """`engagement serve` on a lake, with a viewer and a user without the permission."""
+    viewer = run_cli("users", "add", "viewer", "--lake", str(lake)).stdout.splitlines()[-1]
+    other = run_cli("users", "add", "other", "--permission", "view-room", "--lake", str(lake)).stdout.splitlines()[-1]
+    process, base = start_server(lake)
     yield {
         "base": base,
         "viewer": {"X-User-Id": "viewer", "X-Auth-Token": viewer},
         "other": {"X-User-Id": "other", "X-Auth-Token": other},
-        "lake": two_weeks,
+        "lake": lake,
     }
     process.terminate()
     process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """One server for the module's read-only tests, on the two-week lake."""
+    root = tmp_path_factory.mktemp("served")
+    ingest([write_ndjson(root / "export.json", two_weeks_docs())], root / "lake", "UTC")
+    yield from _serve(root / "lake")
+
+
+@pytest.fixture
+def served_alone(two_weeks):
+    """A server of its own, for a test that changes the lake or its users."""
+    yield from _serve(two_weeks)
 
 
 def test_weekly_data_over_http_equals_the_command(served):
@@ -119,7 +102,8 @@ def test_dates_not_in_to_iso_string_form_are_400(served, start):
     assert response.json() == {"success": False, "error": "Match error: Failed Match.Where validation in field start"}
 
 
-def test_a_revoked_user_is_refused(served):
+def test_a_revoked_user_is_refused(served_alone):
+    served = served_alone
     assert run_cli("users", "revoke", "viewer", "--lake", str(served["lake"])).returncode == 0
     response = httpx.get(
         served["base"] + WEEKLY, params={"start": "2023-05-19T00:00:00.000Z"}, headers=served["viewer"]
@@ -161,7 +145,8 @@ def test_the_sibling_endpoints_answer(served):
     assert bad.status_code == 400 and bad.json()["error"] == "Match error: Missing key 'end'"
 
 
-def test_200_concurrent_requests_while_an_ingest_runs(served, export):
+def test_200_concurrent_requests_while_an_ingest_runs(served_alone, export):
+    served = served_alone
     url = served["base"] + WEEKLY
     params = {"start": "2023-05-19T23:59:59.999Z"}
     before = httpx.get(url, params=params, headers=served["viewer"]).json()
