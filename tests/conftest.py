@@ -106,18 +106,47 @@ def export(tmp_path: Path):
     return write
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the real `engagement` command (as `python -m pipelines`) and capture its output."""
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, process: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """Run the `engagement` command and capture its output.
+
+    In-process by default (the same main() the script calls, with this environment and folder):
+    an exception escaping it fails the test, as a traceback would fail a user. With `process`, the
+    real thing (`python -m pipelines`), for what only a process shows: imports, signals, exits.
+    """
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("ENGAGEMENT_")}
     full_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "pipelines", *args],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        cwd=cwd or ROOT,
-        timeout=300,
-    )
+    if process:
+        return subprocess.run(
+            [sys.executable, "-m", "pipelines", *args],
+            capture_output=True,
+            text=True,
+            env=full_env,
+            cwd=cwd or ROOT,
+            timeout=300,
+        )
+    import contextlib
+    import io
+
+    from pipelines.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    os.environ.clear()
+    os.environ.update(full_env)
+    os.chdir(cwd or ROOT)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as exit_:  # argparse: --help, or a usage error
+                code = exit_.code if isinstance(exit_.code, int) else 1
+    finally:
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+    return subprocess.CompletedProcess(["engagement", *args], code, out.getvalue(), err.getvalue())
 
 
 def day(_id, user, date, role="user"):

@@ -111,7 +111,9 @@ def test_a_kill_at_any_step_leaves_before_or_after_and_the_rerun_converges(scena
     lake = tmp_path / "lake"
     shutil.copytree(scenario["before"], lake)
     point = point.format(rejects=f"{_rejects_key(scenario['b'])}.jsonl")
-    killed = run_cli("ingest", "--lake", str(lake), str(scenario["b"]), env={"ENGAGEMENT_CRASH_AT": point})
+    killed = run_cli(
+        "ingest", "--lake", str(lake), str(scenario["b"]), env={"ENGAGEMENT_CRASH_AT": point}, process=True
+    )
     assert killed.returncode == -9, killed.stderr  # it really died there
     assert answers(lake) in (scenario["before_answers"], scenario["after_answers"])  # never a mix
     ingest_docs(lake, scenario["b"])  # the next run (in-process: the killed one was the real command)
@@ -187,7 +189,7 @@ def test_a_full_disk_during_an_ingest_is_one_line_and_loses_nothing(scenario, sm
     lake = point / "lake"
     shutil.copytree(scenario["before"], lake)
     fill(leave)
-    result = run_cli("ingest", "--lake", str(lake), str(scenario["b"]))
+    result = run_cli("ingest", "--lake", str(lake), str(scenario["b"]), process=True)
     if result.returncode == 0:  # enough room after all: then it must be the clean result
         assert content(lake) == scenario["clean"]
         return

@@ -110,6 +110,7 @@ def test_the_nightly_command_exits_non_zero_when_a_step_fails(dirs):
         "--out",
         dirs["out"],
         env={"PREFECT_API_URL": PREFECT_API_URL.value()},
+        process=True,
     )
     assert result.returncode == 1
     assert "engagement nightly: step 'ingest the inbox' failed: cannot read" in result.stderr
