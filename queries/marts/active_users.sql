@@ -6,9 +6,7 @@ user_days as (
     select
         date,
         userId
-    from read_parquet($files)
-    where date between $first and $last
-        and role is distinct from 'anonymous'
+    from counted_user_days($files, $first, $last)
 ),
 
 final as (

@@ -9,10 +9,7 @@ sessions as (
         userId,
         hour(loginAt) as login_hour,
         hour(closedAt) as closed_hour
-    from read_parquet($files)
-    where type in ('session', 'computed-session')
-        and userId is not null
-        and loginAt between $from and $to
+    from raw_sessions($files, $from, $to)
 ),
 
 hours as (

@@ -9,10 +9,7 @@ sessions as (
         cast(loginAt as date) as date,
         hour(loginAt) as first_hour,
         coalesce(hour(closedAt), 23) as last_hour
-    from read_parquet($files)
-    where type in ('session', 'computed-session')
-        and userId is not null
-        and loginAt between $from and $to
+    from raw_sessions($files, $from, $to)
 ),
 
 covered as (

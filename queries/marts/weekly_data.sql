@@ -5,19 +5,15 @@ with
 user_days as (
     select
         date,
-        userId,
-        role
-    from read_parquet($files)
-    where date between $first and $last
+        userId
+    from counted_user_days($files, $first, $last)
 ),
 
 final as (
     select
         date,
-        -- a missing role counts; only anonymous users are left out
         count(distinct userId) as users
     from user_days
-    where role is distinct from 'anonymous'
     group by date
 )
 
