@@ -6,14 +6,13 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from pipelines import lake
 from pipelines.days import clipped, instant_clipped
-from pipelines.sql import connect, query
+from pipelines.sql import rows_over_days
 
 
 def active_users(root: Path, first: dt.date, last: dt.date, con=None) -> dict[str, Any]:
     """The endpoint body for dates first..last (inclusive), from their user_daily partitions."""
-    rows = _run(con, root, "user_daily", first, last, "marts/active_users", {"first": first, "last": last})
+    rows = rows_over_days(root, "user_daily", first, last, "marts/active_users", {"first": first, "last": last}, con)
     return {
         "month": [
             {"day": day, "month": month, "year": year, "usersList": list(ids), "users": users}
@@ -37,7 +36,7 @@ def hourly_data(root: Path, start: dt.datetime, con=None) -> dict[str, Any]:
     """The hourly-data body for the 24 hours up to `start` (an aware datetime)."""
     first = instant_clipped(start, -dt.timedelta(hours=24))
     params = {"from": _utc_naive(first), "to": _utc_naive(start)}
-    rows = _run(con, root, "sessions", *_session_dates(first, start), "marts/hourly_data", params) or [
+    rows = rows_over_days(root, "sessions", *_session_dates(first, start), "marts/hourly_data", params, con) or [
         (0, hour) for hour in range(22, -1, -2)
     ]
     return {"hours": [{"users": users, "hour": hour} for users, hour in rows], "success": True}
@@ -46,21 +45,8 @@ def hourly_data(root: Path, start: dt.datetime, con=None) -> dict[str, Any]:
 def users_by_time(root: Path, start: dt.datetime, end: dt.datetime, con=None) -> dict[str, Any]:
     """The users-by-time-of-the-day-in-a-week body for loginAt in [start, end]."""
     params = {"from": _utc_naive(start), "to": _utc_naive(end)}
-    rows = _run(con, root, "sessions", *_session_dates(start, end), "marts/users_by_time", params)
+    rows = rows_over_days(root, "sessions", *_session_dates(start, end), "marts/users_by_time", params, con)
     return {
         "week": [{"users": u, "hour": h, "day": d, "month": m, "year": y} for u, h, d, m, y in rows],
         "success": True,
     }
-
-
-def _run(con, root: Path, table: str, first: dt.date, last: dt.date, name: str, params: dict) -> list[tuple]:
-    """Rows of queries/<name>.sql over the table's partitions of dates first..last (none: no rows)."""
-    own = con is None
-    con = con or connect(threads=1)
-    try:
-        return lake.query_partitions(
-            root, table, first, last, lambda files: con.execute(query(name), {"files": files, **params}).fetchall(), []
-        )
-    finally:
-        if own:
-            con.close()

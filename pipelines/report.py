@@ -12,7 +12,7 @@ from typing import Any
 
 from pipelines import lake
 from pipelines.days import between, clipped, shifted
-from pipelines.sql import connect, query
+from pipelines.sql import rows_over_days
 from pipelines.weekly import WINDOW_DAYS, weekly_data, window
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "reports" / "templates"
@@ -24,19 +24,8 @@ def _by_date(body: dict) -> dict[dt.date, int]:
 
 def _distinct_users(root: Path, end: dt.date) -> int:
     first, last = window(end)
-    con = connect(threads=1)
-    params = {"first": first, "last": last}
-    try:
-        return lake.query_partitions(
-            root,
-            "user_daily",
-            first,
-            last,
-            lambda files: con.execute(query("marts/week_users"), {"files": files, **params}).fetchall()[0][0],
-            0,
-        )
-    finally:
-        con.close()
+    rows = rows_over_days(root, "user_daily", first, last, "marts/week_users", {"first": first, "last": last})
+    return rows[0][0] if rows else 0
 
 
 def _pct(now: float, before: float) -> float | None:

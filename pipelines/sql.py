@@ -29,3 +29,22 @@ def connect(threads: int | None = None, memory_limit: str | None = None):
     for path in sorted((QUERIES / "macros").glob("*.sql")):
         con.execute(path.read_text(encoding="utf-8"))
     return con
+
+
+def rows_over_days(root, table: str, first, last, name: str, params: dict, con=None) -> list[tuple]:
+    """Rows of queries/<name>.sql over the lake's `table` partitions of dates first..last.
+
+    The query reads them as $files (no partitions: no rows, the query is not run). Its other
+    parameters are `params`. Takes no lock: see lake.query_partitions for the snapshot's retry.
+    """
+    from pipelines import lake
+
+    own = con is None
+    con = con or connect(threads=1)
+    try:
+        return lake.query_partitions(
+            root, table, first, last, lambda files: con.execute(query(name), {"files": files, **params}).fetchall(), []
+        )
+    finally:
+        if own:
+            con.close()

@@ -6,10 +6,9 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from pipelines import lake
 from pipelines.days import clipped
 from pipelines.schema import check_weekly_body
-from pipelines.sql import connect, query
+from pipelines.sql import rows_over_days
 
 WINDOW_DAYS = 8
 
@@ -27,21 +26,8 @@ def weekly_data(root: Path, end: dt.date | None, con=None) -> dict[str, Any]:
     if end is None:
         return check_weekly_body({"month": [], "success": True})
     first, last = window(end)
-    own = con is None
-    con = con or connect(threads=1)
     params = {"first": first, "last": last}
-    try:
-        rows = lake.query_partitions(
-            root,
-            "user_daily",
-            first,
-            last,
-            lambda files: con.execute(query("marts/weekly_data"), {"files": files, **params}).fetchall(),
-            [],
-        )
-    finally:
-        if own:
-            con.close()
+    rows = rows_over_days(root, "user_daily", first, last, "marts/weekly_data", params, con)
     body = {
         "month": [{"users": users, "day": day, "month": month, "year": year} for users, day, month, year in rows],
         "success": True,
