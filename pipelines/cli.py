@@ -84,7 +84,9 @@ def cmd_weekly_data(args: argparse.Namespace) -> int:
     if args.out:
         from pathlib import Path
 
-        lake.atomic_write_bytes(Path(args.out), text.encode("utf-8"))
+        from pipelines.files import atomic_write_bytes
+
+        atomic_write_bytes(Path(args.out), text.encode("utf-8"))
     else:
         sys.stdout.write(text)
     return 0
@@ -191,7 +193,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     tz = lake.resolve_tz(lake.require_lake(settings.lake), settings.tz, settings.tz_explicit, settings.lake)
     html = report.render_page(report.week_context(settings.lake, date_of(args.start, tz)))
     if args.out:
-        lake.atomic_write_bytes(Path(args.out), html.encode("utf-8"))
+        from pipelines.files import atomic_write_bytes
+
+        atomic_write_bytes(Path(args.out), html.encode("utf-8"))
     else:
         sys.stdout.write(html)
     return 0

@@ -18,7 +18,8 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from pipelines import load, outputs
 from pipelines.errors import UserError
 from pipelines.ingest import IngestSummary, ingest
-from pipelines.lake import require_lake, resolve_tz, write_lock
+from pipelines.lake import require_lake, resolve_tz
+from pipelines.locks import exclusive
 from pipelines.settings import Settings, load_settings
 
 
@@ -57,7 +58,7 @@ def ingest_inbox(settings: Settings) -> IngestSummary:
 
 
 @task(name="stage file", retries=2, retry_delay_seconds=[5, 30], retry_condition_fn=_worth_retrying)
-def stage_file(job: load.StageJob):
+def stage_one_file(job: load.StageJob):
     """Map step: one input file read and staged (on whichever worker the task runner picks)."""
     return load.stage_file(job)
 
@@ -72,7 +73,7 @@ def ingest_files(paths: list[str], lake: str | None = None, tz: str | None = Non
     settings = load_settings(lake, tz)
 
     def stage_map(jobs: list[load.StageJob]) -> list:
-        return [future.result() for future in stage_file.map(jobs)]
+        return [future.result() for future in stage_one_file.map(jobs)]
 
     summary = ingest(
         paths,
@@ -125,7 +126,7 @@ def nightly(
     """
     settings = load_settings(lake, tz, inbox=inbox, out=out)
     logger = get_run_logger()
-    with write_lock(settings.lake, wait=False, name=".nightly.lock"):
+    with exclusive(settings.lake, ".nightly.lock", wait=False):  # one nightly run at a time
         if dask_address:
             from prefect_dask import DaskTaskRunner
 

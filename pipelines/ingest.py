@@ -18,6 +18,7 @@ from pathlib import Path
 from pipelines import lake, manifest
 from pipelines.errors import MachineError, machine_error
 from pipelines.faults import crash_point
+from pipelines.files import atomic_write_bytes
 from pipelines.load import StageJob, load_all, load_staged
 from pipelines.logs import LogMapping
 from pipelines.merge import merge
@@ -78,7 +79,7 @@ def ingest(
     unless `force`; with `archive`, each file ingested is also copied there. With `mapping`, the
     files are plain session logs read through it (pipelines/logs.py), not exports.
 
-    With `stage_map`, reading is a map step: each file is read by `stage_file` (wherever
+    With `stage_map`, reading is a map step: each file is read by `load.stage_file` (wherever
     stage_map runs it, e.g. on Dask workers sharing the lake's storage) into a staged Parquet file,
     and the merge reduces them; without it, files are read here, into one DuckDB.
     """
@@ -171,7 +172,7 @@ def _store_rejects(root: Path, path: Path, rejects: list[dict], summary: IngestS
     target = root / "rejects" / f"{_rejects_key(path)}.jsonl"
     if rejects:
         body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rejects)
-        lake.atomic_write_bytes(target, body.encode("utf-8"))
+        atomic_write_bytes(target, body.encode("utf-8"))
         summary.rejects_files.append(str(target))
     else:
         target.unlink(missing_ok=True)

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
-import functools
 import hashlib
 import json
 import os
@@ -27,8 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from pipelines.errors import UserError, machine_error
+from pipelines.errors import UserError
 from pipelines.faults import crash_point
+from pipelines.files import atomic_write_bytes
+from pipelines.locks import exclusive
 
 T = TypeVar("T")
 
@@ -122,49 +122,6 @@ def resolve_tz(state: LakeState, tz: str, tz_explicit: bool, root: Path) -> str:
     return state.tz
 
 
-@functools.cache
-def _umask() -> int:
-    """The process's umask, read without changing it (Linux), else by setting it back at once."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write_bytes(target: Path, data: bytes, private: bool = False) -> None:
-    """Write `data` to a file beside `target`, fsync it, then rename it over `target`.
-
-    The file gets the mode any new file gets (the umask's), so a published report is readable
-    like any other file; `private` keeps it to its owner (0600), for secrets. A full or failing
-    disk is a MachineError naming `target`, and the half-written file is removed.
-    """
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    except OSError as exc:
-        raise machine_error(exc, target) or exc from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            if not private:
-                os.fchmod(handle.fileno(), 0o666 & ~_umask())
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        crash_point(f"renaming {target.name}")
-        os.replace(tmp, target)
-    except BaseException as exc:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError) and (error := machine_error(exc, target)) is not None:
-            raise error from None
-        raise
-
-
 def write_state(root: Path, state: LakeState) -> None:
     """Replace the lake's state in one rename."""
     atomic_write_bytes(root / STATE_FILE, state.to_json().encode("utf-8"))
@@ -224,19 +181,10 @@ def remove_leftovers(root: Path) -> None:
 
 
 @contextlib.contextmanager
-def write_lock(root: Path, wait: bool = True, name: str = ".lock") -> Iterator[None]:
-    """Hold one of the lake's locks (the writers' by default): one holder at a time; readers never need it."""
-    root.mkdir(parents=True, exist_ok=True)
-    handle = open(root / name, "a+")
-    try:
-        flags = fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB
-        try:
-            fcntl.flock(handle, flags)
-        except BlockingIOError:
-            raise UserError(f"another run is writing the lake {root} ({name}); wait for it to finish") from None
+def write_lock(root: Path, wait: bool = True) -> Iterator[None]:
+    """Hold the lake's writers' lock: one writer at a time; readers never need it."""
+    with exclusive(root, ".lock", wait):
         yield
-    finally:
-        handle.close()
 
 
 def staging_dir(root: Path) -> Path:

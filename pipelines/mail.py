@@ -19,8 +19,8 @@ from pathlib import Path
 from time import sleep
 from typing import Any
 
-from pipelines import lake
 from pipelines.errors import UserError
+from pipelines.files import atomic_write_bytes
 
 MAX_BYTES = 100 * 1024
 LEDGER = "deliveries.jsonl"
@@ -193,7 +193,7 @@ def send_week(
     done = any(e["end"] == end and sorted(e["to"]) == sorted(to) and e["via"] == via for e in _ledger(out))
     if done and not resend and (via == "smtp" or eml.exists()):
         return Delivery(end, to, "skipped", eml if eml.exists() else None)
-    lake.atomic_write_bytes(eml, bytes(message))  # the report is on disk whatever SMTP does
+    atomic_write_bytes(eml, bytes(message))  # the report is on disk whatever SMTP does
     if not smtp.host:
         return _record(out, Delivery(end, to, "outbox", eml))
     tries = send(message, smtp, attempts=attempts, backoff=smtp.backoff if backoff is None else backoff)
@@ -209,5 +209,5 @@ def _record(out: Path, delivery: Delivery) -> Delivery:
     }
     lines = _ledger(out) + [entry]
     body = "".join(json.dumps(line, sort_keys=True) + "\n" for line in lines)
-    lake.atomic_write_bytes(out / LEDGER, body.encode("utf-8"))
+    atomic_write_bytes(out / LEDGER, body.encode("utf-8"))
     return delivery

@@ -7,8 +7,8 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from pipelines import lake
 from pipelines.errors import UserError
+from pipelines.files import atomic_write_bytes
 
 MANIFEST_FILE = "_manifest.jsonl"
 HASH_BUFFER = 4 * 1024 * 1024
@@ -76,7 +76,7 @@ def read_manifest(root: Path) -> Manifest:
 def write_manifest(root: Path, manifest: Manifest) -> None:
     """Replace the manifest in one rename."""
     body = "".join(json.dumps(asdict(e), sort_keys=True) + "\n" for e in manifest.entries)
-    lake.atomic_write_bytes(root / MANIFEST_FILE, body.encode("utf-8"))
+    atomic_write_bytes(root / MANIFEST_FILE, body.encode("utf-8"))
 
 
 def content_hash(path: Path) -> str:

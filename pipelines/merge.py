@@ -45,7 +45,7 @@ def _write_partition(root: Path, staging: Path, table_name: str, date: str, rows
     return lake.place_partition(root, table_name, date, staged)
 
 
-def _set(files: dict[str, str], date: str, placed: str | None) -> bool:
+def _point_state_at(files: dict[str, str], date: str, placed: str | None) -> bool:
     """Point the state at a date's new file; True if that changed anything."""
     if placed == files.get(date):
         return False
@@ -102,7 +102,7 @@ def merge(
         for date, result in zip(dates, pool.map(rebuild, dates)):
             progress.rebuilt(1)
             if result is not None:
-                _set(state.files["sessions"], date, result[0])
-                _set(state.files["user_daily"], date, result[1])
+                _point_state_at(state.files["sessions"], date, result[0])
+                _point_state_at(state.files["user_daily"], date, result[1])
                 changed.append(date)
     return changed

@@ -18,6 +18,8 @@ from pathlib import Path
 
 from pipelines import lake
 from pipelines.days import between, shifted
+from pipelines.files import atomic_write_bytes
+from pipelines.locks import exclusive
 from pipelines.weekly import weekly_data, window
 
 KEYS = ".keys"  # beside the outputs: <output name>.key holds the key it was written for
@@ -40,7 +42,7 @@ LEFTOVERS = ("weekly-data/.*.tmp", f"weekly-data/{KEYS}/.*.tmp", "reports/.*.tmp
 @contextlib.contextmanager
 def publishing(out: Path, outbox: Path | None = None) -> Iterator[None]:
     """Hold the outputs' lock (one publishing run at a time) after clearing a killed run's leftovers."""
-    with lake.write_lock(out, name=".outputs.lock"):
+    with exclusive(out, ".outputs.lock"):
         for pattern in LEFTOVERS:
             for path in out.glob(pattern):
                 path.unlink(missing_ok=True)
@@ -96,9 +98,9 @@ def _keyed_write(folder: Path, end: dt.date, suffix: str, key: str, force: bool,
     text = render()
     written = current != text
     if written:
-        lake.atomic_write_bytes(path, text.encode("utf-8"))
+        atomic_write_bytes(path, text.encode("utf-8"))
     if _read(key_path) != key:
-        lake.atomic_write_bytes(key_path, key.encode("utf-8"))
+        atomic_write_bytes(key_path, key.encode("utf-8"))
     return path, written, text
 
 
@@ -116,7 +118,7 @@ def write_report(root: Path, out: Path, end: dt.date, force: bool = False) -> tu
     path, written, _ = _keyed_write(folder, end, ".html", window_key(lake.require_lake(root), end), force, render)
     if rendered:
         headline = {k: rendered[k] for k in ("end", "end_label", "distinct_users", "average_daily_users")}
-        lake.atomic_write_bytes(folder / KEYS / f"{end.isoformat()}.json", json.dumps(headline).encode("utf-8"))
+        atomic_write_bytes(folder / KEYS / f"{end.isoformat()}.json", json.dumps(headline).encode("utf-8"))
         write_index(out)
     return path, written
 
@@ -129,7 +131,7 @@ def write_index(out: Path) -> Path:
     weeks = [json.loads(p.read_text(encoding="utf-8")) for p in sorted((folder / KEYS).glob("*.json"))]
     index = report.render_index(weeks)
     if _read(folder / "index.html") != index:
-        lake.atomic_write_bytes(folder / "index.html", index.encode("utf-8"))
+        atomic_write_bytes(folder / "index.html", index.encode("utf-8"))
     return folder / "index.html"
 
 

@@ -14,8 +14,9 @@ import re
 import secrets
 from pathlib import Path
 
-from pipelines import lake
 from pipelines.errors import UserError
+from pipelines.files import atomic_write_bytes
+from pipelines.locks import exclusive
 
 USERS_FILE = "_users.json"
 DEFAULT_PERMISSION = "view-engagement-dashboard"
@@ -45,13 +46,13 @@ def load_users(root: Path) -> dict[str, dict]:
 def _save(root: Path, users: dict[str, dict]) -> None:
     """Replace the users file, readable by its owner only (it holds the token hashes)."""
     body = (json.dumps(users, indent=1, sort_keys=True) + "\n").encode("utf-8")
-    lake.atomic_write_bytes(_path(root), body, private=True)
+    atomic_write_bytes(_path(root), body, private=True)
 
 
 @contextlib.contextmanager
 def _changing(root: Path):
     """The users file's own lock (an ingest does not block `users add`); clears a killed writer's leftovers."""
-    with lake.write_lock(root, name=".users.lock"):
+    with exclusive(root, ".users.lock"):
         for path in root.glob(f".{USERS_FILE}.*.tmp"):
             path.unlink(missing_ok=True)
         yield

@@ -14,7 +14,7 @@ import pytest
 from conftest import ROOT, run_cli, session
 from helpers import ingest_docs
 
-from pipelines import lake as lakemod
+from pipelines import files
 from pipelines.cli import main
 
 
@@ -122,7 +122,7 @@ def test_a_user_id_a_header_cannot_carry_is_refused(lake, user_id):
 
 def test_published_files_follow_the_umask_and_secrets_stay_private(small_lake, tmp_path):
     old = os.umask(0o022)
-    lakemod._umask.cache_clear()
+    files._umask.cache_clear()
     try:
         assert (
             call("weekly-data", "--lake", str(small_lake), "--start", "2023-05-19", "--out", str(tmp_path / "w.json"))[
@@ -139,7 +139,7 @@ def test_published_files_follow_the_umask_and_secrets_stay_private(small_lake, t
         ingest_docs(small_lake, tmp_path / "w.json", tz="Pacific/Kiritimati")  # rewrites state, manifest, rejects
     finally:
         os.umask(old)
-        lakemod._umask.cache_clear()
+        files._umask.cache_clear()
 
     def mode(path):
         return stat.S_IMODE(path.stat().st_mode)

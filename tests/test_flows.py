@@ -11,7 +11,7 @@ import pytest
 from conftest import ROOT, run_cli
 
 from pipelines.errors import UserError
-from pipelines.lake import write_lock
+from pipelines.locks import exclusive
 from pipelines.weekly import weekly_data
 
 SAMPLE = ROOT / "data" / "sample" / "rocketchat_sessions.json"
@@ -76,7 +76,7 @@ def test_two_nightly_runs_never_write_at_once(dirs):
 
     from pipelines.flows import nightly
 
-    with write_lock(Path(dirs["lake"]), name=".nightly.lock"):
+    with exclusive(Path(dirs["lake"]), ".nightly.lock"):
         with pytest.raises(UserError, match="another run is writing the lake"):
             nightly(run_date=dt.date(2023, 5, 19), **dirs)
 

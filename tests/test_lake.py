@@ -11,6 +11,7 @@ from helpers import ingest_docs, week
 
 from pipelines import lake as lakemod
 from pipelines.errors import UserError
+from pipelines.files import atomic_write_bytes
 from pipelines.weekly import weekly_data
 
 
@@ -63,8 +64,8 @@ def test_a_second_writer_waits_or_is_told(lake):
 
 def test_atomic_write_leaves_nothing_beside_the_target(tmp_path):
     target = tmp_path / "out" / "body.json"
-    lakemod.atomic_write_bytes(target, b"one")
-    lakemod.atomic_write_bytes(target, b"two")
+    atomic_write_bytes(target, b"one")
+    atomic_write_bytes(target, b"two")
     assert target.read_bytes() == b"two"
     assert [p.name for p in target.parent.iterdir()] == ["body.json"]
 
