@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from pathlib import Path
 
 import pytest
 from conftest import session
@@ -115,3 +116,29 @@ def test_readers_see_whole_snapshots_while_a_writer_works(lake, export):
     counts_before = tuple(i["users"] for i in before["month"])
     assert seen <= {counts_before, tuple(c + 1 for c in counts_before)}
     assert weekly_data(lake, dt.date(2023, 6, 19)) == before  # the last flip made u7 inactive
+
+
+def test_a_file_replaced_between_the_state_and_the_query_is_read_again(lake, export):
+    """The snapshot read's retry: the state names a file an ingest then replaces; the answer is the new one's."""
+    import duckdb
+
+    from pipelines.sql import connect, query
+
+    ingest_docs(lake, month_of_sessions(export))
+    day = dt.date(2023, 6, 19)
+    newcomer = export([session("n", "u9", "2023-06-19T10:00:00.000Z", "2023-06-19T11:00:00.000Z")])
+    con = connect(threads=1)
+    calls = []
+
+    def run(files):
+        calls.append(files)
+        if len(calls) == 1:  # between our reading the state and the query, a writer replaces the day
+            ingest_docs(lake, newcomer)
+            assert not any(Path(f).exists() for f in files)
+        return con.execute(query("marts/weekly_data"), {"files": files, "first": day, "last": day}).fetchall()
+
+    rows = lakemod.query_partitions(lake, "user_daily", day, day, run, [])
+    assert len(calls) == 2 and calls[0] != calls[1]
+    assert rows == [(4, 19, 6, 2023)]  # the new snapshot: u0..u2 and the newcomer
+    with pytest.raises(duckdb.IOException):
+        con.execute(query("marts/weekly_data"), {"files": calls[0], "first": day, "last": day}).fetchall()

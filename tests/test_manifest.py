@@ -159,3 +159,12 @@ def test_the_terminal_gets_bars_and_a_pipe_gets_none(lake, export):
     result = subprocess.run([script, "-qec", command, "/dev/null"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0
     assert "documents read: 3" in result.stdout
+    assert "reading (MiB)" in result.stdout and "rebuilding days" in result.stdout  # rich drew its bars
+    piped = subprocess.run(
+        [sys.executable, "-m", "pipelines", "ingest", "--lake", str(lake), "--force", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert piped.returncode == 0
+    assert piped.stderr == "" and "reading (MiB)" not in piped.stdout  # nothing drawn into a pipe
