@@ -140,7 +140,8 @@ def test_map_reduce_on_a_dask_cluster_gives_the_same_lake(tmp_path, prefect_serv
 
     paths = messy_exports(tmp_path, seed=21)
     ingest_docs(tmp_path / "local", *paths, tz="Europe/Berlin")
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+    # worker processes: the jobs, the settings and the staged files cross a process boundary
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         runner = DaskTaskRunner(address=cluster.scheduler_address)
         lines = ingest_files.with_options(task_runner=runner)(
             paths=[str(p) for p in paths], lake=str(tmp_path / "dask"), tz="Europe/Berlin"
