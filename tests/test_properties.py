@@ -24,7 +24,7 @@ from pipelines.cli import main
 from pipelines.sql import connect
 
 SETTINGS = settings(
-    max_examples=20,
+    max_examples=15,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
