@@ -277,6 +277,7 @@ def create_app(root: Path, cors_origins: tuple[str, ...] = ()) -> FastAPI:
         version="0.1.0",
         docs_url=None,
         redoc_url=None,
+        redirect_slashes=False,  # a path with a trailing slash is unknown (404 in JSON), not a bare 307
     )
     app.openapi = _openapi(app)  # type: ignore[method-assign]
     if cors_origins:

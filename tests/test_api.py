@@ -123,6 +123,7 @@ def test_head_answers_like_get_without_a_body(api):
         (WEEKLY, "start=nope", "GET", None, 400),
         (WEEKLY, "start=2023-05-19T23:59:59.999Z", "GET", {}, 401),
         ("/api/v1/nope", "", "GET", None, 404),
+        (WEEKLY + "/", "start=2023-05-19T23:59:59.999Z", "GET", None, 404),
         (WEEKLY, "", "POST", None, 405),
     ],
 )
