@@ -239,9 +239,28 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = load_settings(args.lake)
     lake.require_lake(settings.lake)
+    _check_listen(args.host, args.port)
     app = create_app(settings.lake, settings.cors_origins)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
     return 0
+
+
+def _check_listen(host: str, port: int) -> None:
+    """A UserError unless host:port can be listened on (a port in use, a host that is not this machine's)."""
+    import socket
+
+    if not 1 <= port <= 65535:
+        raise UserError(f"--port {port} is no port: give one from 1 to 65535")
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, kind, proto, _, address = infos[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as exc:
+        raise UserError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another --host or --port"
+        ) from None
 
 
 def cmd_users(args: argparse.Namespace) -> int:

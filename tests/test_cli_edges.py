@@ -181,3 +181,15 @@ def test_a_damaged_lake_file_is_one_line(small_lake, export, name, argv):
     path = export([session("b", "u2", "2023-05-18T10:00:00.000Z", "2023-05-18T11:00:00.000Z")])
     code, _, err = call(*[a.replace("{export}", str(path)) for a in argv], "--lake", str(small_lake))
     assert code == 2 and err.count("\n") == 1 and "cannot read" in err
+
+
+def test_serve_on_a_port_it_cannot_have_is_one_line(small_lake):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for argv in (["--port", str(port)], ["--port", "99999"], ["--host", "999.1.1.1"]):
+            code, _, err = call("serve", "--lake", str(small_lake), *argv)
+            assert code == 2 and err.count("\n") == 1 and "engagement serve: error:" in err, argv
