@@ -228,9 +228,13 @@ def nightly_schedule(cron: str, timezone: str):
     """The nightly deployment's schedule: a cron in an explicit zone (so 02:30 means 02:30 there)."""
     from prefect.schedules import Cron
 
-    return Cron(cron, timezone=timezone)
+    try:
+        return Cron(cron, timezone=timezone)
+    except ValueError:
+        raise UserError(f"--cron {cron!r} is not a cron expression: give five fields, e.g. '30 2 * * *'") from None
 
 
 def serve_nightly(cron: str, timezone: str) -> None:
     """Serve the nightly deployment on its schedule (runs until stopped; needs a Prefect server)."""
-    nightly.serve(name="nightly", schedules=[nightly_schedule(cron, timezone)])
+    schedule = nightly_schedule(cron, timezone)  # a bad cron is the user's mistake, said before serving
+    nightly.serve(name="nightly", schedules=[schedule])

@@ -190,3 +190,12 @@ def test_a_mail_server_that_refuses_fails_the_run_and_keeps_the_files(dirs, monk
         controller.stop()
     out = Path(dirs["out"])
     assert (out / "weekly-data" / "2023-05-19.json").exists() and (out / "reports" / "2023-05-19.html").exists()
+
+
+def test_schedule_refuses_a_bad_cron():
+    result = run_cli("schedule", "--cron", "not a cron")
+    assert result.returncode == 2
+    assert (
+        result.stderr
+        == "engagement schedule: error: --cron 'not a cron' is not a cron expression: give five fields, e.g. '30 2 * * *'\n"
+    )
