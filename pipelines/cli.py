@@ -475,13 +475,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         if exc.errno == errno.EPIPE:  # `engagement ... | head`: the reader has what it wanted
             _quiet_stdout()
             return 0
-        if exc.errno not in MACHINE_ERRNOS:
-            raise
-        print(f"engagement {args.command}: {describe_os_error(exc)}", file=sys.stderr)
-        return 1
+        if exc.errno in MACHINE_ERRNOS:
+            print(f"engagement {args.command}: {describe_os_error(exc)}", file=sys.stderr)
+            return 1
+        if exc.errno in PATH_ERRNOS:  # a path the user gave that cannot be read or written
+            where = f" {exc.filename}" if exc.filename else ""
+            print(f"engagement {args.command}: error: cannot use{where}: {exc.strerror}", file=sys.stderr)
+            return 2
+        raise
     except KeyboardInterrupt:
         print(f"engagement {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+# a path that does not exist, is not a folder, or may not be written: the user's to fix
+PATH_ERRNOS = frozenset(
+    {errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.EACCES, errno.EPERM, errno.ENAMETOOLONG}
+)
 
 
 def _quiet_stdout() -> None:

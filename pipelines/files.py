@@ -41,7 +41,7 @@ def atomic_write_bytes(target: Path, data: bytes, private: bool = False) -> None
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     except OSError as exc:
-        raise machine_error(exc, target) or exc from None
+        raise machine_error(exc, target) or OSError(exc.errno, exc.strerror, str(exc.filename or target)) from None
     try:
         with os.fdopen(fd, "wb") as handle:
             if not private:
@@ -54,6 +54,7 @@ def atomic_write_bytes(target: Path, data: bytes, private: bool = False) -> None
     except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        if isinstance(exc, OSError) and (error := machine_error(exc, target)) is not None:
-            raise error from None
+        if isinstance(exc, OSError):
+            # say which file could not be written: the target, not the temporary file beside it
+            raise machine_error(exc, target) or OSError(exc.errno, exc.strerror, str(target)) from None
         raise

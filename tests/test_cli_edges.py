@@ -193,3 +193,25 @@ def test_serve_on_a_port_it_cannot_have_is_one_line(small_lake):
         for argv in (["--port", str(port)], ["--port", "99999"], ["--host", "999.1.1.1"]):
             code, _, err = call("serve", "--lake", str(small_lake), *argv)
             assert code == 2 and err.count("\n") == 1 and "engagement serve: error:" in err, argv
+
+
+@pytest.mark.parametrize(
+    "argv,where",
+    [
+        (["weekly-data", "--start", "2023-05-19", "--out", "{tmp}"], "{tmp}"),
+        (["report", "--start", "2023-05-19", "--out", "/proc/nope/page.html"], "/proc/nope"),
+        (["weekly-data", "--start", "2023-05-19", "--out", "{file}/under-a-file.json"], "{file}"),
+    ],
+)
+def test_an_output_path_that_cannot_be_written_is_one_line(small_lake, tmp_path, argv, where):
+    (tmp_path / "a-file").write_text("x")
+    fill = {"{tmp}": str(tmp_path), "{file}": str(tmp_path / "a-file")}
+
+    def filled(text: str) -> str:
+        for key, value in fill.items():
+            text = text.replace(key, value)
+        return text
+
+    code, _, err = call(*map(filled, argv), "--lake", str(small_lake))
+    assert code == 2 and err.count("\n") == 1
+    assert f"cannot use {filled(where)}" in err
