@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint sample bench clean
+.PHONY: demo test lint readme sample bench clean
 
 $(BIN)/engagement: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ lint: $(BIN)/engagement
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/deptry .
+
+# Rewrite the README's example blocks from the real commands (tests/test_readme.py checks them).
+readme: $(BIN)/engagement
+	$(BIN)/python tests/readme_blocks.py
 
 # Regenerate the bundled sample export (deterministic).
 sample: $(BIN)/engagement
