@@ -283,12 +283,23 @@ def cmd_users(args: argparse.Namespace) -> int:
     return 0
 
 
+def _version() -> str:
+    """The installed package's version (pyproject.toml), without importing anything heavy."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("chat-engagement")
+    except PackageNotFoundError:  # run from a checkout that was not installed
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every command."""
     parser = argparse.ArgumentParser(
         prog="engagement",
         description="Rocket.Chat Engagement Dashboard numbers from rocketchat_sessions exports.",
     )
+    parser.add_argument("--version", action="version", version=f"engagement {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     ingest = sub.add_parser(

@@ -152,3 +152,9 @@ def test_weekly_data_does_not_import_prefect(lake, export):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "PREFECT []"
+
+
+def test_version():
+    result = run_cli("--version")
+    assert result.returncode == 0
+    assert result.stdout == "engagement 0.1.0\n"
