@@ -18,7 +18,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from pipelines import load, outputs
 from pipelines.errors import UserError
 from pipelines.ingest import IngestSummary, ingest
-from pipelines.lake import require_lake, resolve_tz
+from pipelines.lake import require_lake
 from pipelines.locks import exclusive
 from pipelines.settings import Settings, load_settings
 
@@ -136,8 +136,8 @@ def nightly(
             summary = _step("ingest the inbox", on_cluster, [str(settings.inbox)], str(settings.lake), tz)
         else:
             summary = _step("ingest the inbox", ingest_inbox, settings)
-        tz = resolve_tz(require_lake(settings.lake), settings.tz, settings.tz_explicit, settings.lake)
-        end = run_date or outputs.last_complete_day(dt.datetime.now(dt.timezone.utc), tz)
+        now = dt.datetime.now(dt.timezone.utc)
+        end = outputs.nightly_end(settings.lake, settings.tz, settings.tz_explicit, run_date, now)
         with outputs.publishing(settings.out, settings.outbox):
             week = _step("publish week", publish_week, settings, end)
             delivery = _step("send report", send_report, settings, end)

@@ -57,6 +57,13 @@ def last_complete_day(now: dt.datetime, tz: str) -> dt.date:
     return now.astimezone(zoneinfo.ZoneInfo(tz)).date() - dt.timedelta(days=1)
 
 
+def nightly_end(root: Path, tz: str, tz_explicit: bool, run_date: dt.date | None, now: dt.datetime) -> dt.date:
+    """The week a nightly run publishes: `run_date`, else the last complete day in the lake's own zone."""
+    if run_date is not None:
+        return run_date
+    return last_complete_day(now, lake.resolve_tz(lake.require_lake(root), tz, tz_explicit, root))
+
+
 def end_dates(first: dt.date, last: dt.date, every: str = "day") -> list[dt.date]:
     """End dates from `first` to `last`, every day or every 7 days (from `first`)."""
     if every not in ("day", "week"):

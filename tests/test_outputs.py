@@ -81,3 +81,13 @@ def test_publishing_clears_a_killed_runs_temporary_files_and_nothing_else(tmp_pa
     with publishing(out, outbox):
         assert [p for p in leftovers if p.exists()] == []
     assert all(p.exists() for p in kept)
+
+
+def test_the_nightly_publishes_the_given_date_or_the_last_complete_day_in_the_lakes_zone(two_weeks):
+    import datetime as dt
+
+    from pipelines.outputs import nightly_end
+
+    now = dt.datetime(2023, 5, 20, 23, 30, tzinfo=dt.timezone.utc)  # the lake counts in UTC: the 20th is not over
+    assert nightly_end(two_weeks, "UTC", False, dt.date(2023, 5, 1), now) == dt.date(2023, 5, 1)
+    assert nightly_end(two_weeks, "UTC", False, None, now) == dt.date(2023, 5, 19)
