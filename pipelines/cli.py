@@ -13,7 +13,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 
-from pipelines.errors import MACHINE_ERRNOS, MachineError, UserError, describe_os_error
+from pipelines.errors import MachineError, UserError, machine_error
 
 
 def _lake(parser: argparse.ArgumentParser) -> None:
@@ -486,8 +486,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if exc.errno == errno.EPIPE:  # `engagement ... | head`: the reader has what it wanted
             _quiet_stdout()
             return 0
-        if exc.errno in MACHINE_ERRNOS:
-            print(f"engagement {args.command}: {describe_os_error(exc)}", file=sys.stderr)
+        if (machine := machine_error(exc)) is not None:
+            print(f"engagement {args.command}: {machine}", file=sys.stderr)
             return 1
         if exc.errno in PATH_ERRNOS:  # a path the user gave that cannot be read or written
             where = f" {exc.filename}" if exc.filename else ""

@@ -87,8 +87,8 @@ def ingest(
     files = find_inputs(paths, notes, logs=mapping is not None)
     summary = IngestSummary(files=len(files), notes=notes)
     with lake.write_lock(root):
-        lake.remove_leftovers(root)  # of a run that was killed, or lost its disk
         state = lake.read_state(root)
+        lake.remove_leftovers(root, state)  # of a run that was killed, or lost its disk
         tz = lake.resolve_tz(state, tz, tz_explicit, root)
         known = manifest.read_manifest(root)
         todo = []

@@ -166,8 +166,9 @@ def remove_unreferenced(root: Path, state: LakeState) -> int:
 LEFTOVERS = ("._state.json.*.tmp", "._manifest.jsonl.*.tmp", "rejects/.*.jsonl.*.tmp")
 
 
-def remove_leftovers(root: Path) -> None:
-    """Remove what an interrupted run left: temporary files, the staging folder, unnamed partitions.
+def remove_leftovers(root: Path, state: LakeState | None = None) -> None:
+    """Remove what an interrupted run left: temporary files, the staging folder, partitions that
+    `state` (by default, the state on disk) does not name.
 
     Call under the writers' lock: then no other writer has files in progress.
     """
@@ -177,7 +178,7 @@ def remove_leftovers(root: Path) -> None:
         for path in root.glob(pattern):
             path.unlink(missing_ok=True)
     shutil.rmtree(root / ".staging", ignore_errors=True)
-    remove_unreferenced(root, read_state(root))
+    remove_unreferenced(root, state or read_state(root))
 
 
 @contextlib.contextmanager

@@ -135,9 +135,10 @@ def _send_once(message: EmailMessage, smtp: SmtpSettings, timeout: float) -> Non
 
 
 def send(
-    message: EmailMessage, smtp: SmtpSettings, attempts: int = 3, backoff: float = 2.0, timeout: float = 30
+    message: EmailMessage, smtp: SmtpSettings, attempts: int = 3, backoff: float | None = None, timeout: float = 30
 ) -> int:
-    """Send over SMTP, retrying with exponential backoff; return the attempts it took."""
+    """Send over SMTP, retrying with exponential backoff (smtp.backoff unless given); return the attempts it took."""
+    backoff = smtp.backoff if backoff is None else backoff
     for attempt in range(1, attempts + 1):
         try:
             _send_once(message, smtp, timeout)
@@ -196,7 +197,7 @@ def send_week(
     atomic_write_bytes(eml, bytes(message))  # the report is on disk whatever SMTP does
     if not smtp.host:
         return _record(out, Delivery(end, to, "outbox", eml))
-    tries = send(message, smtp, attempts=attempts, backoff=smtp.backoff if backoff is None else backoff)
+    tries = send(message, smtp, attempts=attempts, backoff=backoff)
     return _record(out, Delivery(end, to, "smtp", eml, tries))
 
 
