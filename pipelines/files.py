@@ -58,3 +58,10 @@ def atomic_write_bytes(target: Path, data: bytes, private: bool = False) -> None
             # say which file could not be written: the target, not the temporary file beside it
             raise machine_error(exc, target) or OSError(exc.errno, exc.strerror, str(target)) from None
         raise
+
+
+def remove_temporaries(folder: Path, name: str = "*") -> None:
+    """Remove what atomic_write_bytes leaves in `folder` when killed mid-write: its temporary files
+    for targets named `name` (a glob; every target by default). Call it only where no writer is at work."""
+    for path in folder.glob(f".{name}.*.tmp"):
+        path.unlink(missing_ok=True)

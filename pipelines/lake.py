@@ -27,8 +27,9 @@ from typing import TypeVar
 
 from pipelines.errors import UserError
 from pipelines.faults import crash_point
-from pipelines.files import atomic_write_bytes
+from pipelines.files import atomic_write_bytes, remove_temporaries
 from pipelines.locks import exclusive
+from pipelines.manifest import MANIFEST_FILE
 
 T = TypeVar("T")
 
@@ -162,10 +163,6 @@ def remove_unreferenced(root: Path, state: LakeState) -> int:
     return removed
 
 
-# what an interrupted writer of the lake can leave beside its files (atomic_write_bytes' names)
-LEFTOVERS = ("._state.json.*.tmp", "._manifest.jsonl.*.tmp", "rejects/.*.jsonl.*.tmp")
-
-
 def remove_leftovers(root: Path, state: LakeState | None = None) -> None:
     """Remove what an interrupted run left: temporary files, the staging folder, partitions that
     `state` (by default, the state on disk) does not name.
@@ -174,9 +171,9 @@ def remove_leftovers(root: Path, state: LakeState | None = None) -> None:
     """
     import shutil
 
-    for pattern in LEFTOVERS:
-        for path in root.glob(pattern):
-            path.unlink(missing_ok=True)
+    remove_temporaries(root, STATE_FILE)
+    remove_temporaries(root, MANIFEST_FILE)
+    remove_temporaries(root / "rejects", "*.jsonl")
     shutil.rmtree(root / ".staging", ignore_errors=True)
     remove_unreferenced(root, state or read_state(root))
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from pipelines import lake
 from pipelines.days import between, shifted
-from pipelines.files import atomic_write_bytes
+from pipelines.files import atomic_write_bytes, remove_temporaries
 from pipelines.locks import exclusive
 from pipelines.weekly import weekly_data, window
 
@@ -35,20 +35,18 @@ class WeekOutput:
     body: dict
 
 
-# what an interrupted writer of the outputs can leave (atomic_write_bytes' temporary names)
-LEFTOVERS = ("weekly-data/.*.tmp", f"weekly-data/{KEYS}/.*.tmp", "reports/.*.tmp", f"reports/{KEYS}/.*.tmp", ".*.tmp")
+# the folders outputs are written to (atomically), whose temporary files a killed run can leave
+FOLDERS = (".", "weekly-data", f"weekly-data/{KEYS}", "reports", f"reports/{KEYS}")
 
 
 @contextlib.contextmanager
 def publishing(out: Path, outbox: Path | None = None) -> Iterator[None]:
     """Hold the outputs' lock (one publishing run at a time) after clearing a killed run's leftovers."""
     with exclusive(out, ".outputs.lock"):
-        for pattern in LEFTOVERS:
-            for path in out.glob(pattern):
-                path.unlink(missing_ok=True)
+        for folder in FOLDERS:
+            remove_temporaries(out / folder)
         if outbox is not None:
-            for path in outbox.glob(".*.eml.*.tmp"):
-                path.unlink(missing_ok=True)
+            remove_temporaries(outbox, "*.eml")
         yield
 
 

@@ -15,7 +15,7 @@ import secrets
 from pathlib import Path
 
 from pipelines.errors import UserError
-from pipelines.files import atomic_write_bytes
+from pipelines.files import atomic_write_bytes, remove_temporaries
 from pipelines.locks import exclusive
 
 USERS_FILE = "_users.json"
@@ -53,8 +53,7 @@ def _save(root: Path, users: dict[str, dict]) -> None:
 def _changing(root: Path):
     """The users file's own lock (an ingest does not block `users add`); clears a killed writer's leftovers."""
     with exclusive(root, ".users.lock"):
-        for path in root.glob(f".{USERS_FILE}.*.tmp"):
-            path.unlink(missing_ok=True)
+        remove_temporaries(root, USERS_FILE)
         yield
 
 
