@@ -173,32 +173,30 @@ def read_batches(path: Path) -> Iterator[pa.Table]:
     A damaged gzip yields every document before the damage, then one row for the damage itself.
     """
     with open_binary(path) as stream:
-        last = 0
         if is_bson(path):
-            from pipelines.bson_reader import bson_batches, damage_table
+            from pipelines.bson_reader import bson_batches
+            from pipelines.bson_reader import damage_table as damage_rows
 
-            for batch in _guard(bson_batches(stream), path):
-                last = batch.column("line_no")[-1].as_py()
-                yield batch
-            refuse_unreadable(path, stream)
-            if (damage := damage_of(stream)) is not None:
-                yield damage_table(damage, last + 1)
-            return
-        head = stream.read(4096)
-        refuse_unreadable(path, stream)
-        if head.startswith(b"\xef\xbb\xbf"):
-            head = head[3:]
-        if head.lstrip()[:1] == b"[":
-            from pipelines.json_array import array_batches
-
-            batches = array_batches(stream, head)
+            batches = bson_batches(stream)
         else:
-            batches = ndjson_batches(stream, head)
+            head = stream.read(4096)
+            refuse_unreadable(path, stream)
+            if head.startswith(b"\xef\xbb\xbf"):
+                head = head[3:]
+            if head.lstrip()[:1] == b"[":
+                from pipelines.json_array import array_batches
+
+                batches = array_batches(stream, head)
+            else:
+                batches = ndjson_batches(stream, head)
+            damage_rows = damage_row
+        last = 0
         for batch in _guard(batches, path):
             last = batch.column("line_no")[-1].as_py() if batch.num_rows else last
             yield batch
+        refuse_unreadable(path, stream)
         if (damage := damage_of(stream)) is not None:
-            yield damage_row(damage, last + 1)
+            yield damage_rows(damage, last + 1)
 
 
 def _guard(batches: Iterator[pa.Table], path: Path) -> Iterator[pa.Table]:
