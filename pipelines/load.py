@@ -50,8 +50,9 @@ def _insert_documents(con, tz: str, file_index: int) -> None:
         documents.create("incoming")
 
 
-def _fast_load(con, path: Path, tz: str, file_index: int) -> bool:
-    """Load a file with DuckDB's parallel JSON reader; False (nothing kept) when the careful path must.
+def _fast_load(con, path: Path, tz: str, file_index: int) -> int | None:
+    """Load a file with DuckDB's parallel JSON reader: the documents read; None (nothing kept) when
+    the careful path must.
 
     That is when something in it is rejected (to report its line) or an _id appears twice in it
     (the later line must win a tie, and only the careful path numbers lines).
@@ -62,12 +63,12 @@ def _fast_load(con, path: Path, tz: str, file_index: int) -> bool:
         con.sql(query("staging/fields_from_file"), params=params).create_view("fields", replace=True)
         _insert_documents(con, tz, file_index)
     except duckdb.Error:
-        return False  # unreadable as a whole: the careful path says what is wrong
-    _, rejected, repeated = _counts(con, file_index)
+        return None  # unreadable as a whole: the careful path says what is wrong
+    read, rejected, repeated = _counts(con, file_index)
     if rejected or repeated:
         _forget(con, file_index)
-        return False
-    return True
+        return None
+    return read
 
 
 def _counts(con, file_index: int) -> tuple[int, int, int]:
@@ -163,12 +164,14 @@ def _load_file(
     """
     digest = pool.submit(manifest.content_hash, path)
     damage = pool.submit(gzipped.check, path)
-    fast = mapping is None and not is_bson(path) and _fast_load(con, path, tz, file_index)
-    if fast and damage.result() is not None:
+    read = _fast_load(con, path, tz, file_index) if mapping is None and not is_bson(path) else None
+    if read is not None and damage.result() is not None:
         _forget(con, file_index)
-        fast = False
-    rejects = [] if fast else _careful_load(con, path, tz, file_index, mapping)
-    read, _, _ = _counts(con, file_index)
+        read = None
+    fast, rejects = read is not None, []
+    if not fast:
+        rejects = _careful_load(con, path, tz, file_index, mapping)
+        read, _, _ = _counts(con, file_index)
     return _Loaded(path, file_index, read, rejects, fast, digest.result())
 
 
