@@ -29,7 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 
 from pipelines import lake, users
-from pipelines.timeparse import ISO_STRING_PATTERN, is_js_iso_string
+from pipelines.timeparse import ISO_STRING_PATTERN, date_of, is_js_iso_string
 
 PREFIX = "/api/v1/engagement-dashboard/users"
 UNAUTHORIZED = {"status": "error", "message": "You must be logged in to do this."}
@@ -169,12 +169,6 @@ class NoStore:
             await send(message)
 
         await self.app(scope, receive, with_headers)
-
-
-def _date_in_zone(value: str, tz: str) -> dt.date:
-    from pipelines.timeparse import date_of
-
-    return date_of(value, tz)
 
 
 def _instant(value: str) -> dt.datetime:
@@ -327,7 +321,7 @@ def create_app(root: Path, cors_origins: tuple[str, ...] = ()) -> FastAPI:
             return denied
         from pipelines.weekly import weekly_data
 
-        end = _date_in_zone(query["start"], state.tz())
+        end = date_of(query["start"], state.tz())
         return await state.answer("weekly", (end,), lambda: weekly_data(root, end, con=state.connection()))
 
     @route("/active-users", "Active users per date from start to end, with their ids", "active", ("start", "end"))
@@ -338,7 +332,7 @@ def create_app(root: Path, cors_origins: tuple[str, ...] = ()) -> FastAPI:
         from pipelines.activity import active_users
 
         tz = state.tz()
-        first, last = _date_in_zone(query["start"], tz), _date_in_zone(query["end"], tz)
+        first, last = date_of(query["start"], tz), date_of(query["end"], tz)
         return await state.answer(
             "active", (first, last), lambda: active_users(root, first, last, con=state.connection()), heavy=True
         )
