@@ -1,67 +1,224 @@
-"""The `engagement` command line: a thin front over the plain functions.
+"""The `engagement` command line (Typer): a thin front over the plain functions.
 
-Heavy libraries (DuckDB, pyarrow, Prefect) are imported inside the commands that need them, so
-`engagement --help` stays instant and no command but a flow's imports Prefect.
+Each option shared by several commands is declared once below (`Lake`, `Zone`, `Start`, ...) and each
+command's help is its docstring. Heavy libraries (DuckDB, pyarrow, pydantic-settings, Prefect) are
+imported inside the commands that need them, so `engagement --help` stays instant and no command but
+a flow's imports Prefect. A user's mistake is one line on stderr and exit 2, never a traceback.
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
+import enum
 import errno
+import functools
 import json
 import sys
 from collections.abc import Callable, Sequence
+from typing import Annotated, Any, Optional
+
+import typer
 
 from pipelines.errors import MachineError, UserError, machine_error
 
-
-def _lake(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--lake", metavar="DIR", help="the lake folder (env ENGAGEMENT_LAKE, default data/lake)")
-
-
-def _common(parser: argparse.ArgumentParser) -> None:
-    _lake(parser)
-    parser.add_argument(
+# --- options shared by several commands, declared once ------------------------------------------------
+Lake = Annotated[
+    Optional[str],
+    typer.Option("--lake", metavar="DIR", help="the lake folder (env ENGAGEMENT_LAKE, default data/lake)"),
+]
+Zone = Annotated[
+    Optional[str],
+    typer.Option(
         "--tz",
         metavar="ZONE",
         help="the Rocket.Chat server's IANA time zone (env ENGAGEMENT_TZ, default UTC; a lake keeps its own)",
-    )
+    ),
+]
+Start = Annotated[str, typer.Option("--start", metavar="WHEN", help="as for weekly-data")]
+OutFile = Annotated[
+    Optional[str], typer.Option("--out", metavar="FILE", help="write it to FILE (atomically) instead of stdout")
+]
+OutDir = Annotated[Optional[str], typer.Option("--out", metavar="DIR", help="env ENGAGEMENT_OUT, default data/out")]
 
 
-def cmd_ingest(args: argparse.Namespace) -> int:
-    """Run `engagement ingest`."""
+class Every(str, enum.Enum):
+    day = "day"
+    week = "week"
+
+
+app = typer.Typer(
+    name="engagement",
+    help="Rocket.Chat Engagement Dashboard numbers from rocketchat_sessions exports.",
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+users_app = typer.Typer(
+    short_help="Manage who may call the API: add (prints a new token), list, revoke.",
+    help="Manage who may call the API: add (prints a new token), list, revoke.\n\n"
+    "`users add USER_ID [--permission NAME ...]` prints a new random token once (view-engagement-dashboard "
+    "unless other permissions are named); `users list`; `users revoke USER_ID`.",
+    rich_markup_mode=None,
+)
+app.add_typer(users_app, name="users")
+
+
+def command(name: str, group: typer.Typer = app, label: str | None = None) -> Callable:
+    """Register a command whose errors become one line: `engagement <label>: error: ...`, exit 2."""
+
+    def register(func: Callable[..., int]) -> Callable[..., int]:
+        @functools.wraps(func)
+        def guarded(**kwargs: Any) -> int:
+            return _guard(label or name, func, kwargs)
+
+        # the docstring's first line is the command's line in `engagement --help`, the rest its description
+        group.command(name, short_help=(func.__doc__ or "").strip().splitlines()[0])(guarded)
+        return func
+
+    return register
+
+
+def _guard(name: str, func: Callable[..., int], kwargs: dict[str, Any]) -> int:
+    try:
+        return func(**kwargs)
+    except UserError as exc:
+        print(f"engagement {name}: error: {exc}", file=sys.stderr)
+        return 2
+    except MachineError as exc:
+        print(f"engagement {name}: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        if exc.errno == errno.EPIPE:  # `engagement ... | head`: the reader has what it wanted
+            _quiet_stdout()
+            return 0
+        if (machine := machine_error(exc)) is not None:
+            print(f"engagement {name}: {machine}", file=sys.stderr)
+            return 1
+        if exc.errno in PATH_ERRNOS:  # a path the user gave that cannot be read or written
+            where = f" {exc.filename}" if exc.filename else ""
+            print(f"engagement {name}: error: cannot use{where}: {exc.strerror}", file=sys.stderr)
+            return 2
+        raise
+    except KeyboardInterrupt:
+        print(f"engagement {name}: interrupted", file=sys.stderr)
+        return 130
+
+
+# a path that does not exist, is not a folder, or may not be written: the user's to fix
+PATH_ERRNOS = frozenset(
+    {errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.EACCES, errno.EPERM, errno.ENAMETOOLONG}
+)
+
+
+def _write(out: str | None, text: str) -> None:
+    """`text` to the file `out` (atomically), or to stdout."""
+    if out:
+        from pathlib import Path
+
+        from pipelines.files import atomic_write_bytes
+
+        atomic_write_bytes(Path(out), text.encode("utf-8"))
+    else:
+        sys.stdout.write(text)
+
+
+# --- commands -------------------------------------------------------------------------------------------
+
+
+@command("ingest")
+def cmd_ingest(
+    paths: Annotated[
+        Optional[list[str]],
+        typer.Argument(metavar="PATH", help="an export file or a folder of them", show_default=False),
+    ] = None,
+    inbox: Annotated[
+        Optional[str],
+        typer.Option(
+            metavar="[DIR]",
+            help="also take the files in the inbox folder that are not ingested yet "
+            "(env ENGAGEMENT_INBOX, default data/inbox)",
+        ),
+    ] = None,
+    archive: Annotated[
+        Optional[str],
+        typer.Option(
+            metavar="[DIR]",
+            help="copy each file ingested into the archive folder (env ENGAGEMENT_ARCHIVE, default data/archive)",
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="read files again even if the lake's manifest has them")
+    ] = False,
+    mapping_file: Annotated[
+        Optional[str],
+        typer.Option(
+            "--mapping", metavar="FILE", help="plain session logs: a TOML file with the mapping (see the README)"
+        ),
+    ] = None,
+    map_: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--map",
+            metavar="FIELD=COLUMN",
+            help="plain session logs: map a field to a column, e.g. userId=user_id loginAt=started_at "
+            "lastActivityAt=last_seen (repeat)",
+        ),
+    ] = None,
+    timestamp_format: Annotated[
+        Optional[str],
+        typer.Option(
+            metavar="FMT",
+            help="plain session logs: iso (default), epoch_s, epoch_ms, or a strptime format such as "
+            "'%d/%m/%Y %H:%M:%S'",
+        ),
+    ] = None,
+    log_tz: Annotated[
+        Optional[str],
+        typer.Option(
+            metavar="ZONE", help="plain session logs: the zone of timestamps written without one (default UTC)"
+        ),
+    ] = None,
+    lake: Lake = None,
+    tz: Zone = None,
+) -> int:
+    """Read rocketchat_sessions exports (mongoexport JSON, mongodump BSON, .gz) or session logs into the lake.
+
+    Exports: mongoexport JSON lines or --jsonArray, mongodump BSON, gzipped or not; plain session
+    logs (CSV or JSON lines) through --map or --mapping.
+    Documents are upserted by _id (latest _updatedAt wins); rejected ones are written to the lake's
+    rejects/ folder with file, line and reason. A file the lake's manifest already has (same path,
+    size and time, or same content) is skipped.
+    """
+    from contextlib import nullcontext
     from pathlib import Path
 
     from pipelines.ingest import ingest
+    from pipelines.progress import for_terminal
     from pipelines.settings import load_settings
 
-    settings = load_settings(args.lake, args.tz, inbox=args.inbox, archive=args.archive)
+    settings = load_settings(lake, tz, inbox=inbox, archive=archive)
     mapping = None
-    if args.mapping or args.map or args.timestamp_format or args.log_tz:
+    if mapping_file or map_ or timestamp_format or log_tz:
         from pipelines.logs import load_mapping
 
-        mapping = load_mapping(args.mapping, args.map, args.timestamp_format, args.log_tz)
-    paths = list(args.paths)
-    if args.inbox is not None:
+        mapping = load_mapping(mapping_file, map_ or [], timestamp_format, log_tz)
+    sources = list(paths or [])
+    if inbox is not None:
         settings.inbox.mkdir(parents=True, exist_ok=True)
-        paths.append(settings.inbox)
-    if not paths:
+        sources.append(settings.inbox)
+    if not sources:
         raise UserError("nothing to ingest: name export files or folders, or use --inbox")
-    from contextlib import nullcontext
-
-    from pipelines.progress import for_terminal
-
     bars = for_terminal()
     with bars or nullcontext():
         summary = ingest(
-            paths,
+            sources,
             settings.lake,
             settings.tz,
             settings.tz_explicit,
             settings.ingest_memory,
-            force=args.force,
-            archive=Path(settings.archive) if args.archive is not None else None,
+            force=force,
+            archive=Path(settings.archive) if archive is not None else None,
             mapping=mapping,
             progress=bars,
         )
@@ -69,158 +226,97 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_weekly_data(args: argparse.Namespace) -> int:
-    """Run `engagement weekly-data`."""
-    from pipelines import lake
+@command("weekly-data")
+def cmd_weekly_data(
+    start: Annotated[
+        str,
+        typer.Option(
+            metavar="WHEN",
+            help="2023-05-19T23:59:59.999Z, any ISO time with an offset, a local time, or a bare date",
+        ),
+    ],
+    out: OutFile = None,
+    indent: Annotated[Optional[int], typer.Option(metavar="N", help="pretty-print with N spaces")] = None,
+    lake: Lake = None,
+    tz: Zone = None,
+) -> int:
+    """Print the chat-busier/weekly-data body for the 8 days ending at --start.
+
+    The body of GET /api/v1/engagement-dashboard/users/chat-busier/weekly-data: distinct
+    non-anonymous active users per day for the 8 days ending on the date of --start.
+    """
+    from pipelines import lake as lakes
     from pipelines.settings import load_settings
     from pipelines.timeparse import date_of
     from pipelines.weekly import weekly_data
 
-    settings = load_settings(args.lake, args.tz)
-    state = lake.require_lake(settings.lake)
-    tz = lake.resolve_tz(state, settings.tz, settings.tz_explicit, settings.lake)
-    body = weekly_data(settings.lake, date_of(args.start, tz))
-    text = json.dumps(body, indent=args.indent, separators=None if args.indent else (",", ":")) + "\n"
-    if args.out:
-        from pathlib import Path
-
-        from pipelines.files import atomic_write_bytes
-
-        atomic_write_bytes(Path(args.out), text.encode("utf-8"))
-    else:
-        sys.stdout.write(text)
+    settings = load_settings(lake, tz)
+    state = lakes.require_lake(settings.lake)
+    zone = lakes.resolve_tz(state, settings.tz, settings.tz_explicit, settings.lake)
+    body = weekly_data(settings.lake, date_of(start, zone))
+    _write(out, json.dumps(body, indent=indent, separators=None if indent else (",", ":")) + "\n")
     return 0
 
 
-def _quiet_prefect() -> None:
-    """No telemetry from Prefect's embedded server (the network may be closed; nothing to report)."""
-    import os
+@command("report")
+def cmd_report(start: Start, out: OutFile = None, lake: Lake = None, tz: Zone = None) -> int:
+    """The week's report as a self-contained HTML page.
 
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("DO_NOT_TRACK", "1")
-
-
-def _run_flow(command: str, call) -> int:
-    """Run a flow (Prefect's ephemeral server unless PREFECT_API_URL is set); a failure names its step."""
-    from pipelines.flows import StepFailed, start_temporary_server
-
-    start_temporary_server()
-    try:
-        result = call()
-    except StepFailed as exc:
-        print(f"engagement {command}: {exc}", file=sys.stderr)
-        return 1
-    print(json.dumps(result, indent=2))
-    return 0
-
-
-def _date(value: str | None) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise UserError(f"cannot read {value!r} as a date: use YYYY-MM-DD") from None
-
-
-def cmd_nightly(args: argparse.Namespace) -> int:
-    """Run `engagement nightly`."""
-    _quiet_prefect()
-    from pipelines.flows import nightly
-    from pipelines.settings import check_tz
-
-    if args.tz:
-        check_tz(args.tz)
-    run_date = _date(args.date)
-    return _run_flow(
-        "nightly",
-        lambda: nightly(
-            run_date=run_date,
-            lake=args.lake,
-            inbox=args.inbox,
-            out=args.out,
-            tz=args.tz,
-            dask_address=args.dask_address,
-        ),
-    )
-
-
-MAX_BACKFILL = 36_600  # end dates in one backfill: a century of days
-
-
-def cmd_backfill(args: argparse.Namespace) -> int:
-    """Run `engagement backfill`."""
-    first, last = _date(args.first), _date(args.last)
-    if last < first:
-        raise UserError(f"--to {last} is before --from {first}")
-    if (last - first).days // (7 if args.every == "week" else 1) >= MAX_BACKFILL:
-        from pipelines import lake
-        from pipelines.settings import load_settings
-
-        days = sorted(lake.require_lake(load_settings(args.lake).lake).files["user_daily"])
-        held = f"the lake holds {days[0]} .. {days[-1]}" if days else "the lake holds no days yet"
-        raise UserError(f"--from {first} --to {last} is more than {MAX_BACKFILL:,} end dates: narrow it ({held})")
-    _quiet_prefect()
-    from pipelines.flows import backfill
-
-    return _run_flow(
-        "backfill",
-        lambda: backfill(first=first, last=last, every=args.every, force=args.force, lake=args.lake, out=args.out),
-    )
-
-
-def cmd_schedule(args: argparse.Namespace) -> int:
-    """Run `engagement schedule` (serves until stopped)."""
-    from pipelines.settings import check_tz
-
-    check_tz(args.timezone)
-    _quiet_prefect()
-    from pipelines.flows import serve_nightly
-
-    serve_nightly(args.cron, args.timezone)
-    return 0
-
-
-def cmd_report(args: argparse.Namespace) -> int:
-    """Run `engagement report`."""
-    from pathlib import Path
-
-    from pipelines import lake, report
+    The bar chart, the table and the comparison with the week before, for the week ending on the
+    date of --start; no JavaScript, no external resources, so it opens from disk.
+    """
+    from pipelines import lake as lakes
+    from pipelines import report
     from pipelines.settings import load_settings
     from pipelines.timeparse import date_of
 
-    settings = load_settings(args.lake, args.tz)
-    tz = lake.resolve_tz(lake.require_lake(settings.lake), settings.tz, settings.tz_explicit, settings.lake)
-    html = report.render_page(report.week_context(settings.lake, date_of(args.start, tz)))
-    if args.out:
-        from pipelines.files import atomic_write_bytes
-
-        atomic_write_bytes(Path(args.out), html.encode("utf-8"))
-    else:
-        sys.stdout.write(html)
+    settings = load_settings(lake, tz)
+    zone = lakes.resolve_tz(lakes.require_lake(settings.lake), settings.tz, settings.tz_explicit, settings.lake)
+    _write(out, report.render_page(report.week_context(settings.lake, date_of(start, zone))))
     return 0
 
 
-def cmd_send(args: argparse.Namespace) -> int:
-    """Run `engagement send`."""
-    from pipelines import lake, mail, outputs, report
-    from pipelines.settings import load_settings
+@command("send")
+def cmd_send(
+    start: Start,
+    to: Annotated[
+        Optional[list[str]], typer.Option(metavar="ADDR", help="a recipient (repeat; default ENGAGEMENT_MAIL_TO)")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="build the message, send nothing")] = False,
+    resend: Annotated[bool, typer.Option("--resend", help="send even if this week already went to them")] = False,
+    out: Annotated[
+        Optional[str],
+        typer.Option(metavar="DIR", help="where the delivery ledger is (env ENGAGEMENT_OUT, default data/out)"),
+    ] = None,
+    lake: Lake = None,
+    tz: Zone = None,
+) -> int:
+    """Mail the week's report (SMTP from ENGAGEMENT_SMTP_*, else an .eml in the outbox).
+
+    The report of the week ending on the date of --start: HTML and plain text, the JSON attached.
+    SMTP settings come from ENGAGEMENT_SMTP_HOST/PORT/SECURITY/USER/PASSWORD, ENGAGEMENT_MAIL_FROM and
+    ENGAGEMENT_MAIL_TO; without a host the message is written to the outbox (ENGAGEMENT_OUTBOX, default
+    data/outbox). A week already sent to the same people is not sent again unless --resend.
+    """
+    from pipelines import lake as lakes
+    from pipelines import mail, outputs, report
+    from pipelines.settings import MailSettings, load_settings, resolve
     from pipelines.timeparse import date_of
 
-    settings = load_settings(args.lake, args.tz, out=args.out)
-    tz = lake.resolve_tz(lake.require_lake(settings.lake), settings.tz, settings.tz_explicit, settings.lake)
-    context = report.week_context(settings.lake, date_of(args.start, tz))
-    smtp = mail.smtp_settings()
+    settings = load_settings(lake, tz, out=out)
+    zone = lakes.resolve_tz(lakes.require_lake(settings.lake), settings.tz, settings.tz_explicit, settings.lake)
+    context = report.week_context(settings.lake, date_of(start, zone))
+    smtp = resolve(MailSettings)
     try:
         with outputs.publishing(settings.out, settings.outbox):
             delivery = mail.send_week(
-                context, settings.out, settings.outbox, smtp, args.to or None, resend=args.resend, dry_run=args.dry_run
+                context, settings.out, settings.outbox, smtp, to or None, resend=resend, dry_run=dry_run
             )
     except mail.DeliveryFailed as exc:
         print(f"engagement send: {exc}; the report stays in {settings.outbox}", file=sys.stderr)
         return 1
     where = {
-        "smtp": f"sent to {', '.join(delivery.recipients)} via {smtp.host}:{smtp.port}",
+        "smtp": f"sent to {', '.join(delivery.recipients)} via {smtp.smtp_host}:{smtp.smtp_port}",
         "outbox": f"no SMTP server set (ENGAGEMENT_SMTP_HOST): written to {delivery.eml}",
         "dry-run": f"would send {context['subject']!r} to {', '.join(delivery.recipients) or '(nobody)'}",
         "skipped": f"already sent to {', '.join(delivery.recipients)} (--resend sends it again)",
@@ -229,19 +325,30 @@ def cmd_send(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
-    """Run `engagement serve`."""
+@command("serve")
+def cmd_serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port")] = 3000,
+    lake: Lake = None,
+) -> int:
+    """Serve Rocket.Chat's user-engagement API from the lake (HTTP, uvicorn).
+
+    GET /api/v1/engagement-dashboard/users/ chat-busier/weekly-data, chat-busier/hourly-data,
+    active-users and users-by-time-of-the-day-in-a-week, with Rocket.Chat's X-User-Id / X-Auth-Token
+    authentication (see `engagement users`), bodies and errors. The OpenAPI document is at
+    /openapi.json. ENGAGEMENT_CORS_ORIGINS (comma-separated) lets pages of those origins call it.
+    """
     import uvicorn
 
-    from pipelines import lake
+    from pipelines import lake as lakes
     from pipelines.server import create_app
     from pipelines.settings import load_settings
 
-    settings = load_settings(args.lake)
-    lake.require_lake(settings.lake)
-    _check_listen(args.host, args.port)
-    app = create_app(settings.lake, settings.cors_origins)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    settings = load_settings(lake)
+    lakes.require_lake(settings.lake)
+    _check_listen(host, port)
+    app_ = create_app(settings.lake, settings.cors_origins)
+    uvicorn.run(app_, host=host, port=port, log_level="warning", access_log=False)
     return 0
 
 
@@ -263,23 +370,173 @@ def _check_listen(host: str, port: int) -> None:
         ) from None
 
 
-def cmd_users(args: argparse.Namespace) -> int:
-    """Run `engagement users add|list|revoke`."""
+UserId = Annotated[str, typer.Argument(metavar="USER_ID", help="Rocket.Chat's user id (visible ASCII, no spaces)")]
+
+
+@command("add", users_app, "users")
+def cmd_users_add(
+    user_id: UserId,
+    permission: Annotated[
+        Optional[list[str]], typer.Option(metavar="NAME", help="a permission to grant (repeat)")
+    ] = None,
+    lake: Lake = None,
+) -> int:
+    """Add a user (or give it a new token); prints the token once."""
     from pipelines import users
     from pipelines.settings import load_settings
 
-    root = load_settings(args.lake).lake
-    if args.action == "add":
-        token = users.add_user(root, args.user_id, args.permission or None)
-        print(f"user {args.user_id} can now call the API with headers X-User-Id and X-Auth-Token;")
-        print("the token is shown this once (only a salted hash is kept):")
-        print(token)
-    elif args.action == "list":
-        for user_id, record in sorted(users.load_users(root).items()):
-            print(f"{user_id}\t{','.join(record['permissions'])}")
-    else:
-        users.revoke_user(root, args.user_id)
-        print(f"user {args.user_id} revoked")
+    token = users.add_user(load_settings(lake).lake, user_id, permission or None)
+    print(f"user {user_id} can now call the API with headers X-User-Id and X-Auth-Token;")
+    print("the token is shown this once (only a salted hash is kept):")
+    print(token)
+    return 0
+
+
+@command("list", users_app, "users")
+def cmd_users_list(lake: Lake = None) -> int:
+    """List the users and their permissions."""
+    from pipelines import users
+    from pipelines.settings import load_settings
+
+    for user_id, record in sorted(users.load_users(load_settings(lake).lake).items()):
+        print(f"{user_id}\t{','.join(record['permissions'])}")
+    return 0
+
+
+@command("revoke", users_app, "users")
+def cmd_users_revoke(user_id: UserId, lake: Lake = None) -> int:
+    """Remove a user: its token stops working at once."""
+    from pipelines import users
+    from pipelines.settings import load_settings
+
+    users.revoke_user(load_settings(lake).lake, user_id)
+    print(f"user {user_id} revoked")
+    return 0
+
+
+def _quiet_prefect() -> None:
+    """No telemetry from Prefect's embedded server (the network may be closed; nothing to report)."""
+    import os
+
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+def _run_flow(command: str, call: Callable[[], Any]) -> int:
+    """Run a flow (Prefect's ephemeral server unless PREFECT_API_URL is set); a failure names its step."""
+    from pipelines.flows import start_temporary_server
+    from pipelines.runs import StepFailed
+
+    start_temporary_server()
+    try:
+        result = call()
+    except StepFailed as exc:
+        print(f"engagement {command}: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def _date(value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise UserError(f"cannot read {value!r} as a date: use YYYY-MM-DD") from None
+
+
+@command("nightly")
+def cmd_nightly(
+    date: Annotated[
+        Optional[str], typer.Option(metavar="D", help="the week's last day (YYYY-MM-DD); default: yesterday")
+    ] = None,
+    inbox: Annotated[
+        Optional[str], typer.Option(metavar="DIR", help="env ENGAGEMENT_INBOX, default data/inbox")
+    ] = None,
+    out: OutDir = None,
+    dask_address: Annotated[
+        Optional[str],
+        typer.Option(
+            metavar="tcp://HOST:PORT",
+            help="ingest as map/reduce tasks on this Dask scheduler (its workers must share the lake's storage)",
+        ),
+    ] = None,
+    lake: Lake = None,
+    tz: Zone = None,
+) -> int:
+    """The nightly run (Prefect flow): ingest the inbox, publish the last complete day's week.
+
+    Ingest the inbox's new files, then write out/weekly-data/<date>.json for the week ending on the
+    last complete day in the server's zone (or --date). Runs as a Prefect flow, on Prefect's embedded
+    server unless PREFECT_API_URL is set.
+    """
+    _quiet_prefect()
+    from pipelines.flows import nightly
+    from pipelines.settings import check_tz
+
+    if tz:
+        check_tz(tz)
+    run_date = _date(date)
+    return _run_flow(
+        "nightly",
+        lambda: nightly(run_date=run_date, lake=lake, inbox=inbox, out=out, tz=tz, dask_address=dask_address),
+    )
+
+
+MAX_BACKFILL = 36_600  # end dates in one backfill: a century of days
+
+
+@command("backfill")
+def cmd_backfill(
+    first: Annotated[str, typer.Option("--from", metavar="D", help="first end date (YYYY-MM-DD)")],
+    last: Annotated[str, typer.Option("--to", metavar="D", help="last end date (YYYY-MM-DD)")],
+    every: Annotated[Every, typer.Option(help="every end date, or every 7th")] = Every.day,
+    force: Annotated[bool, typer.Option("--force", help="write every output again")] = False,
+    out: OutDir = None,
+    lake: Lake = None,
+) -> int:
+    """Publish weekly-data for every end date of a range (Prefect flow, parallel tasks).
+
+    Write out/weekly-data/<date>.json for every end date from --from to --to; an end date whose 8
+    days did not change since its output was written is skipped.
+    """
+    begin, end = _date(first), _date(last)
+    if end < begin:
+        raise UserError(f"--to {end} is before --from {begin}")
+    if (end - begin).days // (7 if every is Every.week else 1) >= MAX_BACKFILL:
+        from pipelines import lake as lakes
+        from pipelines.settings import load_settings
+
+        days = sorted(lakes.require_lake(load_settings(lake).lake).files["user_daily"])
+        held = f"the lake holds {days[0]} .. {days[-1]}" if days else "the lake holds no days yet"
+        raise UserError(f"--from {begin} --to {end} is more than {MAX_BACKFILL:,} end dates: narrow it ({held})")
+    _quiet_prefect()
+    from pipelines.flows import backfill
+
+    return _run_flow(
+        "backfill",
+        lambda: backfill(first=begin, last=end, every=every.value, force=force, lake=lake, out=out),
+    )
+
+
+@command("schedule")
+def cmd_schedule(
+    cron: Annotated[str, typer.Option(help="when to run (default: 02:30 daily)")] = "30 2 * * *",
+    timezone: Annotated[str, typer.Option(metavar="ZONE", help="the cron's time zone")] = "UTC",
+) -> int:
+    """Serve the nightly run on a cron schedule (needs a Prefect server; runs until stopped).
+
+    Serves the nightly deployment with a cron schedule in an explicit time zone. Start `prefect server
+    start` first and set PREFECT_API_URL; or run `engagement nightly` from cron instead.
+    """
+    from pipelines.settings import check_tz
+
+    check_tz(timezone)
+    _quiet_prefect()
+    from pipelines.flows import serve_nightly
+
+    serve_nightly(cron, timezone)
     return 0
 
 
@@ -293,216 +550,52 @@ def _version() -> str:
         return "unknown"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser for every command."""
-    parser = argparse.ArgumentParser(
-        prog="engagement",
-        description="Rocket.Chat Engagement Dashboard numbers from rocketchat_sessions exports.",
-    )
-    parser.add_argument("--version", action="version", version=f"engagement {_version()}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+def _show_version(value: bool) -> None:
+    if value:
+        print(f"engagement {_version()}")
+        raise typer.Exit()
 
-    ingest = sub.add_parser(
-        "ingest",
-        help="read mongoexport files (JSON lines, --jsonArray, .gz) into the lake",
-        description="Read mongoexport files or folders of rocketchat_sessions into the Parquet lake. "
-        "Documents are upserted by _id (latest _updatedAt wins); rejected ones are written "
-        "to the lake's rejects/ folder with file, line and reason. A file the lake's manifest "
-        "already has (same path, size and time, or same content) is skipped.",
-    )
-    ingest.add_argument("paths", nargs="*", metavar="PATH", help="an export file or a folder of them")
-    ingest.add_argument(
-        "--inbox",
-        nargs="?",
-        const="",
-        metavar="DIR",
-        help="also take the files in the inbox folder that are not ingested yet "
-        "(env ENGAGEMENT_INBOX, default data/inbox)",
-    )
-    ingest.add_argument(
-        "--archive",
-        nargs="?",
-        const="",
-        metavar="DIR",
-        help="copy each file ingested into the archive folder (env ENGAGEMENT_ARCHIVE, default data/archive)",
-    )
-    ingest.add_argument("--force", action="store_true", help="read files again even if the lake's manifest has them")
-    logs = ingest.add_argument_group(
-        "plain session logs",
-        "CSV or JSON-lines logs (from a proxy or SSO) instead of Rocket.Chat exports, read through a "
-        "mapping of fields to the log's columns; see the README",
-    )
-    logs.add_argument("--mapping", metavar="FILE", help="a TOML file with the mapping")
-    logs.add_argument(
-        "--map",
-        action="append",
-        default=[],
-        metavar="FIELD=COLUMN",
-        help="map a field to a column, e.g. userId=user_id loginAt=started_at lastActivityAt=last_seen",
-    )
-    logs.add_argument(
-        "--timestamp-format",
-        metavar="FMT",
-        help="iso (default), epoch_s, epoch_ms, or a strptime format such as '%%d/%%m/%%Y %%H:%%M:%%S'",
-    )
-    logs.add_argument("--log-tz", metavar="ZONE", help="the zone of log timestamps written without one (default UTC)")
-    _common(ingest)
-    ingest.set_defaults(func=cmd_ingest)
 
-    weekly = sub.add_parser(
-        "weekly-data",
-        help="print the chat-busier/weekly-data body for the 8 days ending at --start",
-        description="Print GET /api/v1/engagement-dashboard/users/chat-busier/weekly-data's body: "
-        "distinct non-anonymous active users per day for the 8 days ending on the date of --start.",
-    )
-    weekly.add_argument(
-        "--start",
-        required=True,
-        metavar="WHEN",
-        help="2023-05-19T23:59:59.999Z, any ISO time with an offset, a local time, or a bare date",
-    )
-    weekly.add_argument("--out", metavar="FILE", help="write the body to FILE (atomically) instead of stdout")
-    weekly.add_argument("--indent", type=int, default=None, metavar="N", help="pretty-print with N spaces")
-    _common(weekly)
-    weekly.set_defaults(func=cmd_weekly_data)
-
-    page = sub.add_parser(
-        "report",
-        help="the week's report as a self-contained HTML page",
-        description="Write the HTML report (bar chart, table, comparison with the week before) of the week "
-        "ending on the date of --start; no JavaScript, no external resources, so it opens from disk.",
-    )
-    page.add_argument("--start", required=True, metavar="WHEN", help="as for weekly-data")
-    page.add_argument("--out", metavar="FILE", help="write the page to FILE (atomically) instead of stdout")
-    _common(page)
-    page.set_defaults(func=cmd_report)
-
-    send = sub.add_parser(
-        "send",
-        help="mail the week's report (SMTP from ENGAGEMENT_SMTP_*, else an .eml in the outbox)",
-        description="Mail the report of the week ending on the date of --start: HTML and plain text, the JSON "
-        "attached. SMTP settings come from ENGAGEMENT_SMTP_HOST/PORT/SECURITY/USER/PASSWORD, ENGAGEMENT_MAIL_FROM "
-        "and ENGAGEMENT_MAIL_TO; without a host the message is written to the outbox (ENGAGEMENT_OUTBOX, "
-        "default data/outbox). A week already sent to the same people is not sent again unless --resend.",
-    )
-    send.add_argument("--start", required=True, metavar="WHEN", help="as for weekly-data")
-    send.add_argument("--to", action="append", metavar="ADDR", help="a recipient (repeat; default ENGAGEMENT_MAIL_TO)")
-    send.add_argument("--dry-run", action="store_true", help="build the message, send nothing")
-    send.add_argument("--resend", action="store_true", help="send even if this week already went to them")
-    send.add_argument(
-        "--out", metavar="DIR", help="where the delivery ledger is (env ENGAGEMENT_OUT, default data/out)"
-    )
-    _common(send)
-    send.set_defaults(func=cmd_send)
-
-    serve = sub.add_parser(
-        "serve",
-        help="serve Rocket.Chat's user-engagement API from the lake (HTTP, uvicorn)",
-        description="Serve GET /api/v1/engagement-dashboard/users/ chat-busier/weekly-data, chat-busier/hourly-data, "
-        "active-users and users-by-time-of-the-day-in-a-week, with Rocket.Chat's X-User-Id / X-Auth-Token authentication (see `engagement users`), bodies and "
-        "errors. The OpenAPI document is at /openapi.json. ENGAGEMENT_CORS_ORIGINS (comma-separated) lets pages "
-        "of those origins call it.",
-    )
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=3000, help="port (default 3000)")
-    _lake(serve)
-    serve.set_defaults(func=cmd_serve)
-
-    people = sub.add_parser(
-        "users",
-        help="manage who may call the API: add (prints a new token), list, revoke",
-        description="API users: `users add USER_ID [--permission NAME ...]` prints a new random token once "
-        "(view-engagement-dashboard unless other permissions are named); `users list`; `users revoke USER_ID`.",
-    )
-    actions = people.add_subparsers(dest="action", metavar="ACTION", required=True)
-    add = actions.add_parser("add", help="add a user (or give it a new token); prints the token once")
-    add.add_argument("user_id", metavar="USER_ID", help="Rocket.Chat's user id (visible ASCII, no spaces)")
-    add.add_argument("--permission", action="append", metavar="NAME", help="a permission to grant (repeat)")
-    listing = actions.add_parser("list", help="list the users and their permissions")
-    revoke = actions.add_parser("revoke", help="remove a user: its token stops working at once")
-    revoke.add_argument("user_id", metavar="USER_ID")
-    for action in (add, listing, revoke):
-        _lake(action)
-        action.set_defaults(func=cmd_users)
-
-    night = sub.add_parser(
-        "nightly",
-        help="the nightly run (Prefect flow): ingest the inbox, publish the last complete day's week",
-        description="Ingest the inbox's new files, then write out/weekly-data/<date>.json for the week ending "
-        "on the last complete day in the server's zone (or --date). Runs as a Prefect flow, on Prefect's "
-        "embedded server unless PREFECT_API_URL is set.",
-    )
-    night.add_argument("--date", metavar="D", help="the week's last day (YYYY-MM-DD); default: yesterday")
-    night.add_argument("--inbox", metavar="DIR", help="env ENGAGEMENT_INBOX, default data/inbox")
-    night.add_argument("--out", metavar="DIR", help="env ENGAGEMENT_OUT, default data/out")
-    night.add_argument(
-        "--dask-address",
-        metavar="tcp://HOST:PORT",
-        help="ingest as map/reduce tasks on this Dask scheduler (its workers must share the lake's storage)",
-    )
-    _common(night)
-    night.set_defaults(func=cmd_nightly)
-
-    fill = sub.add_parser(
-        "backfill",
-        help="publish weekly-data for every end date of a range (Prefect flow, parallel tasks)",
-        description="Write out/weekly-data/<date>.json for every end date from --from to --to; an end date "
-        "whose 8 days did not change since its output was written is skipped.",
-    )
-    fill.add_argument("--from", dest="first", required=True, metavar="D", help="first end date (YYYY-MM-DD)")
-    fill.add_argument("--to", dest="last", required=True, metavar="D", help="last end date (YYYY-MM-DD)")
-    fill.add_argument("--every", choices=["day", "week"], default="day", help="every end date, or every 7th")
-    fill.add_argument("--force", action="store_true", help="write every output again")
-    fill.add_argument("--out", metavar="DIR", help="env ENGAGEMENT_OUT, default data/out")
-    _lake(fill)
-    fill.set_defaults(func=cmd_backfill)
-
-    schedule = sub.add_parser(
-        "schedule",
-        help="serve the nightly run on a cron schedule (needs a Prefect server; runs until stopped)",
-        description="Serve the nightly deployment with a cron schedule in an explicit time zone. Start "
-        "`prefect server start` first and set PREFECT_API_URL; or run `engagement nightly` from cron instead.",
-    )
-    schedule.add_argument("--cron", default="30 2 * * *", help="when to run (default 30 2 * * *: 02:30 daily)")
-    schedule.add_argument("--timezone", default="UTC", metavar="ZONE", help="the cron's time zone (default UTC)")
-    schedule.set_defaults(func=cmd_schedule)
-    return parser
+@app.callback()
+def _engagement(
+    version: Annotated[
+        bool, typer.Option("--version", is_eager=True, callback=_show_version, help="show the version and exit")
+    ] = False,
+) -> None:
+    """Rocket.Chat Engagement Dashboard numbers from rocketchat_sessions exports."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `engagement` command: user mistakes are one line on stderr and exit 2."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    func: Callable[[argparse.Namespace], int] = args.func
+    command_ = typer.main.get_command(app)
     try:
-        return func(args)
-    except UserError as exc:
-        print(f"engagement {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except MachineError as exc:
-        print(f"engagement {args.command}: {exc}", file=sys.stderr)
-        return 1
-    except OSError as exc:
-        if exc.errno == errno.EPIPE:  # `engagement ... | head`: the reader has what it wanted
-            _quiet_stdout()
-            return 0
-        if (machine := machine_error(exc)) is not None:
-            print(f"engagement {args.command}: {machine}", file=sys.stderr)
-            return 1
-        if exc.errno in PATH_ERRNOS:  # a path the user gave that cannot be read or written
-            where = f" {exc.filename}" if exc.filename else ""
-            print(f"engagement {args.command}: error: cannot use{where}: {exc.strerror}", file=sys.stderr)
-            return 2
-        raise
-    except KeyboardInterrupt:
-        print(f"engagement {args.command}: interrupted", file=sys.stderr)
+        result = command_.main(
+            args=_optional_values(list(sys.argv[1:] if argv is None else argv)),
+            prog_name="engagement",
+            standalone_mode=False,
+        )
+    except typer.TyperException as exc:  # the command line itself: an unknown command, a missing or bad option
+        ctx = getattr(exc, "ctx", None)
+        where = ctx.command_path if ctx is not None else "engagement"
+        hint = f"; see `{where} --help`" if ctx is not None else ""
+        print(f"{where}: error: {exc.format_message().rstrip('.')}{hint}", file=sys.stderr)
+        return exc.exit_code
+    except typer.Abort:
         return 130
+    return result if isinstance(result, int) else 0
 
 
-# a path that does not exist, is not a folder, or may not be written: the user's to fix
-PATH_ERRNOS = frozenset(
-    {errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.EACCES, errno.EPERM, errno.ENAMETOOLONG}
-)
+# ingest's options whose value may be left out (`--inbox` alone: the inbox of the environment)
+OPTIONAL_VALUES = {"ingest": ("--inbox", "--archive")}
+
+
+def _optional_values(argv: list[str]) -> list[str]:
+    """`ingest --inbox` with no DIR after it (at the end, or before another option) as `--inbox=`."""
+    names = OPTIONAL_VALUES.get(argv[0], ()) if argv else ()
+    return [
+        f"{arg}=" if arg in names and (i + 1 == len(argv) or argv[i + 1].startswith("-")) else arg
+        for i, arg in enumerate(argv)
+    ]
 
 
 def _quiet_stdout() -> None:

@@ -1,6 +1,8 @@
 """Prefect flows: the nightly run and backfills, thin over the plain functions.
 
-Only the I/O step that reads the outside world (the inbox) retries. A run that fails raises, and
+The nightly's decisions (steps, order, locks, which week) are `runs.nightly_run`; here its steps
+become tasks. Only the I/O step that reads the outside world (the inbox) retries, in Prefect;
+sending mail retries inside mail.send. A run that fails raises, and
 the command line says which step failed. Importing this module imports Prefect: only the
 commands that run a flow do.
 """
@@ -11,32 +13,16 @@ import datetime as dt
 import functools
 import os
 import sys
+from dataclasses import replace
 
-from prefect import flow, get_run_logger, task
+from prefect import flow, get_run_logger, task, unmapped
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from pipelines import load, outputs
+from pipelines import load, outputs, runs
 from pipelines.errors import UserError
-from pipelines.ingest import IngestSummary, ingest
+from pipelines.ingest import ingest
 from pipelines.lake import require_lake
-from pipelines.locks import exclusive
 from pipelines.settings import Settings, load_settings
-
-
-class StepFailed(RuntimeError):
-    """A flow's step failed: which one, and why."""
-
-    def __init__(self, step: str, error: BaseException):
-        super().__init__(f"step '{step}' failed: {error}")
-        self.step = step
-
-
-def _step(name, call, *args):
-    """Run a task; if it fails (after its retries), say which step it was."""
-    try:
-        return call(*args)
-    except Exception as exc:
-        raise StepFailed(name, exc) from exc
 
 
 def _worth_retrying(task, task_run, state) -> bool:
@@ -50,11 +36,16 @@ def _worth_retrying(task, task_run, state) -> bool:
     return True
 
 
-@task(name="ingest the inbox", retries=2, retry_delay_seconds=[5, 30], retry_condition_fn=_worth_retrying)
-def ingest_inbox(settings: Settings) -> IngestSummary:
-    """Take the inbox's new files into the lake."""
-    settings.inbox.mkdir(parents=True, exist_ok=True)
-    return ingest([settings.inbox], settings.lake, settings.tz, settings.tz_explicit, settings.ingest_memory)
+ingest_inbox = task(
+    runs.ingest_inbox,
+    name="ingest the inbox",
+    retries=2,
+    retry_delay_seconds=[5, 30],
+    retry_condition_fn=_worth_retrying,
+)
+# mail.send retries with backoff itself: the task does not retry on top of it
+send_report = task(runs.send_report, name="send report")
+publish_week = task(runs.publish_week, name="publish week")
 
 
 @task(name="stage file", retries=2, retry_delay_seconds=[5, 30], retry_condition_fn=_worth_retrying)
@@ -87,23 +78,6 @@ def ingest_files(paths: list[str], lake: str | None = None, tz: str | None = Non
     return summary.lines()
 
 
-@task(name="send report")
-def send_report(settings: Settings, end: dt.date):
-    """Mail the week's report (retries with backoff inside; a final failure fails the run, files stay)."""
-    from pipelines import mail, report
-
-    context = report.week_context(settings.lake, end)
-    return mail.send_week(context, settings.out, settings.outbox, mail.smtp_settings())
-
-
-@task(name="publish week")
-def publish_week(settings: Settings, end: dt.date, force: bool = False) -> outputs.WeekOutput:
-    """Write the week's weekly-data JSON and HTML report (skipped when its 8 days did not change)."""
-    week = outputs.write_week(settings.lake, settings.out, end, force)
-    outputs.write_report(settings.lake, settings.out, end, force)
-    return week
-
-
 def _summary_markdown(summary_lines: list[str], weeks: list[outputs.WeekOutput]) -> str:
     lines = ["# Nightly run", "", *[f"- {line}" for line in summary_lines], "", "## Outputs", ""]
     lines += [f"- `{w.path}`: {'written' if w.written else 'unchanged'}" for w in weeks]
@@ -126,21 +100,19 @@ def nightly(
     """
     settings = load_settings(lake, tz, inbox=inbox, out=out)
     logger = get_run_logger()
-    with exclusive(settings.lake, ".nightly.lock", wait=False):  # one nightly run at a time
-        if dask_address:
-            from prefect_dask import DaskTaskRunner
+    steps = runs.Steps(ingest=ingest_inbox, publish=publish_week, send=send_report)
+    if dask_address:
+        from prefect_dask import DaskTaskRunner
 
-            runner = DaskTaskRunner(address=dask_address)
+        on_cluster = ingest_files.with_options(task_runner=DaskTaskRunner(address=dask_address))
+
+        def ingest_on_cluster(settings: Settings) -> list[str]:
             settings.inbox.mkdir(parents=True, exist_ok=True)
-            on_cluster = ingest_files.with_options(task_runner=runner)
-            summary = _step("ingest the inbox", on_cluster, [str(settings.inbox)], str(settings.lake), tz)
-        else:
-            summary = _step("ingest the inbox", ingest_inbox, settings)
-        now = dt.datetime.now(dt.timezone.utc)
-        end = outputs.nightly_end(settings.lake, settings.tz, settings.tz_explicit, run_date, now)
-        with outputs.publishing(settings.out, settings.outbox):
-            week = _step("publish week", publish_week, settings, end)
-            delivery = _step("send report", send_report, settings, end)
+            return on_cluster([str(settings.inbox)], str(settings.lake), tz)
+
+        steps = replace(steps, ingest=ingest_on_cluster)
+    result = runs.nightly_run(settings, run_date, dt.datetime.now(dt.timezone.utc), steps)
+    end, week = result.end, result.week
     logger.info("week ending %s: %s", end, "written" if week.written else "unchanged")
     create_table_artifact(
         key="weekly-data",
@@ -149,15 +121,8 @@ def nightly(
         ],
         description=f"Active users per day, week ending {end.isoformat()}",
     )
-    lines = summary if isinstance(summary, list) else summary.lines()
-    create_markdown_artifact(key="nightly-summary", markdown=_summary_markdown(lines, [week]))
-    return {
-        "end": end.isoformat(),
-        "path": str(week.path),
-        "written": week.written,
-        "delivery": delivery.via,
-        "body": week.body,
-    }
+    create_markdown_artifact(key="nightly-summary", markdown=_summary_markdown(result.summary, [week]))
+    return result.as_dict()
 
 
 @flow(name="engagement-backfill")
@@ -174,7 +139,7 @@ def backfill(
     require_lake(settings.lake)
     ends = outputs.end_dates(first, last, every)
     with outputs.publishing(settings.out):
-        futures = publish_week.map(settings, ends, force)
+        futures = publish_week.map(unmapped(settings), ends, unmapped(force))
         weeks = [future.result() for future in futures]
         outputs.write_index(settings.out)  # once more after the parallel tasks: it lists them all
     written = sum(w.written for w in weeks)

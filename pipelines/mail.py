@@ -9,35 +9,23 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import smtplib
 import ssl
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 from time import sleep
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipelines.errors import UserError
 from pipelines.files import atomic_write_bytes
 
+if TYPE_CHECKING:
+    from pipelines.settings import MailSettings
+
 MAX_BYTES = 100 * 1024
 LEDGER = "deliveries.jsonl"
-
-
-@dataclass(frozen=True)
-class SmtpSettings:
-    """Where and how to send; secrets only from the environment, never logged."""
-
-    host: str | None
-    port: int
-    security: str
-    user: str | None
-    password: str | None = field(repr=False)
-    sender: str
-    recipients: tuple[str, ...]
-    backoff: float = 2.0  # seconds before the second attempt, doubled before each next one
 
 
 def check_address(value: str, what: str) -> str:
@@ -49,41 +37,6 @@ def check_address(value: str, what: str) -> str:
     if not (at and local and domain) or any(c.isspace() for c in address):
         raise UserError(f"{what} {value!r} is not an email address: give one like boss@example.com")
     return value
-
-
-def smtp_settings(env: dict[str, str] | None = None) -> SmtpSettings:
-    """The ENGAGEMENT_SMTP_* and ENGAGEMENT_MAIL_* settings (host unset: write .eml files instead)."""
-    env = dict(os.environ if env is None else env)
-    security = env.get("ENGAGEMENT_SMTP_SECURITY", "starttls").lower()
-    if security not in ("starttls", "ssl", "none"):
-        raise UserError(f"ENGAGEMENT_SMTP_SECURITY must be starttls, ssl or none, not {security!r}")
-    default_port = {"starttls": 587, "ssl": 465, "none": 25}[security]
-    try:
-        port = int(env.get("ENGAGEMENT_SMTP_PORT") or default_port)
-    except ValueError:
-        raise UserError("ENGAGEMENT_SMTP_PORT must be a number") from None
-    try:
-        backoff = float(env.get("ENGAGEMENT_SMTP_BACKOFF") or 2.0)
-    except ValueError:
-        raise UserError("ENGAGEMENT_SMTP_BACKOFF must be a number of seconds") from None
-    if not 0 <= backoff <= 3600:
-        raise UserError("ENGAGEMENT_SMTP_BACKOFF must be between 0 and 3600 seconds")
-    recipients = tuple(
-        check_address(a.strip(), "ENGAGEMENT_MAIL_TO has")
-        for a in env.get("ENGAGEMENT_MAIL_TO", "").split(",")
-        if a.strip()
-    )
-    sender = check_address(env.get("ENGAGEMENT_MAIL_FROM") or "chat-engagement@localhost", "ENGAGEMENT_MAIL_FROM")
-    return SmtpSettings(
-        host=env.get("ENGAGEMENT_SMTP_HOST") or None,
-        port=port,
-        security=security,
-        user=env.get("ENGAGEMENT_SMTP_USER") or None,
-        password=env.get("ENGAGEMENT_SMTP_PASSWORD") or None,
-        sender=sender,
-        recipients=recipients,
-        backoff=backoff,
-    )
 
 
 def render_email(context: dict[str, Any]) -> tuple[str, str, str]:
@@ -121,24 +74,24 @@ class DeliveryFailed(RuntimeError):
     """SMTP refused the message after every retry (the report stays on disk)."""
 
 
-def _send_once(message: EmailMessage, smtp: SmtpSettings, timeout: float) -> None:
-    if smtp.security == "ssl":
-        client = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=timeout, context=ssl.create_default_context())
+def _send_once(message: EmailMessage, smtp: MailSettings, timeout: float) -> None:
+    if smtp.smtp_security == "ssl":
+        client = smtplib.SMTP_SSL(smtp.smtp_host, smtp.smtp_port, timeout=timeout, context=ssl.create_default_context())
     else:
-        client = smtplib.SMTP(smtp.host, smtp.port, timeout=timeout)
+        client = smtplib.SMTP(smtp.smtp_host, smtp.smtp_port, timeout=timeout)
     with client:
-        if smtp.security == "starttls":
+        if smtp.smtp_security == "starttls":
             client.starttls(context=ssl.create_default_context())
-        if smtp.user:
-            client.login(smtp.user, smtp.password or "")
+        if smtp.smtp_user:
+            client.login(smtp.smtp_user, smtp.smtp_password or "")
         client.send_message(message)
 
 
 def send(
-    message: EmailMessage, smtp: SmtpSettings, attempts: int = 3, backoff: float | None = None, timeout: float = 30
+    message: EmailMessage, smtp: MailSettings, attempts: int = 3, backoff: float | None = None, timeout: float = 30
 ) -> int:
-    """Send over SMTP, retrying with exponential backoff (smtp.backoff unless given); return the attempts it took."""
-    backoff = smtp.backoff if backoff is None else backoff
+    """Send over SMTP, retrying with exponential backoff (smtp.smtp_backoff unless given); return the attempts it took."""
+    backoff = smtp.smtp_backoff if backoff is None else backoff
     for attempt in range(1, attempts + 1):
         try:
             _send_once(message, smtp, timeout)
@@ -146,7 +99,7 @@ def send(
         except (smtplib.SMTPException, OSError) as exc:
             if attempt == attempts:
                 raise DeliveryFailed(
-                    f"could not send to {smtp.host}:{smtp.port} after {attempts} attempts: {exc}"
+                    f"could not send to {smtp.smtp_host}:{smtp.smtp_port} after {attempts} attempts: {exc}"
                 ) from None
             sleep(backoff * 2 ** (attempt - 1))
     raise AssertionError("unreachable")
@@ -174,7 +127,7 @@ def send_week(
     context: dict[str, Any],
     out: Path,
     outbox: Path,
-    smtp: SmtpSettings,
+    smtp: MailSettings,
     recipients: list[str] | None = None,
     resend: bool = False,
     dry_run: bool = False,
@@ -182,20 +135,20 @@ def send_week(
     backoff: float | None = None,
 ) -> Delivery:
     """Mail the week's report, once per week and recipients (again with `resend`); keep an .eml always."""
-    to = [check_address(a, "recipient") for a in recipients] if recipients else list(smtp.recipients)
-    if not to and smtp.host:
+    to = [check_address(a, "recipient") for a in recipients] if recipients else list(smtp.mail_to)
+    if not to and smtp.smtp_host:
         raise UserError("no recipients: give --to ADDR or set ENGAGEMENT_MAIL_TO")
     end = context["end"]
-    message = build_message(context, smtp.sender, to or ["managers@localhost"])
+    message = build_message(context, smtp.mail_from, to or ["managers@localhost"])
     eml = outbox / f"{end}.eml"
     if dry_run:
         return Delivery(end, to, "dry-run", None)
-    via = "smtp" if smtp.host else "outbox"
+    via = "smtp" if smtp.smtp_host else "outbox"
     done = any(e["end"] == end and sorted(e["to"]) == sorted(to) and e["via"] == via for e in _ledger(out))
     if done and not resend and (via == "smtp" or eml.exists()):
         return Delivery(end, to, "skipped", eml if eml.exists() else None)
     atomic_write_bytes(eml, bytes(message))  # the report is on disk whatever SMTP does
-    if not smtp.host:
+    if not smtp.smtp_host:
         return _record(out, Delivery(end, to, "outbox", eml))
     tries = send(message, smtp, attempts=attempts, backoff=backoff)
     return _record(out, Delivery(end, to, "smtp", eml, tries))

@@ -1,39 +1,24 @@
-"""Settings: command-line flag, else environment variable, else default; read when a command starts."""
+"""Every ENGAGEMENT_* setting, declared once: command-line flag, else environment variable, else default.
+
+Two models read the environment the same way (`resolve`): `Settings` when a command starts, and
+`MailSettings` when a command is about to send mail (so a broken SMTP variable does not stop a
+command that sends nothing). The README's settings table is generated from these declarations
+(`settings_table`). pydantic-settings is imported only by the commands that read settings, never by
+`engagement --help`.
+"""
 
 from __future__ import annotations
 
-import os
 import zoneinfo
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from pipelines.errors import UserError
 
 DEFAULT_LAKE = "data/lake"
-DEFAULT_INBOX = "data/inbox"
-DEFAULT_ARCHIVE = "data/archive"
-DEFAULT_OUT = "data/out"
-DEFAULT_OUTBOX = "data/outbox"
-DEFAULT_TZ = "UTC"
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Where the lake lives and which time zone the Rocket.Chat server counts in."""
-
-    lake: Path
-    tz: str
-    # True when the zone was given by flag or environment, False when it is the default:
-    # a lake built in another zone is then followed instead of refused.
-    tz_explicit: bool
-    # DuckDB's memory limit for an ingest; beyond it, DuckDB spills to the lake's staging folder.
-    ingest_memory: str = "1GB"
-    inbox: Path = Path(DEFAULT_INBOX)
-    archive: Path = Path(DEFAULT_ARCHIVE)
-    out: Path = Path(DEFAULT_OUT)
-    outbox: Path = Path(DEFAULT_OUTBOX)
-    # origins whose pages may call `engagement serve` (CORS); none by default
-    cors_origins: tuple[str, ...] = ()
 
 
 def check_tz(name: str) -> str:
@@ -45,6 +30,148 @@ def check_tz(name: str) -> str:
     return name
 
 
+def _comma_list(value: Any) -> Any:
+    """'a, b,,c' -> ('a', 'b', 'c'): how a list is written in one environment variable."""
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+def _setting(default: Any, what: str, flag: str = "", shown: str | None = None) -> Any:
+    """A field with what the README's table says about it: its meaning, its flag, its default as shown."""
+    return Field(default, description=what, json_schema_extra={"flag": flag, "shown": shown or f"`{default}`"})
+
+
+class _Engagement(BaseSettings):
+    """ENGAGEMENT_<NAME> variables; an empty one counts as unset; unknown ones are ignored."""
+
+    model_config = SettingsConfigDict(env_prefix="ENGAGEMENT_", env_ignore_empty=True, extra="ignore", frozen=True)
+
+
+class Settings(_Engagement):
+    """Where the lake, inbox and outputs live and which time zone the Rocket.Chat server counts in."""
+
+    lake: Path = _setting(Path(DEFAULT_LAKE), "the lake folder", "`--lake DIR`")
+    tz: str = _setting("UTC", "the Rocket.Chat server's time zone", "`--tz ZONE`")
+    ingest_memory: str = _setting("1GB", "DuckDB's memory limit while ingesting (it spills beyond)")
+    inbox: Path = _setting(Path("data/inbox"), "the inbox the nightly job takes new files from", "`--inbox [DIR]`")
+    archive: Path = _setting(
+        Path("data/archive"), "where ingested files are kept (only with `--archive`)", "`--archive [DIR]`"
+    )
+    out: Path = _setting(Path("data/out"), "where the nightly run and backfills write their outputs", "`--out DIR`")
+    outbox: Path = _setting(Path("data/outbox"), "where an email goes when no SMTP server is set")
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = _setting(
+        (), "origins whose pages may call `engagement serve` (comma-separated; CORS)", shown="none"
+    )
+
+    @property
+    def tz_explicit(self) -> bool:
+        """True when the zone was given by flag or environment: a lake built in another zone is then refused
+        instead of followed."""
+        return "tz" in self.model_fields_set
+
+    @field_validator("tz")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        return _user_check(check_tz, value)
+
+    _split_origins = field_validator("cors_origins", mode="before")(_comma_list)
+
+
+SECURITY_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
+
+
+class MailSettings(_Engagement):
+    """Where and how to send; secrets only from the environment, never logged."""
+
+    smtp_host: str | None = _setting(None, "the SMTP server (unset: write `.eml` files to the outbox)", shown="unset")
+    smtp_port: int = _setting(587, "its port", shown="587; 465 for `ssl`, 25 for `none`")
+    smtp_security: Literal["starttls", "ssl", "none"] = _setting("starttls", "`starttls`, `ssl` or `none`")
+    smtp_user: str | None = _setting(None, "the SMTP login", shown="none")
+    smtp_password: str | None = Field(None, repr=False, description="its password", json_schema_extra={"shown": "none"})
+    smtp_backoff: float = _setting(2.0, "seconds before the second attempt, doubled before the third", shown="`2`")
+    mail_from: str = _setting("chat-engagement@localhost", "the sender")
+    mail_to: Annotated[tuple[str, ...], NoDecode] = _setting(
+        (), "the recipients (comma-separated)", "`--to ADDR` (send)", shown="none"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _port_of_security(cls, values: Any) -> Any:
+        """No port given: the usual one of the security chosen."""
+        if isinstance(values, dict) and values.get("smtp_port") in (None, ""):
+            security = cls._security(values.get("smtp_security", "starttls"))
+            values = {**values, "smtp_port": SECURITY_PORTS[security]}
+        return values
+
+    @field_validator("smtp_security", mode="before")
+    @classmethod
+    def _security(cls, value: Any) -> Any:
+        lowered = value.lower() if isinstance(value, str) else value
+        if lowered not in SECURITY_PORTS:
+            raise ValueError(f"ENGAGEMENT_SMTP_SECURITY must be starttls, ssl or none, not {lowered!r}")
+        return lowered
+
+    @field_validator("smtp_port", mode="before")
+    @classmethod
+    def _port(cls, value: Any) -> Any:
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise ValueError("ENGAGEMENT_SMTP_PORT must be a number") from None
+
+    @field_validator("smtp_backoff", mode="before")
+    @classmethod
+    def _backoff(cls, value: Any) -> float:
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            raise ValueError("ENGAGEMENT_SMTP_BACKOFF must be a number of seconds") from None
+        if not 0 <= seconds <= 3600:
+            raise ValueError("ENGAGEMENT_SMTP_BACKOFF must be between 0 and 3600 seconds")
+        return seconds
+
+    @field_validator("mail_from")
+    @classmethod
+    def _sender(cls, value: str) -> str:
+        from pipelines.mail import check_address
+
+        return _user_check(check_address, value, "ENGAGEMENT_MAIL_FROM")
+
+    @field_validator("mail_to", mode="before")
+    @classmethod
+    def _recipients(cls, value: Any) -> Any:
+        from pipelines.mail import check_address
+
+        return tuple(_user_check(check_address, a, "ENGAGEMENT_MAIL_TO has") for a in _comma_list(value))
+
+
+def _user_check(check, *args: Any) -> Any:
+    """Run a check that raises UserError inside a validator (pydantic wants ValueError)."""
+    try:
+        return check(*args)
+    except UserError as exc:
+        raise ValueError(str(exc)) from None
+
+
+Model = TypeVar("Model", bound=_Engagement)
+
+
+def resolve(model: type[Model], **flags: Any) -> Model:
+    """The one rule: a flag given on the command line, else ENGAGEMENT_<NAME>, else the default.
+
+    A flag that is None or "" was not given (`--inbox` alone means "the inbox from the environment").
+    A bad value is a UserError naming it.
+    """
+    given = {name: value for name, value in flags.items() if value is not None and value != ""}
+    try:
+        return model(**given)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        reason = error.get("ctx", {}).get("error")
+        raise UserError(str(reason) if reason else f"{error['loc'][0]}: {error['msg']}") from None
+
+
 def load_settings(
     lake: str | None = None,
     tz: str | None = None,
@@ -52,18 +179,16 @@ def load_settings(
     archive: str | None = None,
     out: str | None = None,
 ) -> Settings:
-    """Resolve each setting from its flag, then ENGAGEMENT_* environment variables, then defaults."""
-    env = os.environ
-    lake_value = lake or env.get("ENGAGEMENT_LAKE") or DEFAULT_LAKE
-    tz_given = tz or env.get("ENGAGEMENT_TZ")
-    return Settings(
-        lake=Path(lake_value),
-        tz=check_tz(tz_given or DEFAULT_TZ),
-        tz_explicit=bool(tz_given),
-        ingest_memory=env.get("ENGAGEMENT_INGEST_MEMORY") or "1GB",
-        inbox=Path(inbox or env.get("ENGAGEMENT_INBOX") or DEFAULT_INBOX),
-        archive=Path(archive or env.get("ENGAGEMENT_ARCHIVE") or DEFAULT_ARCHIVE),
-        out=Path(out or env.get("ENGAGEMENT_OUT") or DEFAULT_OUT),
-        outbox=Path(env.get("ENGAGEMENT_OUTBOX") or DEFAULT_OUTBOX),
-        cors_origins=tuple(o.strip() for o in env.get("ENGAGEMENT_CORS_ORIGINS", "").split(",") if o.strip()),
-    )
+    """The command's settings (flags given as arguments)."""
+    return resolve(Settings, lake=lake, tz=tz, inbox=inbox, archive=archive, out=out)
+
+
+def settings_table() -> list[str]:
+    """The README's table of settings, from the declarations above."""
+    rows = ["| setting | flag | environment | default |", "|---|---|---|---|"]
+    for model in (Settings, MailSettings):
+        for name, field in model.model_fields.items():
+            extra = field.json_schema_extra or {}
+            env = f"`ENGAGEMENT_{name.upper()}`"
+            rows.append(f"| {field.description} | {extra.get('flag', '')} | {env} | {extra['shown']} |")
+    return rows

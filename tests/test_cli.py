@@ -9,13 +9,12 @@ from conftest import ROOT, run_cli, session, user_daily
 
 
 def _commands() -> list[str]:
-    """Every command the parser knows (not a list kept by hand)."""
-    import argparse
+    """Every command the CLI knows (not a list kept by hand)."""
+    import typer
 
-    from pipelines.cli import build_parser
+    from pipelines.cli import app
 
-    [sub] = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
-    return sorted(sub.choices)
+    return sorted(typer.main.get_command(app).commands)
 
 
 COMMANDS = _commands()
@@ -43,7 +42,7 @@ def test_help_names_every_command():
 def test_every_command_has_help_text(command):
     result = run_cli(command, "--help")
     assert result.returncode == 0
-    assert result.stdout.startswith("usage: engagement " + command)
+    assert result.stdout.startswith("Usage: engagement " + command)
     if command == "users":  # its actions take the options
         for action in ("add", "list", "revoke"):
             assert "--lake" in run_cli(command, action, "--help").stdout

@@ -84,7 +84,8 @@ def test_two_nightly_runs_never_write_at_once(dirs):
 def test_a_failing_input_fails_the_run_and_names_the_step(dirs):
     from pathlib import Path
 
-    from pipelines.flows import StepFailed, nightly
+    from pipelines.flows import nightly
+    from pipelines.runs import StepFailed
 
     broken = Path(dirs["inbox"]) / "cut.json.gz"
     broken.write_bytes(gzip.compress(SAMPLE.read_bytes())[:12])  # damaged before its first byte of data
@@ -173,7 +174,8 @@ def test_a_mail_server_that_refuses_fails_the_run_and_keeps_the_files(dirs, monk
     from conftest import free_port
     from test_mail import Inbox
 
-    from pipelines.flows import StepFailed, nightly
+    from pipelines.flows import nightly
+    from pipelines.runs import StepFailed
 
     controller = Controller(Inbox(refusals=99), hostname="127.0.0.1", port=free_port())
     controller.start()

@@ -12,6 +12,7 @@ from aiosmtpd.controller import Controller
 from conftest import free_port, run_cli
 
 from pipelines import mail, report
+from pipelines.settings import MailSettings, resolve
 
 
 class Inbox:
@@ -45,15 +46,14 @@ def smtp_server():
         controller.stop()
 
 
-def settings(port: int, to=("boss@example.com", "team@example.com")) -> mail.SmtpSettings:
-    return mail.smtp_settings(
-        {
-            "ENGAGEMENT_SMTP_HOST": "127.0.0.1",
-            "ENGAGEMENT_SMTP_PORT": str(port),
-            "ENGAGEMENT_SMTP_SECURITY": "none",
-            "ENGAGEMENT_MAIL_FROM": "reports@example.com",
-            "ENGAGEMENT_MAIL_TO": ",".join(to),
-        }
+def settings(port: int, to=("boss@example.com", "team@example.com")) -> MailSettings:
+    return resolve(
+        MailSettings,
+        smtp_host="127.0.0.1",
+        smtp_port=str(port),
+        smtp_security="none",
+        mail_from="reports@example.com",
+        mail_to=",".join(to),
     )
 
 
@@ -117,7 +117,7 @@ def test_a_week_is_mailed_once_unless_resent(context, smtp_server, tmp_path):
 
 
 def test_without_a_server_the_message_goes_to_the_outbox(context, tmp_path):
-    smtp = mail.smtp_settings({})
+    smtp = resolve(MailSettings)
     delivery = mail.send_week(context, tmp_path / "out", tmp_path / "outbox", smtp)
     assert delivery.via == "outbox"
     message = email.message_from_bytes(delivery.eml.read_bytes(), policy=policy.default)

@@ -1,0 +1,96 @@
+"""The nightly run's decisions, as plain functions (no Prefect): which steps, in which order, under
+which lock, for which week. `flows.py` runs the same steps as Prefect tasks; tests and other
+orchestrators can call them directly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pipelines import outputs
+from pipelines.ingest import ingest
+from pipelines.locks import exclusive
+from pipelines.settings import MailSettings, Settings, resolve
+
+NIGHTLY_LOCK = ".nightly.lock"  # in the lake: one nightly run at a time
+
+
+class StepFailed(RuntimeError):
+    """A run's step failed: which one, and why."""
+
+    def __init__(self, step: str, error: BaseException):
+        super().__init__(f"step '{step}' failed: {error}")
+        self.step = step
+
+
+def ingest_inbox(settings: Settings) -> list[str]:
+    """Take the inbox's new files into the lake; the summary's lines."""
+    settings.inbox.mkdir(parents=True, exist_ok=True)
+    return ingest([settings.inbox], settings.lake, settings.tz, settings.tz_explicit, settings.ingest_memory).lines()
+
+
+def publish_week(settings: Settings, end: dt.date, force: bool = False) -> outputs.WeekOutput:
+    """Write the week's weekly-data JSON and HTML report (skipped when its 8 days did not change)."""
+    week = outputs.write_week(settings.lake, settings.out, end, force)
+    outputs.write_report(settings.lake, settings.out, end, force)
+    return week
+
+
+def send_report(settings: Settings, end: dt.date):
+    """Mail the week's report (mail.send retries with backoff; a final failure raises, files stay)."""
+    from pipelines import mail, report
+
+    context = report.week_context(settings.lake, end)
+    return mail.send_week(context, settings.out, settings.outbox, resolve(MailSettings))
+
+
+@dataclass(frozen=True)
+class Steps:
+    """How each step is run: the plain functions above, or the flow's tasks wrapping them."""
+
+    ingest: Callable[[Settings], list[str]] = ingest_inbox
+    publish: Callable[[Settings, dt.date], outputs.WeekOutput] = publish_week
+    send: Callable[[Settings, dt.date], Any] = send_report
+
+
+@dataclass(frozen=True)
+class NightlyResult:
+    summary: list[str]
+    end: dt.date
+    week: outputs.WeekOutput
+    delivery: Any
+
+    def as_dict(self) -> dict:
+        """What the command prints."""
+        return {
+            "end": self.end.isoformat(),
+            "path": str(self.week.path),
+            "written": self.week.written,
+            "delivery": self.delivery.via,
+            "body": self.week.body,
+        }
+
+
+def _step(name: str, call: Callable, *args: Any) -> Any:
+    """Run a step; if it fails (after whatever retries it has), say which step it was."""
+    try:
+        return call(*args)
+    except Exception as exc:
+        raise StepFailed(name, exc) from exc
+
+
+def nightly_run(
+    settings: Settings, run_date: dt.date | None, now: dt.datetime, steps: Steps = Steps()
+) -> NightlyResult:
+    """Under the nightly lock: ingest the inbox; then, under the outputs' lock, publish and mail the week
+    ending `run_date`, else the last complete day before `now` in the lake's zone."""
+    with exclusive(settings.lake, NIGHTLY_LOCK, wait=False):
+        summary = _step("ingest the inbox", steps.ingest, settings)
+        end = outputs.nightly_end(settings.lake, settings.tz, settings.tz_explicit, run_date, now)
+        with outputs.publishing(settings.out, settings.outbox):
+            week = _step("publish week", steps.publish, settings, end)
+            delivery = _step("send report", steps.send, settings, end)
+    return NightlyResult(summary, end, week, delivery)
