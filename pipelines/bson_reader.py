@@ -23,22 +23,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipelines.fields import FIELDS as STORED
+from pipelines.fields import NAMES
 from pipelines.readers import CHUNK_BYTES, MAX_BSON_DOCUMENT
 
-FIELDS = (
-    "_id",
-    "type",
-    "userId",
-    "device",
-    "loginAt",
-    "lastActivityAt",
-    "closedAt",
-    "_updatedAt",
-    "mostImportantRole",
-    "year",
-    "month",
-    "day",
-)
+FIELDS = NAMES  # the fields a document is walked for
+BSON_KIND = {f.name: f.bson for f in STORED}
 STRING, DOCUMENT, OBJECT_ID, DATE, NULL, INT32, INT64, DOUBLE = 2, 3, 7, 9, 10, 16, 18, 1
 _HEX = np.array([f"{i:02x}".encode() for i in range(256)]).view(np.uint8).reshape(256, 2)
 
@@ -87,12 +77,12 @@ def _schema() -> pa.Schema:
     fields = [("line_no", pa.int64()), ("offset", pa.int64()), ("known_reason", pa.string())]
     for name in FIELDS:
         fields.append((f"k_{name}", pa.int16()))
-        if name == "device":
-            fields.append(("device_json", pa.large_string()))
+        if BSON_KIND[name] == "document":
+            fields.append((f"{name}_json", pa.large_string()))
             continue
         fields.append((f"s_{name}", pa.large_string()))
-        if name == "_id":
-            fields.append(("oid__id", pa.large_string()))
+        if BSON_KIND[name] == "id":
+            fields.append((f"oid_{name}", pa.large_string()))
         fields += [(f"i_{name}", pa.int64()), (f"d_{name}", pa.float64())]
     return pa.schema(fields)
 
@@ -311,14 +301,14 @@ def columns(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> dict[str, 
         codes = np.where(bad, 0, codes)
         out[f"k_{field}"] = pa.array(codes.astype(np.int16))
         is_string = codes == STRING
-        if field == "device":
+        if BSON_KIND[field] == "document":
             is_document = codes == DOCUMENT
             raw = _binary(buf, positions, sizes, is_document, string=False)
             distinct = pc.unique(raw.drop_null())
-            texts = pa.array([_device_json(d.as_py()) for d in distinct], pa.large_string())
-            out["device_json"] = pc.take(texts, pc.index_in(raw, value_set=distinct))
-            # a device libbson cannot read (a bad byte inside it) makes its document bad
-            bad |= is_document & out["device_json"].is_null().to_numpy(zero_copy_only=False)
+            texts = pa.array([_document_json(d.as_py()) for d in distinct], pa.large_string())
+            out[f"{field}_json"] = pc.take(texts, pc.index_in(raw, value_set=distinct))
+            # a subdocument libbson cannot read (a bad byte inside it) makes its document bad
+            bad |= is_document & out[f"{field}_json"].is_null().to_numpy(zero_copy_only=False)
             continue
         # strings: int32 length (with its trailing NUL) then the bytes
         lengths = np.zeros(len(codes), np.int64)
@@ -327,13 +317,13 @@ def columns(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> dict[str, 
         text, invalid = _utf8(_binary(buf, positions + 4, lengths, is_string & (lengths >= 0), string=False))
         out[f"s_{field}"] = text
         bad |= invalid
-        if field == "_id":
+        if BSON_KIND[field] == "id":
             is_oid = codes == OBJECT_ID
             hexed = np.zeros((len(codes), 24), np.uint8)
             if is_oid.any():
                 raw = buf[positions[is_oid][:, None] + np.arange(12)]
                 hexed[is_oid] = _HEX[raw].reshape(-1, 24)
-            out["oid__id"] = _binary(
+            out[f"oid_{field}"] = _binary(
                 hexed.reshape(-1), np.arange(len(codes)) * 24, np.full(len(codes), 24), is_oid, string=True
             )
         numbers = np.zeros(len(codes), np.int64)
@@ -351,8 +341,8 @@ def columns(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> dict[str, 
     return out
 
 
-def _device_json(raw: bytes) -> str | None:
-    """A device subdocument as relaxed Extended JSON; None when it is not valid BSON."""
+def _document_json(raw: bytes) -> str | None:
+    """A subdocument (a device) as relaxed Extended JSON; None when it is not valid BSON."""
     import bsonjs
 
     try:

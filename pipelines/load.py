@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,10 +13,13 @@ import numpy as np
 import pyarrow as pa
 
 from pipelines import gzipped, manifest
+from pipelines.fields import JSON_COLUMNS, document_type
 from pipelines.logs import LogMapping, Malformed, csv_rows_careful, log_rows
 from pipelines.progress import Progress
 from pipelines.readers import is_bson, read_batches, sniff
 from pipelines.sql import query
+
+STRUCTURE = json.dumps(JSON_COLUMNS)  # from_json's structure argument
 
 
 def _raw_lines(con, batch: pa.Table) -> pa.Table:
@@ -41,6 +45,13 @@ def _parallel(table: pa.Table) -> pa.Table:
     return pa.Table.from_batches(table.to_batches(max_chunksize=16 * 1024))
 
 
+def _fields_view(con, fields: duckdb.DuckDBPyRelation) -> None:
+    """A reader's fields as the `fields` view documents.sql reads: `f` cast to the declared struct, so a
+    stored field this reader does not produce is null (pipelines/fields.py)."""
+    f = duckdb.ColumnExpression("f").cast(document_type()).alias("f")
+    fields.select(duckdb.StarExpression(exclude=["f"]), f).create_view("fields", replace=True)
+
+
 def _insert_documents(con, tz: str, file_index: int) -> None:
     """Type the documents of the `fields` view and append them, stored or rejected, to `incoming`."""
     documents = con.sql(query("staging/documents"), params={"tz": tz, "file_index": file_index})
@@ -58,9 +69,9 @@ def _fast_load(con, path: Path, tz: str, file_index: int) -> int | None:
     (the later line must win a tie, and only the careful path numbers lines).
     """
     fmt, compression = sniff(path)
-    params = {"path": str(path), "format": fmt, "compression": compression}
+    params = {"path": str(path), "format": fmt, "compression": compression, "columns": JSON_COLUMNS}
     try:
-        con.sql(query("staging/fields_from_file"), params=params).create_view("fields", replace=True)
+        _fields_view(con, con.sql(query("staging/fields_from_file"), params=params))
         _insert_documents(con, tz, file_index)
     except duckdb.Error:
         return None  # unreadable as a whole: the careful path says what is wrong
@@ -117,9 +128,9 @@ def _insert_batches(con, path: Path, tz: str, file_index: int, batches, mapping:
             relation, fields_sql, params = "bson_rows", "staging/fields_from_bson", {}
             con.register(relation, _parallel(batch))
         else:
-            relation, fields_sql, params = "raw_lines", "staging/fields_from_lines", {}
+            relation, fields_sql, params = "raw_lines", "staging/fields_from_lines", {"structure": STRUCTURE}
             con.register(relation, _raw_lines(con, batch))
-        con.sql(query(fields_sql), params=params).create_view("fields", replace=True)
+        _fields_view(con, con.sql(query(fields_sql), params=params))
         _insert_documents(con, tz, file_index)
         con.unregister(relation)
         bad = con.execute(

@@ -27,19 +27,13 @@ import pyarrow as pa
 import pyarrow.compute  # noqa: F401 - pa.compute below
 
 from pipelines.errors import UserError
+from pipelines.fields import LOG_COLUMNS
 
 REQUIRED = ("userId", "loginAt", "lastActivityAt")
 OPTIONAL = ("closedAt", "mostImportantRole", "device", "_id")
-# the names fields_from_log.sql reads
-RELATION_COLUMNS = {
-    "userId": "userId",
-    "loginAt": "loginAt",
-    "lastActivityAt": "lastActivityAt",
-    "closedAt": "closedAt",
-    "mostImportantRole": "role",
-    "device": "device",
-    "_id": "_id",
-}
+# the mappable fields -> the names fields_from_log.sql reads them as
+RELATION_COLUMNS = LOG_COLUMNS
+assert set(REQUIRED + OPTIONAL) == set(RELATION_COLUMNS), "logs.REQUIRED/OPTIONAL and fields.FIELDS disagree"
 FORMATS = ("csv", "ndjson")
 
 
@@ -267,8 +261,13 @@ def _ndjson_rows(path: Path, mapping: LogMapping, con) -> Iterator[pa.Table]:
             yield _with_relation_columns(batch.select(["line_no", "line", "known_reason", "offset"]))
             continue
         con.register("log_lines", batch)
-        rows = con.sql(query("staging/log_rows_from_ndjson"), params={"paths": paths}).to_arrow_table()
+        found = con.sql(query("staging/log_rows_from_ndjson"), params={"paths": paths}).to_arrow_table()
         con.unregister("log_lines")
+        values = found.column("v")
+        rows = pa.table(
+            {"line_no": found.column("line_no")}
+            | {name: pa.compute.list_element(values, i) for i, name in enumerate(RELATION_COLUMNS.values())}
+        )
         first = batch.column("line_no")[0].as_py()
         lines = batch.column("line").take(pa.compute.subtract(rows.column("line_no"), first))
         rows = rows.append_column("line", lines)

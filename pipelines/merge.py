@@ -9,22 +9,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines import lake
+from pipelines.fields import PARQUET_OPTIONS
 from pipelines.progress import Progress
 from pipelines.sql import query
 
 ROW_GROUP_SIZE = 256 * 1024
-# Dictionary-encode only the columns with few distinct values (the rest would waste the work),
-# and keep min/max statistics only where a reader can prune with them.
-PARQUET_OPTIONS = {
-    "sessions": {
-        "use_dictionary": ["date", "type", "userId", "device", "mostImportantRole", "year", "month", "day"],
-        "write_statistics": ["date", "_id", "userId", "loginAt"],
-    },
-    "user_daily": {
-        "use_dictionary": ["date", "role", "source"],
-        "write_statistics": ["date", "userId"],
-    },
-}
 WRITERS = 2  # days rebuilt at once
 
 

@@ -1,4 +1,4 @@
--- The fields of each document of one export file ($path), read by DuckDB's own parallel JSON
+-- The stored fields of each document of one export file ($path), read by DuckDB's own parallel JSON
 -- reader ($format: newline_delimited or array). The fast path: a malformed line comes out as
 -- a document with no fields (no _id), and the caller then reads the file again line by line
 -- to report it with its line number (here line_no is unknown). Rows come out in file order.
@@ -8,20 +8,13 @@ select
     true as is_json,
     true as is_object,
     null::varchar as known_reason,
-    {
-        '_id': _id, 'type': type, 'userId': userId, 'device': device,
-        'loginAt': loginAt, 'lastActivityAt': lastActivityAt, 'closedAt': closedAt,
-        '_updatedAt': _updatedAt, 'mostImportantRole': mostImportantRole,
-        'year': year, 'month': month, 'day': day
-    } as f
+    -- the whole row (every column of $columns) as one struct
+    document as f
 from read_json(
     $path,
     format = $format,
     compression = $compression,
     ignore_errors = true,
-    columns = {
-        '_id': 'JSON', 'type': 'JSON', 'userId': 'JSON', 'device': 'JSON',
-        'loginAt': 'JSON', 'lastActivityAt': 'JSON', 'closedAt': 'JSON', '_updatedAt': 'JSON',
-        'mostImportantRole': 'JSON', 'year': 'JSON', 'month': 'JSON', 'day': 'JSON'
-    }
-)
+    -- each stored field as its JSON text (pipelines/fields.py: JSON_COLUMNS)
+    columns = $columns
+) as document

@@ -28,11 +28,8 @@ final as (
         is_json,
         is_object,
         known_reason,
-        case when is_object then from_json(text, '{
-            "_id": "JSON", "type": "JSON", "userId": "JSON", "device": "JSON",
-            "loginAt": "JSON", "lastActivityAt": "JSON", "closedAt": "JSON", "_updatedAt": "JSON",
-            "mostImportantRole": "JSON", "year": "JSON", "month": "JSON", "day": "JSON"
-        }') end as f
+        -- $structure: each stored field as its JSON text (pipelines/fields.py: JSON_COLUMNS)
+        case when is_object then from_json(text, $structure) end as f
     from documents
 )
 

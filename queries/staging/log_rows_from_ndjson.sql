@@ -1,6 +1,6 @@
 -- The mapped fields of each line of a JSON-lines session log (`log_lines`: line_no, line), as
--- text; $paths holds the JSON path of the log's key for userId, loginAt, lastActivityAt,
--- closedAt, role, device and _id, in that order. Blank lines are not rows.
+-- text: v holds, per JSON pointer of $paths (one per mapped field, in pipelines/fields.py's
+-- LOG_COLUMNS order), that key's value as text, null where absent. Blank lines are not rows.
 with
 
 parsed as (
@@ -14,13 +14,7 @@ parsed as (
 final as (
     select
         line_no,
-        v[1] as userId,
-        v[2] as loginAt,
-        v[3] as lastActivityAt,
-        v[4] as closedAt,
-        v[5] as role,
-        v[6] as device,
-        v[7] as _id
+        v
     from parsed
 )
 
