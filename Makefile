@@ -18,8 +18,9 @@ demo: $(BIN)/engagement
 	@echo "wrote $$(sed -n 's/.*"path": "\(.*\)".*/\1/p' data/nightly-demo.json)"
 	$(BIN)/engagement weekly-data --start 2023-05-19T23:59:59.999Z --indent 2
 
+# on every core (pytest-xdist), a test module's tests on one worker (they share its server)
 test: $(BIN)/engagement
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadscope
 
 # What CI checks besides the tests: lint rules and declared dependencies (pyproject.toml).
 lint: $(BIN)/engagement

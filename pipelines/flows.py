@@ -199,7 +199,15 @@ def nightly_schedule(cron: str, timezone: str):
         raise UserError(f"--cron {cron!r} is not a cron expression: give five fields, e.g. '30 2 * * *'") from None
 
 
+def nightly_deployment(cron: str, timezone: str):
+    """The nightly deployment: the flow with no parameters (each run publishes yesterday's week, in the
+    lake's zone), on a cron schedule in an explicit time zone."""
+    schedule = nightly_schedule(cron, timezone)  # a bad cron is the user's mistake, said before serving
+    return nightly.to_deployment(name="nightly", schedules=[schedule])
+
+
 def serve_nightly(cron: str, timezone: str) -> None:
     """Serve the nightly deployment on its schedule (runs until stopped; needs a Prefect server)."""
-    schedule = nightly_schedule(cron, timezone)  # a bad cron is the user's mistake, said before serving
-    nightly.serve(name="nightly", schedules=[schedule])
+    from prefect import serve
+
+    serve(nightly_deployment(cron, timezone))

@@ -2,7 +2,7 @@
 
 Two models read the environment the same way (`resolve`): `Settings` when a command starts, and
 `MailSettings` when a command is about to send mail (so a broken SMTP variable does not stop a
-command that sends nothing). The README's settings table is generated from these declarations
+command that sends nothing), and `Hooks` for the crash tests. The README's settings table is generated from these declarations
 (`settings_table`). pydantic-settings is imported only by the commands that read settings, never by
 `engagement --help`.
 """
@@ -85,11 +85,17 @@ class MailSettings(_Engagement):
     """Where and how to send; secrets only from the environment, never logged."""
 
     smtp_host: str | None = _setting(None, "the SMTP server (unset: write `.eml` files to the outbox)", shown="unset")
-    smtp_port: int = _setting(587, "its port", shown="587; 465 for `ssl`, 25 for `none`")
-    smtp_security: Literal["starttls", "ssl", "none"] = _setting("starttls", "`starttls`, `ssl` or `none`")
+    smtp_port: int = _setting(587, "the SMTP server's port", shown="587; 465 for `ssl`, 25 for `none`")
+    smtp_security: Literal["starttls", "ssl", "none"] = _setting(
+        "starttls", "how to secure the connection: `starttls`, `ssl` or `none`"
+    )
     smtp_user: str | None = _setting(None, "the SMTP login", shown="none")
-    smtp_password: str | None = Field(None, repr=False, description="its password", json_schema_extra={"shown": "none"})
-    smtp_backoff: float = _setting(2.0, "seconds before the second attempt, doubled before the third", shown="`2`")
+    smtp_password: str | None = Field(
+        None, repr=False, description="the SMTP password", json_schema_extra={"shown": "none"}
+    )
+    smtp_backoff: float = _setting(
+        2.0, "seconds before the second sending attempt, doubled before the third", shown="`2`"
+    )
     mail_from: str = _setting("chat-engagement@localhost", "the sender")
     mail_to: Annotated[tuple[str, ...], NoDecode] = _setting(
         (), "the recipients (comma-separated)", "`--to ADDR` (send)", shown="none"
@@ -146,6 +152,14 @@ class MailSettings(_Engagement):
         return tuple(_user_check(check_address, a, "ENGAGEMENT_MAIL_TO has") for a in _comma_list(value))
 
 
+class Hooks(_Engagement):
+    """For tests of what a crash leaves (pipelines/faults.py)."""
+
+    crash_at: str | None = _setting(
+        None, "a test hook: the process kills itself (SIGKILL) at this named point of an ingest", shown="unset"
+    )
+
+
 def _user_check(check, *args: Any) -> Any:
     """Run a check that raises UserError inside a validator (pydantic wants ValueError)."""
     try:
@@ -186,7 +200,7 @@ def load_settings(
 def settings_table() -> list[str]:
     """The README's table of settings, from the declarations above."""
     rows = ["| setting | flag | environment | default |", "|---|---|---|---|"]
-    for model in (Settings, MailSettings):
+    for model in (Settings, MailSettings, Hooks):
         for name, field in model.model_fields.items():
             extra = field.json_schema_extra or {}
             env = f"`ENGAGEMENT_{name.upper()}`"

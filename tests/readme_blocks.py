@@ -2,7 +2,8 @@
 
     .venv/bin/python tests/readme_blocks.py      # rewrite the blocks between their markers
 
-tests/test_readme.py fails when a block is stale. Paths that depend on the machine (the temporary
+tests/test_readme.py fails when a block is stale (tests/test_flows.py for the demo block, which
+needs a Prefect server: it compares with times, run names and ports masked). Paths that depend on the machine (the temporary
 lake, the clone's folder, the rejects file's key) are shown as a user of the default paths sees them.
 """
 
@@ -43,13 +44,24 @@ def _shown(text: str, lake: Path) -> str:
     return re.sub(r"rejects/[0-9a-f]{16}\.jsonl", "rejects/<file-key>.jsonl", text)
 
 
+def _fenced(text: str) -> str:
+    return "```\n" + text + "\n```"
+
+
+def settings_block(lake: Path) -> str:
+    """The settings table, from the declarations in pipelines/settings.py."""
+    from pipelines.settings import settings_table
+
+    return "\n".join(settings_table())
+
+
 def ingest_block(lake: Path) -> str:
     code, out = _run(["ingest", "data/sample", "data/examples/nightly.json"], lake)
     assert code == 0, out
     [rejects] = (lake / "rejects").glob("*.jsonl")
     lines = ["$ engagement ingest data/sample data/examples/nightly.json", out.rstrip("\n"), ""]
     lines += ["$ cat data/lake/rejects/<file-key>.jsonl", rejects.read_text(encoding="utf-8").rstrip("\n")]
-    return _shown("\n".join(lines), lake)
+    return _fenced(_shown("\n".join(lines), lake))
 
 
 def weekly_block(lake: Path) -> str:
@@ -61,29 +73,84 @@ def weekly_block(lake: Path) -> str:
             lines += ["$ echo $?", str(code)]
         else:
             lines.append("")
-    return _shown("\n".join(lines), lake)
+    return _fenced(_shown("\n".join(lines), lake))
 
 
-BLOCKS: dict[str, Callable[[Path], str]] = {"ingest": ingest_block, "weekly": weekly_block}
+BLOCKS: dict[str, Callable[[Path], str]] = {"settings": settings_block, "ingest": ingest_block, "weekly": weekly_block}
 
 
 def rendered() -> dict[str, str]:
     """Each block's text, from one fresh lake (the blocks run in order on it)."""
     with tempfile.TemporaryDirectory() as folder:
         lake = Path(folder) / "lake"
-        return {name: "```\n" + make(lake) + "\n```" for name, make in BLOCKS.items()}
+        return {name: make(lake) for name, make in BLOCKS.items()}
 
 
-def in_readme(text: str) -> dict[str, str]:
+def _demo_recipe() -> list[str]:
+    """The commands of the Makefile's demo target, as make echoes them (silent `@` lines left out)."""
+    text = (ROOT / "Makefile").read_text(encoding="utf-8")
+    recipe = re.search(r"^demo:.*\n((?:\t.*\n)+)", text, re.M).group(1)
+    return [line[1:].replace("$(BIN)", ".venv/bin") for line in recipe.splitlines() if not line.startswith("\t@")]
+
+
+def demo_block(api_url: str | None = None) -> str:
+    """What `make demo` prints on a fresh clone: the nightly command (a real process, on Prefect's
+    temporary server, or on `api_url`'s), then the week. Run from a scratch folder holding data/sample."""
+    import json
+    import subprocess
+
+    nightly, weekly = _demo_recipe()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ENGAGEMENT_", "PREFECT_API_URL"))}
+    if api_url:
+        env["PREFECT_API_URL"] = api_url
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "data").mkdir()
+        (Path(folder) / "data" / "sample").symlink_to(ROOT / "data" / "sample")
+        command, _, target = nightly.partition(" > ")
+        argv = [sys.executable, "-m", "pipelines", *command.split()[1:]]
+        done = subprocess.run(argv, cwd=folder, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        wrote = json.loads(done.stdout)["path"]
+        argv = [sys.executable, "-m", "pipelines", *weekly.split()[1:]]
+        week = subprocess.run(argv, cwd=folder, env=env, capture_output=True, text=True, timeout=300)
+        assert week.returncode == 0, week.stderr
+    body = json.loads(week.stdout)
+    shown = json.dumps({"month": body["month"][:2], "success": body["success"]}, indent=2).splitlines()
+    more = len(body["month"]) - 2
+    words = {0: "no", 1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}.get(more, str(more))
+    # the JSON of the first two days, then a line for the rest (the README stays short)
+    at = shown.index("  ],")
+    shown[at:at] = [f"    ... ({words} more day{'s' * (more != 1)}, newest first) ..."]
+    shown[at - 1] += ","
+    lines = ["$ make demo", nightly, *done.stderr.rstrip("\n").splitlines(), f"wrote {wrote}", weekly, *shown]
+    return _fenced("\n".join(lines))
+
+
+def masked(block: str) -> str:
+    """A demo block without what changes from run to run: times, run names, task ids, the server's port."""
+    # without PREFECT_API_URL, the command starts (and says it starts) a temporary server
+    # (and with one, Prefect links each run on that server's UI)
+    temporary = ("temporary server", "See https://www.prefect.io/docs/v3/concepts/server", " - View at http")
+    kept = [line for line in block.splitlines() if not any(t in line for t in temporary)]
+    text = "\n".join(kept)
+    text = re.sub(r"\d\d:\d\d:\d\d\.\d{3}", "HH:MM:SS.mmm", text)
+    text = re.sub(r"Flow run '[a-z]+-[a-z]+'", "Flow run 'NAME'", text)
+    text = re.sub(r"flow run '[a-z]+-[a-z]+'", "flow run 'NAME'", text)
+    return re.sub(r"(Task run '[^']*)-[0-9a-f]{3}'", r"\1-ID'", text)
+
+
+def in_readme(text: str, names=None) -> dict[str, str]:
     """The blocks as the README has them."""
     return {
-        name: re.search(rf"<!-- {name}:start -->\n(.*?)\n<!-- {name}:end -->", text, re.S).group(1) for name in BLOCKS
+        name: re.search(rf"<!-- {name}:start -->\n(.*?)\n<!-- {name}:end -->", text, re.S).group(1)
+        for name in names or BLOCKS
     }
 
 
 def write() -> None:
     text = README.read_text(encoding="utf-8")
-    for name, block in rendered().items():
+    blocks = rendered() | {"demo": demo_block()}
+    for name, block in blocks.items():
         pattern = re.compile(rf"(<!-- {name}:start -->\n).*?(\n<!-- {name}:end -->)", re.S)
         text = pattern.sub(lambda m, block=block: m.group(1) + block + m.group(2), text)
     README.write_text(text, encoding="utf-8")

@@ -117,12 +117,61 @@ def test_the_nightly_command_exits_non_zero_when_a_step_fails(dirs):
     assert "engagement nightly: step 'ingest the inbox' failed: cannot read" in result.stderr
 
 
-def test_the_nightly_schedule_is_a_cron_in_an_explicit_zone():
-    from pipelines.flows import nightly_schedule
+def test_the_nightly_deployment_is_registered_with_its_cron_in_an_explicit_zone(prefect_server):
+    """What `engagement schedule` serves, as the Prefect server records it: the nightly flow, no
+    parameters (each run takes yesterday in the lake's zone), one active cron schedule in the zone
+    given, whose next runs the server computes at 02:30 Berlin time across the DST change."""
+    import asyncio
 
-    schedule = nightly_schedule("30 2 * * *", "Europe/Berlin")
-    assert schedule.cron == "30 2 * * *"
-    assert schedule.timezone == "Europe/Berlin"
+    from prefect.client.orchestration import get_client
+
+    from pipelines.flows import nightly_deployment
+
+    deployment = nightly_deployment("30 2 * * *", "Europe/Berlin")
+    deployment_id = deployment.apply()
+
+    async def read():
+        async with get_client() as client:
+            stored = await client.read_deployment(deployment_id)
+            flow = await client.read_flow(stored.flow_id)
+            return stored, flow
+
+    stored, flow = asyncio.run(read())
+    assert flow.name == "engagement-nightly" and stored.name == "nightly"
+    assert stored.parameters == {}
+    [schedule] = stored.schedules
+    assert schedule.active
+    assert (schedule.schedule.cron, schedule.schedule.timezone) == ("30 2 * * *", "Europe/Berlin")
+    from zoneinfo import ZoneInfo
+
+    from prefect.server.schemas.schedules import CronSchedule
+
+    # the server's own schedule type, from what it stored: the next runs are 02:30 local, in summer
+    # time (00:30 UTC) before the clocks change on 26 October 2025 and in winter time (01:30 UTC) after
+    server_side = CronSchedule(cron=schedule.schedule.cron, timezone=schedule.schedule.timezone)
+    runs = []
+    for start in (
+        dt.datetime(2025, 10, 23, 12, tzinfo=ZoneInfo("UTC")),
+        dt.datetime(2025, 10, 27, tzinfo=ZoneInfo("UTC")),
+    ):
+        runs += asyncio.run(server_side.get_dates(n=2, start=start))
+    assert [r.astimezone(ZoneInfo("UTC")).strftime("%d %H:%M") for r in runs] == [
+        "24 00:30",
+        "25 00:30",
+        "27 01:30",
+        "28 01:30",
+    ]
+    assert all(r.astimezone(ZoneInfo("Europe/Berlin")).strftime("%H:%M") == "02:30" for r in runs)
+
+
+def test_the_readme_demo_block_is_what_make_demo_prints(prefect_server):
+    """The README's demo block is `make demo`'s real output (times, run names and ports aside)."""
+    from prefect.settings import PREFECT_API_URL
+    from readme_blocks import README, demo_block, in_readme, masked
+
+    generated = demo_block(PREFECT_API_URL.value())
+    shown = in_readme(README.read_text(encoding="utf-8"), ["demo"])["demo"]
+    assert masked(shown) == masked(generated), "README demo block is stale: run .venv/bin/python tests/readme_blocks.py"
 
 
 def test_schedule_refuses_an_unknown_zone():

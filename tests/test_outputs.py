@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from conftest import session
 from helpers import ingest_docs
 
 from pipelines import outputs
+from pipelines.errors import UserError
 from pipelines.weekly import weekly_data
 
 
@@ -91,3 +93,50 @@ def test_the_nightly_publishes_the_given_date_or_the_last_complete_day_in_the_la
     now = dt.datetime(2023, 5, 20, 23, 30, tzinfo=dt.timezone.utc)  # the lake counts in UTC: the 20th is not over
     assert nightly_end(two_weeks, "UTC", False, dt.date(2023, 5, 1), now) == dt.date(2023, 5, 1)
     assert nightly_end(two_weeks, "UTC", False, None, now) == dt.date(2023, 5, 19)
+
+
+def test_the_nightly_run_decides_without_prefect(tmp_path, monkeypatch):
+    """runs.nightly_run is the nightly's logic as a plain function: yesterday's week in the lake's
+    zone, the steps in order, and no second run while one holds the lake."""
+    import datetime as dt
+    import shutil
+
+    from conftest import ROOT
+
+    from pipelines import runs
+    from pipelines.locks import exclusive
+    from pipelines.settings import load_settings
+
+    monkeypatch.setenv("ENGAGEMENT_OUTBOX", str(tmp_path / "outbox"))
+    monkeypatch.delenv("ENGAGEMENT_SMTP_HOST", raising=False)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copy(ROOT / "data" / "sample" / "rocketchat_sessions.json", inbox)
+    settings = load_settings(str(tmp_path / "lake"), inbox=str(inbox), out=str(tmp_path / "out"))
+    called = []
+
+    def step(name, call):
+        return lambda *args: called.append(name) or call(*args)
+
+    steps = runs.Steps(
+        ingest=step("ingest", runs.ingest_inbox),
+        publish=step("publish", runs.publish_week),
+        send=step("send", runs.send_report),
+    )
+    now = dt.datetime(2023, 5, 20, 0, 30, tzinfo=dt.timezone.utc)
+    result = runs.nightly_run(settings, None, now, steps)
+    assert called == ["ingest", "publish", "send"]
+    assert result.end == dt.date(2023, 5, 19) and result.week.written and result.delivery.via == "outbox"
+    assert result.as_dict()["path"] == str(tmp_path / "out" / "weekly-data" / "2023-05-19.json")
+    assert result.summary[0] == "files: 1"
+
+    called.clear()
+    with exclusive(settings.lake, runs.NIGHTLY_LOCK), pytest.raises(UserError, match="another run"):
+        runs.nightly_run(settings, None, now, steps)
+    assert called == []
+
+    def broken(settings, end):
+        raise OSError("disk gone")
+
+    with pytest.raises(runs.StepFailed, match="step 'publish week' failed: disk gone"):
+        runs.nightly_run(settings, None, now, runs.Steps(publish=broken))
