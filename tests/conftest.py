@@ -140,7 +140,7 @@ def run_cli(
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
                 code = main(list(args))
-            except SystemExit as exit_:  # argparse: --help, or a usage error
+            except SystemExit as exit_:  # a command that exits itself
                 code = exit_.code if isinstance(exit_.code, int) else 1
     finally:
         os.chdir(saved_cwd)

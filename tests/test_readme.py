@@ -11,7 +11,7 @@ def test_the_readme_examples_are_what_the_commands_print():
 
 
 def test_the_module_map_names_every_module_and_query_folder():
-    """"How it is built" stays complete: every module of pipelines/ and folder of queries/ is in it."""
+    """The module map ("How it is built") names every module of pipelines/ and folder of queries/."""
     from readme_blocks import ROOT
 
     text = README.read_text(encoding="utf-8")
