@@ -104,10 +104,8 @@ def ingest(
         con = None
         try:
             staging = lake.staging_dir(root)
-            con = connect(memory_limit=memory_limit)
-            con.execute("set temp_directory = ?", [str(staging / "spill")])
             # rows carry their file and line, so arrival order need not be kept (and parallel inserts gain)
-            con.execute("set preserve_insertion_order = false")
+            con = connect(memory_limit=memory_limit, spill=staging / "spill", ordered=False)
             progress = progress or Quiet()
             progress.reading(sum(path.stat().st_size for path in todo))
             if stage_map is None:

@@ -241,8 +241,7 @@ def stage_file(job: StageJob) -> _Loaded:
     from pipelines.sql import connect
 
     path = Path(job.path)
-    con = connect(memory_limit=job.memory_limit)
-    con.execute("set preserve_insertion_order = false")
+    con = connect(memory_limit=job.memory_limit, ordered=False)
     try:
         with ThreadPoolExecutor(max_workers=1) as hasher:
             item = _load_file(con, path, job.file_index, job.tz, hasher, job.mapping)

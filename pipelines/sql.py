@@ -14,18 +14,27 @@ def query(name: str) -> str:
     return (QUERIES / f"{name}.sql").read_text(encoding="utf-8")
 
 
-def connect(threads: int | None = None, memory_limit: str | None = None):
-    """A fresh in-memory DuckDB connection in UTC with the project's macros defined."""
+def connect(
+    threads: int | None = None, memory_limit: str | None = None, spill: Path | None = None, ordered: bool = True
+):
+    """A fresh in-memory DuckDB connection in UTC with the project's macros defined.
+
+    `spill`: where DuckDB writes what does not fit in `memory_limit`. `ordered=False` lets inserts
+    run in parallel without keeping arrival order (for rows that carry their file and line).
+    """
     import duckdb
 
-    config: dict[str, str | int] = {}
+    config: dict[str, str | int | bool] = {}
     if threads:
         config["threads"] = threads
     if memory_limit:
         config["memory_limit"] = memory_limit
+    if spill is not None:
+        config["temp_directory"] = str(spill)
+    if not ordered:
+        config["preserve_insertion_order"] = False
     con = duckdb.connect(":memory:", config=config)
-    con.execute("set TimeZone = 'UTC'")
-    con.execute("set enable_progress_bar = false")
+    con.execute(query("session"))
     for path in sorted((QUERIES / "macros").glob("*.sql")):
         con.execute(path.read_text(encoding="utf-8"))
     return con
