@@ -25,9 +25,10 @@ import pyarrow.compute as pc
 
 from pipelines.fields import FIELDS as STORED
 from pipelines.fields import NAMES
-from pipelines.readers import CHUNK_BYTES, MAX_BSON_DOCUMENT
 
 FIELDS = NAMES  # the fields a document is walked for
+CHUNK_BYTES = 64 * 1024 * 1024  # read at a time
+MAX_BSON_DOCUMENT = 16 * 1024 * 1024 + 16 * 1024  # MongoDB's limit, with room for a dump's slack
 BSON_KIND = {f.name: f.bson for f in STORED}
 STRING, DOCUMENT, OBJECT_ID, DATE, NULL, INT32, INT64, DOUBLE = 2, 3, 7, 9, 10, 16, 18, 1
 _HEX = np.array([f"{i:02x}".encode() for i in range(256)]).view(np.uint8).reshape(256, 2)

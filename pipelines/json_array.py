@@ -14,7 +14,7 @@ from typing import BinaryIO
 import numpy as np
 import pyarrow as pa
 
-from pipelines.readers import CHUNK_BYTES
+from pipelines.json_lines import CHUNK_BYTES, ndjson_batches
 
 _SCANNER = None
 
@@ -91,8 +91,6 @@ def array_batches(stream: BinaryIO, head: bytes) -> Iterator[pa.Table]:
     of two array exports) likewise, JSON lines (`cat array.json lines.json`) as lines, numbered
     after the elements, each with its line in the file (file_line) for its reject.
     """
-    from pipelines.readers import ndjson_batches
-
     scan = _scanner()
     state = np.array([0, 0, 0, -1, 0, -1], np.int64)
     carry = b""

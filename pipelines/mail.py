@@ -16,27 +16,14 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 from time import sleep
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pipelines.errors import UserError
 from pipelines.files import atomic_write_bytes
-
-if TYPE_CHECKING:
-    from pipelines.settings import MailSettings
+from pipelines.settings import MailSettings, check_address
 
 MAX_BYTES = 100 * 1024
 LEDGER = "deliveries.jsonl"
-
-
-def check_address(value: str, what: str) -> str:
-    """`value` if it is one plain email address; else a UserError (a line break could inject a header)."""
-    from email.utils import parseaddr
-
-    _, address = parseaddr(value) if not any(ord(c) < 32 or ord(c) == 127 for c in value) else ("", "")
-    local, at, domain = address.rpartition("@")
-    if not (at and local and domain) or any(c.isspace() for c in address):
-        raise UserError(f"{what} {value!r} is not an email address: give one like boss@example.com")
-    return value
 
 
 def render_email(context: dict[str, Any]) -> tuple[str, str, str]:

@@ -1,5 +1,8 @@
 """Read export files into batches of raw lines (Arrow), without parsing JSON per line in Python.
 
+Which reader a file needs (JSON lines: json_lines.py, a JSON array: json_array.py, a mongodump:
+bson_reader.py), through gzip when it is gzipped (gzipped.py); those modules import nothing from here.
+
 This is the careful path, taken for files in which DuckDB's reader found something to reject:
 a batch is an Arrow table (line_no, line), `line` the raw bytes of one document and `line_no`
 its 1-based line in the file (for a --jsonArray file, its element number).
@@ -12,17 +15,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-import numpy as np
 import pyarrow as pa
 
 from pipelines.errors import UserError
 from pipelines.gzipped import Damage, TolerantGzip
+from pipelines.json_lines import ndjson_batches
 
-CHUNK_BYTES = 64 * 1024 * 1024
 JSON_SUFFIXES = (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson.gz")
 BSON_SUFFIXES = (".bson", ".bson.gz")
 COLLECTION = "rocketchat_sessions"
-MAX_BSON_DOCUMENT = 16 * 1024 * 1024 + 16 * 1024  # MongoDB's limit, with room for a dump's slack
 
 
 def is_bson(path: Path) -> bool:
@@ -107,53 +108,6 @@ def damage_row(damage: Damage, number: int) -> pa.Table:
             "offset": pa.array([damage.offset], pa.int64()),
         }
     )
-
-
-def _lines_table(data: bytes, first_line: int, numbered_after: int | None = None) -> pa.Table:
-    """Split `data` (whole lines) at newlines into an Arrow table without copying the text.
-
-    With `numbered_after` (lines that follow a JSON array's elements), line_no continues after the
-    elements and file_line keeps each line's own number in the file.
-    """
-    buf = np.frombuffer(data, dtype=np.uint8)
-    ends = np.flatnonzero(buf == 10)
-    offsets = np.empty(len(ends) + 2, dtype=np.int64)
-    offsets[0] = 0
-    offsets[1:-1] = ends + 1
-    offsets[-1] = len(data)
-    count = len(offsets) - 1
-    if count and offsets[-1] == offsets[-2]:
-        count -= 1  # the data ended with a newline: no line after it
-    lines = pa.LargeBinaryArray.from_buffers(
-        pa.large_binary(), count, [None, pa.py_buffer(offsets[: count + 1]), pa.py_buffer(data)]
-    )
-    line_no = np.arange(first_line, first_line + count, dtype=np.int64)
-    if numbered_after is None:
-        return pa.table({"line_no": line_no, "line": lines})
-    return pa.table({"line_no": line_no + numbered_after, "line": lines, "file_line": line_no})
-
-
-def ndjson_batches(
-    stream: BinaryIO, head: bytes, first_line: int = 1, numbered_after: int | None = None
-) -> Iterator[pa.Table]:
-    """Tables of whole lines from `head` then the rest of `stream`, numbered from `first_line`."""
-    carry = head
-    line = first_line
-    while True:
-        block = stream.read(CHUNK_BYTES)
-        data = carry + block if carry else block
-        if not block:
-            if data:
-                yield _lines_table(data, line, numbered_after)
-            return
-        cut = data.rfind(b"\n")
-        if cut < 0:
-            carry = data
-            continue
-        whole, carry = data[: cut + 1], data[cut + 1 :]
-        table = _lines_table(whole, line, numbered_after)
-        line += table.num_rows
-        yield table
 
 
 def sniff(path: Path) -> tuple[str, str]:

@@ -30,6 +30,17 @@ def check_tz(name: str) -> str:
     return name
 
 
+def check_address(value: str, what: str) -> str:
+    """`value` if it is one plain email address; else a UserError (a line break could inject a header)."""
+    from email.utils import parseaddr
+
+    _, address = parseaddr(value) if not any(ord(c) < 32 or ord(c) == 127 for c in value) else ("", "")
+    local, at, domain = address.rpartition("@")
+    if not (at and local and domain) or any(c.isspace() for c in address):
+        raise UserError(f"{what} {value!r} is not an email address: give one like boss@example.com")
+    return value
+
+
 def _comma_list(value: Any) -> Any:
     """'a, b,,c' -> ('a', 'b', 'c'): how a list is written in one environment variable."""
     if isinstance(value, str):
@@ -140,15 +151,11 @@ class MailSettings(_Engagement):
     @field_validator("mail_from")
     @classmethod
     def _sender(cls, value: str) -> str:
-        from pipelines.mail import check_address
-
         return _user_check(check_address, value, "ENGAGEMENT_MAIL_FROM")
 
     @field_validator("mail_to", mode="before")
     @classmethod
     def _recipients(cls, value: Any) -> Any:
-        from pipelines.mail import check_address
-
         return tuple(_user_check(check_address, a, "ENGAGEMENT_MAIL_TO has") for a in _comma_list(value))
 
 

@@ -157,3 +157,28 @@ def test_version():
     result = run_cli("--version")
     assert result.returncode == 0
     assert result.stdout == "engagement 0.1.0\n"
+
+
+def test_the_package_has_no_import_cycle():
+    """Modules import one another one way only (lazy imports inside functions included)."""
+    import ast
+
+    graph = {}
+    for path in (ROOT / "pipelines").glob("*.py"):
+        needs = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("pipelines"):
+                parts = node.module.split(".")
+                needs |= {a.name for a in node.names} if len(parts) == 1 else {parts[1]}
+        graph[path.stem] = needs - {path.stem}
+
+    def cycle_from(module, path):
+        for needed in sorted(graph.get(module, ())):
+            if needed in path:
+                return path[path.index(needed) :] + [needed]
+            if found := cycle_from(needed, path + [needed]):
+                return found
+        return None
+
+    cycles = [c for m in sorted(graph) if (c := cycle_from(m, [m]))]
+    assert not cycles, f"import cycle: {' -> '.join(cycles[0])}"
