@@ -245,14 +245,13 @@ def cmd_weekly_data(
     The body of GET /api/v1/engagement-dashboard/users/chat-busier/weekly-data: distinct
     non-anonymous active users per day for the 8 days ending on the date of --start.
     """
-    from pipelines import lake as lakes
     from pipelines.settings import load_settings
     from pipelines.timeparse import date_of
     from pipelines.weekly import weekly_data
+    from pipelines.zones import lake_zone
 
     settings = load_settings(lake, tz)
-    state = lakes.require_lake(settings.lake)
-    zone = lakes.resolve_tz(state, settings.tz, settings.tz_explicit, settings.lake)
+    zone = lake_zone(settings.lake, settings.tz, settings.tz_explicit)
     body = weekly_data(settings.lake, date_of(start, zone))
     _write(out, json.dumps(body, indent=indent, separators=None if indent else (",", ":")) + "\n")
     return 0
@@ -265,13 +264,13 @@ def cmd_report(start: Start, out: OutFile = None, lake: Lake = None, tz: Zone = 
     The bar chart, the table and the comparison with the week before, for the week ending on the
     date of --start; no JavaScript, no external resources, so it opens from disk.
     """
-    from pipelines import lake as lakes
     from pipelines import report
     from pipelines.settings import load_settings
     from pipelines.timeparse import date_of
+    from pipelines.zones import lake_zone
 
     settings = load_settings(lake, tz)
-    zone = lakes.resolve_tz(lakes.require_lake(settings.lake), settings.tz, settings.tz_explicit, settings.lake)
+    zone = lake_zone(settings.lake, settings.tz, settings.tz_explicit)
     _write(out, report.render_page(report.week_context(settings.lake, date_of(start, zone))))
     return 0
 
@@ -298,13 +297,13 @@ def cmd_send(
     ENGAGEMENT_MAIL_TO; without a host the message is written to the outbox (ENGAGEMENT_OUTBOX, default
     data/outbox). A week already sent to the same people is not sent again unless --resend.
     """
-    from pipelines import lake as lakes
     from pipelines import mail, outputs, report
     from pipelines.settings import MailSettings, load_settings, resolve
     from pipelines.timeparse import date_of
+    from pipelines.zones import lake_zone
 
     settings = load_settings(lake, tz, out=out)
-    zone = lakes.resolve_tz(lakes.require_lake(settings.lake), settings.tz, settings.tz_explicit, settings.lake)
+    zone = lake_zone(settings.lake, settings.tz, settings.tz_explicit)
     context = report.week_context(settings.lake, date_of(start, zone))
     smtp = resolve(MailSettings)
     try:

@@ -25,6 +25,7 @@ from pipelines.merge import merge
 from pipelines.progress import Progress, Quiet
 from pipelines.readers import find_inputs
 from pipelines.sql import connect
+from pipelines.zones import resolve_tz
 
 
 @dataclass
@@ -89,7 +90,7 @@ def ingest(
     with lake.write_lock(root):
         state = lake.read_state(root)
         lake.remove_leftovers(root, state)  # of a run that was killed, or lost its disk
-        tz = lake.resolve_tz(state, tz, tz_explicit, root)
+        tz = resolve_tz(state, tz, tz_explicit, root)
         known = manifest.read_manifest(root)
         todo = []
         for path in files:

@@ -111,18 +111,6 @@ def require_lake(root: Path) -> LakeState:
     return read_state(root)
 
 
-def resolve_tz(state: LakeState, tz: str, tz_explicit: bool, root: Path) -> str:
-    """The zone to count in: the lake's own, which an explicit different zone may not override."""
-    if state.tz is None or state.tz == tz:
-        return tz
-    if tz_explicit:
-        raise UserError(
-            f"the lake {root} counts days in {state.tz}, not {tz}: "
-            f"use --tz {state.tz} (the zone is fixed per deployment) or a new --lake"
-        )
-    return state.tz
-
-
 def write_state(root: Path, state: LakeState) -> None:
     """Replace the lake's state in one rename."""
     atomic_write_bytes(root / STATE_FILE, state.to_json().encode("utf-8"))

@@ -21,6 +21,7 @@ from pipelines.days import between, shifted
 from pipelines.files import atomic_write_bytes, remove_temporaries
 from pipelines.locks import exclusive
 from pipelines.weekly import weekly_data, window
+from pipelines.zones import lake_zone
 
 KEYS = ".keys"  # beside the outputs: <output name>.key holds the key it was written for
 
@@ -59,7 +60,7 @@ def nightly_end(root: Path, tz: str, tz_explicit: bool, run_date: dt.date | None
     """The week a nightly run publishes: `run_date`, else the last complete day in the lake's own zone."""
     if run_date is not None:
         return run_date
-    return last_complete_day(now, lake.resolve_tz(lake.require_lake(root), tz, tz_explicit, root))
+    return last_complete_day(now, lake_zone(root, tz, tz_explicit))
 
 
 def end_dates(first: dt.date, last: dt.date, every: str = "day") -> list[dt.date]:
