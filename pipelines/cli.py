@@ -46,6 +46,18 @@ class Every(str, enum.Enum):
     week = "week"
 
 
+class Period(str, enum.Enum):
+    day = "day"
+    week = "week"
+    month = "month"
+
+
+Format = Annotated[str, typer.Option("--format", metavar="FORMAT", help="table (default), csv, json or parquet")]
+TableOut = Annotated[
+    Optional[str], typer.Option("--out", metavar="FILE", help="write it to FILE (atomically) instead of stdout")
+]
+
+
 app = typer.Typer(
     name="engagement",
     help="Rocket.Chat Engagement Dashboard numbers from rocketchat_sessions exports.",
@@ -537,6 +549,41 @@ def cmd_schedule(
 
     serve_nightly(cron, timezone)
     return 0
+
+
+@command("trend")
+def cmd_trend(
+    first: Annotated[str, typer.Option("--from", metavar="D", help="first day (YYYY-MM-DD)")],
+    last: Annotated[str, typer.Option("--to", metavar="D", help="last day (YYYY-MM-DD)")],
+    every: Annotated[Period, typer.Option(help="a row per day (DAU, WAU, MAU), ISO week or month")] = Period.day,
+    fmt: Format = "table",
+    out: TableOut = None,
+    lake: Lake = None,
+) -> int:
+    """Active users over any range of history: DAU, WAU and MAU per day, or per week or month.
+
+    Per day (Rocket.Chat's Active Users chart): dau, the non-anonymous active users of the day
+    (weekly-data's number); wau and mau, the distinct such users of the 7 and 30 days ending that
+    day, exact from the first row on (earlier days are read as needed). Per ISO week or month:
+    distinct users, user-days and the average DAU; a period the range cuts is partial. Days without
+    data are rows with zeros and has_data false.
+    """
+    from pipelines import history, tables
+    from pipelines import lake as lakes
+    from pipelines.settings import load_settings
+
+    tables.check_format(fmt, out)
+    root = load_settings(lake).lake
+    lakes.require_lake(root)
+    tables.write(history.trend(root, _day(first, "--from"), _day(last, "--to"), every.value), fmt, out)
+    return 0
+
+
+def _day(value: str, flag: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise UserError(f"{flag} {value!r} is not a date: use YYYY-MM-DD") from None
 
 
 def _version() -> str:

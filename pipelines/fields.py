@@ -28,6 +28,7 @@ class StoredField:
     log_column: str | None = None
     dictionary: bool = False  # Parquet dictionary encoding: worth it for few distinct values
     statistics: bool = False  # Parquet min/max statistics: kept where readers prune with them
+    stored: Literal["string", "timestamp", "int32"] = "string"  # its type in the sessions table
 
 
 FIELDS: tuple[StoredField, ...] = (
@@ -35,14 +36,14 @@ FIELDS: tuple[StoredField, ...] = (
     StoredField("type", dictionary=True),
     StoredField("userId", log_column="userId", dictionary=True, statistics=True),
     StoredField("device", bson="document", log_column="device", dictionary=True),
-    StoredField("loginAt", log_column="loginAt", statistics=True),
-    StoredField("lastActivityAt", log_column="lastActivityAt"),
-    StoredField("closedAt", log_column="closedAt"),
-    StoredField("_updatedAt"),
+    StoredField("loginAt", log_column="loginAt", stored="timestamp", statistics=True),
+    StoredField("lastActivityAt", log_column="lastActivityAt", stored="timestamp"),
+    StoredField("closedAt", log_column="closedAt", stored="timestamp"),
+    StoredField("_updatedAt", stored="timestamp"),
     StoredField("mostImportantRole", log_column="role", dictionary=True),
-    StoredField("year", dictionary=True),
-    StoredField("month", dictionary=True),
-    StoredField("day", dictionary=True),
+    StoredField("year", dictionary=True, stored="int32"),
+    StoredField("month", dictionary=True, stored="int32"),
+    StoredField("day", dictionary=True, stored="int32"),
 )
 NAMES: tuple[str, ...] = tuple(f.name for f in FIELDS)
 
@@ -63,6 +64,14 @@ PARQUET_OPTIONS = {
         "write_statistics": ["date", "userId"],
     },
 }
+
+
+def sessions_schema():
+    """The Arrow schema of a sessions partition (an empty table of it stands in for a lake without one)."""
+    import pyarrow as pa
+
+    kinds = {"string": pa.string(), "timestamp": pa.timestamp("us"), "int32": pa.int32()}
+    return pa.schema([("date", pa.date32()), *((f.name, kinds[f.stored]) for f in FIELDS)])
 
 
 def document_type():

@@ -82,26 +82,35 @@ def read_state(root: Path) -> LakeState:
 READ_ATTEMPTS = 5
 
 
-def query_partitions(
-    root: Path, table: str, first: dt.date, last: dt.date, run: Callable[[list[str]], T], empty: T
-) -> T:
-    """run(files) over the current files of `table` for dates first..last (`empty` when there are none).
+def on_snapshot(root: Path, run: Callable[[LakeState], T]) -> T:
+    """run(state) with the lake's current state, whose files it reads; readers take no lock.
 
-    Readers take no lock: if a writer replaces a file between our reading the state and the file,
-    the state is read again and the query rerun.
+    If a writer replaces a file between our reading the state and the file, the state is read
+    again and `run` called again: the answer is always one whole snapshot's.
     """
     import duckdb
 
     for attempt in range(READ_ATTEMPTS):
-        files = read_state(root).paths(root, table, first, last)
-        if not files:
-            return empty
+        state = read_state(root)
         try:
-            return run(files)
+            return run(state)
         except duckdb.IOException:
             if attempt == READ_ATTEMPTS - 1:
                 raise
     raise AssertionError("unreachable")
+
+
+def query_partitions(
+    root: Path, table: str, first: dt.date, last: dt.date, run: Callable[[list[str]], T], empty: T
+) -> T:
+    """run(files) over the current files of `table` for dates first..last (`empty` when there are none),
+    on one snapshot (see on_snapshot)."""
+
+    def over(state: LakeState) -> T:
+        files = state.paths(root, table, first, last)
+        return run(files) if files else empty
+
+    return on_snapshot(root, over)
 
 
 def require_lake(root: Path) -> LakeState:

@@ -111,3 +111,45 @@ def weekly_data(paths: list[Path], end: dt.date, tz: str = "UTC") -> dict[str, A
         for day in sorted(counts, reverse=True)
     ]
     return {"month": items, "success": True}
+
+
+def counted_days(paths: list[Path], tz: str = "UTC") -> dict[dt.date, set[str]]:
+    """date -> the users counted that day (active, role not anonymous)."""
+    users: dict[dt.date, set[str]] = defaultdict(set)
+    for (user, day), role in active_user_days(load(paths), tz).items():
+        if role != "anonymous":
+            users[day].add(user)
+    return users
+
+
+def trend_daily(paths: list[Path], first: dt.date, last: dt.date, tz: str = "UTC") -> list[tuple]:
+    """(date, dau, wau, mau) for every date first..last: users of the day, of the 7 and 30 days ending it."""
+    users = counted_days(paths, tz)
+    rows = []
+    day = first
+    while day <= last:
+        window = [users.get(day - dt.timedelta(days=i), set()) for i in range(30)]
+        rows.append((day, len(window[0]), len(set().union(*window[:7])), len(set().union(*window))))
+        day += dt.timedelta(days=1)
+    return rows
+
+
+def trend_periods(paths: list[Path], first: dt.date, last: dt.date, every: str, tz: str = "UTC") -> list[tuple]:
+    """(period_start, users, user_days, partial) per ISO week or month of first..last."""
+    users = counted_days(paths, tz)
+    periods: dict[dt.date, list[set[str] | int]] = {}
+    day = first
+    while day <= last:
+        start = day - dt.timedelta(days=day.weekday()) if every == "week" else day.replace(day=1)
+        entry = periods.setdefault(start, [set(), 0])
+        entry[0] |= users.get(day, set())
+        entry[1] += len(users.get(day, set()))
+        day += dt.timedelta(days=1)
+    rows = []
+    for start, (who, user_days) in sorted(periods.items()):
+        if every == "week":
+            end = start + dt.timedelta(days=6)
+        else:
+            end = (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+        rows.append((start, len(who), user_days, start < first or end > last))
+    return rows

@@ -1,3 +1,6 @@
+-- Whether an active user-day counts: its role is not anonymous (a missing role counts).
+create or replace macro is_counted(role) as role is distinct from 'anonymous';
+
 -- The user-days weekly-data, active-users and the reports count: the active user-days of dates
 -- first..last, from those dates' user_daily partitions (files), whose role is not anonymous (a
 -- missing role counts).
@@ -8,4 +11,4 @@ select
     role
 from read_parquet(files)
 where date between first and last
-    and role is distinct from 'anonymous'
+    and is_counted(role)

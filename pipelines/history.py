@@ -1,0 +1,66 @@
+"""History over any range: DAU/WAU/MAU trends and explaining one day's number.
+
+Each function reads one snapshot of the lake (lake.on_snapshot) and returns an Arrow table; the
+CLI prints it, the notebook API (pipelines.notebook) hands it over as a DataFrame.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pyarrow as pa
+
+from pipelines import lake
+from pipelines.days import clipped
+from pipelines.errors import UserError
+from pipelines.snapshot import create_views
+from pipelines.sql import connect, query
+
+EVERY = ("day", "week", "month")
+MAX_DAYS = 36_600  # a century of days in one answer
+
+
+def _span_note(state: lake.LakeState) -> str:
+    days = sorted(state.files["sessions"])
+    return f"the lake holds {days[0]} .. {days[-1]}" if days else "the lake holds no days yet"
+
+
+def check_range(state: lake.LakeState, first: dt.date, last: dt.date) -> None:
+    """A UserError for a reversed range, or one too long to list day by day."""
+    if last < first:
+        raise UserError(f"--to {last} is before --from {first}")
+    if (last - first).days >= MAX_DAYS:
+        raise UserError(f"--from {first} --to {last} is more than {MAX_DAYS:,} days: narrow it ({_span_note(state)})")
+
+
+def _held(state: lake.LakeState, first: dt.date, last: dt.date) -> list[dt.date]:
+    """The dates first..last the lake holds any document for."""
+    low, high = first.isoformat(), last.isoformat()
+    return [dt.date.fromisoformat(d) for d in state.files["sessions"] if low <= d <= high]
+
+
+def trend(root: Path, first: dt.date, last: dt.date, every: str = "day") -> pa.Table:
+    """Rows of active users over first..last: per day (date, dau, wau, mau, has_data), or per ISO week
+    or month (period_start, period_end, users, user_days, avg_dau, days, days_with_data, partial)."""
+    if every not in EVERY:
+        raise UserError(f"unknown --every {every!r}: use day, week or month")
+
+    def run(state: lake.LakeState) -> pa.Table:
+        check_range(state, first, last)
+        params = {"first": first, "last": last, "held": _held(state, first, last)}
+        name = "history/trend_daily"
+        if every != "day":
+            name, params["unit"] = "history/trend_periods", every
+        con = connect()
+        try:
+            create_views(con, root, state, clipped(first, -29) if every == "day" else first, last)
+            return _fetch(con, name, params)
+        finally:
+            con.close()
+
+    return lake.on_snapshot(root, run)
+
+
+def _fetch(con, name: str, params: dict) -> pa.Table:
+    return con.sql(query(name), params=params).to_arrow_table()

@@ -1,0 +1,40 @@
+"""Views of one snapshot of the lake, for queries that read whole tables (history, `engagement query`).
+
+`sessions` and `user_daily` are the files the state names (never a glob, so a writer's new or
+half-placed files are not seen); a table without files is an empty table of the same columns.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pyarrow as pa
+
+from pipelines import lake
+from pipelines.fields import sessions_schema
+
+USER_DAILY_SCHEMA = pa.schema(
+    [
+        ("date", pa.date32()),
+        ("userId", pa.string()),
+        ("role", pa.string()),
+        ("seconds", pa.decimal128(38, 0)),
+        ("sessions", pa.int32()),
+        ("source", pa.string()),
+    ]
+)
+
+
+def empty(table: str) -> pa.Table:
+    return (sessions_schema() if table == "sessions" else USER_DAILY_SCHEMA).empty_table()
+
+
+def create_views(
+    con, root: Path, state: lake.LakeState, first: dt.date | None = None, last: dt.date | None = None
+) -> None:
+    """Views `sessions` and `user_daily` over the state's files of dates first..last (all by default)."""
+    for table in lake.TABLES:
+        files = state.paths(root, table, first, last)
+        relation = con.read_parquet(files) if files else con.from_arrow(empty(table))
+        relation.create_view(table, replace=True)

@@ -1,0 +1,95 @@
+"""Result tables (Arrow) written as a person or a program wants them: an aligned text table, CSV,
+JSON (a list of objects) or Parquet; to stdout, or atomically to a file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+
+FORMATS = ("table", "csv", "json", "parquet")
+
+
+def check_format(fmt: str, out: str | None) -> None:
+    """A UserError for a format we do not write, or Parquet meant for a terminal."""
+    from pipelines.errors import UserError
+
+    if fmt not in FORMATS:
+        raise UserError(f"unknown --format {fmt!r}: use one of {', '.join(FORMATS)}")
+    if fmt == "parquet" and not out:
+        raise UserError("--format parquet needs --out FILE (Parquet is not for a terminal)")
+
+
+def _text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, default=str, ensure_ascii=False)
+    return str(value)
+
+
+def as_text(table: pa.Table) -> str:
+    """Columns aligned under their names; numbers to the right."""
+    names = table.column_names
+    rows = [[_text(v) for v in row.values()] for row in table.to_pylist()]
+    widths = [max([len(n), *(len(r[i]) for r in rows)]) for i, n in enumerate(names)]
+    numeric = [pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t) for t in table.schema.types]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.rjust(w) if num else c.ljust(w) for c, w, num in zip(cells, widths, numeric)).rstrip()
+
+    return "\n".join([line(names), *(line(r) for r in rows)]) + "\n"
+
+
+def as_json(table: pa.Table) -> str:
+    def plain(value):
+        if isinstance(value, (dt.date, dt.datetime)):
+            return value.isoformat()
+        return str(value)
+
+    return json.dumps(table.to_pylist(), default=plain, ensure_ascii=False, indent=1) + "\n"
+
+
+def as_csv(table: pa.Table) -> str:
+    """RFC 4180 CSV, quoting only where needed (the header too)."""
+    import csv as text_csv
+
+    import pyarrow.csv as csv
+
+    header = io.StringIO()
+    text_csv.writer(header, lineterminator="\n").writerow(table.column_names)
+    sink = io.BytesIO()
+    csv.write_csv(table, sink, csv.WriteOptions(include_header=False, quoting_style="needed"))
+    return header.getvalue() + sink.getvalue().decode("utf-8")
+
+
+def as_parquet(table: pa.Table) -> bytes:
+    import pyarrow.parquet as pq
+
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="zstd")
+    return sink.getvalue()
+
+
+def write(table: pa.Table, fmt: str, out: str | None) -> None:
+    """`table` in `fmt` to the file `out` (written beside, then renamed) or to stdout."""
+    check_format(fmt, out)
+    if fmt == "parquet":
+        data = as_parquet(table)
+    else:
+        data = {"table": as_text, "csv": as_csv, "json": as_json}[fmt](table).encode("utf-8")
+    if out:
+        from pipelines.files import atomic_write_bytes
+
+        atomic_write_bytes(Path(out), data)
+    else:
+        sys.stdout.write(data.decode("utf-8"))

@@ -1,0 +1,101 @@
+-- Daily active users of dates $first..$last as Rocket.Chat's Active Users chart defines them:
+-- dau, the non-anonymous active users of the day (weekly-data's number for that date); wau and
+-- mau, the distinct such users of the 7 and 30 days ending that day, exact for every day (the
+-- days before $first are read too). Reads the view `user_daily` (pipelines/snapshot.py) of
+-- $first - 29 .. $last; $held lists the dates the lake holds any document for (has_data). Every
+-- date is a row.
+with
+
+user_days as (
+    select distinct
+        date,
+        userId
+    from user_daily
+    where date between $first::date - 29 and $last::date
+        and is_counted(role)
+),
+
+dates as (
+    select cast(unnest(generate_series($first::date, $last::date, interval 1 day)) as date) as date
+),
+
+daily as (
+    select
+        date,
+        count(*) as dau
+    from user_days
+    where date >= $first::date
+    group by date
+),
+
+-- a user active on day t counts in the window of every day t .. t + width - 1: per user, those
+-- spans joined into islands (a new island where the gap to the previous active day is wider than
+-- the window), each island one +1 where it starts and one -1 the day after it ends
+widths as (
+    select unnest([7, 30]) as width
+),
+
+gaps as (
+    select
+        w.width,
+        u.userId,
+        u.date,
+        u.date - lag(u.date) over (partition by w.width, u.userId order by u.date) as gap
+    from user_days as u
+    cross join widths as w
+),
+
+islands as (
+    select
+        width,
+        userId,
+        date,
+        sum(case when gap is null or gap > width then 1 else 0 end)
+            over (partition by width, userId order by date rows unbounded preceding) as island
+    from gaps
+),
+
+changes as (
+    select
+        width,
+        min(date) as date,
+        1 as change
+    from islands
+    group by width, userId, island
+    union all
+    select
+        width,
+        max(date) + width as date,
+        -1 as change
+    from islands
+    group by width, userId, island
+),
+
+counted as (
+    select
+        width,
+        date,
+        sum(sum(change)) over (partition by width order by date rows unbounded preceding) as users
+    from (
+        select width, date, change from changes
+        union all
+        select width, date, 0 as change from dates cross join widths
+    )
+    group by width, date
+),
+
+final as (
+    select
+        d.date,
+        coalesce(daily.dau, 0) as dau,
+        coalesce(w.users, 0) as wau,
+        coalesce(m.users, 0) as mau,
+        list_contains($held, d.date) as has_data
+    from dates as d
+    left join daily on daily.date = d.date
+    left join counted as w on w.width = 7 and w.date = d.date
+    left join counted as m on m.width = 30 and m.date = d.date
+)
+
+select * from final
+order by date

@@ -1,0 +1,59 @@
+-- Active users per ISO week (Monday first) or calendar month ($unit: 'week' or 'month') of dates
+-- $first..$last: distinct non-anonymous active users of the period's days inside the range, their
+-- user-days, and the average DAU over those days (days without users count as 0). A period the
+-- range cuts is `partial`. Reads the view `user_daily` (pipelines/snapshot.py) of $first..$last;
+-- $held lists the dates the lake holds any document for.
+with
+
+user_days as (
+    select distinct
+        date,
+        userId
+    from user_daily
+    where date between $first::date and $last::date
+        and is_counted(role)
+),
+
+dates as (
+    select cast(unnest(generate_series($first::date, $last::date, interval 1 day)) as date) as date
+),
+
+periods as (
+    select
+        cast(date_trunc($unit, date) as date) as period_start,
+        count(*) as days,
+        count(*) filter (where list_contains($held, date)) as days_with_data
+    from dates
+    group by period_start
+),
+
+activity as (
+    select
+        cast(date_trunc($unit, date) as date) as period_start,
+        count(distinct userId) as users,
+        count(*) as user_days
+    from user_days
+    group by period_start
+),
+
+final as (
+    select
+        p.period_start,
+        case
+            when $unit = 'week' then p.period_start + 6
+            else last_day(p.period_start)
+        end as period_end,
+        coalesce(a.users, 0) as users,
+        coalesce(a.user_days, 0) as user_days,
+        round(coalesce(a.user_days, 0) / p.days, 2) as avg_dau,
+        p.days,
+        p.days_with_data,
+        p.period_start < $first::date
+            or (case when $unit = 'week' then p.period_start + 6 else last_day(p.period_start) end) > $last::date
+            as partial
+    from periods as p
+    left join activity as a on a.period_start = p.period_start
+)
+
+select * from final
+order by period_start
