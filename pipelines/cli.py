@@ -579,6 +579,31 @@ def cmd_trend(
     return 0
 
 
+@command("query")
+def cmd_query(
+    text: Annotated[str, typer.Argument(metavar="SQL", help="one SELECT (or WITH, FROM, DESCRIBE, EXPLAIN)")],
+    fmt: Format = "table",
+    out: TableOut = None,
+    lake: Lake = None,
+) -> int:
+    """Read-only SQL (DuckDB) over one consistent snapshot of the lake.
+
+    Views: sessions (every stored document: date, _id, type, userId, loginAt, lastActivityAt,
+    closedAt, _updatedAt, device, mostImportantRole, year, month, day), user_daily (one row per
+    active user-day: date, userId, role, seconds, sessions, source) and rejects (file, line, reason,
+    text, offset, date). A statement that writes, attaches or reads other files is refused.
+    """
+    from pipelines import lake as lakes
+    from pipelines import lakesql, tables
+    from pipelines.settings import load_settings
+
+    tables.check_format(fmt, out)
+    root = load_settings(lake).lake
+    lakes.require_lake(root)
+    tables.write(lakesql.run_query(root, text), fmt, out)
+    return 0
+
+
 def _day(value: str, flag: str) -> dt.date:
     try:
         return dt.date.fromisoformat(value)

@@ -60,16 +60,15 @@ def as_json(table: pa.Table) -> str:
 
 
 def as_csv(table: pa.Table) -> str:
-    """RFC 4180 CSV, quoting only where needed (the header too)."""
-    import csv as text_csv
+    """RFC 4180 CSV, quoting only where needed; dates ISO, booleans true/false, nulls empty."""
+    import csv
 
-    import pyarrow.csv as csv
-
-    header = io.StringIO()
-    text_csv.writer(header, lineterminator="\n").writerow(table.column_names)
-    sink = io.BytesIO()
-    csv.write_csv(table, sink, csv.WriteOptions(include_header=False, quoting_style="needed"))
-    return header.getvalue() + sink.getvalue().decode("utf-8")
+    sink = io.StringIO()
+    writer = csv.writer(sink, lineterminator="\n")
+    writer.writerow(table.column_names)
+    for batch in table.to_batches(max_chunksize=64 * 1024):
+        writer.writerows([_text(v) for v in row.values()] for row in batch.to_pylist())
+    return sink.getvalue()
 
 
 def as_parquet(table: pa.Table) -> bytes:

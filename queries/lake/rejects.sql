@@ -1,0 +1,13 @@
+-- Every rejected document of the lake's rejects files ($files: rejects/*.jsonl), as written at
+-- ingest: the input file, its line (or a dump's document number), the reason, the text (cut at
+-- 100,000 characters), a BSON document's byte offset, and the server-local date the document
+-- names when it names one.
+select *
+from read_json(
+    $files,
+    format = 'newline_delimited',
+    columns = {
+        'file': 'VARCHAR', 'line': 'BIGINT', 'reason': 'VARCHAR', 'text': 'VARCHAR',
+        'offset': 'BIGINT', 'date': 'DATE'
+    }
+)
