@@ -604,6 +604,56 @@ def cmd_query(
     return 0
 
 
+@command("explain")
+def cmd_explain(
+    date: Annotated[Optional[str], typer.Option(metavar="D", help="the day to explain (YYYY-MM-DD)")] = None,
+    user: Annotated[Optional[str], typer.Option(metavar="U", help="only this user id")] = None,
+    compare: Annotated[
+        Optional[str], typer.Option(metavar="D2", help="who is new and who is gone on D2 against --date")
+    ] = None,
+    week: Annotated[Optional[str], typer.Option(metavar="END", help="with --compare-week: an 8-day window")] = None,
+    compare_week: Annotated[
+        Optional[str], typer.Option(metavar="END2", help="who is new and who is gone in the window ending END2")
+    ] = None,
+    fmt: Format = "table",
+    out: TableOut = None,
+    lake: Lake = None,
+) -> int:
+    """Explain a day's number: every user counted, every user seen and not counted (and why).
+
+    For --date D: each user weekly-data counts that day (role, source: sessions, user_daily or both,
+    seconds, sessions, the device whose role was taken), then each user seen and not counted with
+    the reason (anonymous; sessions under a whole second, without a device, lastActivityAt or
+    loginAt), then the rejected documents that name the day, per reason and rejects file (table
+    and json; csv and parquet hold the users). --compare D2, or --week END --compare-week END2:
+    who is new and who is gone.
+    """
+    from pipelines import history, tables
+    from pipelines import lake as lakes
+    from pipelines.settings import load_settings
+    from pipelines.weekly import window
+
+    tables.check_format(fmt, out)
+    root = load_settings(lake).lake
+    lakes.require_lake(root)
+    if week is not None or compare_week is not None:
+        if week is None or compare_week is None or date is not None or compare is not None:
+            raise UserError("--week END and --compare-week END2 go together (and without --date/--compare)")
+        a, b = window(_day(week, "--week")), window(_day(compare_week, "--compare-week"))
+        tables.write(history.compare(root, a, b), fmt, out)
+        return 0
+    if date is None:
+        raise UserError("name the day: --date D (or compare windows with --week END --compare-week END2)")
+    day = _day(date, "--date")
+    if compare is not None:
+        other = _day(compare, "--compare")
+        tables.write(history.compare(root, (day, day), (other, other)), fmt, out)
+        return 0
+    users, rejects = history.explain(root, day)
+    tables.write_explained(day, users, rejects, fmt, out, user)
+    return 0
+
+
 def _day(value: str, flag: str) -> dt.date:
     try:
         return dt.date.fromisoformat(value)

@@ -64,3 +64,36 @@ def trend(root: Path, first: dt.date, last: dt.date, every: str = "day") -> pa.T
 
 def _fetch(con, name: str, params: dict) -> pa.Table:
     return con.sql(query(name), params=params).to_arrow_table()
+
+
+def explain(root: Path, date: dt.date) -> tuple[pa.Table, pa.Table]:
+    """Why weekly-data shows its number for `date`: every user seen that day (counted first, then
+    those not counted with the reason), and that day's rejected documents per reason and file."""
+    from pipelines.lakesql import rejects_view
+
+    def run(state: lake.LakeState) -> tuple[pa.Table, pa.Table]:
+        con = connect()
+        try:
+            create_views(con, root, state, date, date)
+            rejects_view(con, root)
+            users = _fetch(con, "history/explain_day", {"date": date})
+            return users, _fetch(con, "history/rejects_of_day", {"date": date})
+        finally:
+            con.close()
+
+    return lake.on_snapshot(root, run)
+
+
+def compare(root: Path, a: tuple[dt.date, dt.date], b: tuple[dt.date, dt.date]) -> pa.Table:
+    """Users counted in span `b` and not in span `a` (new), and the reverse (gone)."""
+
+    def run(state: lake.LakeState) -> pa.Table:
+        con = connect()
+        try:
+            create_views(con, root, state, min(a[0], b[0]), max(a[1], b[1]))
+            params = {"a_first": a[0], "a_last": a[1], "b_first": b[0], "b_last": b[1]}
+            return _fetch(con, "history/compare", params)
+        finally:
+            con.close()
+
+    return lake.on_snapshot(root, run)

@@ -25,6 +25,7 @@ REJECTS_SCHEMA = pa.schema(
         ("text", pa.string()),
         ("offset", pa.int64()),
         ("date", pa.date32()),
+        ("rejects_file", pa.string()),
     ]
 )
 
@@ -54,6 +55,16 @@ def rejects_files(root: Path) -> list[str]:
     return sorted(str(p) for p in (root / "rejects").glob("*.jsonl"))
 
 
+def rejects_view(con, root: Path) -> list[str]:
+    """The view `rejects` over the lake's rejects files (an empty one without any); those files."""
+    files = rejects_files(root)
+    if files:
+        con.sql(query("lake/rejects"), params={"files": files}).create_view("rejects", replace=True)
+    else:
+        con.from_arrow(REJECTS_SCHEMA.empty_table()).create_view("rejects", replace=True)
+    return files
+
+
 def run_query(root: Path, text: str) -> pa.Table:
     """The rows of a read-only query over one snapshot of the lake."""
     import duckdb
@@ -64,11 +75,7 @@ def run_query(root: Path, text: str) -> pa.Table:
         con = connect()
         try:
             create_views(con, root, state)
-            rejects = rejects_files(root)
-            if rejects:
-                con.sql(query("lake/rejects"), params={"files": rejects}).create_view("rejects")
-            else:
-                con.from_arrow(REJECTS_SCHEMA.empty_table()).create_view("rejects")
+            rejects = rejects_view(con, root)
             readable = [*(p for t in lake.TABLES for p in state.paths(root, t)), *rejects]
             if readable:
                 con.execute(query("lake/allow_paths"), {"paths": readable})

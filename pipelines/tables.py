@@ -86,6 +86,35 @@ def write(table: pa.Table, fmt: str, out: str | None) -> None:
         data = as_parquet(table)
     else:
         data = {"table": as_text, "csv": as_csv, "json": as_json}[fmt](table).encode("utf-8")
+    _emit(data, out)
+
+
+def write_explained(
+    day: dt.date, users: pa.Table, rejects: pa.Table, fmt: str, out: str | None, user: str | None = None
+) -> None:
+    """explain's answer: the users (or one), then the day's rejects (table and json; csv and parquet:
+    the users)."""
+    import pyarrow.compute as pc
+
+    counted = sum(users.column("counted").to_pylist())
+    if user is not None:
+        users = users.filter(pc.equal(users.column("userId"), user))
+    if fmt == "json":
+        body = {"date": day.isoformat(), "counted": counted, "users": users.to_pylist(), "rejects": rejects.to_pylist()}
+        text = json.dumps(body, default=lambda v: v.isoformat() if hasattr(v, "isoformat") else str(v), indent=1)
+        _emit((text + "\n").encode("utf-8"), out)
+    elif fmt == "table":
+        parts = [f"{day.isoformat()}: {counted} users counted (weekly-data's number)", as_text(users).rstrip("\n")]
+        if rejects.num_rows:
+            parts += [f"rejected documents that name {day.isoformat()}:", as_text(rejects).rstrip("\n")]
+        else:
+            parts.append(f"no rejected document names {day.isoformat()}")
+        _emit(("\n\n".join(parts) + "\n").encode("utf-8"), out)
+    else:
+        write(users, fmt, out)
+
+
+def _emit(data: bytes, out: str | None) -> None:
     if out:
         from pipelines.files import atomic_write_bytes
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 import reference
-from conftest import run_cli
+from conftest import run_cli, session, user_daily
 from helpers import ingest_docs
 
 from pipelines.history import trend
@@ -108,3 +108,116 @@ def test_trend_mistakes_are_one_line(history, extra, message):
 def test_trend_on_an_empty_or_missing_lake(tmp_path):
     result = run_cli("trend", "--lake", str(tmp_path / "none"), "--from", "2023-12-18", "--to", "2023-12-19")
     assert result.returncode == 2 and "no lake at" in result.stderr
+
+
+D = "2023-05-19"
+
+
+def _t(seconds: float) -> str:
+    return (dt.datetime(2023, 5, 19, 10) + dt.timedelta(seconds=seconds)).isoformat(timespec="milliseconds") + "Z"
+
+
+@pytest.fixture
+def one_day(lake, export):
+    """One hand-written day: a user counted per source, and one user per reason not to count."""
+    other = {"type": "mobile-app", "name": "RC", "longVersion": "4", "os": {"name": "iOS", "version": "17"}}
+    docs = [
+        # counted from sessions: two devices, the role of the one with more seconds wins
+        session("s1", "both-devices", _t(0), _t(100), role="user"),
+        session("s2", "both-devices", _t(0), _t(500), role="admin", device=other),
+        user_daily("from-rollup", 2023, 5, 19),  # counted from Rocket.Chat's rollup
+        session("s3", "from-rollup-too", _t(0), _t(60)),
+        user_daily("from-rollup-too", 2023, 5, 19, role="owner"),  # both: the rollup's role
+        user_daily("ghost", 2023, 5, 19, role="anonymous"),
+        session("s4", "quick", _t(0), _t(0.999)),  # 999 ms: not a whole second
+        session("s5", "no-device", _t(0), _t(60), device=None),
+        session("s6", "still-open", _t(0), None),
+        session("s7", "no-login", None, _t(60), day=(2023, 5, 19)),
+        json.dumps(session("bad", "x", _t(0), _t(60), device=None) | {"device": "a string"}),
+        json.dumps(session("bad2", "y", _t(0), _t(60)) | {"mostImportantRole": 5}),
+        "{broken",
+    ]
+    ingest_docs(lake, export(docs))
+    return lake
+
+
+def test_explain_counts_what_weekly_data_counts_and_says_why_the_others_are_left_out(one_day):
+    from pipelines.history import explain
+
+    users, rejects = explain(one_day, dt.date(2023, 5, 19))
+    rows = {r["userId"]: r for r in users.to_pylist()}
+    counted = [u for u, r in rows.items() if r["counted"]]
+    assert counted == ["both-devices", "from-rollup", "from-rollup-too"]
+    assert len(counted) == weekly_data(one_day, dt.date(2023, 5, 19))["month"][0]["users"]
+    both = rows["both-devices"]
+    assert (both["role"], both["source"], both["seconds"], both["sessions"]) == ("admin", "sessions", 600, 2)
+    assert json.loads(both["device"])["type"] == "mobile-app"  # the device whose role was taken
+    assert rows["from-rollup"]["source"] == "user_daily" and rows["from-rollup"]["device"] is None
+    assert (rows["from-rollup-too"]["source"], rows["from-rollup-too"]["role"]) == ("both", "owner")
+    reasons = {u: r["reason"] for u, r in rows.items() if not r["counted"]}
+    assert reasons == {
+        "ghost": "anonymous",
+        "quick": "1 under a whole second (of 1 session)",
+        "no-device": "1 without a device (of 1 session)",
+        "still-open": "1 without lastActivityAt (of 1 session)",
+        "no-login": "1 without loginAt (of 1 session)",
+    }
+    by_reason = {r["reason"]: r["documents"] for r in rejects.to_pylist()}
+    assert by_reason == {"wrong_type:device": 1, "wrong_type:mostImportantRole": 1}  # "{broken" names no day
+    assert all(str(one_day / "rejects") in r["rejects_file"] for r in rejects.to_pylist())
+
+
+def test_explain_matches_weekly_data_on_every_date_of_the_test_lakes(history, two_weeks):
+    from pipelines.history import explain
+
+    for lake, first, last in (
+        (history[0], dt.date(2023, 9, 1), dt.date(2023, 12, 19)),
+        (two_weeks, dt.date(2023, 5, 4), dt.date(2023, 5, 19)),
+    ):
+        day = first
+        while day <= last:
+            users, _ = explain(lake, day)
+            counted = sum(users.column("counted").to_pylist())
+            shown = {dt.date(i["year"], i["month"], i["day"]): i["users"] for i in weekly_data(lake, day)["month"]}
+            assert counted == shown.get(day, 0), day
+            day += dt.timedelta(days=1)
+
+
+def test_compare_days_and_weeks(two_weeks):
+    from pipelines.history import compare
+
+    # two_weeks: u0, u1 every day of the week before; u0..u2 (u0..u4 on the 17th) this week
+    assert compare(two_weeks, (dt.date(2023, 5, 16),) * 2, (dt.date(2023, 5, 17),) * 2).to_pylist() == [
+        {"userId": "u3", "change": "new"},
+        {"userId": "u4", "change": "new"},
+    ]
+    result = run_cli("explain", "--lake", str(two_weeks), "--week", "2023-05-11", "--compare-week", "2023-05-19")
+    assert result.returncode == 0 and result.stdout.split()[2:] == ["u2", "new", "u3", "new", "u4", "new"]
+    gone = run_cli(
+        "explain", "--lake", str(two_weeks), "--date", "2023-05-17", "--compare", "2023-05-18", "--format", "csv"
+    )
+    assert gone.stdout == "userId,change\nu3,gone\nu4,gone\n"
+
+
+def test_the_explain_command(one_day):
+    result = run_cli("explain", "--lake", str(one_day), "--date", D)
+    assert result.returncode == 0
+    assert result.stdout.startswith(f"{D}: 3 users counted (weekly-data's number)\n")
+    assert "rejected documents that name 2023-05-19:" in result.stdout
+    one = run_cli("explain", "--lake", str(one_day), "--date", D, "--user", "quick", "--format", "json")
+    body = json.loads(one.stdout)
+    assert body["counted"] == 3 and [u["userId"] for u in body["users"]] == ["quick"]
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        ([], "name the day: --date D"),
+        (["--date", "2023-02-30"], "--date '2023-02-30' is not a date"),
+        (["--week", "2023-05-19"], "--week END and --compare-week END2 go together"),
+        (["--date", D, "--format", "yaml"], "unknown --format 'yaml'"),
+    ],
+)
+def test_explain_mistakes_are_one_line(one_day, args, message):
+    result = run_cli("explain", "--lake", str(one_day), *args)
+    assert result.returncode == 2 and message in result.stderr and result.stderr.count("\n") == 1

@@ -89,7 +89,13 @@ final as (
         file_index,
         line_no,
         reject_reason,
-        case when reject_reason is null then coalesce(day_fields_date, login_date) end as date,
+        -- a rejected document keeps the date it names, when it names a real one (explain counts
+        -- a day's rejects by it); only accepted documents are stored under theirs
+        case
+            when reject_reason is null
+                or coalesce(day_fields_date, login_date) between date '0001-01-01' and date '9999-12-31'
+                then coalesce(day_fields_date, login_date)
+        end as date,
         _id,
         type,
         userId,
