@@ -654,6 +654,38 @@ def cmd_explain(
     return 0
 
 
+@command("status")
+def cmd_status(
+    as_json: Annotated[bool, typer.Option("--json", help="the report as JSON")] = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="print only the problems, one a line; exit 1 if there is any")
+    ] = False,
+    out: OutDir = None,
+    lake: Lake = None,
+) -> int:
+    """The lake's health: what it holds, gaps, the last ingest, stale outputs, the last nightly run.
+
+    Zone, first and last day, documents and size on disk; days with raw sessions and days with only
+    Rocket.Chat's rollups; gaps (days with nothing between days with data); the last ingest (files,
+    documents, rejects by reason); published weeks whose 8 days changed since (stale); the last nightly
+    run. --check is for cron or monitoring: exit 1 with a line per problem when the last nightly run
+    failed or is older than 36 hours, a day of the last 7 has no data while the days around it do, or an
+    output is stale; exit 0 otherwise.
+    """
+    from pipelines import lake as lakes
+    from pipelines import status as health
+    from pipelines.settings import load_settings
+
+    settings = load_settings(lake, out=out)
+    lakes.require_lake(settings.lake)
+    report = health.status(settings.lake, settings.out)
+    if check:
+        print("\n".join(report["problems"]) if report["problems"] else "ok: no problems")
+        return 1 if report["problems"] else 0
+    print(json.dumps(report, indent=1) if as_json else health.as_text(report), end="\n" if as_json else "")
+    return 0
+
+
 def _day(value: str, flag: str) -> dt.date:
     try:
         return dt.date.fromisoformat(value)

@@ -6,6 +6,7 @@ holds the run around them: the lock, the manifest, the rejects files, the summar
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import os
@@ -120,12 +121,13 @@ def ingest(
                 summary.days_touched = merge(con, root, state, staging, one_version_each, progress)
             crash_point("merged")
             state.tz = tz
+            run_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")  # one time for the run's files
             for item in loaded:
                 _store_rejects(root, item.path, item.rejects, summary)
                 if archive is not None:
                     summary.archived.append(str(_archive(item.path, item.digest, archive)))
                 rejected = len(item.rejects)
-                known.add(manifest.new_entry(item.path, item.digest, item.read, item.read - rejected, rejected))
+                known.add(manifest.new_entry(item.path, item.digest, item.read, item.read - rejected, rejected, run_at))
             crash_point("rejects written")
             lake.write_state(root, state)
             crash_point("state written")

@@ -92,8 +92,10 @@ def content_hash(path: Path) -> str:
     return "xxh3-128:" + digest.hexdigest()
 
 
-def new_entry(path: Path, digest: str, documents: int, stored: int, rejected: int) -> Entry:
-    """The manifest entry for a file just ingested."""
+def new_entry(
+    path: Path, digest: str, documents: int, stored: int, rejected: int, ingested_at: str | None = None
+) -> Entry:
+    """The manifest entry for a file just ingested (at `ingested_at`: the run's time, now by default)."""
     st = path.stat()
     return Entry(
         path=str(path.resolve()),
@@ -103,5 +105,5 @@ def new_entry(path: Path, digest: str, documents: int, stored: int, rejected: in
         documents=documents,
         stored=stored,
         rejected=rejected,
-        ingested_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        ingested_at=ingested_at or dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     )

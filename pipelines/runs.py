@@ -16,6 +16,7 @@ from pipelines.locks import exclusive
 from pipelines.settings import MailSettings, Settings, resolve
 
 NIGHTLY_LOCK = ".nightly.lock"  # in the lake: one nightly run at a time
+LEDGER = "_runs.jsonl"  # in the lake: one line per nightly run
 
 
 class StepFailed(RuntimeError):
@@ -86,11 +87,52 @@ def nightly_run(
     settings: Settings, run_date: dt.date | None, now: dt.datetime, steps: Steps = Steps()
 ) -> NightlyResult:
     """Under the nightly lock: ingest the inbox; then, under the outputs' lock, publish and mail the week
-    ending `run_date`, else the last complete day before `now` in the lake's zone."""
+    ending `run_date`, else the last complete day before `now` in the lake's zone. Each run, done or
+    failed, is a line of the lake's run ledger."""
     with exclusive(settings.lake, NIGHTLY_LOCK, wait=False):
-        summary = _step("ingest the inbox", steps.ingest, settings)
-        end = outputs.nightly_end(settings.lake, settings.tz, settings.tz_explicit, run_date, now)
-        with outputs.publishing(settings.out, settings.outbox):
-            week = _step("publish week", steps.publish, settings, end)
-            delivery = _step("send report", steps.send, settings, end)
-    return NightlyResult(summary, end, week, delivery)
+        record: dict[str, Any] = {"started": _now(), "status": "failed", "failed_step": None, "ingest": []}
+        try:
+            summary = _step("ingest the inbox", steps.ingest, settings)
+            record["ingest"] = summary
+            end = outputs.nightly_end(settings.lake, settings.tz, settings.tz_explicit, run_date, now)
+            record["week"] = end.isoformat()
+            with outputs.publishing(settings.out, settings.outbox):
+                week = _step("publish week", steps.publish, settings, end)
+                record["outputs"] = {str(week.path): "written" if week.written else "unchanged"}
+                delivery = _step("send report", steps.send, settings, end)
+                record["delivery"] = delivery.via
+            record["status"] = "succeeded"
+            return NightlyResult(summary, end, week, delivery)
+        except StepFailed as exc:
+            record["failed_step"], record["error"] = exc.step, str(exc.__cause__ or exc)
+            raise
+        finally:
+            record["ended"] = _now()
+            append_run(settings.lake, record)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def read_runs(root) -> list[dict]:
+    """The run ledger, oldest first (none yet: empty)."""
+    import json
+
+    try:
+        text = (root / LEDGER).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def append_run(root, record: dict) -> None:
+    """Add a run to the ledger (the whole file rewritten beside, then renamed: never half a line).
+    Call under the nightly lock."""
+    import json
+
+    from pipelines.files import atomic_write_bytes, remove_temporaries
+
+    remove_temporaries(root, LEDGER)  # a killed run's; we hold the nightly lock, no other writes it
+    lines = [json.dumps(r, sort_keys=False) for r in [*read_runs(root), record]]
+    atomic_write_bytes(root / LEDGER, ("\n".join(lines) + "\n").encode("utf-8"))

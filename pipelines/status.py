@@ -1,0 +1,173 @@
+"""`engagement status`: the lake's health at a glance, and `--check` for cron or monitoring.
+
+What the lake holds (zone, days, documents, size), the days with raw sessions or only Rocket.Chat's
+rollups, gaps (days with nothing between days with data), the last ingest, outputs whose 8 days
+changed after they were written, and the last nightly run (the run ledger, runs.LEDGER).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from pipelines import lake
+from pipelines.manifest import read_manifest
+from pipelines.runs import read_runs
+from pipelines.snapshot import create_views
+from pipelines.sql import connect, query
+
+NIGHTLY_EVERY = dt.timedelta(hours=36)  # --check: a nightly run older than this is missing
+
+
+def _ranges(days: list[dt.date]) -> list[list[str]]:
+    """Consecutive dates as [first, last] ranges."""
+    out: list[list[str]] = []
+    for day in days:
+        if out and dt.date.fromisoformat(out[-1][1]) + dt.timedelta(days=1) == day:
+            out[-1][1] = day.isoformat()
+        else:
+            out.append([day.isoformat(), day.isoformat()])
+    return out
+
+
+def _gaps(held: list[dt.date]) -> list[dt.date]:
+    """Days without data between the first and the last day with data."""
+    have = set(held)
+    gaps = []
+    for before, after in zip(held, held[1:]):
+        day = before + dt.timedelta(days=1)
+        while day < after:
+            if day not in have:
+                gaps.append(day)
+            day += dt.timedelta(days=1)
+    return gaps
+
+
+def _stale_outputs(root: Path, out: Path, state: lake.LakeState) -> list[str]:
+    """Published weeks whose 8 days changed after they were written."""
+    from pipelines.outputs import KEYS, window_key
+
+    stale = []
+    for folder, suffix in (("weekly-data", ".json"), ("reports", ".html")):
+        for key_file in sorted((out / folder / KEYS).glob(f"*{suffix}.key")):
+            end = dt.date.fromisoformat(key_file.name.removesuffix(f"{suffix}.key"))
+            if key_file.read_text(encoding="utf-8").strip() != window_key(state, end):
+                stale.append(f"{folder}/{end.isoformat()}{suffix}")
+    return stale
+
+
+def _last_ingest(root: Path, con) -> dict[str, Any] | None:
+    entries = read_manifest(root).entries
+    if not entries:
+        return None
+    when = max(e.ingested_at for e in entries)
+    files = [e for e in entries if e.ingested_at == when]
+    from pipelines.lakesql import rejects_view
+
+    rejects_view(con, root)
+    paths = [e.path for e in files]
+    reasons = con.execute(query("lake/rejects_by_reason"), {"files": paths}).fetchall()
+    return {
+        "at": when,
+        "files": paths,
+        "documents": sum(e.documents for e in files),
+        "stored": sum(e.stored for e in files),
+        "rejected": sum(e.rejected for e in files),
+        "rejects_by_reason": dict(reasons),
+    }
+
+
+def status(root: Path, out: Path, now: dt.datetime | None = None) -> dict[str, Any]:
+    """The lake's health as a dict (what --json prints), with `problems`: what --check reports."""
+    from zoneinfo import ZoneInfo
+
+    now = now or dt.datetime.now(dt.timezone.utc)
+
+    def run(state: lake.LakeState) -> dict[str, Any]:
+        con = connect()
+        try:
+            create_views(con, root, state)
+            days = con.execute(query("lake/days")).fetchall()
+            report = _report(root, out, state, days, con)
+        finally:
+            con.close()
+        report["problems"] = _problems(report, state, now.astimezone(ZoneInfo(state.tz or "UTC")).date(), now)
+        return report
+
+    return lake.on_snapshot(root, run)
+
+
+def _report(root: Path, out: Path, state: lake.LakeState, days: list[tuple], con) -> dict[str, Any]:
+    held = [d for d, *_ in days]
+    size = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+    runs = read_runs(root)
+    return {
+        "lake": str(root),
+        "zone": state.tz,
+        "first_day": held[0].isoformat() if held else None,
+        "last_day": held[-1].isoformat() if held else None,
+        "documents": sum(n for _, n, _, _ in days),
+        "bytes": size,
+        "days_with_sessions": len([d for d, _, sessions, _ in days if sessions]),
+        "days_with_rollups_only": _ranges([d for d, _, sessions, rollups in days if rollups and not sessions]),
+        "gaps": _ranges(_gaps(held)),
+        "last_ingest": _last_ingest(root, con),
+        "stale_outputs": _stale_outputs(root, out, state),
+        "last_nightly": runs[-1] if runs else None,
+        "_held": held,
+    }
+
+
+def _problems(report: dict[str, Any], state: lake.LakeState, today: dt.date, now: dt.datetime) -> list[str]:
+    problems = []
+    last = report["last_nightly"]
+    if last is None:
+        problems.append("no nightly run is recorded in this lake")
+    else:
+        if last["status"] != "succeeded":
+            problems.append(f"the last nightly run ({last['started']}) failed at step '{last['failed_step']}'")
+        ended = dt.datetime.fromisoformat(last["ended"])
+        if now - ended > NIGHTLY_EVERY:
+            problems.append(f"no nightly run since {last['ended']} (more than 36 hours)")
+    held = report.pop("_held")
+    recent = [d for d in _gaps(held) if today - dt.timedelta(days=7) <= d < today]
+    for day in recent:
+        problems.append(f"no data for {day.isoformat()}, while the days around it have data (a missing export?)")
+    for name in report["stale_outputs"]:
+        problems.append(f"{name} is stale: its 8 days changed after it was written (run a backfill with --force)")
+    return problems
+
+
+def as_text(report: dict[str, Any]) -> str:
+    """The report for a person."""
+
+    def spans(ranges: list[list[str]]) -> str:
+        return ", ".join(a if a == b else f"{a} .. {b}" for a, b in ranges) or "none"
+
+    lines = [
+        f"lake: {report['lake']} (days in {report['zone'] or 'UTC'})",
+        f"days: {report['first_day'] or '-'} .. {report['last_day'] or '-'}; "
+        f"{report['documents']:,} documents, {report['bytes'] / 1e6:,.1f} MB on disk",
+        f"days with raw sessions: {report['days_with_sessions']}; "
+        f"with only Rocket.Chat's rollups: {spans(report['days_with_rollups_only'])}",
+        f"gaps (no data between days with data): {spans(report['gaps'])}",
+    ]
+    ingest = report["last_ingest"]
+    if ingest:
+        reasons = ", ".join(f"{k}: {v}" for k, v in sorted(ingest["rejects_by_reason"].items())) or "none"
+        lines.append(
+            f"last ingest: {ingest['at']}, {len(ingest['files'])} file(s), {ingest['documents']:,} documents, "
+            f"{ingest['rejected']:,} rejected ({reasons})"
+        )
+    else:
+        lines.append("last ingest: none recorded")
+    lines.append(f"stale outputs: {', '.join(report['stale_outputs']) or 'none'}")
+    night = report["last_nightly"]
+    if night:
+        how = "succeeded" if night["status"] == "succeeded" else f"failed at step '{night['failed_step']}'"
+        lines.append(f"last nightly run: {night['started']} .. {night['ended']}, {how}")
+    else:
+        lines.append("last nightly run: none recorded")
+    lines += [f"problem: {p}" for p in report["problems"]] or ["problems: none"]
+    return "\n".join(lines) + "\n"
