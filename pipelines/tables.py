@@ -5,6 +5,7 @@ JSON (a list of objects) or Parquet; to stdout, or atomically to a file.
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import io
 import json
 import sys
@@ -52,8 +53,12 @@ def as_text(table: pa.Table) -> str:
 
 def as_json(table: pa.Table) -> str:
     def plain(value):
-        if isinstance(value, (dt.date, dt.datetime)):
+        if isinstance(value, (dt.date, dt.datetime, dt.time)):
             return value.isoformat()
+        if isinstance(value, decimal.Decimal):  # DuckDB's sums: numbers, not strings
+            return int(value) if value == value.to_integral_value() else float(value)
+        if isinstance(value, bytes):
+            return value.decode("utf-8", errors="replace")
         return str(value)
 
     return json.dumps(table.to_pylist(), default=plain, ensure_ascii=False, indent=1) + "\n"

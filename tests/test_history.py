@@ -221,3 +221,28 @@ def test_the_explain_command(one_day):
 def test_explain_mistakes_are_one_line(one_day, args, message):
     result = run_cli("explain", "--lake", str(one_day), *args)
     assert result.returncode == 2 and message in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_the_notebook_api_gives_the_commands_numbers_as_dataframes(one_day, tmp_path):
+    from pipelines import open_lake
+    from pipelines.errors import UserError
+
+    lake = open_lake(one_day, tmp_path / "out")
+    frame = lake.trend("2023-05-18", "2023-05-19")
+    cli = json.loads(
+        run_cli(
+            "trend", "--lake", str(one_day), "--from", "2023-05-18", "--to", "2023-05-19", "--format", "json"
+        ).stdout
+    )
+    assert [{**r, "date": r["date"].isoformat()} for r in frame.to_dict("records")] == cli
+    users = lake.explain(D)
+    assert users["counted"].sum() == 3 and set(users.attrs["rejects"]["reason"]) == {
+        "wrong_type:device",
+        "wrong_type:mostImportantRole",
+    }
+    assert lake.sql("select count(*) as n from user_daily")["n"][0] == 4
+    assert lake.weekly_data(D) == weekly_data(one_day, dt.date(2023, 5, 19))
+    assert lake.status()["problems"] == ["no nightly run is recorded in this lake"]
+    assert list(lake.compare("2023-05-19", "2023-05-20")["change"]) == ["gone"] * 3
+    with pytest.raises(UserError, match="no lake at"):
+        open_lake(tmp_path / "none")

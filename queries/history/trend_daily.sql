@@ -88,8 +88,8 @@ final as (
     select
         d.date,
         coalesce(daily.dau, 0) as dau,
-        coalesce(w.users, 0) as wau,
-        coalesce(m.users, 0) as mau,
+        coalesce(w.users, 0)::bigint as wau,
+        coalesce(m.users, 0)::bigint as mau,
         list_contains($held, d.date) as has_data
     from dates as d
     left join daily on daily.date = d.date

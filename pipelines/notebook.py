@@ -1,0 +1,73 @@
+"""The lake from Python (a notebook, a script): the numbers the commands print, as DataFrames.
+
+    from pipelines import open_lake
+    lake = open_lake("data/lake")
+    lake.trend("2023-05-01", "2023-05-19")          # DataFrame: date, dau, wau, mau, has_data
+    lake.explain("2023-05-19")                      # DataFrame of users; .attrs["rejects"] too
+    lake.sql("select count(*) from sessions")       # read-only SQL on a snapshot
+    lake.weekly_data("2023-05-19")                  # the endpoint's body, a dict
+    lake.status()                                   # the lake's health, a dict
+
+Every method is the function the CLI calls; dates are `datetime.date` or "YYYY-MM-DD".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pipelines import history, lake, lakesql, status
+from pipelines.weekly import weekly_data
+
+
+def _date(value: dt.date | str) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(value)
+
+
+class Lake:
+    """One lake (and the folder its outputs are published to, for status)."""
+
+    def __init__(self, root: Path, out: Path):
+        self.root, self.out = root, out
+
+    def __repr__(self) -> str:
+        return f"Lake({str(self.root)!r})"
+
+    def weekly_data(self, end: dt.date | str) -> dict[str, Any]:
+        """GET …/chat-busier/weekly-data's body for the 8 days ending on `end`."""
+        return weekly_data(self.root, _date(end))
+
+    def trend(self, first: dt.date | str, last: dt.date | str, every: str = "day") -> pd.DataFrame:
+        """DAU/WAU/MAU per day, or users per ISO week or month (as `engagement trend`)."""
+        return history.trend(self.root, _date(first), _date(last), every).to_pandas()
+
+    def explain(self, date: dt.date | str) -> pd.DataFrame:
+        """Every user seen that day, counted or not and why (as `engagement explain`); the day's
+        rejects per reason are in `.attrs["rejects"]`."""
+        users, rejects = history.explain(self.root, _date(date))
+        frame = users.to_pandas()
+        frame.attrs["rejects"] = rejects.to_pandas()
+        return frame
+
+    def compare(self, a: dt.date | str, b: dt.date | str) -> pd.DataFrame:
+        """Who is new on day `b` and who is gone, against day `a`."""
+        first, second = _date(a), _date(b)
+        return history.compare(self.root, (first, first), (second, second)).to_pandas()
+
+    def sql(self, text: str) -> pd.DataFrame:
+        """Read-only SQL over one snapshot: views sessions, user_daily, rejects (as `engagement query`)."""
+        return lakesql.run_query(self.root, text).to_pandas()
+
+    def status(self) -> dict[str, Any]:
+        """The lake's health (as `engagement status --json`), with its `problems`."""
+        return status.status(self.root, self.out)
+
+
+def open_lake(path: str | Path = "data/lake", out: str | Path = "data/out") -> Lake:
+    """The lake at `path` (a UserError if there is none)."""
+    root = Path(path)
+    lake.require_lake(root)
+    return Lake(root, Path(out))
