@@ -76,7 +76,107 @@ def weekly_block(lake: Path) -> str:
     return _fenced(_shown("\n".join(lines), lake))
 
 
-BLOCKS: dict[str, Callable[[Path], str]] = {"settings": settings_block, "ingest": ingest_block, "weekly": weekly_block}
+def _commands_block(lake: Path, commands: list[list[str]]) -> str:
+    lines = []
+    for argv in commands:
+        code, out = _run(argv, lake)
+        shown = " ".join(a if " " not in a and "*" not in a else f'"{a}"' for a in argv)
+        lines += [f"$ engagement {shown}", out.rstrip("\n")]
+        if code:
+            lines += ["$ echo $?", str(code)]
+        lines.append("")
+    text = _shown("\n".join(lines).rstrip("\n"), lake)
+    # when the example ran is not part of the example
+    return _fenced(re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", "2023-05-20T02:30:00+00:00", text))
+
+
+def trend_block(lake: Path) -> str:
+    return _commands_block(
+        lake,
+        [
+            ["trend", "--from", "2023-05-14", "--to", "2023-05-20"],
+            ["trend", "--from", "2023-04-01", "--to", "2023-05-31", "--every", "month", "--format", "csv"],
+        ],
+    )
+
+
+def explain_block(lake: Path) -> str:
+    return _commands_block(
+        lake,
+        [
+            ["explain", "--date", "2023-05-19", "--user", "bZ2kq8Lm4Tn6Yp1Rw"],
+            ["explain", "--date", "2023-05-19", "--user", "ISdTBUNrd5hDvsT8q"],
+            ["explain", "--week", "2023-05-12", "--compare-week", "2023-05-19"],
+        ],
+    )
+
+
+def status_block(lake: Path) -> str:
+    return _commands_block(lake, [["status"], ["status", "--check"]])
+
+
+QUERIES = {
+    "the devices people use most": "select json_extract_string(device, '$.type') as device, "
+    "count(distinct userId) as users, count(*) as sessions from sessions where type <> 'user_daily' "
+    "group by all order by users desc, device",
+    "sessions started per hour of the day (UTC)": "select hour(loginAt) as hour, count(*) as sessions "
+    "from sessions where loginAt is not null group by all order by sessions desc, hour limit 5",
+    "the most active users of May 2023": "select userId, count(*) as days, sum(seconds) as seconds "
+    "from user_daily where date between '2023-05-01' and '2023-05-31' and role is distinct from 'anonymous' "
+    "group by userId having count(*) >= 12 order by days desc, userId",
+}
+
+
+def query_block(lake: Path) -> str:
+    return _commands_block(lake, [["query", sql] for sql in QUERIES.values()])
+
+
+NOTEBOOK = [
+    "from pipelines import open_lake",
+    'lake = open_lake("data/lake")',
+    'lake.trend("2023-05-15", "2023-05-19")',
+    'lake.explain("2023-05-19").query("not counted")[["userId", "reason"]]',
+    'lake.sql("select role, count(*) as user_days from user_daily group by role order by role")',
+]
+
+
+def notebook_block(lake: Path) -> str:
+    """A Python session with the notebook API, run for real (pandas' repr of each answer)."""
+    import pandas as pd
+
+    from pipelines import open_lake  # noqa: F401 - used by the session's own lines
+
+    lines: list[str] = []
+    scope: dict = {}
+    saved = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        with pd.option_context("display.width", 100, "display.max_columns", 10):
+            for line in NOTEBOOK:
+                lines.append(f">>> {line}")
+                code = line.replace('"data/lake"', repr(str(lake)))
+                try:
+                    value = eval(code, scope)
+                except SyntaxError:
+                    exec(code, scope)
+                    continue
+                if value is not None:
+                    lines.append(repr(value))
+    finally:
+        os.chdir(saved)
+    return _fenced(_shown("\n".join(lines), lake))
+
+
+BLOCKS: dict[str, Callable[[Path], str]] = {
+    "settings": settings_block,
+    "ingest": ingest_block,
+    "weekly": weekly_block,
+    "trend": trend_block,
+    "explain": explain_block,
+    "query": query_block,
+    "status": status_block,
+    "notebook": notebook_block,
+}
 
 
 def rendered() -> dict[str, str]:
