@@ -26,6 +26,12 @@ def _span_note(state: lake.LakeState) -> str:
     return f"the lake holds {days[0]} .. {days[-1]}" if days else "the lake holds no days yet"
 
 
+def require_days(root: Path, state: lake.LakeState) -> None:
+    """A UserError for a lake that holds no day yet (every document rejected, or none read)."""
+    if not state.files["sessions"]:
+        raise UserError(f"the lake {root} holds no days yet: ingest exports into it first")
+
+
 def check_range(state: lake.LakeState, first: dt.date, last: dt.date) -> None:
     """A UserError for a reversed range, or one too long to list day by day."""
     if last < first:
@@ -47,6 +53,7 @@ def trend(root: Path, first: dt.date, last: dt.date, every: str = "day") -> pa.T
         raise UserError(f"unknown --every {every!r}: use day, week or month")
 
     def run(state: lake.LakeState) -> pa.Table:
+        require_days(root, state)
         check_range(state, first, last)
         params = {"first": first, "last": last, "held": _held(state, first, last)}
         name = "history/trend_daily"
@@ -72,6 +79,7 @@ def explain(root: Path, date: dt.date) -> tuple[pa.Table, pa.Table]:
     from pipelines.lakesql import rejects_view
 
     def run(state: lake.LakeState) -> tuple[pa.Table, pa.Table]:
+        require_days(root, state)
         con = connect()
         try:
             create_views(con, root, state, date, date)
@@ -88,6 +96,7 @@ def compare(root: Path, a: tuple[dt.date, dt.date], b: tuple[dt.date, dt.date]) 
     """Users counted in span `b` and not in span `a` (new), and the reverse (gone)."""
 
     def run(state: lake.LakeState) -> pa.Table:
+        require_days(root, state)
         con = connect()
         try:
             create_views(con, root, state, min(a[0], b[0]), max(a[1], b[1]))

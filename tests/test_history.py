@@ -246,3 +246,22 @@ def test_the_notebook_api_gives_the_commands_numbers_as_dataframes(one_day, tmp_
     assert list(lake.compare("2023-05-19", "2023-05-20")["change"]) == ["gone"] * 3
     with pytest.raises(UserError, match="no lake at"):
         open_lake(tmp_path / "none")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["trend", "--from", "2023-05-01", "--to", "2023-05-02"],
+        ["explain", "--date", "2023-05-01"],
+        ["explain", "--date", "2023-05-01", "--compare", "2023-05-02"],
+    ],
+)
+def test_an_empty_lake_is_one_line(lake, export, args):
+    ingest_docs(lake, export(["{not json"]))  # a lake whose only document was rejected
+    result = run_cli(*args, "--lake", str(lake))
+    assert result.returncode == 2 and result.stderr == (
+        f"engagement {args[0]}: error: the lake {lake} holds no days yet: ingest exports into it first\n"
+    )
+    status = run_cli("status", "--lake", str(lake))
+    assert status.returncode == 0 and "days: - .. -; 0 documents" in status.stdout
+    assert run_cli("query", "--lake", str(lake), "select count(*) as n from sessions").stdout == "n\n0\n"
