@@ -265,3 +265,25 @@ def test_an_empty_lake_is_one_line(lake, export, args):
     status = run_cli("status", "--lake", str(lake))
     assert status.returncode == 0 and "days: - .. -; 0 documents" in status.stdout
     assert run_cli("query", "--lake", str(lake), "select count(*) as n from sessions").stdout == "n\n0\n"
+
+
+@pytest.mark.parametrize(
+    "doc,reason",
+    [
+        (user_daily("x", 2023, 5, 19, role="anonymous"), "anonymous"),
+        (session("s", "x", _t(0), _t(60), role="anonymous"), "anonymous"),
+        (session("s", "x", _t(0), _t(0.999)), "1 under a whole second (of 1 session)"),
+        (session("s", "x", _t(0), _t(60), device=None), "1 without a device (of 1 session)"),
+        (session("s", "x", _t(0), None), "1 without lastActivityAt (of 1 session)"),
+        (session("s", "x", None, _t(60), day=(2023, 5, 19)), "1 without loginAt (of 1 session)"),
+    ],
+)
+def test_each_reason_on_its_own_export(lake, export, doc, reason):
+    from pipelines.history import explain
+
+    ingest_docs(lake, export([doc, session("ok", "counted", _t(0), _t(60))]))
+    users, _ = explain(lake, dt.date(2023, 5, 19))
+    assert [(r["userId"], r["counted"], r["reason"]) for r in users.to_pylist()] == [
+        ("counted", True, None),
+        ("x", False, reason),
+    ]
