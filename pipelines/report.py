@@ -32,6 +32,22 @@ def _pct(now: float, before: float) -> float | None:
     return None if not before else round((now - before) / before * 100, 1)
 
 
+def subject(end: dt.date, distinct: int, previous_distinct: int, user_days: int, previous_user_days: int) -> str:
+    """The email's subject: distinct active users against the previous 8-day window's distinct users,
+    user-days against its user-days (never one against the other)."""
+    users = f"{distinct:,} active user{'s' * (distinct != 1)}"
+    if not previous_distinct:
+        users += " (none the week before)"
+    elif distinct == previous_distinct:
+        users += " (as many as the week before)"
+    else:
+        users += f" ({(distinct - previous_distinct) / previous_distinct * 100:+.0f}% vs {previous_distinct:,} the week before)"
+    days = f"{user_days:,} user-day{'s' * (user_days != 1)}"
+    if previous_user_days:
+        days += f" ({(user_days - previous_user_days) / previous_user_days * 100:+.0f}% vs {previous_user_days:,})"
+    return f"Chat activity, week ending {end.day} {end.strftime('%b')} {end.year:04d}: {users}, {days}"
+
+
 def week_context(root: Path, end: dt.date, today: dt.date | None = None) -> dict[str, Any]:
     """Everything a report of the week ending on `end` shows."""
     state = lake.require_lake(root)
@@ -70,8 +86,10 @@ def week_context(root: Path, end: dt.date, today: dt.date | None = None) -> dict
             "most recent days can still grow."
         )
     distinct = _distinct_users(root, end)
+    before = shifted(end, -7)
+    previous_distinct = _distinct_users(root, before) if before else 0
     change_pct = _pct(total, previous_total)
-    change_text = f" ({change_pct:+.0f}% vs previous week)" if change_pct is not None else ""
+    distinct_pct = _pct(distinct, previous_distinct)
     state_file = root / lake.STATE_FILE
     return {
         "body": body,
@@ -89,12 +107,19 @@ def week_context(root: Path, end: dt.date, today: dt.date | None = None) -> dict
         "previous_total_user_days": previous_total,
         "change_vs_previous_pct": change_pct,
         "distinct_users": distinct,
+        "previous_distinct_users": previous_distinct,
+        "distinct_change_pct": distinct_pct,
+        # beside the distinct users on the page and in the email: "(previous week 32, +3%)"
+        "distinct_versus": (
+            f" (previous week {previous_distinct:,}" + (f", {distinct_pct:+.0f}%" if distinct_pct else "") + ")"
+            if previous_distinct
+            else ""
+        ),
         "updated_at": dt.datetime.fromtimestamp(state_file.stat().st_mtime, dt.timezone.utc).strftime(
             "%Y-%m-%d %H:%M UTC"
         ),
         "notices": notices,
-        "subject": f"Chat activity, week ending {end.day} {end.strftime('%b %Y')}: "
-        f"{distinct:,} active users{change_text}",
+        "subject": subject(end, distinct, previous_distinct, total, previous_total),
     }
 
 

@@ -83,7 +83,8 @@ def test_the_email_reaches_the_server_whole(context, smtp_server, tmp_path):
     for day in context["days"]:
         assert rows[day["date"]] == day["users"]
         assert f"{day['label']:<11} {day['users']:5d}" in text
-    assert text.split("Active users this week:")[1].split("\n")[0].strip() == f"{context['distinct_users']:,}"
+    headline = text.split("Active users this week:")[1].split("\n")[0].strip()
+    assert headline == f"{context['distinct_users']:,}{context['distinct_versus']}" == "5 (previous week 3, +67%)"
     assert context["distinct_users"] == 5  # u0..u4 on the two-week lake (the ghost is anonymous)
     assert attachment.get_filename() == "weekly-data-2023-05-19.json"
     assert json.loads(attachment.get_content()) == context["body"]

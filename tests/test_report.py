@@ -66,3 +66,56 @@ def test_the_index_lists_every_week_newest_first():
     html = report.render_index(weeks)
     assert html.index("2023-05-19.html") < html.index("2023-05-12.html")
     assert "1,234" in html
+
+
+@pytest.fixture(scope="module")
+def sample_lake(tmp_path_factory):
+    from conftest import ROOT
+    from helpers import ingest_docs
+
+    lake = tmp_path_factory.mktemp("sample") / "lake"
+    ingest_docs(lake, ROOT / "data" / "sample" / "rocketchat_sessions.json")
+    return lake
+
+
+@pytest.mark.parametrize(
+    "end,subject",
+    [
+        # distinct users against the previous window's distinct users, user-days against user-days
+        (
+            "2023-05-19",
+            "Chat activity, week ending 19 May 2023: 33 active users (as many as the week before), "
+            "96 user-days (-5% vs 101)",
+        ),
+        (
+            "2023-05-12",
+            "Chat activity, week ending 12 May 2023: 33 active users (+3% vs 32 the week before), "
+            "101 user-days (+6% vs 95)",
+        ),
+        # the lake's first week: nothing before it to compare with
+        ("2023-04-30", "Chat activity, week ending 30 Apr 2023: 22 active users (none the week before), 29 user-days"),
+        # a week without users, and the calendar's first week (no week before exists)
+        ("2022-04-30", "Chat activity, week ending 30 Apr 2022: 0 active users (none the week before), 0 user-days"),
+        ("0001-01-03", "Chat activity, week ending 3 Jan 0001: 0 active users (none the week before), 0 user-days"),
+    ],
+)
+def test_the_subject_compares_like_with_like(sample_lake, end, subject):
+    context = report.week_context(sample_lake, dt.date.fromisoformat(end), today=dt.date(2024, 1, 1))
+    assert context["subject"] == subject
+
+
+def test_the_headline_figures_say_which_is_which(sample_lake):
+    from pipelines import mail
+
+    context = report.week_context(sample_lake, dt.date(2023, 5, 12), today=dt.date(2024, 1, 1))
+    assert (context["distinct_users"], context["previous_distinct_users"]) == (33, 32)
+    assert (context["total_user_days"], context["previous_total_user_days"]) == (101, 95)
+    page = report.render_page(context)
+    assert 'id="distinct-users">33</div><div class="label">active users this week (previous week 32, +3%)' in page
+    assert "101 <span" in page and "user-days (previous week 95)" in page
+    _, html, text = mail.render_email(context)
+    assert "active users this week (previous week 32, +3%)" in html
+    assert "Active users this week: 33 (previous week 32, +3%)" in text
+    assert "User-days:              101 (previous week 95, +6%)" in text
+    first = report.week_context(sample_lake, dt.date(2023, 4, 30), today=dt.date(2024, 1, 1))
+    assert "active users this week</div>" in report.render_page(first)  # nothing to compare with
