@@ -112,7 +112,10 @@ def explain_block(lake: Path) -> str:
 
 
 def status_block(lake: Path) -> str:
-    return _commands_block(lake, [["status"], ["status", "--check"]])
+    # a fresh folder of outputs (the repository's data/out may hold a demo's, for another lake)
+    out = ["--out", str(lake.parent / "out")]
+    block = _commands_block(lake, [["status", *out], ["status", "--check", *out]])
+    return block.replace(f" --out {lake.parent / 'out'}", "")
 
 
 QUERIES = {
