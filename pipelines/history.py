@@ -46,14 +46,16 @@ def _held(state: lake.LakeState, first: dt.date, last: dt.date) -> list[dt.date]
     return [dt.date.fromisoformat(d) for d in state.files["sessions"] if low <= d <= high]
 
 
-def trend(root: Path, first: dt.date, last: dt.date, every: str = "day") -> pa.Table:
+def trend(root: Path, first: dt.date, last: dt.date, every: str = "day", require: bool = True) -> pa.Table:
     """Rows of active users over first..last: per day (date, dau, wau, mau, has_data), or per ISO week
-    or month (period_start, period_end, users, user_days, avg_dau, days, days_with_data, partial)."""
+    or month (period_start, period_end, users, user_days, avg_dau, days, days_with_data, partial).
+    `require`: a lake without days is a UserError (else: rows of zeros)."""
     if every not in EVERY:
         raise UserError(f"unknown --every {every!r}: use day, week or month")
 
     def run(state: lake.LakeState) -> pa.Table:
-        require_days(root, state)
+        if require:
+            require_days(root, state)
         check_range(state, first, last)
         params = {"first": first, "last": last, "held": _held(state, first, last)}
         name = "history/trend_daily"
@@ -102,6 +104,22 @@ def compare(root: Path, a: tuple[dt.date, dt.date], b: tuple[dt.date, dt.date]) 
             create_views(con, root, state, min(a[0], b[0]), max(a[1], b[1]))
             params = {"a_first": a[0], "a_last": a[1], "b_first": b[0], "b_last": b[1]}
             return _fetch(con, "history/compare", params)
+        finally:
+            con.close()
+
+    return lake.on_snapshot(root, run)
+
+
+def windows(root: Path, ends: list[dt.date]) -> list[tuple[dt.date, int]]:
+    """(end, distinct counted users of the 8-day window ending there) for each of `ends`."""
+    if not ends:
+        return []
+
+    def run(state: lake.LakeState) -> list[tuple[dt.date, int]]:
+        con = connect()
+        try:
+            create_views(con, root, state, clipped(min(ends), -7), max(ends))
+            return con.execute(query("history/windows"), {"ends": ends}).fetchall()
         finally:
             con.close()
 

@@ -48,6 +48,47 @@ def subject(end: dt.date, distinct: int, previous_distinct: int, user_days: int,
     return f"Chat activity, week ending {end.day} {end.strftime('%b')} {end.year:04d}: {users}, {days}"
 
 
+TREND_WEEKS = 12
+
+
+def _counters(root: Path, end: dt.date) -> list[dict[str, Any]]:
+    """DAU, WAU and MAU on `end` with their change against the day before (Rocket.Chat's counters)."""
+    from pipelines.history import trend
+
+    rows = trend(root, clipped(end, -1), end, require=False).to_pylist()
+    today, before = rows[-1], rows[0] if len(rows) == 2 else None
+    out = []
+    for key, label, what in (
+        ("dau", "DAU", "active users that day"),
+        ("wau", "WAU", "in the 7 days to it"),
+        ("mau", "MAU", "in the 30 days to it"),
+    ):
+        change = None if before is None else today[key] - before[key]
+        pct = None if before is None else _pct(today[key], before[key])
+        out.append({"name": label, "what": what, "value": today[key], "change": change, "change_pct": pct})
+    return out
+
+
+def _in_context(root: Path, end: dt.date, held: list[str]) -> dict[str, Any]:
+    """What puts the week in context: the counters on its last day, the 12 windows ending on the same
+    weekday (this one last), and the neighbouring weeks to link to."""
+    from pipelines.history import windows
+
+    ends = [e for e in (shifted(end, -7 * i) for i in range(TREND_WEEKS - 1, -1, -1)) if e is not None]
+    weeks = [
+        {"end": e.isoformat(), "label": f"{e.day} {e.strftime('%b')}", "users": users, "current": e == end}
+        for e, users in windows(root, ends)
+    ]
+    previous, following = shifted(end, -7), shifted(end, 7)
+    return {
+        "counters": _counters(root, end),
+        "weeks": weeks,
+        "max_week_users": max((w["users"] for w in weeks), default=0),
+        "previous_end": previous.isoformat() if previous and held and previous.isoformat() >= held[0] else None,
+        "next_end": following.isoformat() if following and held and following.isoformat() <= held[-1] else None,
+    }
+
+
 def week_context(root: Path, end: dt.date, today: dt.date | None = None) -> dict[str, Any]:
     """Everything a report of the week ending on `end` shows."""
     state = lake.require_lake(root)
@@ -79,7 +120,15 @@ def week_context(root: Path, end: dt.date, today: dt.date | None = None) -> dict
     counted = [d for d in days if not d["missing"]]
     total = sum(d["users"] for d in days)
     previous_total = sum(previous_body_item["users"] for previous_body_item in previous_body["month"])
-    notices = [f"No data yet for {d['label']}." for d in days if d["missing"]]
+    held = sorted(state.files["sessions"])
+    notices = []
+    for d in days:
+        if d["date"] in state.files["sessions"]:
+            continue
+        if held and held[0] < d["date"] < held[-1]:  # a hole in the data: likely a missing export
+            notices.append(f"No data for {d['label']}, while the days around it have data: an export may be missing.")
+        elif d["missing"]:
+            notices.append(f"No data yet for {d['label']}.")
     if end >= clipped(today, -1):
         notices.append(
             "The last days may be incomplete: Rocket.Chat aggregates sessions nightly, and exports of the "
@@ -91,7 +140,8 @@ def week_context(root: Path, end: dt.date, today: dt.date | None = None) -> dict
     change_pct = _pct(total, previous_total)
     distinct_pct = _pct(distinct, previous_distinct)
     state_file = root / lake.STATE_FILE
-    return {
+    context_extra = _in_context(root, end, held)
+    return context_extra | {
         "body": body,
         "end": end.isoformat(),
         "end_label": f"{end.day} {end.strftime('%B %Y')}",

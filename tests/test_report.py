@@ -24,7 +24,10 @@ def test_the_context_carries_the_body_and_the_figures(two_weeks):
     assert context["distinct_users"] == 5
     wednesday = context["days"][5]
     assert (wednesday["week_before"], wednesday["change"], wednesday["change_pct"]) == (2, 3, 150.0)
-    assert context["notices"] == ["No data yet for Sun 14 May."]
+    # a day without data between days with data is a hole (a lost export?), not "not yet"
+    assert context["notices"] == [
+        "No data for Sun 14 May, while the days around it have data: an export may be missing."
+    ]
     assert context["subject"].startswith("Chat activity, week ending 19 May 2023: 5 active users (")
 
 
@@ -39,7 +42,7 @@ def test_the_page_shows_the_numbers_of_the_context(two_weeks):
     for d in context["days"]:
         assert f'data-date="{d["date"]}" data-users="{d["users"]}"' in html
     assert "<script" not in html and "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
-    assert "No data yet for Sun 14 May." in html
+    assert "No data for Sun 14 May, while the days around it have data: an export may be missing." in html
 
 
 def test_strings_are_escaped_and_missing_fields_fail(two_weeks):
@@ -119,3 +122,51 @@ def test_the_headline_figures_say_which_is_which(sample_lake):
     assert "User-days:              101 (previous week 95, +6%)" in text
     first = report.week_context(sample_lake, dt.date(2023, 4, 30), today=dt.date(2024, 1, 1))
     assert "active users this week</div>" in report.render_page(first)  # nothing to compare with
+
+
+def test_days_after_the_last_data_are_not_yet_there(two_weeks):
+    context = report.week_context(two_weeks, dt.date(2023, 5, 21), today=dt.date(2023, 5, 22))
+    assert context["notices"][:3] == [
+        "No data for Sun 14 May, while the days around it have data: an export may be missing.",
+        "No data yet for Sat 20 May.",
+        "No data yet for Sun 21 May.",
+    ]
+    assert "may be incomplete" in context["notices"][3]
+    assert (context["previous_end"], context["next_end"]) == ("2023-05-14", None)
+
+
+def test_the_week_in_context_uses_the_history_functions(two_weeks):
+    from pipelines.history import trend, windows
+
+    context = report.week_context(two_weeks, dt.date(2023, 5, 17), today=dt.date(2023, 6, 1))
+    rows = trend(two_weeks, dt.date(2023, 5, 16), dt.date(2023, 5, 17)).to_pylist()
+    assert [(c["name"], c["value"], c["change"]) for c in context["counters"]] == [
+        (name, rows[1][key], rows[1][key] - rows[0][key])
+        for name, key in (("DAU", "dau"), ("WAU", "wau"), ("MAU", "mau"))
+    ]
+    assert [(c["value"], c["change"]) for c in context["counters"]] == [(5, 2), (5, 2), (5, 2)]
+    ends = [dt.date(2023, 5, 17) - dt.timedelta(days=7 * i) for i in range(11, -1, -1)]
+    assert [(w["end"], w["users"]) for w in context["weeks"]] == [
+        (e.isoformat(), n) for e, n in windows(two_weeks, ends)
+    ]
+    assert [w["users"] for w in context["weeks"]][-3:] == [0, 2, 5] and context["weeks"][-1]["current"]
+    page = report.render_page(context)
+    assert (
+        'data-name="WAU" data-value="5"' in page and 'data-end="2023-05-17" data-users="5" data-current="true"' in page
+    )
+    assert '<a rel="prev" href="2023-05-10.html">' in page and '<a rel="next" href="2023-05-24.html">' not in page
+
+
+def test_the_email_carries_the_counters_and_the_weeks(two_weeks):
+    from pipelines import mail
+
+    context = report.week_context(two_weeks, dt.date(2023, 5, 17), today=dt.date(2023, 6, 1))
+    _, html, text = mail.render_email(context)
+    for c in context["counters"]:
+        assert f'data-name="{c["name"]}" data-value="{c["value"]}"' in html
+        assert f"{c['name']:<4} {c['value']:>6,}  {c['change']:+d} vs the day before" in text
+    for w in context["weeks"]:
+        assert f'data-end="{w["end"]}" data-users="{w["users"]}"' in html
+        assert f"{w['label']:<8} {w['users']:5d}" in text
+    assert "17 May        5  <- this week" in text
+    assert "<svg" not in html and "<img" not in html and len(html.encode()) < 100 * 1024
