@@ -176,5 +176,5 @@ def test_the_email_carries_the_counters_and_the_weeks(two_weeks):
     assert weeks == [{"data-end": w["end"], "data-users": str(w["users"])} for w in context["weeks"]]
     for w in context["weeks"]:
         assert f"{w['label']:<8} {w['users']:5d}" in text
-    assert "17 May        5  <- this week" in text
+    assert "17 May       5  <- this week" in text
     assert "<svg" not in html and "<img" not in html and len(html.encode()) < 100 * 1024
