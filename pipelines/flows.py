@@ -139,9 +139,9 @@ def backfill(
     require_lake(settings.lake)
     ends = outputs.end_dates(first, last, every)
     with outputs.publishing(settings.out):
-        futures = publish_week.map(unmapped(settings), ends, unmapped(force))
+        futures = publish_week.map(unmapped(settings), ends, unmapped(force), unmapped(False))
         weeks = [future.result() for future in futures]
-        outputs.write_index(settings.out)  # once more after the parallel tasks: it lists them all
+        outputs.write_index(settings.out, settings.lake)  # once, after the parallel tasks: it lists them all
     written = sum(w.written for w in weeks)
     create_markdown_artifact(
         key="backfill-summary",

@@ -125,17 +125,17 @@ def write_report(root: Path, out: Path, end: dt.date, force: bool = False) -> tu
     if rendered:
         headline = {k: rendered[k] for k in ("end", "end_label", "distinct_users", "average_daily_users")}
         atomic_write_bytes(folder / KEYS / f"{end.isoformat()}.json", json.dumps(headline).encode("utf-8"))
-        write_index(out)
     return path, written
 
 
-def write_index(out: Path) -> Path:
-    """out/reports/index.html: every week with a report, newest first (rewritten only if it changed)."""
+def write_index(out: Path, root: Path) -> Path:
+    """out/reports/index.html: the lake's history (every week, DAU/WAU/MAU over the last year), then
+    every week with a report, newest first (rewritten only if it changed)."""
     from pipelines import report
 
     folder = out / "reports"
     weeks = [json.loads(p.read_text(encoding="utf-8")) for p in sorted((folder / KEYS).glob("*.json"))]
-    index = report.render_index(weeks)
+    index = report.render_index(weeks, report.history_context(root))
     if _read(folder / "index.html") != index:
         atomic_write_bytes(folder / "index.html", index.encode("utf-8"))
     return folder / "index.html"

@@ -191,6 +191,37 @@ def render_page(context: dict[str, Any]) -> str:
     return environment().get_template("page.html").render(**context)
 
 
-def render_index(weeks: list[dict[str, Any]]) -> str:
-    """The list of every week with a report, newest first, with its headline number."""
-    return environment().get_template("index.html").render(weeks=sorted(weeks, key=lambda w: w["end"], reverse=True))
+def history_context(root: Path) -> dict[str, Any]:
+    """The index's charts: distinct users of every 8-day window of the lake ending on its last day's
+    weekday, and DAU/WAU/MAU of each day of the year up to its last day."""
+    from pipelines.history import trend, windows
+
+    held = sorted(lake.read_state(root).files["sessions"])
+    if not held:
+        return {"lake_weeks": [], "max_lake_week": 0, "year": [], "max_year": 0}
+    first, last = dt.date.fromisoformat(held[0]), dt.date.fromisoformat(held[-1])
+    ends = []
+    end: dt.date | None = last
+    while end is not None and end >= first:
+        ends.append(end)
+        end = shifted(end, -7)
+    weeks = [
+        {"end": e.isoformat(), "label": f"{e.day} {e.strftime('%b %y')}", "users": n, "current": e == last}
+        for e, n in windows(root, ends[::-1])
+    ]
+    year = [
+        {"date": r["date"].isoformat(), "dau": r["dau"], "wau": r["wau"], "mau": r["mau"]}
+        for r in trend(root, clipped(last, -364), last, require=False).to_pylist()
+    ]
+    return {
+        "lake_weeks": weeks,
+        "max_lake_week": max((w["users"] for w in weeks), default=0),
+        "year": year,
+        "max_year": max((r["mau"] for r in year), default=0),
+    }
+
+
+def render_index(weeks: list[dict[str, Any]], history: dict[str, Any]) -> str:
+    """The lake's history charts, then every week with a report, newest first, with its headline number."""
+    ordered = sorted(weeks, key=lambda w: w["end"], reverse=True)
+    return environment().get_template("index.html").render(weeks=ordered, **history)

@@ -33,10 +33,13 @@ def ingest_inbox(settings: Settings) -> list[str]:
     return ingest([settings.inbox], settings.lake, settings.tz, settings.tz_explicit, settings.ingest_memory).lines()
 
 
-def publish_week(settings: Settings, end: dt.date, force: bool = False) -> outputs.WeekOutput:
-    """Write the week's weekly-data JSON and HTML report (skipped when its 8 days did not change)."""
+def publish_week(settings: Settings, end: dt.date, force: bool = False, index: bool = True) -> outputs.WeekOutput:
+    """Write the week's weekly-data JSON and HTML report (skipped when its 8 days did not change), then
+    the index of weeks (unless `index` is False: a backfill writes it once, after every week)."""
     week = outputs.write_week(settings.lake, settings.out, end, force)
     outputs.write_report(settings.lake, settings.out, end, force)
+    if index:
+        outputs.write_index(settings.out, settings.lake)
     return week
 
 

@@ -66,9 +66,26 @@ def test_the_index_lists_every_week_newest_first():
         {"end": "2023-05-12", "end_label": "12 May 2023", "distinct_users": 4, "average_daily_users": 2.0},
         {"end": "2023-05-19", "end_label": "19 May 2023", "distinct_users": 1234, "average_daily_users": 3.5},
     ]
-    html = report.render_index(weeks)
+    html = report.render_index(weeks, {"lake_weeks": [], "max_lake_week": 0, "year": [], "max_year": 0})
     assert html.index("2023-05-19.html") < html.index("2023-05-12.html")
-    assert "1,234" in html
+    assert "1,234" in html and "<svg" not in html  # a lake without days: no charts
+
+
+def test_the_index_charts_the_lakes_history(two_weeks):
+    from pipelines.history import trend, windows
+
+    history = report.history_context(two_weeks)
+    ends = [dt.date(2023, 5, 5), dt.date(2023, 5, 12), dt.date(2023, 5, 19)]  # back from the last day
+    assert [(w["end"], w["users"]) for w in history["lake_weeks"]] == [
+        (e.isoformat(), n) for e, n in windows(two_weeks, ends)
+    ]
+    year = trend(two_weeks, dt.date(2022, 5, 20), dt.date(2023, 5, 19)).to_pylist()
+    assert [(d["date"], d["dau"], d["wau"], d["mau"]) for d in history["year"]] == [
+        (r["date"].isoformat(), r["dau"], r["wau"], r["mau"]) for r in year
+    ]
+    html = report.render_index([], history)
+    assert html.count('class="week" data-end=') == 3 and html.count('<polyline class="line"') == 3
+    assert "<script" not in html
 
 
 @pytest.fixture(scope="module")
