@@ -98,3 +98,38 @@ def test_the_email_draws_the_json_in_chromium(browser, context, tmp_path):
     card = page.eval_on_selector("table.card", "t => t.getBoundingClientRect().width")
     assert card <= 600
     page.close()
+
+
+def test_a_manager_browses_weeks_and_the_index_from_disk(browser, two_weeks, tmp_path):
+    """Published pages link to each other: previous week, index, next week; the weeks chart and the
+    counters read as the context says, in Chromium."""
+    from pipelines import outputs
+    from pipelines.weekly import weekly_data
+
+    out = tmp_path / "out"
+    for end in (dt.date(2023, 5, 12), dt.date(2023, 5, 19)):
+        outputs.write_report(two_weeks, out, end)
+    outputs.write_index(out, two_weeks)
+    page = browser.new_page(viewport={"width": 900, "height": 1400})
+    page.goto((out / "reports" / "2023-05-19.html").as_uri())
+    weeks = page.eval_on_selector_all(
+        "#weeks g.week", "gs => gs.map(g => [g.dataset.end, Number(g.dataset.users), g.dataset.current === 'true'])"
+    )
+    assert weeks[-1] == ["2023-05-19", 5, True] and weeks[-2] == ["2023-05-12", 3, False]
+    heights = page.eval_on_selector_all("#weeks g.week rect", "rs => rs.map(r => r.getBoundingClientRect().height)")
+    assert heights[-2] / heights[-1] == pytest.approx(3 / 5, abs=0.01) and heights[0] == 0
+    counters = page.eval_on_selector_all(".counter", "cs => cs.map(c => [c.dataset.name, Number(c.dataset.value)])")
+    body = weekly_data(two_weeks, dt.date(2023, 5, 19))
+    assert counters[0] == ["DAU", users_by_date(body)["2023-05-19"]]
+    page.screenshot(path=str(tmp_path / "week.png"), full_page=True)
+    page.click("a[rel=prev]")
+    assert page.url.endswith("/reports/2023-05-12.html")
+    assert page.locator("h1").inner_text() == "Chat activity, week ending 12 May 2023"
+    page.click("a[rel=next]")
+    assert page.url.endswith("/reports/2023-05-19.html")
+    page.click("#weeks-nav >> text=all weeks")
+    assert page.url.endswith("/reports/index.html")
+    assert page.locator("#year polyline").count() == 3 and page.locator("svg g.week").count() == 3
+    page.screenshot(path=str(tmp_path / "index.png"), full_page=True)
+    page.click("text=19 May 2023")
+    assert page.url.endswith("/reports/2023-05-19.html")
