@@ -340,6 +340,9 @@ def cmd_send(
 def cmd_serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port")] = 3000,
+    public_reports: Annotated[
+        bool, typer.Option("--public-reports", help="serve the report site without a login (a trusted intranet)")
+    ] = False,
     lake: Lake = None,
 ) -> int:
     """Serve Rocket.Chat's user-engagement API from the lake (HTTP, uvicorn).
@@ -348,6 +351,8 @@ def cmd_serve(
     active-users and users-by-time-of-the-day-in-a-week, with Rocket.Chat's X-User-Id / X-Auth-Token
     authentication (see `engagement users`), bodies and errors. The OpenAPI document is at
     /openapi.json. ENGAGEMENT_CORS_ORIGINS (comma-separated) lets pages of those origins call it.
+    The report site: /reports/ (every week) and /reports/YYYY-MM-DD (the week ending that day),
+    behind a login with the same user id and token (--public-reports: no login).
     """
     import uvicorn
 
@@ -358,7 +363,7 @@ def cmd_serve(
     settings = load_settings(lake)
     lakes.require_lake(settings.lake)
     _check_listen(host, port)
-    app_ = create_app(settings.lake, settings.cors_origins)
+    app_ = create_app(settings.lake, settings.cors_origins, public_reports)
     uvicorn.run(app_, host=host, port=port, log_level="warning", access_log=False)
     return 0
 

@@ -110,12 +110,12 @@ def compare(root: Path, a: tuple[dt.date, dt.date], b: tuple[dt.date, dt.date]) 
     return lake.on_snapshot(root, run)
 
 
-def windows(root: Path, ends: list[dt.date]) -> list[tuple[dt.date, int]]:
-    """(end, distinct counted users of the 8-day window ending there) for each of `ends`."""
+def windows(root: Path, ends: list[dt.date]) -> list[tuple[dt.date, int, int]]:
+    """(end, distinct counted users, counted user-days) of the 8-day window ending at each of `ends`."""
     if not ends:
         return []
 
-    def run(state: lake.LakeState) -> list[tuple[dt.date, int]]:
+    def run(state: lake.LakeState) -> list[tuple[dt.date, int, int]]:
         con = connect()
         try:
             create_views(con, root, state, clipped(min(ends), -7), max(ends))

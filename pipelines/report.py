@@ -77,7 +77,7 @@ def _in_context(root: Path, end: dt.date, held: list[str]) -> dict[str, Any]:
     ends = [e for e in (shifted(end, -7 * i) for i in range(TREND_WEEKS - 1, -1, -1)) if e is not None]
     weeks = [
         {"end": e.isoformat(), "label": f"{e.day} {e.strftime('%b')}", "users": users, "current": e == end}
-        for e, users in windows(root, ends)
+        for e, users, _ in windows(root, ends)
     ]
     previous, following = shifted(end, -7), shifted(end, 7)
     return {
@@ -186,9 +186,10 @@ def environment():
     )
 
 
-def render_page(context: dict[str, Any]) -> str:
-    """The week's web page (self-contained: no JavaScript, no external resources)."""
-    return environment().get_template("page.html").render(**context)
+def render_page(context: dict[str, Any], site: bool = False, public: bool = False) -> str:
+    """The week's web page (self-contained: no JavaScript, no external resources). `site`: served by
+    `engagement serve` (a date form, and a logout button unless `public`)."""
+    return environment().get_template("page.html").render(site=site, public=public, **context)
 
 
 def history_context(root: Path) -> dict[str, Any]:
@@ -206,8 +207,14 @@ def history_context(root: Path) -> dict[str, Any]:
         ends.append(end)
         end = shifted(end, -7)
     weeks = [
-        {"end": e.isoformat(), "label": f"{e.day} {e.strftime('%b %y')}", "users": n, "current": e == last}
-        for e, n in windows(root, ends[::-1])
+        {
+            "end": e.isoformat(),
+            "label": f"{e.day} {e.strftime('%b %y')}",
+            "users": n,
+            "user_days": user_days,
+            "current": e == last,
+        }
+        for e, n, user_days in windows(root, ends[::-1])
     ]
     year = [
         {"date": r["date"].isoformat(), "dau": r["dau"], "wau": r["wau"], "mau": r["mau"]}
@@ -221,7 +228,13 @@ def history_context(root: Path) -> dict[str, Any]:
     }
 
 
-def render_index(weeks: list[dict[str, Any]], history: dict[str, Any]) -> str:
-    """The lake's history charts, then every week with a report, newest first, with its headline number."""
+def date_label(day: dt.date) -> str:
+    """19 May 2023"""
+    return f"{day.day} {day.strftime('%B')} {day.year:04d}"
+
+
+def render_index(weeks: list[dict[str, Any]], history: dict[str, Any], site: bool = False, public: bool = False) -> str:
+    """The lake's history charts, then every week with a report, newest first, with its headline number.
+    `site`: served by `engagement serve` (a date form, and a logout button unless `public`)."""
     ordered = sorted(weeks, key=lambda w: w["end"], reverse=True)
-    return environment().get_template("index.html").render(weeks=ordered, **history)
+    return environment().get_template("index.html").render(weeks=ordered, site=site, public=public, **history)

@@ -262,8 +262,9 @@ def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
     return build
 
 
-def create_app(root: Path, cors_origins: tuple[str, ...] = ()) -> FastAPI:
-    """The ASGI app for the lake at `root`; `cors_origins` may call it from their pages."""
+def create_app(root: Path, cors_origins: tuple[str, ...] = (), public_reports: bool = False) -> FastAPI:
+    """The ASGI app for the lake at `root`; `cors_origins` may call it from their pages. The report
+    site (/reports/) asks for a login unless `public_reports`."""
     state = AnswerCache(root)
     app = FastAPI(
         title="chat-engagement",
@@ -359,4 +360,7 @@ def create_app(root: Path, cors_origins: tuple[str, ...] = ()) -> FastAPI:
             "by-time", (first, last), lambda: users_by_time(root, first, last, con=state.connection()), heavy=True
         )
 
+    from pipelines.site import add_report_site
+
+    add_report_site(app, root, state, public=public_reports)
     return app

@@ -77,7 +77,7 @@ def test_the_index_charts_the_lakes_history(two_weeks):
     history = report.history_context(two_weeks)
     ends = [dt.date(2023, 5, 5), dt.date(2023, 5, 12), dt.date(2023, 5, 19)]  # back from the last day
     assert [(w["end"], w["users"]) for w in history["lake_weeks"]] == [
-        (e.isoformat(), n) for e, n in windows(two_weeks, ends)
+        (e.isoformat(), n) for e, n, _ in windows(two_weeks, ends)
     ]
     year = trend(two_weeks, dt.date(2022, 5, 20), dt.date(2023, 5, 19)).to_pylist()
     assert [(d["date"], d["dau"], d["wau"], d["mau"]) for d in history["year"]] == [
@@ -164,7 +164,7 @@ def test_the_week_in_context_uses_the_history_functions(two_weeks):
     assert [(c["value"], c["change"]) for c in context["counters"]] == [(5, 2), (5, 2), (5, 2)]
     ends = [dt.date(2023, 5, 17) - dt.timedelta(days=7 * i) for i in range(11, -1, -1)]
     assert [(w["end"], w["users"]) for w in context["weeks"]] == [
-        (e.isoformat(), n) for e, n in windows(two_weeks, ends)
+        (e.isoformat(), n) for e, n, _ in windows(two_weeks, ends)
     ]
     assert [w["users"] for w in context["weeks"]][-3:] == [0, 2, 5] and context["weeks"][-1]["current"]
     page = report.render_page(context)

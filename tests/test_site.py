@@ -1,0 +1,185 @@
+"""The report site behind `engagement serve`: a real server process, a login, and Chromium."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+
+import httpx
+import pytest
+from conftest import ROOT, run_cli, start_server
+from helpers import ingest_docs
+
+from pipelines import site
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """A real server over the sample lake, with a viewer, a user without the permission, and a revoked one."""
+    lake = tmp_path_factory.mktemp("site") / "lake"
+    ingest_docs(lake, ROOT / "data" / "sample" / "rocketchat_sessions.json")
+    tokens = {}
+    for user, extra in (("boss", []), ("intern", ["--permission", "view-other"]), ("gone", [])):
+        tokens[user] = run_cli("users", "add", "--lake", str(lake), user, *extra).stdout.splitlines()[-1]
+    process, base = start_server(lake)
+    yield lake, base, tokens
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def login(base: str, user: str, token: str, wanted: str = "/reports/") -> httpx.Response:
+    data = {"user_id": user, "token": token, "next": wanted}
+    return httpx.post(base + "/reports/login", data=data, follow_redirects=False)
+
+
+def test_without_a_session_the_site_shows_only_the_login(served):
+    lake, base, _ = served
+    for path in ("/reports/", "/reports/index.html", "/reports/2023-05-19", "/reports/2023-05-19.html"):
+        answer = httpx.get(base + path)
+        assert answer.status_code == 303 and answer.headers["location"] == f"/reports/login?next={path}"
+    page = httpx.get(base + "/reports/login?next=/reports/2023-05-19")
+    assert page.status_code == 200 and 'name="token" type="password"' in page.text
+    assert 'value="/reports/2023-05-19"' in page.text and "Chat activity, week ending" not in page.text
+
+
+def test_a_login_gives_a_strict_httponly_session_that_opens_every_week(served):
+    lake, base, tokens = served
+    answer = login(base, "boss", tokens["boss"], "/reports/2023-05-19")
+    assert answer.status_code == 303 and answer.headers["location"] == "/reports/2023-05-19"
+    cookie = answer.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/reports/" in cookie
+    assert "Secure" not in cookie  # plain HTTP here; over HTTPS the cookie is Secure (below)
+    jar = answer.cookies
+    page = httpx.get(base + "/reports/2023-05-19", cookies=jar)
+    assert "<h1>Chat activity, week ending 19 May 2023</h1>" in page.text and 'id="logout"' in page.text
+    other = httpx.get(base + "/reports/2023-05-12.html", cookies=jar)  # the pages' own relative links
+    assert "<h1>Chat activity, week ending 12 May 2023</h1>" in other.text
+    any_week = httpx.get(base + "/reports/2021-02-03", cookies=jar)  # any date, not only published weeks
+    assert "week ending 3 February 2021" in any_week.text
+    jump = httpx.get(base + "/reports/?date=2023-05-05", cookies=jar)
+    assert jump.status_code == 303 and jump.headers["location"] == "/reports/2023-05-05"
+    assert httpx.get(base + "/reports/?date=5 May", cookies=jar).status_code == 404
+    index = httpx.get(base + "/reports/", cookies=jar)
+    assert index.text.count('<a href="2023-05-19.html">') == 1 and "<polyline" in index.text
+    out = httpx.post(base + "/reports/logout", cookies=jar)
+    assert out.status_code == 303 and 'engagement_session=""' in out.headers["set-cookie"]
+
+
+def test_wrong_tokens_permissions_and_revocations_get_the_login_again(served):
+    lake, base, tokens = served
+    wrong = login(base, "boss", "not-the-token")
+    assert wrong.status_code == 401 and "That user id and token do not match" in wrong.text
+    intern = login(base, "intern", tokens["intern"])
+    assert intern.status_code == 403 and "intern may not view the engagement dashboard" in intern.text
+    jar = login(base, "gone", tokens["gone"]).cookies
+    assert httpx.get(base + "/reports/", cookies=jar).status_code == 200
+    run_cli("users", "revoke", "--lake", str(lake), "gone")
+    assert httpx.get(base + "/reports/", cookies=jar).status_code == 303  # out at once
+    forged = {"engagement_session": site.make_session(b"another key" * 3, "boss")}
+    assert httpx.get(base + "/reports/", cookies=forged).status_code == 303
+    assert login(base, "boss", tokens["boss"]).status_code == 303  # the right token still works after failures
+
+
+def test_sessions_expire_and_failures_slow_the_client_down():
+    key = b"k" * 32
+    value = site.make_session(key, "boss", now=1000.0)
+    assert site.session_user(key, value, now=1000.0 + 3600) == "boss"
+    assert site.session_user(key, value, now=1000.0 + site.SESSION_HOURS * 3600 + 1) is None
+    assert site.session_user(key, value.replace(".", ".x", 1), now=1000.0) is None
+    assert site.session_user(key, "garbage", now=1000.0) is None
+    failures = site.Failures()
+    waits = []
+    for _ in range(7):
+        waits.append(failures.delay("10.0.0.1"))
+        failures.failed("10.0.0.1")
+    assert waits == [0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 5.0] and failures.delay("10.0.0.2") == 0.0
+    failures.succeeded("10.0.0.1")
+    assert failures.delay("10.0.0.1") == 0.0
+
+
+def test_over_https_the_cookie_is_secure(tmp_path):
+    import asyncio
+
+    from pipelines.server import create_app
+
+    lake = tmp_path / "lake"
+    ingest_docs(lake, ROOT / "data" / "sample" / "rocketchat_sessions.json")
+    token = run_cli("users", "add", "--lake", str(lake), "boss").stdout.splitlines()[-1]
+
+    async def post():
+        transport = httpx.ASGITransport(app=create_app(lake))
+        async with httpx.AsyncClient(transport=transport, base_url="https://reports.example") as client:
+            return await client.post("/reports/login", data={"user_id": "boss", "token": token})
+
+    assert "Secure" in asyncio.run(post()).headers["set-cookie"]
+
+
+def test_public_reports_need_no_login(tmp_path):
+    lake = tmp_path / "lake"
+    ingest_docs(lake, ROOT / "data" / "sample" / "rocketchat_sessions.json")
+    import subprocess
+    import sys
+
+    from conftest import free_port
+
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pipelines", "serve", "--public-reports", "--port", str(port), "--lake", str(lake)],
+        cwd=ROOT,
+    )
+    try:
+        import time
+
+        for _ in range(100):
+            try:
+                page = httpx.get(f"http://127.0.0.1:{port}/reports/2023-05-19")
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        assert page.status_code == 200 and 'id="logout"' not in page.text
+        # the API still asks for its headers
+        api = httpx.get(f"http://127.0.0.1:{port}/api/v1/engagement-dashboard/users/chat-busier/weekly-data")
+        assert api.status_code == 401
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed")
+def test_a_manager_logs_in_browses_and_logs_out_in_chromium(served, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    lake, base, tokens = served
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 900, "height": 1300})
+        page.goto(base + "/reports/2023-05-19")
+        assert "/reports/login" in page.url
+        page.fill("input[name=user_id]", "boss")
+        page.fill("input[name=token]", "wrong")
+        page.click("button[type=submit]")
+        assert page.locator("#message").inner_text().startswith("That user id and token do not match")
+        page.fill("input[name=user_id]", "boss")
+        page.fill("input[name=token]", tokens["boss"])
+        page.click("#login button[type=submit]")
+        assert page.url == base + "/reports/2023-05-19"
+        page.screenshot(path=str(tmp_path / "week.png"), full_page=True)
+        bars = page.eval_on_selector_all("g.bar", "gs => gs.map(g => [g.dataset.date, Number(g.dataset.users)])")
+        from pipelines.weekly import weekly_data
+
+        body = weekly_data(lake, dt.date(2023, 5, 19))
+        shown = {f"{i['year']}-{i['month']:02d}-{i['day']:02d}": i["users"] for i in body["month"]}
+        assert dict(bars) == shown and len(bars) == 8  # the chart's bars are the JSON's days
+        page.click("a[rel=prev]")
+        assert page.url == base + "/reports/2023-05-12.html"
+        page.click("a[rel=next]")
+        assert page.url == base + "/reports/2023-05-19.html"
+        page.fill("input[name=date]", "2023-05-05")
+        page.click("#site-bar button[type=submit]")
+        assert page.url == base + "/reports/2023-05-05"
+        assert page.locator("h1").inner_text() == "Chat activity, week ending 5 May 2023"
+        page.click("#logout")
+        assert "/reports/login" in page.url
+        page.goto(base + "/reports/2023-05-19")
+        assert "/reports/login" in page.url  # the session is gone
+        browser.close()
