@@ -26,21 +26,30 @@ MAX_BYTES = 100 * 1024
 LEDGER = "deliveries.jsonl"
 
 
-def render_email(context: dict[str, Any]) -> tuple[str, str, str]:
-    """(subject, HTML with CSS inlined, plain text) of the week's email."""
+def page_url(public_url: str | None, end: str) -> str | None:
+    """The week's page on the report site, as managers reach it (ENGAGEMENT_PUBLIC_URL), or None."""
+    return f"{public_url.rstrip('/')}/reports/{end}" if public_url else None
+
+
+def render_email(context: dict[str, Any], public_url: str | None = None) -> tuple[str, str, str]:
+    """(subject, HTML with CSS inlined, plain text) of the week's email; with `public_url` (the report
+    site's address), it links to the week's page."""
     import css_inline
 
     from pipelines.report import environment
 
     env = environment()
-    html = css_inline.inline(env.get_template("email.html").render(**context))
-    text = env.get_template("email.txt").render(**context)
+    link = page_url(public_url, context["end"])
+    html = css_inline.inline(env.get_template("email.html").render(page_url=link, **context))
+    text = env.get_template("email.txt").render(page_url=link, **context)
     return context["subject"], html, text
 
 
-def build_message(context: dict[str, Any], sender: str, recipients: list[str]) -> EmailMessage:
+def build_message(
+    context: dict[str, Any], sender: str, recipients: list[str], public_url: str | None = None
+) -> EmailMessage:
     """multipart/mixed: multipart/alternative (text, HTML) and the week's JSON body attached."""
-    subject, html, text = render_email(context)
+    subject, html, text = render_email(context, public_url)
     message = EmailMessage()
     message["Subject"] = subject
     message["From"] = sender
@@ -126,7 +135,7 @@ def send_week(
     if not to and smtp.smtp_host:
         raise UserError("no recipients: give --to ADDR or set ENGAGEMENT_MAIL_TO")
     end = context["end"]
-    message = build_message(context, smtp.mail_from, to or ["managers@localhost"])
+    message = build_message(context, smtp.mail_from, to or ["managers@localhost"], smtp.public_url)
     eml = outbox / f"{end}.eml"
     if dry_run:
         return Delivery(end, to, "dry-run", None)

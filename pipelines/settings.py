@@ -111,6 +111,16 @@ class MailSettings(_Engagement):
     mail_to: Annotated[tuple[str, ...], NoDecode] = _setting(
         (), "the recipients (comma-separated)", "`--to ADDR` (send)", shown="none"
     )
+    public_url: str | None = _setting(
+        None, "the report site's address as managers reach it: the email links to the week's page", shown="unset"
+    )
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"ENGAGEMENT_PUBLIC_URL must start with http:// or https://, not {value!r}")
+        return value
 
     @model_validator(mode="before")
     @classmethod

@@ -154,3 +154,13 @@ def test_the_send_command_fails_clearly_when_the_server_refuses(two_weeks, smtp_
     assert "could not send to 127.0.0.1" in result.stderr and "the report stays in" in result.stderr
     assert "hunter2" not in result.stderr + result.stdout
     assert (tmp_path / "outbox" / "2023-05-19.eml").exists()
+
+
+def test_the_email_links_to_the_report_site_only_when_its_address_is_set(context):
+    _, html, text = mail.render_email(context)
+    assert "page-link" not in html and "report site" not in text and "http" not in text
+    _, html, text = mail.render_email(context, "https://reports.example.com/")
+    assert 'href="https://reports.example.com/reports/2023-05-19"' in html
+    assert "On the report site: https://reports.example.com/reports/2023-05-19\n" in text
+    with pytest.raises(Exception, match="ENGAGEMENT_PUBLIC_URL must start with http"):
+        resolve(MailSettings, public_url="reports.example.com")
