@@ -137,12 +137,24 @@ def test_weekly_data_without_a_lake_says_what_to_do(tmp_path):
     assert "run `engagement ingest` first" in result.stderr
 
 
-def test_weekly_data_does_not_import_prefect(lake, export):
+READERS = [
+    ["weekly-data", "--start", "2023-05-19"],
+    ["report", "--start", "2023-05-19"],
+    ["trend", "--from", "2023-05-01", "--to", "2023-05-19"],
+    ["explain", "--date", "2023-05-19"],
+    ["query", "select count(*) from sessions"],
+    ["status"],
+]
+
+
+def test_commands_that_run_no_flow_do_not_import_prefect(lake, export):
     run_cli("ingest", "--lake", str(lake), str(small_export(export)))
     code = (
-        "import sys; from pipelines.cli import main; "
-        f"main(['weekly-data', '--lake', {str(lake)!r}, '--start', '2023-05-19']); "
-        "loaded = sorted(m for m in sys.modules if m.split('.')[0] == 'prefect'); "
+        "import io, sys, contextlib; from pipelines.cli import main\n"
+        f"for argv in {READERS!r}:\n"
+        "    with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"        assert main([*argv, '--lake', {str(lake)!r}]) == 0, argv\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] == 'prefect')\n"
         "print('PREFECT', loaded)"
     )
     import subprocess
