@@ -287,3 +287,19 @@ def test_each_reason_on_its_own_export(lake, export, doc, reason):
         ("counted", True, None),
         ("x", False, reason),
     ]
+
+
+@pytest.mark.parametrize("every", ["day", "week", "month"])
+@pytest.mark.parametrize("fmt", ["table", "csv", "json"])
+def test_trend_at_the_calendars_ends(two_weeks, every, fmt):
+    for first, last in (("0001-01-01", "0001-02-10"), ("9999-11-20", "9999-12-31")):
+        result = run_cli(
+            "trend", "--lake", str(two_weeks), "--from", first, "--to", last, "--every", every, "--format", fmt
+        )
+        assert result.returncode == 0 and result.stderr == "", result.stderr
+    rows = trend(two_weeks, dt.date(9999, 12, 20), dt.date(9999, 12, 31), "week").to_pylist()
+    assert (rows[-1]["period_start"], rows[-1]["period_end"], rows[-1]["partial"]) == (
+        dt.date(9999, 12, 27),
+        dt.date(9999, 12, 31),
+        True,  # the ISO week runs past the calendar
+    )

@@ -36,22 +36,26 @@ activity as (
     group by period_start
 ),
 
+ends as (
+    select
+        period_start,
+        case when $unit = 'week' then period_start + 6 else last_day(period_start) end as period_end
+    from periods
+),
+
 final as (
     select
         p.period_start,
-        case
-            when $unit = 'week' then p.period_start + 6
-            else last_day(p.period_start)
-        end as period_end,
+        -- the calendar's last week runs past 9999-12-31: it ends there (and is partial)
+        least(e.period_end, date '9999-12-31') as period_end,
         coalesce(a.users, 0) as users,
         coalesce(a.user_days, 0) as user_days,
         round(coalesce(a.user_days, 0) / p.days, 2) as avg_dau,
         p.days,
         p.days_with_data,
-        p.period_start < $first::date
-            or (case when $unit = 'week' then p.period_start + 6 else last_day(p.period_start) end) > $last::date
-            as partial
+        p.period_start < $first::date or e.period_end > $last::date as partial
     from periods as p
+    join ends as e on e.period_start = p.period_start
     left join activity as a on a.period_start = p.period_start
 )
 
