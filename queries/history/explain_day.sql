@@ -56,11 +56,12 @@ days as (
     where date = $date
 ),
 
-counted as (
+-- the day's active user-days: counted, or anonymous
+active as (
     select
         d.userId,
-        true as counted,
-        null::varchar as reason,
+        is_counted(d.role) as counted,
+        case when not is_counted(d.role) then 'anonymous' end as reason,
         d.role,
         d.source,
         d.seconds::bigint as seconds,
@@ -68,22 +69,6 @@ counted as (
         t.device
     from days as d
     left join top_devices as t on t.userId = d.userId
-    where is_counted(d.role)
-),
-
-anonymous as (
-    select
-        d.userId,
-        false as counted,
-        'anonymous' as reason,
-        d.role,
-        d.source,
-        d.seconds::bigint as seconds,
-        d.sessions,
-        t.device
-    from days as d
-    left join top_devices as t on t.userId = d.userId
-    where not is_counted(d.role)
 ),
 
 inactive as (
@@ -107,9 +92,7 @@ inactive as (
 ),
 
 final as (
-    select * from counted
-    union all
-    select * from anonymous
+    select * from active
     union all
     select * from inactive
 )
