@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from pathlib import Path
 
 import pytest
 from conftest import session
-from helpers import ingest_docs, week
+from helpers import ingest_docs, week, while_ingesting
 
 from pipelines import lake as lakemod
 from pipelines.errors import UserError
@@ -90,29 +89,12 @@ def test_readers_see_whole_snapshots_while_a_writer_works(lake, export):
                 ]
             )
         )
+
     # flip the lake between two states again and again while reading it
-    stop = threading.Event()
-    errors: list[BaseException] = []
+    def read():
+        return tuple(i["users"] for i in weekly_data(lake, dt.date(2023, 6, 19))["month"])
 
-    def writer():
-        try:
-            for path in flips:
-                ingest_docs(lake, path)
-        except BaseException as exc:  # noqa: BLE001 - reported by the test
-            errors.append(exc)
-        finally:
-            stop.set()
-
-    thread = threading.Thread(target=writer)
-    thread.start()
-    seen = set()
-    reads = 0
-    while not stop.is_set() and reads < 2000:
-        body = weekly_data(lake, dt.date(2023, 6, 19))
-        seen.add(tuple(i["users"] for i in body["month"]))
-        reads += 1
-    thread.join()
-    assert not errors
+    seen, _ = while_ingesting(lake, flips, read, 2000)
     counts_before = tuple(i["users"] for i in before["month"])
     assert seen <= {counts_before, tuple(c + 1 for c in counts_before)}
     assert weekly_data(lake, dt.date(2023, 6, 19)) == before  # the last flip made u7 inactive

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import threading
 
 import pytest
 from conftest import run_cli, session, user_daily
-from helpers import ingest_docs
+from helpers import ingest_docs, while_ingesting
 
 from pipelines.errors import UserError
 from pipelines.lakesql import run_query
@@ -87,25 +86,12 @@ def test_queries_see_whole_snapshots_while_an_ingest_runs(lake, export):
             for d in range(1, 31)
         ]
         flips.append(export(docs))
-    stop, errors, seen = threading.Event(), [], set()
 
-    def writer():
-        try:
-            for path in flips:
-                ingest_docs(lake, path)
-        except BaseException as exc:  # noqa: BLE001 - reported by the test
-            errors.append(exc)
-        finally:
-            stop.set()
+    def read():
+        return run_query(lake, "select count(*) as n from user_daily where userId = 'u7'").column("n")[0].as_py()
 
-    thread = threading.Thread(target=writer)
-    thread.start()
-    reads = 0
-    while not stop.is_set() and reads < 500:
-        seen.add(run_query(lake, "select count(*) as n from user_daily where userId = 'u7'").column("n")[0].as_py())
-        reads += 1
-    thread.join()
-    assert not errors and reads > 0
+    seen, reads = while_ingesting(lake, flips, read, 500)
+    assert reads > 0
     assert seen <= {0, 30}  # u7 active on all 30 days or on none: never a mix of two snapshots
     assert run_query(lake, "select count(*) as n from user_daily where userId = 'u7'").column("n")[0].as_py() == 0
 
