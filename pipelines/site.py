@@ -16,6 +16,7 @@ import datetime as dt
 import hashlib
 import hmac
 import html
+import re
 import secrets
 import threading
 import time
@@ -96,6 +97,15 @@ class Failures:
             self.counts.pop(client, None)
 
 
+SAFE_NEXT = re.compile(r"/reports/(index\.html|\d{4}-\d{2}-\d{2}(\.html)?)?")
+
+
+def safe_next(value: str | None) -> str:
+    """Where to go after the login: one of the site's own pages, else the index (never another site,
+    never out of /reports/)."""
+    return value if value and SAFE_NEXT.fullmatch(value) else "/reports/"
+
+
 def _day(value: str) -> dt.date | None:
     try:
         return dt.date.fromisoformat(value)
@@ -152,7 +162,7 @@ def add_report_site(app: FastAPI, root: Path, cache, public: bool = False) -> No
 
     @app.get("/reports/login", include_in_schema=False)
     async def login_form(request: Request, next: str = "/reports/"):
-        return login_page(wanted=next if next.startswith("/reports/") else "/reports/")
+        return login_page(wanted=safe_next(next))
 
     @app.post("/reports/login", include_in_schema=False)
     async def login(request: Request):
@@ -163,8 +173,7 @@ def add_report_site(app: FastAPI, root: Path, cache, public: bool = False) -> No
         form = parse_qs((await request.body()).decode("utf-8", "replace"))
         user_id = (form.get("user_id") or [""])[0].strip()
         token = (form.get("token") or [""])[0].strip()
-        wanted = (form.get("next") or ["/reports/"])[0]
-        wanted = wanted if wanted.startswith("/reports/") and "//" not in wanted else "/reports/"
+        wanted = safe_next((form.get("next") or [None])[0])
         record = users.check(cache.users(), user_id, token)
         if record is None:
             failures.failed(client)

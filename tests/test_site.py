@@ -183,3 +183,46 @@ def test_a_manager_logs_in_browses_and_logs_out_in_chromium(served, tmp_path):
         page.goto(base + "/reports/2023-05-19")
         assert "/reports/login" in page.url  # the session is gone
         browser.close()
+
+
+NASTY_PATHS = [
+    "/reports/9999-12-31",
+    "/reports/0001-01-01.html",
+    "/reports/2023-02-30",
+    "/reports/%00",
+    "/reports/..%2F..%2Fetc%2Fpasswd",
+    "/reports/" + "9" * 5000,
+    "/reports/2023-05-19/extra",
+    "/reports/?date=",
+    "/reports/?date=%F0%9F%92%A5",
+    "/reports/?date=2023-05-19&date=2023-05-12",
+    "/reports/login?next=//evil.example",
+    "/reports/login?next=https://evil.example/reports/",
+]
+
+
+def test_hostile_requests_never_get_a_500_nor_leave_the_site(served):
+    lake, base, tokens = served
+    jar = login(base, "boss", tokens["boss"]).cookies
+    for path in NASTY_PATHS:
+        for cookies in (jar, {"engagement_session": "x" * 5000}, {"engagement_session": "a.b.c"}):
+            answer = httpx.get(base + path, cookies=cookies)
+            assert answer.status_code in (200, 303, 404), (path, answer.status_code)
+            assert answer.headers.get("location", "/reports/").startswith("/reports/"), path
+    forms = [
+        b"",
+        b"user_id=boss",
+        b"token=x",
+        b"user_id=%FF%FE&token=%00",
+        b"\xff\xfe\x00garbage",
+        b"user_id=boss&token=" + tokens["boss"].encode() + b"&next=//evil.example/",
+        b"user_id=boss&token=" + tokens["boss"].encode() + b"&next=/reports/../../etc",
+        b"user_id=" + b"a" * 100_000 + b"&token=b",
+    ]
+    for body in forms:
+        answer = httpx.post(
+            base + "/reports/login", content=body, headers={"content-type": "application/x-www-form-urlencoded"}
+        )
+        assert answer.status_code in (303, 401), (body[:40], answer.status_code)
+        location = answer.headers.get("location", "/reports/")
+        assert location.startswith("/reports/") and "//" not in location and ".." not in location, location
