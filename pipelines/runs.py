@@ -122,11 +122,29 @@ def read_runs(root) -> list[dict]:
     """The run ledger, oldest first (none yet: empty)."""
     import json
 
+    from pipelines.errors import UserError
+
+    path = root / LEDGER
     try:
-        text = (root / LEDGER).read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return []
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read the run ledger {path}: {exc}") from None
+    runs = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            run = json.loads(line)
+        except ValueError:
+            run = None
+        if not isinstance(run, dict) or not {"started", "ended", "status"} <= run.keys():
+            raise UserError(
+                f"the run ledger {path} is damaged at line {number}: remove that line (it is one run's record)"
+            )
+        runs.append(run)
+    return runs
 
 
 def append_run(root, record: dict) -> None:

@@ -113,3 +113,12 @@ def test_a_failed_or_missing_nightly_is_a_problem(healthy):
 def test_status_mistakes(tmp_path):
     result = run_cli("status", "--lake", str(tmp_path / "none"))
     assert result.returncode == 2 and "no lake at" in result.stderr
+
+
+@pytest.mark.parametrize("damage", ["{not json\n", '["a list"]\n', '{"started": "x"}\n', "\xff\n"])
+def test_a_damaged_run_ledger_is_one_line(healthy, damage):
+    with open(healthy.lake / runs.LEDGER, "a", encoding="utf-8", errors="surrogateescape") as ledger:
+        ledger.write(damage)
+    result = check(healthy)
+    assert result.returncode == 2 and result.stderr.startswith("engagement status: error: ")
+    assert "run ledger" in result.stderr and result.stderr.count("\n") == 1
