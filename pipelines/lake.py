@@ -96,6 +96,12 @@ def on_snapshot(root: Path, run: Callable[[LakeState], T]) -> T:
             return run(state)
         except duckdb.IOException:
             if attempt == READ_ATTEMPTS - 1:
+                missing = [p for t in TABLES for p in state.paths(root, t) if not Path(p).exists()]
+                if missing:  # not a writer at work: files the state names are gone
+                    raise UserError(
+                        f"the lake {root} names {len(missing)} file(s) that are missing, e.g. {missing[0]}: "
+                        "restore them from a backup, or ingest the exports again into a new --lake"
+                    ) from None
                 raise
     raise AssertionError("unreachable")
 
