@@ -75,21 +75,24 @@ def _fetch(con, name: str, params: dict) -> pa.Table:
     return con.sql(query(name), params=params).to_arrow_table()
 
 
-def explain(root: Path, date: dt.date) -> tuple[pa.Table, pa.Table]:
+def explain(root: Path, date: dt.date, con=None) -> tuple[pa.Table, pa.Table]:
     """Why weekly-data shows its number for `date`: every user seen that day (counted first, then
-    those not counted with the reason), and that day's rejected documents per reason and file."""
+    those not counted with the reason), and that day's rejected documents per reason and file.
+    `con`: a connection to reuse (its views are replaced), for many days in a row."""
     from pipelines.lakesql import rejects_view
 
     def run(state: lake.LakeState) -> tuple[pa.Table, pa.Table]:
         require_days(root, state)
-        con = connect()
+        own = con is None
+        db = connect() if own else con
         try:
-            create_views(con, root, state, date, date)
-            rejects_view(con, root)
-            users = _fetch(con, "history/explain_day", {"date": date})
-            return users, _fetch(con, "history/rejects_of_day", {"date": date})
+            create_views(db, root, state, date, date)
+            rejects_view(db, root)
+            users = _fetch(db, "history/explain_day", {"date": date})
+            return users, _fetch(db, "history/rejects_of_day", {"date": date})
         finally:
-            con.close()
+            if own:
+                db.close()
 
     return lake.on_snapshot(root, run)
 

@@ -169,16 +169,18 @@ def test_explain_counts_what_weekly_data_counts_and_says_why_the_others_are_left
 
 def test_explain_matches_weekly_data_on_every_date_of_the_test_lakes(history, two_weeks):
     from pipelines.history import explain
+    from pipelines.sql import connect
 
     for lake, first, last in (
         (history[0], dt.date(2023, 9, 1), dt.date(2023, 12, 19)),
         (two_weeks, dt.date(2023, 5, 4), dt.date(2023, 5, 19)),
     ):
+        con = connect()  # one connection for the lake's days (explain replaces its views)
         day = first
         while day <= last:
-            users, _ = explain(lake, day)
+            users, _ = explain(lake, day, con)
             counted = sum(users.column("counted").to_pylist())
-            shown = {dt.date(i["year"], i["month"], i["day"]): i["users"] for i in weekly_data(lake, day)["month"]}
+            shown = {dt.date(i["year"], i["month"], i["day"]): i["users"] for i in weekly_data(lake, day, con)["month"]}
             assert counted == shown.get(day, 0), day
             day += dt.timedelta(days=1)
 

@@ -115,10 +115,10 @@ def test_status_mistakes(tmp_path):
     assert result.returncode == 2 and "no lake at" in result.stderr
 
 
-@pytest.mark.parametrize("damage", ["{not json\n", '["a list"]\n', '{"started": "x"}\n', "\xff\n"])
-def test_a_damaged_run_ledger_is_one_line(healthy, damage):
-    with open(healthy.lake / runs.LEDGER, "a", encoding="utf-8", errors="surrogateescape") as ledger:
-        ledger.write(damage)
-    result = check(healthy)
-    assert result.returncode == 2 and result.stderr.startswith("engagement status: error: ")
-    assert "run ledger" in result.stderr and result.stderr.count("\n") == 1
+def test_a_damaged_run_ledger_is_one_line(healthy):
+    good = (healthy.lake / runs.LEDGER).read_text(encoding="utf-8")
+    for damage in ("{not json\n", '["a list"]\n', '{"started": "x"}\n', "\u00ff\n"):
+        (healthy.lake / runs.LEDGER).write_text(good + damage, encoding="utf-8")
+        result = check(healthy)
+        assert result.returncode == 2 and result.stderr.startswith("engagement status: error: ")
+        assert "run ledger" in result.stderr and "at line 2" in result.stderr and result.stderr.count("\n") == 1
