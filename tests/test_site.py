@@ -215,3 +215,4 @@ def test_hostile_requests_never_get_a_500_nor_leave_the_site(served):
         assert answer.status_code in (303, 401), (body[:40], answer.status_code)
         location = answer.headers.get("location", "/reports/")
         assert location.startswith("/reports/") and "//" not in location and ".." not in location, location
+        assert login(base, "boss", tokens["boss"]).status_code == 303  # (resets the client's growing wait)
