@@ -453,12 +453,15 @@ def _run_flow(command: str, call: Callable[[], Any]) -> int:
     return 0
 
 
-def _date(value: str | None) -> dt.date | None:
+def _date(value: str | None, flag: str | None = None) -> dt.date | None:
+    """A YYYY-MM-DD flag's date (None stays None); a UserError naming the flag, when given, else the value."""
     if value is None:
         return None
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
+        if flag:
+            raise UserError(f"{flag} {value!r} is not a date: use YYYY-MM-DD") from None
         raise UserError(f"cannot read {value!r} as a date: use YYYY-MM-DD") from None
 
 
@@ -580,7 +583,7 @@ def cmd_trend(
     tables.check_format(fmt, out)
     root = load_settings(lake).lake
     lakes.require_lake(root)
-    tables.write(history.trend(root, _day(first, "--from"), _day(last, "--to"), every.value), fmt, out)
+    tables.write(history.trend(root, _date(first, "--from"), _date(last, "--to"), every.value), fmt, out)
     return 0
 
 
@@ -644,14 +647,14 @@ def cmd_explain(
     if week is not None or compare_week is not None:
         if week is None or compare_week is None or date is not None or compare is not None:
             raise UserError("--week END and --compare-week END2 go together (and without --date/--compare)")
-        a, b = window(_day(week, "--week")), window(_day(compare_week, "--compare-week"))
+        a, b = window(_date(week, "--week")), window(_date(compare_week, "--compare-week"))
         tables.write(history.compare(root, a, b), fmt, out)
         return 0
     if date is None:
         raise UserError("name the day: --date D (or compare windows with --week END --compare-week END2)")
-    day = _day(date, "--date")
+    day = _date(date, "--date")
     if compare is not None:
-        other = _day(compare, "--compare")
+        other = _date(compare, "--compare")
         tables.write(history.compare(root, (day, day), (other, other)), fmt, out)
         return 0
     users, rejects = history.explain(root, day)
@@ -689,13 +692,6 @@ def cmd_status(
         return 1 if report["problems"] else 0
     print(json.dumps(report, indent=1) if as_json else health.as_text(report), end="\n" if as_json else "")
     return 0
-
-
-def _day(value: str, flag: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise UserError(f"{flag} {value!r} is not a date: use YYYY-MM-DD") from None
 
 
 def _version() -> str:

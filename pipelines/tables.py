@@ -51,17 +51,19 @@ def as_text(table: pa.Table) -> str:
     return "\n".join([line(names), *(line(r) for r in rows)]) + "\n"
 
 
-def as_json(table: pa.Table) -> str:
-    def plain(value):
-        if isinstance(value, (dt.date, dt.datetime, dt.time)):
-            return value.isoformat()
-        if isinstance(value, decimal.Decimal):  # DuckDB's sums: numbers, not strings
-            return int(value) if value == value.to_integral_value() else float(value)
-        if isinstance(value, bytes):
-            return value.decode("utf-8", errors="replace")
-        return str(value)
+def _plain(value):
+    """What JSON cannot hold as it is: dates as ISO text, DuckDB's decimals as numbers, bytes as text."""
+    if isinstance(value, (dt.date, dt.datetime, dt.time)):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):  # DuckDB's sums: numbers, not strings
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return str(value)
 
-    return json.dumps(table.to_pylist(), default=plain, ensure_ascii=False, indent=1) + "\n"
+
+def as_json(table: pa.Table) -> str:
+    return json.dumps(table.to_pylist(), default=_plain, ensure_ascii=False, indent=1) + "\n"
 
 
 def as_csv(table: pa.Table) -> str:
@@ -106,7 +108,7 @@ def write_explained(
         users = users.filter(pc.equal(users.column("userId"), user))
     if fmt == "json":
         body = {"date": day.isoformat(), "counted": counted, "users": users.to_pylist(), "rejects": rejects.to_pylist()}
-        text = json.dumps(body, default=lambda v: v.isoformat() if hasattr(v, "isoformat") else str(v), indent=1)
+        text = json.dumps(body, default=_plain, ensure_ascii=False, indent=1)
         _emit((text + "\n").encode("utf-8"), out)
     elif fmt == "table":
         parts = [f"{day.isoformat()}: {counted} users counted (weekly-data's number)", as_text(users).rstrip("\n")]
