@@ -1,6 +1,6 @@
 """History over any range: DAU/WAU/MAU trends and explaining one day's number.
 
-Each function reads one snapshot of the lake (lake.on_snapshot) and returns an Arrow table; the
+Each function reads one snapshot of the lake (snapshot.over_views) and returns an Arrow table; the
 CLI prints it, the notebook API (pipelines.notebook) hands it over as a DataFrame.
 """
 
@@ -14,8 +14,8 @@ import pyarrow as pa
 from pipelines import lake
 from pipelines.days import clipped
 from pipelines.errors import UserError
-from pipelines.snapshot import create_views
-from pipelines.sql import connect, query
+from pipelines.snapshot import over_views
+from pipelines.sql import query
 
 EVERY = ("day", "week", "month")
 MAX_DAYS = 36_600  # a century of days in one answer
@@ -53,22 +53,16 @@ def trend(root: Path, first: dt.date, last: dt.date, every: str = "day", require
     if every not in EVERY:
         raise UserError(f"unknown --every {every!r}: use day, week or month")
 
-    def run(state: lake.LakeState) -> pa.Table:
+    def work(con, state: lake.LakeState) -> pa.Table:
         if require:
             require_days(root, state)
         check_range(state, first, last)
         params = {"first": first, "last": last, "held": _held(state, first, last)}
-        name = "history/trend_daily"
-        if every != "day":
-            name, params["unit"] = "history/trend_periods", every
-        con = connect()
-        try:
-            create_views(con, root, state, clipped(first, -29) if every == "day" else first, last)
-            return _fetch(con, name, params)
-        finally:
-            con.close()
+        if every == "day":
+            return _fetch(con, "history/trend_daily", params)
+        return _fetch(con, "history/trend_periods", params | {"unit": every})
 
-    return lake.on_snapshot(root, run)
+    return over_views(root, work, clipped(first, -29) if every == "day" else first, last)
 
 
 def _fetch(con, name: str, params: dict) -> pa.Table:
@@ -81,36 +75,24 @@ def explain(root: Path, date: dt.date, con=None) -> tuple[pa.Table, pa.Table]:
     `con`: a connection to reuse (its views are replaced), for many days in a row."""
     from pipelines.lakesql import rejects_view
 
-    def run(state: lake.LakeState) -> tuple[pa.Table, pa.Table]:
+    def work(db, state: lake.LakeState) -> tuple[pa.Table, pa.Table]:
         require_days(root, state)
-        own = con is None
-        db = connect() if own else con
-        try:
-            create_views(db, root, state, date, date)
-            rejects_view(db, root)
-            users = _fetch(db, "history/explain_day", {"date": date})
-            return users, _fetch(db, "history/rejects_of_day", {"date": date})
-        finally:
-            if own:
-                db.close()
+        rejects_view(db, root)
+        users = _fetch(db, "history/explain_day", {"date": date})
+        return users, _fetch(db, "history/rejects_of_day", {"date": date})
 
-    return lake.on_snapshot(root, run)
+    return over_views(root, work, date, date, con)
 
 
 def compare(root: Path, a: tuple[dt.date, dt.date], b: tuple[dt.date, dt.date]) -> pa.Table:
     """Users counted in span `b` and not in span `a` (new), and the reverse (gone)."""
 
-    def run(state: lake.LakeState) -> pa.Table:
+    def work(con, state: lake.LakeState) -> pa.Table:
         require_days(root, state)
-        con = connect()
-        try:
-            create_views(con, root, state, min(a[0], b[0]), max(a[1], b[1]))
-            params = {"a_first": a[0], "a_last": a[1], "b_first": b[0], "b_last": b[1]}
-            return _fetch(con, "history/compare", params)
-        finally:
-            con.close()
+        params = {"a_first": a[0], "a_last": a[1], "b_first": b[0], "b_last": b[1]}
+        return _fetch(con, "history/compare", params)
 
-    return lake.on_snapshot(root, run)
+    return over_views(root, work, min(a[0], b[0]), max(a[1], b[1]))
 
 
 def windows(root: Path, ends: list[dt.date]) -> list[tuple[dt.date, int, int]]:
@@ -118,12 +100,7 @@ def windows(root: Path, ends: list[dt.date]) -> list[tuple[dt.date, int, int]]:
     if not ends:
         return []
 
-    def run(state: lake.LakeState) -> list[tuple[dt.date, int, int]]:
-        con = connect()
-        try:
-            create_views(con, root, state, clipped(min(ends), -7), max(ends))
-            return con.execute(query("history/windows"), {"ends": ends}).fetchall()
-        finally:
-            con.close()
+    def work(con, state: lake.LakeState) -> list[tuple[dt.date, int, int]]:
+        return con.execute(query("history/windows"), {"ends": ends}).fetchall()
 
-    return lake.on_snapshot(root, run)
+    return over_views(root, work, clipped(min(ends), -7), max(ends))

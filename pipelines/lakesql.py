@@ -14,8 +14,8 @@ import pyarrow as pa
 
 from pipelines import lake
 from pipelines.errors import UserError
-from pipelines.snapshot import create_views
-from pipelines.sql import connect, query
+from pipelines.snapshot import over_views
+from pipelines.sql import query
 
 REJECTS_SCHEMA = pa.schema(
     [
@@ -71,29 +71,24 @@ def run_query(root: Path, text: str) -> pa.Table:
 
     check_read_only(text)
 
-    def run(state: lake.LakeState) -> pa.Table:
-        con = connect()
+    def work(con, state: lake.LakeState) -> pa.Table:
+        rejects = rejects_view(con, root)
+        readable = [*(p for t in lake.TABLES for p in state.paths(root, t)), *rejects]
+        if readable:
+            con.execute(query("lake/allow_paths"), {"paths": readable})
+        con.execute(query("lake/read_only"))
         try:
-            create_views(con, root, state)
-            rejects = rejects_view(con, root)
-            readable = [*(p for t in lake.TABLES for p in state.paths(root, t)), *rejects]
-            if readable:
-                con.execute(query("lake/allow_paths"), {"paths": readable})
-            con.execute(query("lake/read_only"))
-            try:
-                return con.sql(text).to_arrow_table()
-            except duckdb.PermissionException:
-                if not all(Path(p).exists() for p in readable):  # a writer replaced a file: read again
-                    raise duckdb.IOException("the snapshot changed while it was read") from None
-                raise
-            except duckdb.IOException:
-                raise
-            except duckdb.Error as exc:
-                raise UserError(f"the query failed: {_first_line(exc)}") from None
-        finally:
-            con.close()
+            return con.sql(text).to_arrow_table()
+        except duckdb.PermissionException:
+            if not all(Path(p).exists() for p in readable):  # a writer replaced a file: read again
+                raise duckdb.IOException("the snapshot changed while it was read") from None
+            raise
+        except duckdb.IOException:
+            raise
+        except duckdb.Error as exc:
+            raise UserError(f"the query failed: {_first_line(exc)}") from None
 
     try:
-        return lake.on_snapshot(root, run)
+        return over_views(root, work)
     except duckdb.PermissionException as exc:
         raise UserError(f"the query may read only the lake's tables: {_first_line(exc)}") from None

@@ -90,6 +90,28 @@ def _read(path: Path) -> str | None:
         return None
 
 
+KEYED = (("weekly-data", ".json"), ("reports", ".html"))  # (folder, suffix) of each keyed output
+
+
+def _key_path(folder: Path, end: dt.date, suffix: str) -> Path:
+    """Where the key an output was written for is kept."""
+    return folder / KEYS / f"{end.isoformat()}{suffix}.key"
+
+
+def stale_outputs(out: Path, state: lake.LakeState) -> list[str]:
+    """The published outputs (folder/<end><suffix>) whose 8 days changed after they were written."""
+    stale = []
+    for folder, suffix in KEYED:
+        for key_file in sorted((out / folder / KEYS).glob(f"*{suffix}.key")):
+            try:
+                end = dt.date.fromisoformat(key_file.name.removesuffix(f"{suffix}.key"))
+            except ValueError:  # not one of ours
+                continue
+            if _read(key_file) != window_key(state, end):
+                stale.append(f"{folder}/{end.isoformat()}{suffix}")
+    return stale
+
+
 def _keyed_write(folder: Path, end: dt.date, suffix: str, key: str, force: bool, render) -> tuple[Path, bool, str]:
     """folder/<end><suffix> from render(), unless its key file says it is up to date (always with force).
 
@@ -97,7 +119,7 @@ def _keyed_write(folder: Path, end: dt.date, suffix: str, key: str, force: bool,
     so many can be written at once (a backfill's tasks).
     """
     path = folder / f"{end.isoformat()}{suffix}"
-    key_path = folder / KEYS / f"{end.isoformat()}{suffix}.key"
+    key_path = _key_path(folder, end, suffix)
     current = _read(path)
     if not force and current is not None and _read(key_path) == key:
         return path, False, current

@@ -7,7 +7,9 @@ half-placed files are not seen); a table without files is an empty table of the 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pyarrow as pa
 
@@ -38,3 +40,30 @@ def create_views(
         files = state.paths(root, table, first, last)
         relation = con.read_parquet(files) if files else con.from_arrow(empty(table))
         relation.create_view(table, replace=True)
+
+
+T = TypeVar("T")
+
+
+def over_views(
+    root: Path,
+    work: Callable[[object, lake.LakeState], T],
+    first: dt.date | None = None,
+    last: dt.date | None = None,
+    con=None,
+) -> T:
+    """work(con, state) on one snapshot of the lake, with the views of dates first..last (all by
+    default) on `con`, or on a connection of its own; read again if a writer replaced a file meanwhile
+    (lake.on_snapshot)."""
+    from pipelines.sql import connect
+
+    def run(state: lake.LakeState) -> T:
+        db = connect() if con is None else con
+        try:
+            create_views(db, root, state, first, last)
+            return work(db, state)
+        finally:
+            if con is None:
+                db.close()
+
+    return lake.on_snapshot(root, run)

@@ -13,9 +13,10 @@ from typing import Any
 
 from pipelines import lake
 from pipelines.manifest import read_manifest
+from pipelines.outputs import stale_outputs
 from pipelines.runs import read_runs
-from pipelines.snapshot import create_views
-from pipelines.sql import connect, query
+from pipelines.snapshot import over_views
+from pipelines.sql import query
 
 NIGHTLY_EVERY = dt.timedelta(hours=36)  # --check: a nightly run older than this is missing
 
@@ -42,19 +43,6 @@ def _gaps(held: list[dt.date]) -> list[dt.date]:
                 gaps.append(day)
             day += dt.timedelta(days=1)
     return gaps
-
-
-def _stale_outputs(root: Path, out: Path, state: lake.LakeState) -> list[str]:
-    """Published weeks whose 8 days changed after they were written."""
-    from pipelines.outputs import KEYS, window_key
-
-    stale = []
-    for folder, suffix in (("weekly-data", ".json"), ("reports", ".html")):
-        for key_file in sorted((out / folder / KEYS).glob(f"*{suffix}.key")):
-            end = dt.date.fromisoformat(key_file.name.removesuffix(f"{suffix}.key"))
-            if key_file.read_text(encoding="utf-8").strip() != window_key(state, end):
-                stale.append(f"{folder}/{end.isoformat()}{suffix}")
-    return stale
 
 
 def _last_ingest(root: Path, con) -> dict[str, Any] | None:
@@ -84,21 +72,17 @@ def status(root: Path, out: Path, now: dt.datetime | None = None) -> dict[str, A
 
     now = now or dt.datetime.now(dt.timezone.utc)
 
-    def run(state: lake.LakeState) -> dict[str, Any]:
-        con = connect()
-        try:
-            create_views(con, root, state)
-            days = con.execute(query("lake/days")).fetchall()
-            report = _report(root, out, state, days, con)
-        finally:
-            con.close()
-        report["problems"] = _problems(report, state, now.astimezone(ZoneInfo(state.tz or "UTC")).date(), now)
+    def work(con, state: lake.LakeState) -> dict[str, Any]:
+        days = con.execute(query("lake/days")).fetchall()
+        gaps = _gaps([d for d, *_ in days])
+        report = _report(root, out, state, days, gaps, con)
+        report["problems"] = _problems(report, gaps, now.astimezone(ZoneInfo(state.tz or "UTC")).date(), now)
         return report
 
-    return lake.on_snapshot(root, run)
+    return over_views(root, work)
 
 
-def _report(root: Path, out: Path, state: lake.LakeState, days: list[tuple], con) -> dict[str, Any]:
+def _report(root: Path, out: Path, state: lake.LakeState, days: list[tuple], gaps: list[dt.date], con) -> dict:
     held = [d for d, *_ in days]
     size = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
     runs = read_runs(root)
@@ -111,15 +95,14 @@ def _report(root: Path, out: Path, state: lake.LakeState, days: list[tuple], con
         "bytes": size,
         "days_with_sessions": len([d for d, _, sessions, _ in days if sessions]),
         "days_with_rollups_only": _ranges([d for d, _, sessions, rollups in days if rollups and not sessions]),
-        "gaps": _ranges(_gaps(held)),
+        "gaps": _ranges(gaps),
         "last_ingest": _last_ingest(root, con),
-        "stale_outputs": _stale_outputs(root, out, state),
+        "stale_outputs": stale_outputs(out, state),
         "last_nightly": runs[-1] if runs else None,
-        "_held": held,
     }
 
 
-def _problems(report: dict[str, Any], state: lake.LakeState, today: dt.date, now: dt.datetime) -> list[str]:
+def _problems(report: dict[str, Any], gaps: list[dt.date], today: dt.date, now: dt.datetime) -> list[str]:
     problems = []
     last = report["last_nightly"]
     if last is None:
@@ -130,8 +113,7 @@ def _problems(report: dict[str, Any], state: lake.LakeState, today: dt.date, now
         ended = dt.datetime.fromisoformat(last["ended"])
         if now - ended > NIGHTLY_EVERY:
             problems.append(f"no nightly run since {last['ended']} (more than 36 hours)")
-    held = report.pop("_held")
-    recent = [d for d in _gaps(held) if today - dt.timedelta(days=7) <= d < today]
+    recent = [d for d in gaps if today - dt.timedelta(days=7) <= d < today]
     for day in recent:
         problems.append(f"no data for {day.isoformat()}, while the days around it have data (a missing export?)")
     for name in report["stale_outputs"]:
