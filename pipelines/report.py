@@ -12,7 +12,6 @@ from typing import Any
 
 from pipelines import lake
 from pipelines.days import between, clipped, shifted
-from pipelines.sql import rows_over_days
 from pipelines.weekly import WINDOW_DAYS, weekly_data, window
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "reports" / "templates"
@@ -20,12 +19,6 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "reports" / "templates"
 
 def _by_date(body: dict) -> dict[dt.date, int]:
     return {dt.date(i["year"], i["month"], i["day"]): i["users"] for i in body["month"]}
-
-
-def _distinct_users(root: Path, end: dt.date) -> int:
-    first, last = window(end)
-    rows = rows_over_days(root, "user_daily", first, last, "marts/week_users", {"first": first, "last": last})
-    return rows[0][0] if rows else 0
 
 
 def _pct(now: float, before: float) -> float | None:
@@ -134,13 +127,14 @@ def week_context(root: Path, end: dt.date, today: dt.date | None = None) -> dict
             "The last days may be incomplete: Rocket.Chat aggregates sessions nightly, and exports of the "
             "most recent days can still grow."
         )
-    distinct = _distinct_users(root, end)
-    before = shifted(end, -7)
-    previous_distinct = _distinct_users(root, before) if before else 0
+    context_extra = _in_context(root, end, held)
+    # the distinct users of this window and of the one a week before: the 12 weeks' last two
+    weeks = context_extra["weeks"]
+    distinct = weeks[-1]["users"]
+    previous_distinct = weeks[-2]["users"] if len(weeks) > 1 else 0
     change_pct = _pct(total, previous_total)
     distinct_pct = _pct(distinct, previous_distinct)
     state_file = root / lake.STATE_FILE
-    context_extra = _in_context(root, end, held)
     return context_extra | {
         "body": body,
         "end": end.isoformat(),
