@@ -121,20 +121,27 @@ class AnswerCache:
             cached = self._tz = (version, lake.read_state(self.root).tz or "UTC")
         return cached[1]
 
-    async def answer(self, kind: str, args: tuple, compute: Callable[[], dict], heavy: bool = False) -> Response:
-        """The cached response for (lake state, kind, args); computed in a worker pool on a miss."""
+    async def cached(self, kind: str, args: tuple, make: Callable[[], bytes], heavy: bool = False) -> bytes:
+        """The bytes for (lake state, kind, args): from the cache, or made in a worker pool on a miss."""
         key = (self.version(), kind, args)
         with self.lock:
             if key in self.cache:
                 self.cache.move_to_end(key)
-                return Response(self.cache[key], media_type="application/json")
-        body = await anyio.to_thread.run_sync(compute, limiter=self.heavy if heavy else self.light)
-        encoded = json.dumps(body, separators=(",", ":")).encode("utf-8")
+                return self.cache[key]
+        made = await anyio.to_thread.run_sync(make, limiter=self.heavy if heavy else self.light)
         with self.lock:
-            self.cache[key] = encoded
+            self.cache[key] = made
             if len(self.cache) > self.cache_size:
                 self.cache.popitem(last=False)
-        return Response(encoded, media_type="application/json")
+        return made
+
+    async def answer(self, kind: str, args: tuple, compute: Callable[[], dict], heavy: bool = False) -> Response:
+        """The cached JSON response for (lake state, kind, args)."""
+
+        def make() -> bytes:
+            return json.dumps(compute(), separators=(",", ":")).encode("utf-8")
+
+        return Response(await self.cached(kind, args, make, heavy), media_type="application/json")
 
 
 class JsonCORSMiddleware(CORSMiddleware):

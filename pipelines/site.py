@@ -21,6 +21,7 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import parse_qs, quote
 
@@ -119,8 +120,6 @@ def add_report_site(app: FastAPI, root: Path, cache, public: bool = False) -> No
 
     key = _key(root)
     failures = Failures()
-    pages: OrderedDict[tuple, bytes] = OrderedDict()
-    lock = threading.Lock()
 
     def signed_in(request: Request) -> str | None:
         if public:
@@ -143,18 +142,9 @@ def add_report_site(app: FastAPI, root: Path, cache, public: bool = False) -> No
         )
         return HTMLResponse(body, status_code=status)
 
-    async def rendered(kind: str, arg, make) -> HTMLResponse:
-        cache_key = (cache.version(), kind, arg)
-        with lock:
-            if cache_key in pages:
-                pages.move_to_end(cache_key)
-                return HTMLResponse(pages[cache_key])
-        body = (await anyio.to_thread.run_sync(make, limiter=cache.heavy)).encode("utf-8")
-        with lock:
-            pages[cache_key] = body
-            while len(pages) > 256:
-                pages.popitem(last=False)
-        return HTMLResponse(body)
+    async def rendered(kind: str, arg, make: Callable[[], str]) -> HTMLResponse:
+        """A page cached like the API's answers (on the lake's state), made in the heavy pool."""
+        return HTMLResponse(await cache.cached(kind, (arg,), lambda: make().encode("utf-8"), heavy=True))
 
     def not_found(message: str) -> HTMLResponse:
         text = f"<!doctype html><title>Not found</title><p>{html.escape(message)}</p><p><a href='/reports/'>All weeks</a></p>"
