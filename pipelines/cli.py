@@ -15,6 +15,7 @@ import functools
 import json
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
@@ -430,6 +431,16 @@ def cmd_users_revoke(user_id: UserId, lake: Lake = None) -> int:
     return 0
 
 
+def _existing_lake(lake: str | None) -> Path:
+    """The lake folder the flag or ENGAGEMENT_LAKE names; a UserError when there is no lake there."""
+    from pipelines import lake as lakes
+    from pipelines.settings import load_settings
+
+    root = load_settings(lake).lake
+    lakes.require_lake(root)
+    return root
+
+
 def _quiet_prefect() -> None:
     """No telemetry from Prefect's embedded server (the network may be closed; nothing to report)."""
     import os
@@ -577,12 +588,9 @@ def cmd_trend(
     data are rows with zeros and has_data false.
     """
     from pipelines import history, tables
-    from pipelines import lake as lakes
-    from pipelines.settings import load_settings
 
     tables.check_format(fmt, out)
-    root = load_settings(lake).lake
-    lakes.require_lake(root)
+    root = _existing_lake(lake)
     tables.write(history.trend(root, _date(first, "--from"), _date(last, "--to"), every.value), fmt, out)
     return 0
 
@@ -601,13 +609,10 @@ def cmd_query(
     active user-day: date, userId, role, seconds, sessions, source) and rejects (file, line, reason,
     text, offset, date). A statement that writes, attaches or reads other files is refused.
     """
-    from pipelines import lake as lakes
     from pipelines import lakesql, tables
-    from pipelines.settings import load_settings
 
     tables.check_format(fmt, out)
-    root = load_settings(lake).lake
-    lakes.require_lake(root)
+    root = _existing_lake(lake)
     tables.write(lakesql.run_query(root, text), fmt, out)
     return 0
 
@@ -637,13 +642,10 @@ def cmd_explain(
     who is new and who is gone.
     """
     from pipelines import history, tables
-    from pipelines import lake as lakes
-    from pipelines.settings import load_settings
     from pipelines.weekly import window
 
     tables.check_format(fmt, out)
-    root = load_settings(lake).lake
-    lakes.require_lake(root)
+    root = _existing_lake(lake)
     if week is not None or compare_week is not None:
         if week is None or compare_week is None or date is not None or compare is not None:
             raise UserError("--week END and --compare-week END2 go together (and without --date/--compare)")
