@@ -52,7 +52,13 @@ def export_b(folder: Path) -> Path:
 
 
 def answers(root: Path) -> list[dict]:
-    return [weekly_data(root, end) for end in ENDS]
+    from pipelines.sql import connect
+
+    con = connect(threads=1)  # one connection for the 30 questions (each would open its own)
+    try:
+        return [weekly_data(root, end, con) for end in ENDS]
+    finally:
+        con.close()
 
 
 def content(root: Path) -> dict:
