@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipelines import lake, manifest
+from pipelines import lake, manifest, registrations
 from pipelines.errors import MachineError, machine_error
 from pipelines.faults import crash_point
 from pipelines.files import atomic_write_bytes
@@ -100,6 +100,11 @@ def ingest(
                 todo.append(path)
             else:
                 summary.skipped.append((str(path), f"unchanged since its ingest at {entry.ingested_at}"))
+        # exports of rocketchat_analytics and users feed new-users (pipelines/registrations.py)
+        kinds = {} if mapping is not None else {path: registrations.collection_of(path) for path in todo}
+        others = [path for path in todo if kinds.get(path, "sessions") != "sessions"]
+        todo = [path for path in todo if kinds.get(path, "sessions") == "sessions"]
+        summary.notes += [f"{path}: an export of {kinds[path]} (for new-users)" for path in others]
         if archive is not None:
             for leftover in archive.glob(".*.tmp"):
                 leftover.unlink(missing_ok=True)
@@ -109,7 +114,7 @@ def ingest(
             # rows carry their file and line, so arrival order need not be kept (and parallel inserts gain)
             con = connect(memory_limit=memory_limit, spill=staging / "spill", ordered=False)
             progress = progress or Quiet()
-            progress.reading(sum(path.stat().st_size for path in todo))
+            progress.reading(sum(path.stat().st_size for path in todo + others))
             if stage_map is None:
                 loaded = load_all(con, todo, tz, known, force, summary, mapping, progress)
             else:
@@ -119,6 +124,13 @@ def ingest(
             if summary.stored:
                 one_version_each = len(loaded) == 1 and loaded[0].fast
                 summary.days_touched = merge(con, root, state, staging, one_version_each, progress)
+            others_loaded = [registrations.load(con, path, kinds[path], len(todo) + i) for i, path in enumerate(others)]
+            for item in others_loaded:
+                summary.read += item.read
+                summary.stored += item.read - len(item.rejects)
+                summary.rejected.update(r["reason"] for r in item.rejects)
+            registrations.merge(con, root, state, staging, {item.collection for item in others_loaded})
+            loaded = [*loaded, *others_loaded]
             crash_point("merged")
             state.tz = tz
             run_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")  # one time for the run's files

@@ -5,6 +5,8 @@ Layout under the lake folder:
     sessions/date=YYYY-MM-DD/part-<hash>.parquet  every stored document, one row per _id
     user_daily/date=YYYY-MM-DD/part-<hash>.parquet  the active user-days of that date
     rejects/<key>.jsonl                           rejected documents of one input file
+    registrations/<name>-<hash>.parquet           new users: rocketchat_analytics "users" documents
+                                                  (name analytics) and users accounts (name users)
 
 Partition files are immutable and named by their content, so an unchanged day keeps its file
 and a rerun writes nothing new. A writer stages a file beside its target and renames it into
@@ -36,6 +38,7 @@ T = TypeVar("T")
 STATE_FILE = "_state.json"
 STATE_VERSION = 1
 TABLES = ("sessions", "user_daily")
+REGISTRATIONS = ("analytics", "users")  # one file each, not partitioned: a row per day, or per account
 
 
 @dataclass
@@ -44,6 +47,12 @@ class LakeState:
 
     tz: str | None = None
     files: dict[str, dict[str, str]] = field(default_factory=lambda: {t: {} for t in TABLES})
+    registrations: dict[str, str] = field(default_factory=dict)  # name -> its current file
+
+    def registration(self, root: Path, name: str) -> str | None:
+        """The absolute path of a registrations table's current file; None when the lake has none."""
+        relative = self.registrations.get(name)
+        return str(root / relative) if relative else None
 
     def paths(self, root: Path, table: str, first: dt.date | None = None, last: dt.date | None = None) -> list[str]:
         """Absolute paths of the table's current files, oldest first: all, or those of dates first..last.
@@ -61,6 +70,8 @@ class LakeState:
             "tz": self.tz,
             "tables": {t: dict(sorted(self.files.get(t, {}).items())) for t in TABLES},
         }
+        if self.registrations:  # absent from a sessions-only lake, whose state keeps its old bytes
+            body["registrations"] = dict(sorted(self.registrations.items()))
         return json.dumps(body, indent=1, sort_keys=False) + "\n"
 
 
@@ -76,7 +87,8 @@ def read_state(root: Path) -> LakeState:
     if body.get("version") != STATE_VERSION:
         raise UserError(f"{path} has state version {body.get('version')!r}; this tool reads version {STATE_VERSION}")
     files = {t: dict(body.get("tables", {}).get(t, {})) for t in TABLES}
-    return LakeState(tz=body.get("tz"), files=files)
+    registrations = {n: r for n, r in dict(body.get("registrations", {})).items() if n in REGISTRATIONS}
+    return LakeState(tz=body.get("tz"), files=files, registrations=registrations)
 
 
 READ_ATTEMPTS = 5
@@ -96,7 +108,9 @@ def on_snapshot(root: Path, run: Callable[[LakeState], T]) -> T:
             return run(state)
         except duckdb.IOException:
             if attempt == READ_ATTEMPTS - 1:
-                missing = [p for t in TABLES for p in state.paths(root, t) if not Path(p).exists()]
+                named = [p for t in TABLES for p in state.paths(root, t)]
+                named += [p for n in REGISTRATIONS if (p := state.registration(root, n))]
+                missing = [p for p in named if not Path(p).exists()]
                 if missing:  # not a writer at work: files the state names are gone
                     raise UserError(
                         f"the lake {root} names {len(missing)} file(s) that are missing, e.g. {missing[0]}: "
@@ -151,10 +165,28 @@ def place_partition(root: Path, table: str, date: str, staged: Path) -> str:
     return relative
 
 
+def place_file(root: Path, folder: str, name: str, staged: Path) -> str:
+    """Move a staged Parquet file to <folder>/<name>-<content hash>.parquet; return that path relative to root."""
+    relative = f"{folder}/{name}-{file_digest(staged)[:20]}.parquet"
+    target = root / relative
+    if target.exists():
+        staged.unlink()
+    else:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staged, target)
+        crash_point("partition placed")
+    return relative
+
+
 def remove_unreferenced(root: Path, state: LakeState) -> int:
     """Delete partition files the state no longer names (superseded days, leftovers of a crash)."""
     keep = {root / rel for table in TABLES for rel in state.files.get(table, {}).values()}
+    keep |= {root / rel for rel in state.registrations.values()}
     removed = 0
+    for path in (root / "registrations").glob("*.parquet"):
+        if path not in keep:
+            path.unlink(missing_ok=True)
+            removed += 1
     for table in TABLES:
         for path in (root / table).glob("date=*/*.parquet"):
             if path not in keep:

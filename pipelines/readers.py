@@ -24,6 +24,8 @@ from pipelines.json_lines import ndjson_batches
 JSON_SUFFIXES = (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson.gz")
 BSON_SUFFIXES = (".bson", ".bson.gz")
 COLLECTION = "rocketchat_sessions"
+# a dump's collections an ingest reads: sessions, and the two new-users counts from (registrations.py)
+DUMPED = (COLLECTION, "rocketchat_analytics", "users")
 
 
 def is_bson(path: Path) -> bool:
@@ -38,8 +40,9 @@ LOG_SUFFIXES = LOG_SUFFIXES + tuple(s + ".gz" for s in LOG_SUFFIXES)
 def find_inputs(paths: list[str | Path], notes: list[str] | None = None, logs: bool = False) -> list[Path]:
     """Expand files and folders (recursively) into the sorted list of export files to read.
 
-    In a folder: JSON exports (not a dump's *.metadata.json), and of mongodump's .bson files only
-    the rocketchat_sessions collection's; other collections are noted in `notes` and left alone.
+    In a folder: JSON exports (not a dump's *.metadata.json), and of mongodump's .bson files those
+    of rocketchat_sessions, rocketchat_analytics and users; other collections are noted in `notes`
+    and left alone.
     With `logs`, a folder's session logs instead (.csv, .tsv, .jsonl, .ndjson, .json, .log).
     """
     found: list[Path] = []
@@ -54,10 +57,10 @@ def find_inputs(paths: list[str | Path], notes: list[str] | None = None, logs: b
                 elif name.endswith(JSON_SUFFIXES) and not name.endswith(".metadata.json"):
                     found.append(candidate)
                 elif is_bson(candidate):
-                    if name.split(".", 1)[0] == COLLECTION:
+                    if name.split(".", 1)[0] in DUMPED:
                         found.append(candidate)
                     elif notes is not None:
-                        notes.append(f"ignored {candidate}: another collection than {COLLECTION}")
+                        notes.append(f"ignored {candidate}: a collection this tool does not read")
         elif path.is_file():
             found.append(path)
         elif path.exists():

@@ -219,6 +219,23 @@ BODIES = {
 }
 
 
+CHANGE = _items({"count": {"type": "integer"}, "variation": {"type": "integer"}})
+NEW_USERS_BODY = {
+    "type": "object",
+    "properties": {
+        "days": {
+            "type": "array",
+            "items": _items({"day": {"type": "string", "pattern": ISO_STRING_PATTERN}, "users": {"type": "integer"}}),
+        },
+        "period": CHANGE,
+        "yesterday": CHANGE,
+        "success": {"type": "boolean", "enum": [True]},
+    },
+    "required": ["days", "period", "yesterday", "success"],
+    "additionalProperties": False,
+}
+
+
 def _json(schema: dict[str, Any], description: str, example: dict | None = None) -> dict[str, Any]:
     content: dict[str, Any] = {"schema": schema}
     if example is not None:
@@ -228,13 +245,16 @@ def _json(schema: dict[str, Any], description: str, example: dict | None = None)
 
 def _operation(kind: str, dates: tuple[str, ...]) -> dict[str, Any]:
     """FastAPI route arguments documenting one endpoint (its query is checked by check_query)."""
-    key, item = BODIES[kind]
-    body = {
-        "type": "object",
-        "properties": {key: {"type": "array", "items": item}, "success": {"type": "boolean", "enum": [True]}},
-        "required": [key, "success"],
-        "additionalProperties": False,
-    }
+    if kind == "new":
+        body = NEW_USERS_BODY
+    else:
+        key, item = BODIES[kind]
+        body = {
+            "type": "object",
+            "properties": {key: {"type": "array", "items": item}, "success": {"type": "boolean", "enum": [True]}},
+            "required": [key, "success"],
+            "additionalProperties": False,
+        }
     return {
         "response_class": Response,
         "responses": {
@@ -366,6 +386,16 @@ def create_app(root: Path, cors_origins: tuple[str, ...] = (), public_reports: b
         return await state.answer(
             "by-time", (first, last), lambda: users_by_time(root, first, last, con=state.connection()), heavy=True
         )
+
+    @route("/new-users", "Registrations per day from start to end, against the period before", "new", ("start", "end"))
+    async def new(request: Request):
+        query, denied = refuse(request, ("start", "end"))
+        if denied:
+            return denied
+        from pipelines.new_users import new_users
+
+        first, last = _instant(query["start"]), _instant(query["end"])
+        return await state.answer("new", (first, last), lambda: new_users(root, first, last, con=state.connection()))
 
     from pipelines.site import add_report_site
 

@@ -96,9 +96,20 @@ def _report(root: Path, out: Path, state: lake.LakeState, days: list[tuple], gap
         "days_with_sessions": len([d for d, _, sessions, _ in days if sessions]),
         "days_with_rollups_only": _ranges([d for d, _, sessions, rollups in days if rollups and not sessions]),
         "gaps": _ranges(gaps),
+        "new_users": _registrations(root, state),
         "last_ingest": _last_ingest(root, con),
         "stale_outputs": stale_outputs(out, state),
         "last_nightly": runs[-1] if runs else None,
+    }
+
+
+def _registrations(root: Path, state: lake.LakeState) -> dict[str, int]:
+    """Rows of the new-users tables (pipelines/registrations.py): analytics documents, accounts."""
+    import pyarrow.parquet as pq
+
+    return {
+        name: pq.ParquetFile(path).metadata.num_rows if (path := state.registration(root, name)) else 0
+        for name in lake.REGISTRATIONS
     }
 
 
@@ -135,6 +146,13 @@ def as_text(report: dict[str, Any]) -> str:
         f"with only Rocket.Chat's rollups: {spans(report['days_with_rollups_only'])}",
         f"gaps (no data between days with data): {spans(report['gaps'])}",
     ]
+    held = report["new_users"]
+    if any(held.values()):
+        source = "its analytics" if held["analytics"] else "the accounts' createdAt"
+        lines.append(
+            f"new users: {held['analytics']:,} analytics documents, {held['users']:,} accounts "
+            f"(new-users counts from {source})"
+        )
     ingest = report["last_ingest"]
     if ingest:
         reasons = ", ".join(f"{k}: {v}" for k, v in sorted(ingest["rejects_by_reason"].items())) or "none"

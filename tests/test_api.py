@@ -18,6 +18,7 @@ WEEKLY = f"{BASE}/chat-busier/weekly-data"
 HOURLY = f"{BASE}/chat-busier/hourly-data"
 ACTIVE = f"{BASE}/active-users"
 BY_TIME = f"{BASE}/users-by-time-of-the-day-in-a-week"
+NEW = f"{BASE}/new-users"
 NO_CACHE = {"cache-control": "no-store", "pragma": "no-cache"}
 
 
@@ -35,7 +36,12 @@ def api(tmp_path_factory):
     root = tmp_path_factory.mktemp("api")
     lake = root / "lake"
     docs = [day(f"s{d}-{u}", f"u{u}", f"2023-05-{d:02d}") for d in range(12, 20) for u in range(3)]
-    ingest([write_ndjson(root / "export.json", docs)], lake, "UTC")
+    registrations = [{"_id": f"a{d}", "type": "users", "date": 20230500 + d, "users": d % 4} for d in range(1, 20)]
+    exports = [
+        write_ndjson(root / "export.json", docs),
+        write_ndjson(root / "rocketchat_analytics.json", registrations),
+    ]
+    ingest(exports, lake, "UTC")
     token = run_cli("users", "add", "viewer", "--lake", str(lake)).stdout.splitlines()[-1]
     process, base = start_server(lake, {"ENGAGEMENT_CORS_ORIGINS": "https://chat.example.com, https://b.example"})
     yield {"base": base, "auth": {"X-User-Id": "viewer", "X-Auth-Token": token}, "lake": lake, "token": token}
@@ -59,6 +65,9 @@ def get(api, path: str, query: str = "", method: str = "GET", headers: dict | No
         (BY_TIME, "start=0001-01-01T00:00:00.000Z&end=9999-12-31T23:59:59.999Z"),
         (ACTIVE, "start=0001-01-01T00:00:00.000Z&end=9999-12-31T23:59:59.999Z"),
         (ACTIVE, "start=9999-12-31T23:59:59.999Z&end=0001-01-01T00:00:00.000Z"),
+        (NEW, "start=0001-01-01T00:00:00.000Z&end=9999-12-31T23:59:59.999Z"),
+        (NEW, "start=9999-12-31T23:59:59.999Z&end=0001-01-01T00:00:00.000Z"),
+        (NEW, "start=0001-01-01T00:00:00.000Z&end=0001-01-01T00:00:00.000Z"),
     ],
 )
 def test_every_date_of_the_calendar_answers_200(api, path, query):
@@ -80,6 +89,8 @@ def test_the_widest_range_answers_from_the_days_the_lake_holds(api):
         (HOURLY, "start=%EF%BC%92024-02-11T23:59:59.999Z", bad("start")),
         (BY_TIME, "start=2024-02-11T00:00:00.000Z&end=%EF%BC%92024-02-11T23:59:59.999Z", bad("end")),
         (ACTIVE, "start=%EF%BC%92024-02-11T23:59:59.999Z&end=2024-02-11T23:59:59.999Z", bad("start")),
+        (NEW, "end=2024-02-11T23:59:59.999Z&start=2024-02-11T23:59:59.99Z", bad("start")),
+        (NEW, "start=2024-02-11T23:59:59.999Z", missing("end")),
         (WEEKLY, "", missing("start")),
         (WEEKLY, "other=1", missing("start")),
         (ACTIVE, "start=2023-05-19T00:00:00.000Z", missing("end")),
@@ -203,6 +214,7 @@ def test_the_openapi_document_tells_the_truth(api):
         (HOURLY, ["start"]),
         (ACTIVE, ["start", "end"]),
         (BY_TIME, ["start", "end"]),
+        (NEW, ["start", "end"]),
     ):
         operation = doc["paths"][path]["get"]
         params = operation["parameters"]

@@ -67,17 +67,36 @@ def test_a_folder_of_every_form_in_any_order_gives_the_json_lake(tmp_path, seed)
     assert week(tmp_path / "mixed-lake", "2023-05-19") == week(tmp_path / "reference", "2023-05-19")
 
 
-def test_a_dump_folder_reads_only_the_sessions_collection(tmp_path):
+def test_a_dump_folder_reads_sessions_analytics_and_users_and_nothing_else(tmp_path):
+    import datetime as dt
+
     dump = tmp_path / "dump" / "rocketchat"
     dump.mkdir(parents=True)
     lines = sample_lines(100)
     (dump / "rocketchat_sessions.bson").write_bytes(to_bson(lines))
     (dump / "rocketchat_sessions.metadata.json").write_text(json.dumps({"options": {}, "indexes": []}))
-    (dump / "users.bson").write_bytes(bson.encode({"_id": "u1", "username": "ana"}))
+    account = {
+        "_id": "u1",
+        "username": "ana",
+        "name": "Ana Secret",
+        "emails": [{"address": "ana@example.com", "verified": True}],
+        "services": {"password": {"bcrypt": "$2b$10$hashhashhash"}},
+        "createdAt": dt.datetime(2023, 5, 17, 9, 30, tzinfo=dt.timezone.utc),
+        "roles": ["user"],
+    }
+    (dump / "users.bson").write_bytes(bson.encode(account))
     (dump / "users.metadata.json").write_text("{}")
+    (dump / "rocketchat_message.bson").write_bytes(bson.encode({"_id": "m1", "msg": "hello"}))
     summary = ingest_docs(tmp_path / "lake", tmp_path / "dump")
-    assert summary.files == 1 and summary.read == 100 and not summary.rejected
-    assert summary.notes == [f"ignored {dump / 'users.bson'}: another collection than rocketchat_sessions"]
+    assert summary.files == 2 and summary.read == 101 and summary.stored == 101 and not summary.rejected
+    assert summary.notes == [
+        f"ignored {dump / 'rocketchat_message.bson'}: a collection this tool does not read",
+        f"{dump / 'users.bson'}: an export of users (for new-users)",
+    ]
+    stored = [p for p in (tmp_path / "lake" / "registrations").glob("users-*.parquet")]
+    assert len(stored) == 1
+    data = stored[0].read_bytes()
+    assert all(secret not in data for secret in (b"ana@example.com", b"Ana Secret", b"hashhash", b"ana"))
 
 
 def test_a_corrupt_dump_keeps_every_readable_document(tmp_path):

@@ -1,0 +1,198 @@
+"""New users' sources: exports of `rocketchat_analytics` and of `users`, read into two small tables.
+
+Rocket.Chat's New users card counts registrations from `rocketchat_analytics` documents of type
+"users" (one per server-local day: `date` an integer yyyyMMdd, `users` how many registered), which
+a server fills from `users.createdAt` when it has none. An ingest recognises such exports (by the
+collection's name, else by the first document's fields) and keeps only what that count reads:
+
+- analytics (`registrations/analytics-<hash>.parquet`): _id, date, users, of type "users" documents;
+- users (`registrations/users-<hash>.parquet`): _id, createdAt, and whether its roles include
+  "anonymous". Never an e-mail address, a name, a password hash or any other field of the account;
+  a rejected account is reported by its file, line, reason and _id, never its text.
+
+Each is one file for the whole lake (a few rows per day, or one per account), upserted by _id (a
+later version wins, as for sessions), written beside and renamed into place, named in _state.json
+with the sessions' partitions, so a reader always sees one whole snapshot. These collections are
+small next to sessions: a dump is framed by the compiled BSON framer and each document converted
+to JSON by libbson, one call per document.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipelines import lake, manifest
+from pipelines.readers import is_bson, open_binary, read_batches, refuse_unreadable
+from pipelines.sql import query
+
+COLLECTIONS = {"rocketchat_analytics": "analytics", "users": "users"}
+# the fields each collection's documents are read for, as JSON texts (from_json's structure)
+STRUCTURES = {
+    "analytics": {"_id": "JSON", "type": "JSON", "date": "JSON", "users": "JSON"},
+    "users": {"_id": "JSON", "createdAt": "JSON", "roles": "JSON"},
+}
+# the stored columns
+SCHEMAS = {
+    "analytics": pa.schema([("_id", pa.string()), ("date", pa.int32()), ("users", pa.int64())]),
+    "users": pa.schema([("_id", pa.string()), ("createdAt", pa.timestamp("us")), ("anonymous", pa.bool_())]),
+}
+# tokens that say which collection a JSON export's first documents come from
+_SESSION_TOKENS = (b'"loginAt"', b'"sessionId"', b'"lastActivityAt"', b'"user_daily"')
+_ACCOUNT_TOKENS = (b'"username"', b'"emails"', b'"services"', b'"roles"')
+
+
+def collection_of(path: Path) -> str:
+    """Which collection an export holds: "sessions", "analytics" or "users".
+
+    By its name first, as mongodump and the README's mongoexport commands name it
+    (rocketchat_analytics*, users*, e.g. users.bson.gz, rocketchat_analytics-2023.json); a JSON file
+    named otherwise by its first documents' fields (an account has createdAt and username, roles...;
+    an analytics document type and date). Anything else is a sessions export, judged as one.
+    """
+    stem = path.name.split(".", 1)[0]
+    for prefix, collection in COLLECTIONS.items():
+        if stem == prefix or stem.startswith((prefix + "-", prefix + "_")):
+            return collection
+    if is_bson(path):
+        return "sessions"
+    try:
+        with open_binary(path) as stream:
+            head = stream.read(64 * 1024)
+    except Exception:  # unreadable: the sessions path says why, in its words
+        return "sessions"
+    if any(token in head for token in _SESSION_TOKENS):
+        return "sessions"
+    if b'"createdAt"' in head and any(token in head for token in _ACCOUNT_TOKENS):
+        return "users"
+    if b'"date"' in head and b'"type"' in head:
+        return "analytics"
+    return "sessions"
+
+
+def _bson_json_batches(stream) -> Iterator[pa.Table]:
+    """A dump's documents as relaxed Extended JSON lines (line_no, line, offset, known_reason).
+
+    A document libbson cannot read is `bad_bson`; broken framing ends the file there, reported once
+    (`corrupt_bson`, or `truncated_bson` at its end) at its offset, everything before it kept.
+    """
+    import bsonjs
+
+    from pipelines.bson_reader import _frame
+
+    data = stream.read()
+    view = np.frombuffer(data, np.uint8)
+    starts, ends, stop, problem = _frame(view)
+    lines: list[bytes | None] = []
+    reasons: list[str | None] = []
+    for start, end in zip(starts.tolist(), ends.tolist()):
+        try:
+            lines.append(bsonjs.dumps(data[start:end]).encode("utf-8"))
+            reasons.append(None)
+        except ValueError:
+            lines.append(b"")
+            reasons.append("bad_bson")
+    offsets = starts.tolist()
+    if problem or stop < len(data):
+        lines.append(b"")
+        reasons.append(problem or "truncated_bson")
+        offsets.append(int(stop))
+    yield pa.table(
+        {
+            "line_no": pa.array(np.arange(1, len(lines) + 1), pa.int64()),
+            "line": pa.array(lines, pa.large_binary()),
+            "offset": pa.array(offsets, pa.int64()),
+            "known_reason": pa.array(reasons, pa.string()),
+        }
+    )
+
+
+def _batches(path: Path) -> Iterator[pa.Table]:
+    if not is_bson(path):
+        yield from read_batches(path)
+        return
+    with open_binary(path) as stream:
+        refuse_unreadable(path, stream)
+        yield from _bson_json_batches(stream)
+        refuse_unreadable(path, stream)
+
+
+@dataclass
+class Loaded:
+    """One input file of a registrations collection read into its `incoming_<collection>` table."""
+
+    path: Path
+    collection: str
+    read: int
+    rejects: list[dict]
+    digest: str
+
+
+def load(con, path: Path, collection: str, file_index: int) -> Loaded:
+    """Judge and type one export's documents into `incoming_analytics` or `incoming_users`."""
+    from pipelines.load import _raw_lines
+
+    rejects: list[dict] = []
+    read = 0
+    table = f"incoming_{collection}"
+    structure = json.dumps(STRUCTURES[collection])
+    params = {"file_index": file_index}
+    for batch in _batches(path):
+        if batch.num_rows == 0:
+            continue
+        con.register("raw_lines", _raw_lines(con, batch))
+        con.sql(query("staging/fields_from_lines"), params={"structure": structure}).create_view("fields", replace=True)
+        documents = con.sql(query(f"registrations/{collection}_documents"), params=params).to_arrow_table()
+        con.unregister("raw_lines")
+        read += documents.num_rows
+        try:
+            con.from_arrow(documents).insert_into(table)
+        except Exception:  # noqa: BLE001 - the run's first documents of this collection
+            con.from_arrow(documents).create(table)
+        bad = documents.filter(documents.column("reject_reason").is_valid())
+        rows = np.searchsorted(batch.column("line_no").to_numpy(), bad.column("line_no").to_numpy())
+        file_lines = batch.column("file_line") if "file_line" in batch.column_names else None
+        offsets = batch.column("offset") if "offset" in batch.column_names else None
+        for line_no, reason, _id, row in zip(
+            bad.column("line_no").to_pylist(),
+            bad.column("reject_reason").to_pylist(),
+            bad.column("_id").to_pylist(),
+            rows.tolist(),
+        ):
+            # never the document's text: an account holds e-mail addresses, names, password hashes
+            reject = {"file": str(path.resolve()), "line": file_lines[row].as_py() if file_lines else line_no}
+            reject |= {"reason": reason, "collection": collection}
+            if _id is not None:
+                reject["_id"] = _id
+            if offsets is not None:
+                reject["offset"] = offsets[row].as_py()
+            rejects.append(reject)
+    return Loaded(path, collection, read, rejects, manifest.content_hash(path))
+
+
+def merge(con, root: Path, state: lake.LakeState, staging: Path, collections: set[str]) -> list[str]:
+    """Upsert each collection's incoming rows into its file; return the collections whose file changed."""
+    changed = []
+    for collection in sorted(collections):
+        stored = state.registration(root, collection)
+        if stored is None:  # the first of this collection: an empty file of its columns stands in
+            stored = str(staging / f"empty-{collection}.parquet")
+            pq.write_table(SCHEMAS[collection].empty_table(), stored)
+        rows = con.sql(query(f"registrations/merge_{collection}"), params={"files": [stored]}).to_arrow_table()
+        rows = rows.cast(SCHEMAS[collection])
+        if rows.num_rows == 0:
+            continue
+        staged = staging / f"{collection}.parquet"
+        # pyarrow writes the same bytes for the same rows: a rerun changes nothing
+        pq.write_table(rows.combine_chunks(), staged, compression="zstd")
+        placed = lake.place_file(root, "registrations", collection, staged)
+        if placed != state.registrations.get(collection):
+            state.registrations[collection] = placed
+            changed.append(collection)
+    return changed

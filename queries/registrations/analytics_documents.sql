@@ -1,0 +1,50 @@
+-- One row per document of a rocketchat_analytics export: its _id, date and users, typed, or the
+-- reason it is not stored. Reads the view `fields` (staging/fields_from_lines.sql with the
+-- structure of pipelines/registrations.py). Only type "users" documents are kept: the others
+-- (messages, rooms) are `unused_type`. $file_index tells the rows of each file apart.
+with
+
+typed as (
+    select
+        *,
+        ejson_id(f._id) as _id,
+        ejson_str(f.type) as type,
+        ejson_int(f.date) as date_int,
+        ejson_int(f.users) as users
+    from fields
+),
+
+judged as (
+    select
+        *,
+        case
+            when known_reason is not null then known_reason
+            when bad_utf8 then 'bad_utf8'
+            when not is_json then 'bad_json'
+            when not is_object then 'not_an_object'
+            when f._id is null then 'no_id'
+            when _id is null then 'wrong_type:_id'
+            when f.type is null then 'no_type'
+            when type is null then 'wrong_type:type'
+            when type <> 'users' then 'unused_type'
+            when f.date is null then 'no_date'
+            when date_int is null then 'wrong_type:date'
+            -- an integer yyyyMMdd naming a real date of years 0001..9999
+            when date_int not between 10101 and 99991231
+                or try(make_date((date_int // 10000)::integer, (date_int // 100 % 100)::integer, (date_int % 100)::integer))
+                is null
+                then 'bad_date:date'
+            when f.users is null then 'no_users'
+            when users is null then 'wrong_type:users'
+        end as reject_reason
+    from typed
+)
+
+select
+    $file_index as file_index,
+    line_no,
+    reject_reason,
+    _id,
+    case when reject_reason is null then date_int::integer end as date,
+    case when reject_reason is null then users end as users
+from judged
