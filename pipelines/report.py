@@ -69,7 +69,14 @@ def _in_context(root: Path, end: dt.date, held: list[str]) -> dict[str, Any]:
 
     ends = [e for e in (shifted(end, -7 * i) for i in range(TREND_WEEKS - 1, -1, -1)) if e is not None]
     weeks = [
-        {"end": e.isoformat(), "label": f"{e.day} {e.strftime('%b')}", "users": users, "current": e == end}
+        {
+            "end": e.isoformat(),
+            "label": f"{e.day} {e.strftime('%b')}",
+            "users": users,
+            "current": e == end,
+            # the whole window lies before the lake's first day: no data, which is not zero users
+            "before_lake": not held or e.isoformat() < held[0],
+        }
         for e, users, _ in windows(root, ends)
     ]
     previous, following = shifted(end, -7), shifted(end, 7)
@@ -193,7 +200,7 @@ def history_context(root: Path) -> dict[str, Any]:
 
     held = sorted(lake.read_state(root).files["sessions"])
     if not held:
-        return {"lake_weeks": [], "max_lake_week": 0, "year": [], "max_year": 0}
+        return {"lake_weeks": [], "max_lake_week": 0, "year": [], "max_year": 0, "year_since": None}
     first, last = dt.date.fromisoformat(held[0]), dt.date.fromisoformat(held[-1])
     ends = []
     end: dt.date | None = last
@@ -207,18 +214,21 @@ def history_context(root: Path) -> dict[str, Any]:
             "users": n,
             "user_days": user_days,
             "current": e == last,
+            "before_lake": False,
         }
         for e, n, user_days in windows(root, ends[::-1])
     ]
     year = [
         {"date": r["date"].isoformat(), "dau": r["dau"], "wau": r["wau"], "mau": r["mau"]}
-        for r in trend(root, clipped(last, -364), last, require=False).to_pylist()
+        for r in trend(root, max(first, clipped(last, -364)), last, require=False).to_pylist()
     ]
     return {
         "lake_weeks": weeks,
         "max_lake_week": max((w["users"] for w in weeks), default=0),
         "year": year,
         "max_year": max((r["mau"] for r in year), default=0),
+        # a lake younger than a year is drawn from its first day, not squeezed into the right edge
+        "year_since": first.isoformat() if first > clipped(last, -364) else None,
     }
 
 

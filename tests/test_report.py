@@ -79,11 +79,14 @@ def test_the_index_charts_the_lakes_history(two_weeks):
     assert [(w["end"], w["users"]) for w in history["lake_weeks"]] == [
         (e.isoformat(), n) for e, n, _ in windows(two_weeks, ends)
     ]
-    year = trend(two_weeks, dt.date(2022, 5, 20), dt.date(2023, 5, 19)).to_pylist()
+    # the lake is younger than a year: the lines start at its first day, and the heading says so
+    year = trend(two_weeks, dt.date(2023, 5, 4), dt.date(2023, 5, 19)).to_pylist()
     assert [(d["date"], d["dau"], d["wau"], d["mau"]) for d in history["year"]] == [
         (r["date"].isoformat(), r["dau"], r["wau"], r["mau"]) for r in year
     ]
+    assert history["year_since"] == "2023-05-04"
     html = report.render_index([], history)
+    assert "DAU, WAU and MAU since 2023-05-04" in html
     assert html.count('class="week" data-end=') == 3 and html.count('<polyline class="line"') == 3
     assert "<script" not in html
 
@@ -192,6 +195,8 @@ def test_the_email_carries_the_counters_and_the_weeks(two_weeks):
     weeks = [attributes(t) for t in re.findall(r"<tr[^>]*data-end=[^>]*>", html)]
     assert weeks == [{"data-end": w["end"], "data-users": str(w["users"])} for w in context["weeks"]]
     for w in context["weeks"]:
-        assert f"{w['label']:<8} {w['users']:5d}" in text
+        # a window before the lake's first day has no data: a dash, not a zero
+        assert f"{w['label']:<8} {'-' if w['before_lake'] else w['users']:>5}" in text
+    assert [w["before_lake"] for w in context["weeks"]] == [True] * 10 + [False] * 2
     assert "17 May       5  <- this week" in text
     assert "<svg" not in html and "<img" not in html and len(html.encode()) < 100 * 1024
