@@ -129,7 +129,7 @@ def ingest(
                 summary.read += item.read
                 summary.stored += item.read - len(item.rejects)
                 summary.rejected.update(r["reason"] for r in item.rejects)
-            registrations.merge(con, root, state, staging, {item.collection for item in others_loaded})
+            registrations.merge(con, root, state, staging, {item.collection for item in others_loaded if item.read})
             loaded = [*loaded, *others_loaded]
             crash_point("merged")
             state.tz = tz
