@@ -451,7 +451,7 @@ def _quiet_prefect() -> None:
 
 def _run_flow(command: str, call: Callable[[], Any]) -> int:
     """Run a flow (Prefect's ephemeral server unless PREFECT_API_URL is set); a failure names its step."""
-    from pipelines.flows import start_temporary_server
+    from pipelines.flows import settle, start_temporary_server
     from pipelines.runs import StepFailed
 
     start_temporary_server()
@@ -460,6 +460,8 @@ def _run_flow(command: str, call: Callable[[], Any]) -> int:
     except StepFailed as exc:
         print(f"engagement {command}: {exc}", file=sys.stderr)
         return 1
+    finally:
+        settle()  # before the temporary server stops at exit
     print(json.dumps(result, indent=2))
     return 0
 
@@ -534,11 +536,11 @@ def cmd_backfill(
     begin, end = _date(first), _date(last)
     if end < begin:
         raise UserError(f"--to {end} is before --from {begin}")
+    root = _existing_lake(lake)  # a user's mistake is one line, before Prefect starts
     if (end - begin).days // (7 if every is Every.week else 1) >= MAX_BACKFILL:
         from pipelines import lake as lakes
-        from pipelines.settings import load_settings
 
-        days = sorted(lakes.require_lake(load_settings(lake).lake).files["user_daily"])
+        days = sorted(lakes.read_state(root).files["user_daily"])
         held = f"the lake holds {days[0]} .. {days[-1]}" if days else "the lake holds no days yet"
         raise UserError(f"--from {begin} --to {end} is more than {MAX_BACKFILL:,} end dates: narrow it ({held})")
     _quiet_prefect()

@@ -136,11 +136,14 @@ def backfill(
 ) -> list[dict]:
     """Publish the weekly-data output of every end date in [first, last], as parallel tasks."""
     settings = load_settings(lake, out=out)
-    require_lake(settings.lake)
+    state = require_lake(settings.lake)
     ends = outputs.end_dates(first, last, every)
     with outputs.publishing(settings.out):
-        futures = publish_week.map(unmapped(settings), ends, unmapped(force), unmapped(False))
-        weeks = [future.result() for future in futures]
+        # a task only for the weeks whose inputs changed: a rerun with nothing to do runs no task
+        todo = [end for end in ends if force or not outputs.up_to_date(settings.out, state, end)]
+        futures = publish_week.map(unmapped(settings), todo, unmapped(force), unmapped(False)) if todo else []
+        done = {future.result().end: future.result() for future in futures}
+        weeks = [done.get(end) or outputs.unchanged_week(settings.out, end) for end in ends]
         outputs.write_index(settings.out, settings.lake)  # once, after the parallel tasks: it lists them all
     written = sum(w.written for w in weeks)
     create_markdown_artifact(
@@ -169,11 +172,11 @@ def start_temporary_server() -> None:
     a timeout: a nightly cron job killed every night would pile servers up. Started here, from the
     main thread, it gets a parent-death signal; Prefect's clients then find it running and use it.
     """
-    from prefect.server.api import server
     from prefect.settings import PREFECT_API_URL
 
     if PREFECT_API_URL.value() or sys.platform != "linux":
-        return
+        return  # a server is running (or this is not Linux): its API, imported for nothing, costs 2 s
+    from prefect.server.api import server
 
     class DiesWithUs(server.SubprocessASGIServer):
         def _run_uvicorn_command(self):
@@ -187,6 +190,21 @@ def start_temporary_server() -> None:
                 server.subprocess.Popen = popen
 
     DiesWithUs().start()  # the instance Prefect's own calls get (one per port; this is port None's)
+
+
+def settle() -> None:
+    """Deliver what Prefect's event and log workers still hold, while the API is still up.
+
+    Left to Prefect's exit handlers, they race the temporary server's own shutdown and can print
+    `CancelledError` tracebacks and "Still processing items" warnings after a run that succeeded
+    (PrefectHQ/prefect#9148, "Service cancellation errors on shutdown", open): drained here first,
+    they have nothing left to send when the server stops.
+    """
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for worker in (EventsWorker, APILogWorker):
+        worker.drain_all(timeout=10, at_exit=False)
 
 
 def nightly_schedule(cron: str, timezone: str):

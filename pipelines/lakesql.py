@@ -14,8 +14,8 @@ import pyarrow as pa
 
 from pipelines import lake
 from pipelines.errors import UserError
-from pipelines.snapshot import over_views
-from pipelines.sql import query
+from pipelines.snapshot import create_views
+from pipelines.sql import connect, query
 
 REJECTS_SCHEMA = pa.schema(
     [
@@ -88,7 +88,16 @@ def run_query(root: Path, text: str) -> pa.Table:
         except duckdb.Error as exc:
             raise UserError(f"the query failed: {_first_line(exc)}") from None
 
+    def attempt(state: lake.LakeState) -> pa.Table:
+        # a connection of its own, new for each attempt: the query locks it (never the thread's reader)
+        con = connect()
+        try:
+            create_views(con, root, state)
+            return work(con, state)
+        finally:
+            con.close()
+
     try:
-        return over_views(root, work)
+        return lake.on_snapshot(root, attempt)
     except duckdb.PermissionException as exc:
         raise UserError(f"the query may read only the lake's tables: {_first_line(exc)}") from None

@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 from pipelines import lake
 from pipelines.days import clipped, shifted
-from pipelines.sql import connect, query
+from pipelines.sql import query, reader
 
 NO_LIMIT = 2**62
 
@@ -94,10 +94,5 @@ def new_users(root: Path, start: dt.datetime, end: dt.datetime, con=None) -> dic
             "success": True,
         }
 
-    own = con is None
-    con = con or connect(threads=1)
-    try:
-        return lake.on_snapshot(root, answer)
-    finally:
-        if own:
-            con.close()
+    con = con or reader()
+    return lake.on_snapshot(root, answer)

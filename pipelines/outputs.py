@@ -112,6 +112,22 @@ def stale_outputs(out: Path, state: lake.LakeState) -> list[str]:
     return stale
 
 
+def up_to_date(out: Path, state: lake.LakeState, end: dt.date) -> bool:
+    """True when every keyed output of `end` (JSON, page) exists and was written from its window's
+    current inputs: publishing it again would change nothing."""
+    key = window_key(state, end)
+    return all(
+        (out / folder / f"{end.isoformat()}{suffix}").exists() and _read(_key_path(out / folder, end, suffix)) == key
+        for folder, suffix in KEYED
+    )
+
+
+def unchanged_week(out: Path, end: dt.date) -> WeekOutput:
+    """The output of an end date that is up to date (see up_to_date), as publishing it would return it."""
+    path = out / "weekly-data" / f"{end.isoformat()}.json"
+    return WeekOutput(end, path, False, json.loads(path.read_text(encoding="utf-8")))
+
+
 def _keyed_write(folder: Path, end: dt.date, suffix: str, key: str, force: bool, render) -> tuple[Path, bool, str]:
     """folder/<end><suffix> from render(), unless its key file says it is up to date (always with force).
 

@@ -53,17 +53,13 @@ def over_views(
     con=None,
 ) -> T:
     """work(con, state) on one snapshot of the lake, with the views of dates first..last (all by
-    default) on `con`, or on a connection of its own; read again if a writer replaced a file meanwhile
+    default) on `con`, or on this thread's reading connection (sql.reader); read again if a writer replaced a file meanwhile
     (lake.on_snapshot)."""
-    from pipelines.sql import connect
+    from pipelines.sql import reader
 
     def run(state: lake.LakeState) -> T:
-        db = connect() if con is None else con
-        try:
-            create_views(db, root, state, first, last)
-            return work(db, state)
-        finally:
-            if con is None:
-                db.close()
+        db = reader() if con is None else con
+        create_views(db, root, state, first, last)
+        return work(db, state)
 
     return lake.on_snapshot(root, run)

@@ -1,4 +1,4 @@
-"""The Prefect flows, run for real under Prefect's test server (one for the whole session)."""
+"""The Prefect flows, run for real on a real `prefect server start` process (one for the whole session)."""
 
 from __future__ import annotations
 
@@ -18,11 +18,47 @@ SAMPLE = ROOT / "data" / "sample" / "rocketchat_sessions.json"
 
 
 @pytest.fixture(scope="session")
-def prefect_server():
-    from prefect.testing.utilities import prefect_test_harness
+def prefect_server(tmp_path_factory):
+    """A real `prefect server start` process on a free loopback port, with a database of its own;
+    this process's flows (and the commands the tests start, through PREFECT_API_URL) run on it."""
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
 
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
+    import httpx
+    from conftest import free_port
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    home = tmp_path_factory.mktemp("prefect-home")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env |= {"PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_UI_ENABLED": "false"}
+    prefect = str(Path(sys.executable).with_name("prefect"))
+    command = [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}/api"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if httpx.get(url + "/health", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"prefect server start did not answer: {process.stderr.read()[-2000:]}")
+        time.sleep(0.2)
+    try:
+        with temporary_settings(updates={PREFECT_API_URL: url}):
+            yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 @pytest.fixture
@@ -99,7 +135,7 @@ def test_the_nightly_command_exits_non_zero_when_a_step_fails(dirs):
     (Path(dirs["inbox"]) / "cut.json.gz").write_bytes(gzip.compress(SAMPLE.read_bytes())[:12])
     from prefect.settings import PREFECT_API_URL
 
-    # the harness's server, not a temporary one of the command's own (which takes seconds to start)
+    # the session's server, not a temporary one of the command's own (which takes seconds to start)
     result = run_cli(
         "nightly",
         "--date",
@@ -170,6 +206,8 @@ def test_the_readme_demo_block_is_what_make_demo_prints(prefect_server):
     from readme_blocks import README, demo_block, in_readme, masked
 
     generated = demo_block(PREFECT_API_URL.value())
+    # a run that succeeded says so, and nothing alarming: no traceback, no error or warning line
+    assert not any(word in generated for word in ("Traceback", "| ERROR", "| WARNING", "CancelledError"))
     shown = in_readme(README.read_text(encoding="utf-8"), ["demo"])["demo"]
     assert masked(shown) == masked(generated), "README demo block is stale: run .venv/bin/python tests/readme_blocks.py"
 
@@ -250,3 +288,83 @@ def test_schedule_refuses_a_bad_cron():
         result.stderr
         == "engagement schedule: error: --cron 'not a cron' is not a cron expression: give five fields, e.g. '30 2 * * *'\n"
     )
+
+
+def test_schedule_serves_the_deployment_and_a_run_triggered_through_the_api_completes(prefect_server, tmp_path):
+    """`engagement schedule` (a real process) serves the nightly deployment on the real server; a run
+    triggered through the API runs it, and its table artifact is the published week."""
+    import asyncio
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from conftest import day, write_ndjson
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+    from prefect.deployments import run_deployment
+
+    # sessions on the 8 days up to yesterday (UTC): the week a scheduled run publishes
+    today = dt.datetime.now(dt.timezone.utc).date()
+    dates = [today - dt.timedelta(days=n) for n in range(1, 9)]
+    docs = [day(f"s{d}-{u}", f"u{u}", d.isoformat()) for n, d in enumerate(dates) for u in range(n % 3 + 1)]
+    inbox = tmp_path / "inbox"
+    write_ndjson(inbox / "rocketchat_sessions.json", docs)
+    lake, out = tmp_path / "lake", tmp_path / "out"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ENGAGEMENT_", "PREFECT_"))}
+    env |= {
+        "PREFECT_API_URL": prefect_server,
+        "PREFECT_RUNNER_POLL_FREQUENCY": "1",  # pick the triggered run up within a second, not ten
+        "ENGAGEMENT_LAKE": str(lake),
+        "ENGAGEMENT_INBOX": str(inbox),
+        "ENGAGEMENT_OUT": str(out),
+        "ENGAGEMENT_OUTBOX": str(tmp_path / "outbox"),
+    }
+    serving = subprocess.Popen(
+        [sys.executable, "-m", "pipelines", "schedule", "--cron", "30 2 * * *", "--timezone", "UTC"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deployment = None
+        for _ in range(300):  # the deployment exists once the process serves it
+            try:
+                deployment = asyncio.run(_read_deployment("engagement-nightly/nightly"))
+                break
+            except Exception:  # noqa: BLE001 - not registered yet
+                assert serving.poll() is None, serving.stdout.read()
+                import time
+
+                time.sleep(0.2)
+        assert deployment is not None and deployment.paused is False
+        run = run_deployment("engagement-nightly/nightly", timeout=120)
+        assert run.state.is_completed(), run.state
+
+        async def artifact():
+            async with get_client() as client:
+                found = await client.read_artifacts(
+                    artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run.id]))
+                )
+                return {a.key: a.data for a in found}
+
+        artifacts = asyncio.run(artifact())
+    finally:
+        serving.terminate()
+        serving.wait(timeout=30)
+    week = weekly_data(Path(lake), dates[0])
+    table = (
+        json.loads(artifacts["weekly-data"]) if isinstance(artifacts["weekly-data"], str) else artifacts["weekly-data"]
+    )
+    expected = [{"date": f"{i['year']}-{i['month']:02d}-{i['day']:02d}", "users": i["users"]} for i in week["month"]]
+    assert table == expected and len(expected) == 8
+    assert (out / "weekly-data" / f"{dates[0].isoformat()}.json").exists()
+
+
+async def _read_deployment(name: str):
+    from prefect.client.orchestration import get_client
+
+    async with get_client() as client:
+        return await client.read_deployment_by_name(name)

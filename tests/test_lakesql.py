@@ -105,3 +105,18 @@ def test_the_query_command_writes_formats(small, tmp_path):
     assert rows == [{"userId": "u1", "role": "user"}, {"userId": "u3", "role": "anonymous"}]
     with pytest.raises(UserError, match="only a query that reads"):
         run_query(small, "delete from sessions")
+
+
+def test_a_query_leaves_this_threads_reading_connection_unlocked(small):
+    """run_query locks its connection; the thread's shared reader (sql.reader) must not be that one."""
+    import datetime as dt
+
+    from pipelines.history import trend
+    from pipelines.weekly import weekly_data
+
+    before = weekly_data(small, dt.date(2023, 5, 19))
+    run_query(small, "select count(*) from sessions")
+    with pytest.raises(UserError):
+        run_query(small, "select * from read_csv('/etc/passwd')")
+    assert weekly_data(small, dt.date(2023, 5, 19)) == before
+    assert trend(small, dt.date(2023, 5, 12), dt.date(2023, 5, 19)).num_rows == 8
