@@ -5,6 +5,7 @@ Layout under the lake folder:
     sessions/date=YYYY-MM-DD/part-<hash>.parquet  every stored document, one row per _id
     user_daily/date=YYYY-MM-DD/part-<hash>.parquet  the active user-days of that date
     rejects/<key>.jsonl                           rejected documents of one input file
+    ids/run-<hash>.npy                            the _id-to-day index's runs (pipelines/idindex.py)
     registrations/<name>-<hash>.parquet           new users: rocketchat_analytics "users" documents
                                                   (name analytics) and users accounts (name users)
 
@@ -48,6 +49,7 @@ class LakeState:
     tz: str | None = None
     files: dict[str, dict[str, str]] = field(default_factory=lambda: {t: {} for t in TABLES})
     registrations: dict[str, str] = field(default_factory=dict)  # name -> its current file
+    ids: list[str] | None = None  # the _id-to-day index's runs (pipelines/idindex.py); None: not built yet
 
     def registration(self, root: Path, name: str) -> str | None:
         """The absolute path of a registrations table's current file; None when the lake has none."""
@@ -72,6 +74,8 @@ class LakeState:
         }
         if self.registrations:  # absent from a sessions-only lake, whose state keeps its old bytes
             body["registrations"] = dict(sorted(self.registrations.items()))
+        if self.ids is not None:
+            body["ids"] = list(self.ids)
         return json.dumps(body, indent=1, sort_keys=False) + "\n"
 
 
@@ -88,7 +92,10 @@ def read_state(root: Path) -> LakeState:
         raise UserError(f"{path} has state version {body.get('version')!r}; this tool reads version {STATE_VERSION}")
     files = {t: dict(body.get("tables", {}).get(t, {})) for t in TABLES}
     registrations = {n: r for n, r in dict(body.get("registrations", {})).items() if n in REGISTRATIONS}
-    return LakeState(tz=body.get("tz"), files=files, registrations=registrations)
+    ids = body.get("ids")
+    return LakeState(
+        tz=body.get("tz"), files=files, registrations=registrations, ids=list(ids) if ids is not None else None
+    )
 
 
 READ_ATTEMPTS = 5
@@ -182,7 +189,12 @@ def remove_unreferenced(root: Path, state: LakeState) -> int:
     """Delete partition files the state no longer names (superseded days, leftovers of a crash)."""
     keep = {root / rel for table in TABLES for rel in state.files.get(table, {}).values()}
     keep |= {root / rel for rel in state.registrations.values()}
+    keep |= {root / rel for rel in state.ids or []}
     removed = 0
+    for path in (root / "ids").glob("*.npy"):
+        if path not in keep:
+            path.unlink(missing_ok=True)
+            removed += 1
     for path in (root / "registrations").glob("*.parquet"):
         if path not in keep:
             path.unlink(missing_ok=True)

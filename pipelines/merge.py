@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines import lake
+from pipelines import idindex, lake
 from pipelines.fields import PARQUET_OPTIONS
 from pipelines.progress import Progress
 from pipelines.sql import query
@@ -45,6 +47,29 @@ def _point_state_at(files: dict[str, str], date: str, placed: str | None) -> boo
     return True
 
 
+def _entries(relation) -> "np.ndarray":
+    """The id index's entries of a relation of (_id, d)."""
+    table = relation.to_arrow_table()
+    return idindex.entries(idindex.keys(table.column("_id")), table.column("d").to_numpy())
+
+
+def _holding_files(con, root: Path, state: lake.LakeState, staging: Path) -> list[str]:
+    """The sessions partitions that can hold a stored version of an incoming _id: the incoming
+    dates' and those the _id index names (pipelines/idindex.py), never every partition.
+
+    A lake written before the index existed gets it here, once, from all its partitions."""
+    if not state.files["sessions"]:
+        return []
+    if state.ids is None:
+        every = con.sql(query("intermediate/stored_id_entries"), params={"files": state.paths(root, "sessions")})
+        state.ids = idindex.add(root, staging, [], _entries(every))
+    incoming = con.sql(query("intermediate/incoming_hashes")).to_arrow_table()
+    days = idindex.days_of(root, state.ids, np.unique(idindex.keys(incoming.column("_id"))))
+    days |= {idindex.EPOCH + dt.timedelta(days=int(d)) for d in np.unique(incoming.column("d").to_numpy())}
+    current = state.files["sessions"]
+    return [str(root / current[d]) for d in sorted(day.isoformat() for day in days) if d in current]
+
+
 def merge(
     con, root: Path, state: lake.LakeState, staging: Path, one_version_each: bool, progress: Progress
 ) -> list[str]:
@@ -57,11 +82,11 @@ def merge(
         con.sql(query("intermediate/latest_incoming")).create("latest_incoming")
     else:  # one version of each document: nothing to rank (most exports)
         con.sql(query("intermediate/valid_incoming")).create_view("latest_incoming")
-    stored_files = state.paths(root, "sessions")
+    stored_files = _holding_files(con, root, state, staging)
     if stored_files:
         con.sql(query("intermediate/stored_versions"), params={"files": stored_files}).create("stored_versions")
         con.sql(query("intermediate/accepted")).create("accepted")
-    else:  # a new lake: everything that arrives is accepted
+    else:  # nothing stored can hold these _ids (a new lake, new days): everything that arrives is accepted
         con.sql(query("intermediate/no_stored_versions")).create("stored_versions")
         con.table("latest_incoming").create_view("accepted")
     con.sql(query("intermediate/replaced")).create("replaced")
@@ -85,13 +110,22 @@ def merge(
         user_days = cursor.sql(rollup_sql).to_arrow_table()
         return placed, _write_partition(root, staging, "user_daily", date, user_days)
 
+    def index() -> list[str]:
+        """The id index's runs once it knows where each accepted version now lives (reads `accepted`
+        and `stored_versions`, which the rebuilds do not change: it runs beside them)."""
+        return idindex.add(
+            root, staging, state.ids or [], _entries(con.cursor().sql(query("intermediate/new_id_entries")))
+        )
+
     changed: list[str] = []
     progress.rebuilding(len(dates))
-    with ThreadPoolExecutor(max_workers=WRITERS) as pool:
+    with ThreadPoolExecutor(max_workers=WRITERS + 1) as pool:
+        runs = pool.submit(index)
         for date, result in zip(dates, pool.map(rebuild, dates)):
             progress.rebuilt(1)
             if result is not None:
                 _point_state_at(state.files["sessions"], date, result[0])
                 _point_state_at(state.files["user_daily"], date, result[1])
                 changed.append(date)
+        state.ids = runs.result()
     return changed

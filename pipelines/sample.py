@@ -66,9 +66,19 @@ def _device_json(device: tuple[str, ...]) -> str:
 
 
 def documents(
-    users: int, first_day: dt.date, days: int, seed: int = 7, canonical: bool = False, raw_days: int = 3
+    users: int,
+    first_day: dt.date,
+    days: int,
+    seed: int = 7,
+    canonical: bool = False,
+    raw_days: int = 3,
+    sessions: tuple[int, ...] = (1, 1, 2, 3, 4),
 ) -> Iterator[str]:
-    """Yield one mongoexport line (Extended JSON, relaxed or canonical) per document."""
+    """Yield one mongoexport line (Extended JSON, relaxed or canonical) per document.
+
+    A user's sessions on a day they are active: a choice from `sessions` (a big server's shape is
+    mostly one: (1, 1, 1, 2)). Days older than `raw_days` hold computed sessions and user_daily rollups.
+    """
     rng = random.Random(seed)
     people = []
     for index in range(users):
@@ -94,7 +104,7 @@ def documents(
             if rng.random() > person["activity"] * (0.35 if weekend else 1.0):
                 continue
             per_device: dict[tuple[str, ...], list[int]] = {}
-            for _ in range(rng.choice([1, 1, 2, 3, 4])):
+            for _ in range(rng.choice(sessions)):
                 device = rng.choice(person["devices"])
                 login = dt.datetime.combine(day, dt.time(0), UTC) + dt.timedelta(
                     seconds=rng.randrange(6 * 3600, 22 * 3600), milliseconds=rng.randrange(1000)

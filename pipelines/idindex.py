@@ -1,0 +1,165 @@
+"""Which days hold a stored version of a document: an _id-to-day index, so an ingest reads the
+partitions of the days it touches (and of the few days the index names), never every stored _id.
+
+A document's day is fixed when it is created, so a later version nearly always arrives for the
+same day; but nothing forbids another (day fields added or changed, loginAt moved), and the upsert
+must find the stored version wherever it is. The index answers that exactly:
+
+- an entry is (h, day): h = key(_id), its UTF-8 bytes as little-endian 64-bit words (zero-padded,
+  the length in the seed), each xored in and mixed by splitmix64's finaliser: our own function,
+  fixed whatever DuckDB or NumPy version reads it; day as days since 1970-01-01;
+- every stored row (_id, date) has its entry: an ingest adds one for each accepted version that was
+  not stored under its date before. Entries that no longer hold (a version moved to another day)
+  stay: they cost one partition read, never a wrong answer;
+- a lookup returns every day an entry names for the incoming ids' hashes; the stored versions are
+  then read, by _id, from those days' partitions and the incoming days' own. A hash that collides
+  names a day whose partition does not hold the _id: read for nothing, still exact.
+
+The entries live in runs: NumPy files of shape (2, n), hashes sorted then their days
+(`ids/run-<hash>.npy`, 16 bytes an entry), named in
+_state.json, written beside and renamed into place like partitions. Each ingest adds a small run;
+runs merge when the newer is at least half the size of the one before it (a binary counter), so a
+lake holds O(log n) runs and an entry is rewritten O(log n) times over the lake's life. Lookups
+are binary searches in memory-mapped files: they read a few pages per incoming _id, whatever the
+size of the archive.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+
+from pipelines.faults import crash_point
+
+EPOCH = dt.date(1970, 1, 1)
+GOLDEN = 0x9E3779B97F4A7C15
+MASK = 2**64 - 1
+
+
+def _mix(h: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser (uint64 arithmetic wraps)."""
+    h = (h ^ (h >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    h = (h ^ (h >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return h ^ (h >> np.uint64(31))
+
+
+def keys(ids) -> np.ndarray:
+    """key(_id) of each string of an Arrow array or chunked array (no nulls): uint64.
+
+    Vectorised with NumPy, eight bytes at a time (no per-_id Python): the _ids of each length are
+    viewed, or gathered, as a matrix of bytes padded with zeros to whole 64-bit words.
+    """
+    import pyarrow as pa
+
+    if isinstance(ids, pa.ChunkedArray):
+        ids = ids.combine_chunks() if ids.num_chunks else pa.array([], pa.large_string())
+    ids = ids.cast(pa.large_string())
+    _, offsets, data = ids.buffers()
+    offsets = np.frombuffer(offsets, np.int64)[ids.offset : ids.offset + len(ids) + 1]
+    data = np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
+    starts, lengths = offsets[:-1], np.diff(offsets)
+    out = np.empty(len(ids), np.uint64)
+    with np.errstate(over="ignore"):
+        for length in np.unique(lengths).tolist():
+            rows = np.flatnonzero(lengths == length)
+            words = -(-length // 8)
+            matrix = np.zeros((len(rows), words * 8), np.uint8)
+            if length:
+                first = starts[rows[0]]
+                if len(rows) == len(ids) and first + length * len(rows) == offsets[-1]:
+                    matrix[:, :length] = data[first : offsets[-1]].reshape(len(rows), length)  # one run of bytes
+                else:
+                    matrix[:, :length] = data[starts[rows, None] + np.arange(length)]
+            h = np.full(len(rows), np.uint64((GOLDEN * (length + 1)) & MASK), np.uint64)
+            for word in matrix.view("<u8").T:
+                h = _mix(h ^ word)
+            out[rows] = _mix(h)
+    return out
+
+
+def key(_id: str) -> int:
+    """keys() of one _id, in plain Python (what the tests check the vectorised one against)."""
+
+    def mix(h: int) -> int:
+        h = ((h ^ (h >> 30)) * 0xBF58476D1CE4E5B9) & MASK
+        h = ((h ^ (h >> 27)) * 0x94D049BB133111EB) & MASK
+        return h ^ (h >> 31)
+
+    raw = _id.encode("utf-8")
+    h = (GOLDEN * (len(raw) + 1)) & MASK
+    padded = raw + b"\0" * (-len(raw) % 8)
+    for at in range(0, len(padded), 8):
+        h = mix(h ^ int.from_bytes(padded[at : at + 8], "little"))
+    return mix(h)
+
+
+def load_run(root: Path, relative: str) -> np.ndarray:
+    """A run's entries (2, n): row 0 the sorted keys, row 1 their days; memory-mapped (a search
+    reads only the pages it touches)."""
+    return np.load(root / relative, mmap_mode="r")
+
+
+def days_of(root: Path, runs: list[str], hashes: np.ndarray) -> set[dt.date]:
+    """Every day an entry of `runs` names for one of `hashes` (uint64)."""
+    found: set[int] = set()
+    for relative in runs:
+        run = load_run(root, relative)
+        keys_, days = run[0], run[1]
+        low = np.searchsorted(keys_, hashes, side="left")
+        high = np.searchsorted(keys_, hashes, side="right")
+        single = high - low == 1  # nearly always: one entry for the key
+        found.update(np.unique(days[low[single]]).tolist())
+        for lo, hi in zip(low[high - low > 1].tolist(), high[high - low > 1].tolist()):
+            found.update(days[lo:hi].tolist())  # a moved document, or two _ids of one key
+    return {EPOCH + dt.timedelta(days=int(d)) for d in found}
+
+
+def _sorted(run: np.ndarray) -> np.ndarray:
+    """Entries (2, n) in order of key (a stable radix sort: the earlier of equal keys first), an
+    entry repeated next to itself kept once."""
+    run = run[:, np.argsort(run[0], kind="stable")]
+    keep = np.ones(run.shape[1], np.bool_)
+    keep[1:] = (run[0, 1:] != run[0, :-1]) | (run[1, 1:] != run[1, :-1])
+    return np.ascontiguousarray(run[:, keep])
+
+
+def entries(hashes: np.ndarray, days: np.ndarray) -> np.ndarray:
+    """Entries for keys (uint64) and days since 1970-01-01, sorted."""
+    return _sorted(np.stack([hashes.astype(np.uint64), days.astype(np.uint64)]))
+
+
+def _write(root: Path, staging: Path, run: np.ndarray) -> str:
+    """Write a run beside its place, then rename it to ids/run-<content hash>.npy; its path in the lake."""
+    staged = staging / f"ids-{os.getpid()}-{run.shape[1]}.npy"
+    np.save(staged, np.ascontiguousarray(run), allow_pickle=False)
+    digest = hashlib.sha256(staged.read_bytes()).hexdigest()[:20]
+    relative = f"ids/run-{digest}.npy"
+    target = root / relative
+    if target.exists():
+        staged.unlink()
+    else:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staged, target)
+        crash_point("partition placed")
+    return relative
+
+
+def add(root: Path, staging: Path, runs: list[str], new: np.ndarray) -> list[str]:
+    """The runs after adding `new` entries (sorted, see `entries`): a new run, merged with the runs
+    before it while it is at least half their size."""
+    if new.shape[1] == 0:
+        return runs
+    runs = list(runs)
+    merged = new
+    while runs:
+        last = load_run(root, runs[-1])
+        if merged.shape[1] * 2 < last.shape[1]:
+            break
+        merged = _sorted(np.concatenate([np.asarray(last), merged], axis=1))
+        runs.pop()
+    runs.append(_write(root, staging, merged))
+    return runs
