@@ -26,6 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from pipelines.sample import documents, write_export  # noqa: E402
 
@@ -199,8 +200,19 @@ def main() -> int:
         default=0,
         help="also ingest an export of this many documents (8,000,000 is ~5 GB) for peak memory",
     )
+    parser.add_argument(
+        "--archive",
+        action="store_true",
+        help="only the archive-scale table (bench/archive.py): big server's shape, per-day cost, backfills, Dask",
+    )
+    parser.add_argument(
+        "--scale", action="store_true", help="with --archive: also the scale run (bench/scale.py, minutes)"
+    )
+    parser.add_argument("--scale-docs", type=int, default=20_000_000)
     parser.add_argument("--update-readme", action="store_true")
     args = parser.parse_args()
+    if args.archive:
+        return archive_table(args)
 
     export = args.data / f"sessions-{args.docs}.json"
     make_export(export, args.docs)
@@ -270,6 +282,43 @@ def main() -> int:
         head, rest = text.split(README_START, 1)
         _, tail = rest.split(README_END, 1)
         readme.write_text(f"{head}{README_START}\n{report}\n{README_END}{tail}", encoding="utf-8")
+    return 0
+
+
+ARCHIVE_START = "<!-- archive:start -->"
+ARCHIVE_END = "<!-- archive:end -->"
+
+
+def archive_table(args) -> int:
+    """The archive-scale table: each row measured once in this run, printed (and put in the README)."""
+    import archive
+
+    rows = archive.big_server(args.data, ingest_run, ingest_in_process, pandas_baseline)
+    rows += archive.per_day(args.data, ingest_run)
+    rows += archive.backfills(args.data)
+    rows += archive.dask_processes(args.data)
+    if args.scale:
+        import scale
+
+        rows += scale.scale_run(args.data, args.scale_docs)
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
+    report = "\n".join(
+        [
+            f"Measured {dt.date.today().isoformat()} on {os.cpu_count()} cores ({cpu}), Python "
+            f"{platform.python_version()}, by `bench/benchmark.py --archive{' --scale' if args.scale else ''}`.",
+            "",
+            "| what | measured | bar |",
+            "|---|---|---|",
+            *rows,
+        ]
+    )
+    print(report)
+    if args.update_readme:
+        readme = ROOT / "README.md"
+        text = readme.read_text(encoding="utf-8")
+        head, rest = text.split(ARCHIVE_START, 1)
+        _, tail = rest.split(ARCHIVE_END, 1)
+        readme.write_text(f"{head}{ARCHIVE_START}\n{report}\n{ARCHIVE_END}{tail}", encoding="utf-8")
     return 0
 
 
