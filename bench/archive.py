@@ -235,9 +235,6 @@ def backfills(data: Path) -> list[str]:
 def dask_processes(data: Path) -> list[str]:
     """8 files of 250,000 documents: ingested locally, and staged on 2 Dask worker processes
     (LocalCluster(processes=True)) then reduced; the two lakes must be the same bytes."""
-    from distributed import LocalCluster
-    from prefect_dask import DaskTaskRunner
-
     from pipelines.ingest import ingest
 
     export = data / "big-server-1m.json"
@@ -256,12 +253,20 @@ def dask_processes(data: Path) -> list[str]:
     paths = sorted(parts.glob("part-*.json"))
     work = Path(tempfile.mkdtemp(prefix="bench-dask-"))
     server, url = start_prefect_server(work / "prefect-home")
+    # before Prefect is imported: this process and the Dask workers it starts report to that server
+    # (a worker without PREFECT_API_URL would start a temporary server of its own)
     os.environ["PREFECT_API_URL"] = url
     try:
         start = time.perf_counter()
         ingest(paths, work / "local", "UTC")
         local = time.perf_counter() - start
+        from distributed import LocalCluster
+        from prefect.settings import PREFECT_API_URL
+        from prefect_dask import DaskTaskRunner
+
         from pipelines.flows import ingest_files
+
+        assert PREFECT_API_URL.value() == url, "Prefect was imported before its API URL was set"
 
         with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
             runner = DaskTaskRunner(address=cluster.scheduler_address)

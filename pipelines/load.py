@@ -96,9 +96,61 @@ def _forget(con, file_index: int) -> None:
         con.execute(query("staging/forget_file"), {"file_index": file_index})
 
 
+def prefetched(batches, depth: int = 1):
+    """The batches, read one ahead in a thread: the next chunk is read and decoded (file reads and
+    the BSON reader's compiled loops release the GIL) while DuckDB types the current one.
+
+    The producer stops when the consumer does (a failure, or an early end), and its exceptions
+    reach the consumer as if raised there.
+    """
+    import queue
+    import threading
+
+    ready: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def offer(item) -> bool:
+        """Hand an item over; False when the consumer has stopped (then nobody will take it)."""
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                if not offer((batch, None)):
+                    return
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            offer((done, exc))
+            return
+        finally:
+            getattr(batches, "close", lambda: None)()  # its file, closed in the thread that ran it
+        offer((done, None))
+
+    thread = threading.Thread(target=produce, name="prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            batch, error = ready.get()
+            if error is not None:
+                raise error
+            if batch is done:
+                return
+            yield batch
+    finally:
+        stop.set()
+        thread.join()
+
+
 def _careful_load(con, path: Path, tz: str, file_index: int, mapping: LogMapping | None = None) -> list[dict]:
     """Load a file line by line (or a log row by row), so each rejected document is reported with its line."""
-    batches = log_rows(path, mapping, con) if mapping else read_batches(path)
+    # a log's rows are read through DuckDB (the connection is not shared across threads): not prefetched
+    batches = log_rows(path, mapping, con) if mapping else prefetched(read_batches(path))
     try:
         return _insert_batches(con, path, tz, file_index, batches, mapping)
     except Malformed:  # a CSV row pyarrow cannot parse: again, row by row, each bad row a reject
