@@ -90,7 +90,8 @@ def ingest(
     summary = IngestSummary(files=len(files), notes=notes)
     with lake.write_lock(root):
         state = lake.read_state(root)
-        lake.remove_leftovers(root, state)  # of a run that was killed, or lost its disk
+        lake.remove_leftovers(root, state, thorough=False)  # of a run that was killed, or lost its disk
+        before = lake.referenced(state)
         tz = resolve_tz(state, tz, tz_explicit, root)
         known = manifest.read_manifest(root)
         todo = []
@@ -145,7 +146,7 @@ def ingest(
             crash_point("state written")
             manifest.write_manifest(root, known)
             crash_point("manifest written")
-            lake.remove_unreferenced(root, state)
+            lake.remove_superseded(root, before, state)
         except BaseException as exc:
             # the state on disk is the previous one (or, if only the manifest failed, the new one):
             # what this run placed and that state does not name goes, so the lake is as it says

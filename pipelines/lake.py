@@ -210,9 +210,13 @@ def remove_unreferenced(root: Path, state: LakeState) -> int:
     return removed
 
 
-def remove_leftovers(root: Path, state: LakeState | None = None) -> None:
+def remove_leftovers(root: Path, state: LakeState | None = None, thorough: bool = True) -> None:
     """Remove what an interrupted run left: temporary files, the staging folder, partitions that
     `state` (by default, the state on disk) does not name.
+
+    Without `thorough`, the partitions are checked only when the staging folder is there: a writer
+    creates it before it places any file and removes it when it ends, so without it the last
+    writer ended and left nothing (listing every day's folder costs a big lake tens of ms).
 
     Call under the writers' lock: then no other writer has files in progress.
     """
@@ -221,8 +225,25 @@ def remove_leftovers(root: Path, state: LakeState | None = None) -> None:
     remove_temporaries(root, STATE_FILE)
     remove_temporaries(root, MANIFEST_FILE)
     remove_temporaries(root / "rejects", "*.jsonl")
-    shutil.rmtree(root / ".staging", ignore_errors=True)
-    remove_unreferenced(root, state or read_state(root))
+    if thorough or (root / ".staging").exists():
+        shutil.rmtree(root / ".staging", ignore_errors=True)
+        remove_unreferenced(root, state or read_state(root))
+
+
+def referenced(state: LakeState) -> set[str]:
+    """Every file the state names, relative to the lake."""
+    named = {rel for table in TABLES for rel in state.files.get(table, {}).values()}
+    return named | set(state.registrations.values()) | set(state.ids or [])
+
+
+def remove_superseded(root: Path, before: set[str], state: LakeState) -> None:
+    """After `state` replaced one that named `before`: delete the files only the old one named."""
+    for relative in sorted(before - referenced(state)):
+        path = root / relative
+        path.unlink(missing_ok=True)
+        if path.parent.name.startswith("date="):
+            with contextlib.suppress(OSError):
+                path.parent.rmdir()  # only succeeds when the day is gone
 
 
 @contextlib.contextmanager

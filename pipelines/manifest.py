@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from pipelines.errors import UserError
@@ -31,9 +31,10 @@ class Entry:
 class Manifest:
     """The entries of a lake's manifest, looked up by (path, size, time) and by content."""
 
-    def __init__(self, entries: list[Entry]):
+    def __init__(self, entries: list[Entry], lines: dict[Entry, str] | None = None):
         # one entry per (file, content): reading the same file again (--force) replaces its entry
         self._entries = {(e.path, e.content_hash): e for e in entries}
+        self._lines = lines or {}  # each entry read from disk, as its line there (written back as is)
         self._by_stat = {(e.path, e.size, e.mtime_ns): e for e in entries}
         self._by_hash = {e.content_hash: e for e in entries}
 
@@ -51,6 +52,11 @@ class Manifest:
         """The entry of a file with this content, if one was ingested."""
         return self._by_hash.get(content_hash)
 
+    def line(self, entry: Entry) -> str:
+        """The entry's line in the manifest file (sorted keys, one JSON object)."""
+        line = self._lines.get(entry)
+        return line if line is not None else json.dumps(vars(entry), sort_keys=True)
+
     def add(self, entry: Entry) -> None:
         """Record a file; the same file with the same content (read again with --force) replaces its entry."""
         self._entries.pop((entry.path, entry.content_hash), None)
@@ -66,7 +72,8 @@ def read_manifest(root: Path) -> Manifest:
     except FileNotFoundError:
         return Manifest([])
     try:
-        return Manifest([Entry(**json.loads(line)) for line in lines if line.strip()])
+        read = {Entry(**json.loads(line)): line for line in lines if line.strip()}
+        return Manifest(list(read), read)
     except (ValueError, TypeError) as exc:
         raise UserError(
             f"cannot read the manifest {root / MANIFEST_FILE}: {exc}; remove it and the next ingest reads every file again"
@@ -75,7 +82,8 @@ def read_manifest(root: Path) -> Manifest:
 
 def write_manifest(root: Path, manifest: Manifest) -> None:
     """Replace the manifest in one rename."""
-    body = "".join(json.dumps(asdict(e), sort_keys=True) + "\n" for e in manifest.entries)
+    # a big lake's manifest has a line per nightly file: lines read are written back, not re-encoded
+    body = "".join(manifest.line(e) + "\n" for e in manifest.entries)
     atomic_write_bytes(root / MANIFEST_FILE, body.encode("utf-8"))
 
 
