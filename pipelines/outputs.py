@@ -172,10 +172,19 @@ def write_index(out: Path, root: Path) -> Path:
     from pipelines import report
 
     folder = out / "reports"
-    weeks = [json.loads(p.read_text(encoding="utf-8")) for p in sorted((folder / KEYS).glob("*.json"))]
-    index = report.render_index(weeks, report.history_context(root))
+    headlines = [p.read_text(encoding="utf-8") for p in sorted((folder / KEYS).glob("*.json"))]
+    # what the index shows: the weeks listed and the lake's rollups (their files are named by content)
+    state = lake.read_state(root)
+    inputs = [state.tz or "", *headlines, *sorted(state.files["sessions"])]
+    inputs += [f"{day}={name}" for day, name in sorted(state.files["user_daily"].items())]
+    key = hashlib.sha256("\n".join(map(str, inputs)).encode()).hexdigest()[:32]
+    key_path = folder / KEYS / "index.html.key"
+    if _read(key_path) == key and (folder / "index.html").exists():
+        return folder / "index.html"  # nothing it shows changed: skip the year's trend
+    index = report.render_index([json.loads(h) for h in headlines], report.history_context(root))
     if _read(folder / "index.html") != index:
         atomic_write_bytes(folder / "index.html", index.encode("utf-8"))
+    atomic_write_bytes(key_path, key.encode("utf-8"))
     return folder / "index.html"
 
 

@@ -140,3 +140,21 @@ def test_the_nightly_run_decides_without_prefect(tmp_path, monkeypatch):
 
     with pytest.raises(runs.StepFailed, match="step 'publish week' failed: disk gone"):
         runs.nightly_run(settings, None, now, runs.Steps(publish=broken))
+
+
+def test_the_index_is_rebuilt_only_when_what_it_shows_changed(two_weeks, export, tmp_path):
+    """Its year of trends costs a big lake half a second: a nightly whose weeks did not change skips it."""
+    out = tmp_path / "out"
+    outputs.write_report(two_weeks, out, dt.date(2023, 5, 19))
+    index = outputs.write_index(out, two_weeks)
+    first = index.read_text()
+    index.write_text("stale on purpose")  # a rebuild would put the real page back
+    outputs.write_index(out, two_weeks)
+    assert index.read_text() == "stale on purpose"  # same weeks, same days: not rebuilt
+    ingest_docs(two_weeks, export([session("late", "u9", "2023-05-20T10:00:00.000Z", "2023-05-20T11:00:00.000Z")]))
+    outputs.write_index(out, two_weeks)
+    assert index.read_text() != "stale on purpose" and index.read_text() != first  # a new day: rebuilt
+    outputs.write_report(two_weeks, out, dt.date(2023, 5, 12))
+    index.write_text("stale again")
+    outputs.write_index(out, two_weeks)
+    assert '<a href="2023-05-12.html">' in index.read_text()  # a new week listed: rebuilt
