@@ -451,12 +451,23 @@ def _quiet_prefect() -> None:
 
 def _run_flow(command: str, call: Callable[[], Any]) -> int:
     """Run a flow (Prefect's ephemeral server unless PREFECT_API_URL is set); a failure names its step."""
+    import contextlib
+    import os
+
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
     from pipelines.flows import settle, start_temporary_server
     from pipelines.runs import StepFailed
 
     start_temporary_server()
+    # Prefect's flow-run heartbeat thread sleeps in 1 s steps and is joined at the run's end: up to a
+    # second per command for heartbeats nothing reads unless a zombie-run automation is set up. Off
+    # for the command's runs, unless PREFECT_FLOWS_HEARTBEAT_FREQUENCY asks for them.
+    quiet = "PREFECT_FLOWS_HEARTBEAT_FREQUENCY" not in os.environ
+    beats = temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}) if quiet else contextlib.nullcontext()
     try:
-        result = call()
+        with beats:
+            result = call()
     except StepFailed as exc:
         print(f"engagement {command}: {exc}", file=sys.stderr)
         return 1

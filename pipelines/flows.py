@@ -200,10 +200,18 @@ def settle() -> None:
     (PrefectHQ/prefect#9148, "Service cancellation errors on shutdown", open): drained here first,
     they have nothing left to send when the server stops.
     """
+    import time
+
     from prefect.events.worker import EventsWorker
     from prefect.logging.handlers import APILogWorker
 
     for worker in (EventsWorker, APILogWorker):
+        # let the queues empty first: draining a worker that still holds items logs a warning
+        # ("Still processing items") although it then sends them
+        deadline = time.monotonic() + 5
+        queues = [getattr(i, "_queue", None) for i in getattr(worker, "_instances", {}).values()]
+        while any(q is not None and q.qsize() for q in queues) and time.monotonic() < deadline:
+            time.sleep(0.01)
         worker.drain_all(timeout=10, at_exit=False)
 
 
