@@ -212,7 +212,9 @@ def backfills(data: Path) -> list[str]:
             server.terminate()
             server.wait(timeout=30)
         noisy = [r[2] for r in (temporary, temporary_again, running, running_again, nightly)]
-        assert not any("Traceback" in e or "| ERROR" in e for e in noisy), "a successful run printed a traceback"
+        loud = [stderr for stderr in noisy if "Traceback" in stderr or "| ERROR" in stderr]
+        if loud:  # kept for a person to read; the table says how many
+            (data / "backfill-noise.log").write_text("\n\n----\n\n".join(loud), encoding="utf-8")
         rows += [
             f"| 52-week backfill (JSON + page + index, {len(ends)} end dates) on a year's lake (4,000 users, "
             f"1.4M sessions): the work alone, plain functions in-process | {plain:.2f} s | |",
@@ -224,8 +226,11 @@ def backfills(data: Path) -> list[str]:
             f"(beyond the work: {running[0] - plain:.2f} s) | {running[1]:.2f} s / **{running[0]:.2f} s** | |",
             f"| its rerun with nothing to do, server running: flow / wall | {running_again[1]:.2f} s / "
             f"**{running_again[0]:.2f} s** | beyond the work < 2 s |",
-            f"| `engagement nightly` (empty inbox, week unchanged), server running: flow / wall | "
+            f"| `engagement nightly` (empty inbox, publishes one week: JSON, page, index, outbox), server running: "
+            f"flow / wall | "
             f"{nightly[1]:.2f} s / **{nightly[0]:.2f} s** | beyond the work < 2 s |",
+            f"| of those 5 successful commands, how many printed a traceback or an ERROR line | "
+            f"**{len(loud)}**{' (see data/bench/backfill-noise.log)' if loud else ''} | 0 |",
         ]
     finally:
         shutil.rmtree(work, ignore_errors=True)

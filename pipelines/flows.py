@@ -46,6 +46,13 @@ ingest_inbox = task(
 # mail.send retries with backoff itself: the task does not retry on top of it
 send_report = task(runs.send_report, name="send report")
 publish_week = task(runs.publish_week, name="publish week")
+BACKFILL_TASKS = 8  # a backfill's weeks go to at most this many tasks (a task run costs Prefect ~60 ms)
+
+
+@task(name="publish weeks")
+def publish_weeks(settings: Settings, ends: list[dt.date], force: bool) -> list[outputs.WeekOutput]:
+    """A backfill's share of end dates, published one after another (the index is written once, after)."""
+    return [runs.publish_week(settings, end, force, False) for end in ends]
 
 
 @task(name="stage file", retries=2, retry_delay_seconds=[5, 30], retry_condition_fn=_worth_retrying)
@@ -134,15 +141,19 @@ def backfill(
     lake: str | None = None,
     out: str | None = None,
 ) -> list[dict]:
-    """Publish the weekly-data output of every end date in [first, last], as parallel tasks."""
+    """Publish the weekly-data output of every end date in [first, last] whose inputs changed, in at
+    most BACKFILL_TASKS parallel tasks."""
     settings = load_settings(lake, out=out)
     state = require_lake(settings.lake)
     ends = outputs.end_dates(first, last, every)
     with outputs.publishing(settings.out):
         # a task only for the weeks whose inputs changed: a rerun with nothing to do runs no task
         todo = [end for end in ends if force or not outputs.up_to_date(settings.out, state, end)]
-        futures = publish_week.map(unmapped(settings), todo, unmapped(force), unmapped(False)) if todo else []
-        done = {future.result().end: future.result() for future in futures}
+        # in a few tasks, not one per end date: Prefect's bookkeeping of 52 task runs cost 3 s
+        size = -(-len(todo) // BACKFILL_TASKS) or 1
+        shares = [todo[i : i + size] for i in range(0, len(todo), size)]
+        futures = publish_weeks.map(unmapped(settings), shares, unmapped(force)) if shares else []
+        done = {week.end: week for future in futures for week in future.result()}
         weeks = [done.get(end) or outputs.unchanged_week(settings.out, end) for end in ends]
         outputs.write_index(settings.out, settings.lake)  # once, after the parallel tasks: it lists them all
     written = sum(w.written for w in weeks)
