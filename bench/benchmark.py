@@ -277,12 +277,17 @@ def main() -> int:
     report = "\n".join(lines)
     print(report)
     if args.update_readme:
-        readme = ROOT / "README.md"
-        text = readme.read_text(encoding="utf-8")
-        head, rest = text.split(README_START, 1)
-        _, tail = rest.split(README_END, 1)
-        readme.write_text(f"{head}{README_START}\n{report}\n{README_END}{tail}", encoding="utf-8")
+        splice(README_START, README_END, report)
     return 0
+
+
+def splice(start: str, end: str, report: str) -> None:
+    """Put `report` between the README's `start` and `end` markers."""
+    readme = ROOT / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    readme.write_text(f"{head}{start}\n{report}\n{end}{tail}", encoding="utf-8")
 
 
 ARCHIVE_START = "<!-- archive:start -->"
@@ -314,11 +319,7 @@ def archive_table(args) -> int:
     )
     print(report)
     if args.update_readme:
-        readme = ROOT / "README.md"
-        text = readme.read_text(encoding="utf-8")
-        head, rest = text.split(ARCHIVE_START, 1)
-        _, tail = rest.split(ARCHIVE_END, 1)
-        readme.write_text(f"{head}{ARCHIVE_START}\n{report}\n{ARCHIVE_END}{tail}", encoding="utf-8")
+        splice(ARCHIVE_START, ARCHIVE_END, report)
     return 0
 
 

@@ -27,13 +27,10 @@ size of the archive.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import os
 from pathlib import Path
 
 import numpy as np
-
-from pipelines.faults import crash_point
 
 EPOCH = dt.date(1970, 1, 1)
 GOLDEN = 0x9E3779B97F4A7C15
@@ -134,18 +131,11 @@ def entries(hashes: np.ndarray, days: np.ndarray) -> np.ndarray:
 
 def _write(root: Path, staging: Path, run: np.ndarray) -> str:
     """Write a run beside its place, then rename it to ids/run-<content hash>.npy; its path in the lake."""
+    from pipelines.lake import place_file
+
     staged = staging / f"ids-{os.getpid()}-{run.shape[1]}.npy"
     np.save(staged, np.ascontiguousarray(run), allow_pickle=False)
-    digest = hashlib.sha256(staged.read_bytes()).hexdigest()[:20]
-    relative = f"ids/run-{digest}.npy"
-    target = root / relative
-    if target.exists():
-        staged.unlink()
-    else:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(staged, target)
-        crash_point("partition placed")
-    return relative
+    return place_file(root, "ids", "run", staged, suffix=".npy")
 
 
 def add(root: Path, staging: Path, runs: list[str], new: np.ndarray) -> list[str]:

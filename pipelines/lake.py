@@ -172,9 +172,9 @@ def place_partition(root: Path, table: str, date: str, staged: Path) -> str:
     return relative
 
 
-def place_file(root: Path, folder: str, name: str, staged: Path) -> str:
-    """Move a staged Parquet file to <folder>/<name>-<content hash>.parquet; return that path relative to root."""
-    relative = f"{folder}/{name}-{file_digest(staged)[:20]}.parquet"
+def place_file(root: Path, folder: str, name: str, staged: Path, suffix: str = ".parquet") -> str:
+    """Move a staged file to <folder>/<name>-<content hash><suffix>; return that path relative to root."""
+    relative = f"{folder}/{name}-{file_digest(staged)[:20]}{suffix}"
     target = root / relative
     if target.exists():
         staged.unlink()

@@ -184,7 +184,8 @@ def merge(con, root: Path, state: lake.LakeState, staging: Path, collections: se
         if stored is None:  # the first of this collection: an empty file of its columns stands in
             stored = str(staging / f"empty-{collection}.parquet")
             pq.write_table(SCHEMAS[collection].empty_table(), stored)
-        rows = con.sql(query(f"registrations/merge_{collection}"), params={"files": [stored]}).to_arrow_table()
+        con.table(f"incoming_{collection}").create_view("arrived", replace=True)
+        rows = con.sql(query("registrations/merge"), params={"files": [stored]}).to_arrow_table()
         rows = rows.cast(SCHEMAS[collection])
         if rows.num_rows == 0:
             continue

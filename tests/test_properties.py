@@ -67,6 +67,25 @@ def lines_of(docs: list[dict]) -> list[bytes]:
     return [json.dumps(d, separators=(",", ":")).encode() for d in docs]
 
 
+def damaged_dump(parts: list[bytes], flips, cut) -> tuple[bytes, set[int]]:
+    """A dump of `parts` with bytes flipped and cut off; the indexes of the documents wholly before the
+    first damaged byte (those must all be stored)."""
+    data = bytearray(b"".join(parts))
+    damage = len(data)
+    for at, value in flips:
+        data[at % len(data)] ^= value
+        damage = min(damage, at % len(data))
+    if cut is not None:
+        damage = min(damage, cut % len(data))
+        data = data[: cut % len(data)]
+    before, end = set(), 0
+    for i, part in enumerate(parts):
+        end += len(part)
+        if end <= damage:
+            before.add(i)
+    return bytes(data), before
+
+
 mutation = st.tuples(st.sampled_from(["flip", "cut", "garbage", "drop"]), st.integers(0, 10**6), st.binary(max_size=40))
 
 
@@ -155,21 +174,8 @@ def bson_doc(i: int) -> bytes:
     gz=st.booleans(),
 )
 def test_mutated_bson_dumps(count, flips, cut, gz):
-    parts = [bson_doc(i) for i in range(count)]
-    data = bytearray(b"".join(parts))
-    damage = len(data)
-    for at, value in flips:
-        data[at % len(data)] ^= value
-        damage = min(damage, at % len(data))
-    if cut is not None:
-        damage = min(damage, cut % len(data))
-        data = data[: cut % len(data)]
-    # every document wholly before the first damaged byte is kept
-    before, end = set(), 0
-    for i, part in enumerate(parts):
-        end += len(part)
-        if end <= damage:
-            before.add(f"b{i}")
+    data, kept = damaged_dump([bson_doc(i) for i in range(count)], flips, cut)
+    before = {f"b{i}" for i in kept}  # every document wholly before the first damaged byte is kept
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / ("rocketchat_sessions.bson.gz" if gz else "rocketchat_sessions.bson")
         path.write_bytes(gzip.compress(bytes(data)) if gz else bytes(data))
@@ -249,19 +255,8 @@ def test_mutated_users_dumps_keep_every_account_before_the_damage(count, flips, 
         bson.encode({"_id": f"u{i}", "createdAt": created, "emails": [{"address": f"u{i}@example.com"}]})
         for i in range(count)
     ]
-    data = bytearray(b"".join(parts))
-    damage = len(data)
-    for at, value in flips:
-        data[at % len(data)] ^= value
-        damage = min(damage, at % len(data))
-    if cut is not None:
-        damage = min(damage, cut % len(data))
-        data = data[: cut % len(data)]
-    before, end = set(), 0
-    for i, part in enumerate(parts):
-        end += len(part)
-        if end <= damage:
-            before.add(f"u{i}")
+    data, kept = damaged_dump(parts, flips, cut)
+    before = {f"u{i}" for i in kept}
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / ("users.bson.gz" if gz else "users.bson")
         path.write_bytes(gzip.compress(bytes(data)) if gz else bytes(data))
