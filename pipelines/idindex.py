@@ -32,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from pipelines.lake import place_file
+
 EPOCH = dt.date(1970, 1, 1)
 GOLDEN = 0x9E3779B97F4A7C15
 MASK = 2**64 - 1
@@ -116,7 +118,7 @@ def days_of(root: Path, runs: list[str], hashes: np.ndarray) -> set[dt.date]:
 
 
 def _sorted(run: np.ndarray) -> np.ndarray:
-    """Entries (2, n) in order of key (a stable radix sort: the earlier of equal keys first), an
+    """Entries (2, n) in order of key (a stable sort: the earlier of equal keys first), an
     entry repeated next to itself kept once."""
     run = run[:, np.argsort(run[0], kind="stable")]
     keep = np.ones(run.shape[1], np.bool_)
@@ -131,8 +133,6 @@ def entries(hashes: np.ndarray, days: np.ndarray) -> np.ndarray:
 
 def _write(root: Path, staging: Path, run: np.ndarray) -> str:
     """Write a run beside its place, then rename it to ids/run-<content hash>.npy; its path in the lake."""
-    from pipelines.lake import place_file
-
     staged = staging / f"ids-{os.getpid()}-{run.shape[1]}.npy"
     np.save(staged, np.ascontiguousarray(run), allow_pickle=False)
     return place_file(root, "ids", "run", staged, suffix=".npy")

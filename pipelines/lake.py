@@ -115,9 +115,7 @@ def on_snapshot(root: Path, run: Callable[[LakeState], T]) -> T:
             return run(state)
         except duckdb.IOException:
             if attempt == READ_ATTEMPTS - 1:
-                named = [p for t in TABLES for p in state.paths(root, t)]
-                named += [p for n in REGISTRATIONS if (p := state.registration(root, n))]
-                missing = [p for p in named if not Path(p).exists()]
+                missing = [str(root / rel) for rel in sorted(referenced(state)) if not (root / rel).exists()]
                 if missing:  # not a writer at work: files the state names are gone
                     raise UserError(
                         f"the lake {root} names {len(missing)} file(s) that are missing, e.g. {missing[0]}: "
@@ -160,8 +158,12 @@ def file_digest(path: Path) -> str:
 
 def place_partition(root: Path, table: str, date: str, staged: Path) -> str:
     """Move a staged Parquet file to its content-named place; return its path relative to root."""
-    digest = file_digest(staged)[:20]
-    relative = f"{table}/date={date}/part-{digest}.parquet"
+    return place_file(root, f"{table}/date={date}", "part", staged)
+
+
+def place_file(root: Path, folder: str, name: str, staged: Path, suffix: str = ".parquet") -> str:
+    """Move a staged file to <folder>/<name>-<content hash><suffix>; return that path relative to root."""
+    relative = f"{folder}/{name}-{file_digest(staged)[:20]}{suffix}"
     target = root / relative
     if target.exists():
         staged.unlink()  # the same bytes are already in place: nothing changes
@@ -172,38 +174,17 @@ def place_partition(root: Path, table: str, date: str, staged: Path) -> str:
     return relative
 
 
-def place_file(root: Path, folder: str, name: str, staged: Path, suffix: str = ".parquet") -> str:
-    """Move a staged file to <folder>/<name>-<content hash><suffix>; return that path relative to root."""
-    relative = f"{folder}/{name}-{file_digest(staged)[:20]}{suffix}"
-    target = root / relative
-    if target.exists():
-        staged.unlink()
-    else:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(staged, target)
-        crash_point("partition placed")
-    return relative
-
-
 def remove_unreferenced(root: Path, state: LakeState) -> int:
     """Delete partition files the state no longer names (superseded days, leftovers of a crash)."""
-    keep = {root / rel for table in TABLES for rel in state.files.get(table, {}).values()}
-    keep |= {root / rel for rel in state.registrations.values()}
-    keep |= {root / rel for rel in state.ids or []}
+    keep = {root / rel for rel in referenced(state)}
     removed = 0
-    for path in (root / "ids").glob("*.npy"):
-        if path not in keep:
-            path.unlink(missing_ok=True)
-            removed += 1
-    for path in (root / "registrations").glob("*.parquet"):
-        if path not in keep:
-            path.unlink(missing_ok=True)
-            removed += 1
-    for table in TABLES:
-        for path in (root / table).glob("date=*/*.parquet"):
+    placed = [("ids", "*.npy"), ("registrations", "*.parquet"), *((table, "date=*/*.parquet") for table in TABLES)]
+    for folder, pattern in placed:
+        for path in (root / folder).glob(pattern):
             if path not in keep:
                 path.unlink(missing_ok=True)
                 removed += 1
+    for table in TABLES:
         for folder in (root / table).glob("date=*"):
             with contextlib.suppress(OSError):
                 folder.rmdir()  # only succeeds when empty

@@ -189,22 +189,35 @@ def _insert_batches(con, path: Path, tz: str, file_index: int, batches, mapping:
             query("staging/file_rejects"), {"file_index": file_index, "first_line": first_line}
         ).fetchall()
         # the batch's row of each rejected line (a log skips blank lines: numbers can have gaps)
-        rows = np.searchsorted(batch.column("line_no").to_numpy(), [line_no for line_no, _, _ in bad])
         raw = batch.column("line") if "line" in batch.column_names else pa.nulls(len(batch), pa.large_binary())
-        offsets = batch.column("offset") if "offset" in batch.column_names else None
-        # lines after a JSON array are numbered after its elements; a reject names its line in the file
-        file_lines = batch.column("file_line") if "file_line" in batch.column_names else None
-        for (line_no, reason, named_date), row in zip(bad, rows.tolist()):
+        places = reject_places(batch, [line_no for line_no, _, _ in bad])
+        for (_, reason, named_date), (row, where, offset) in zip(bad, places):
             line = raw[row].as_py() or b""
             text = line.decode("utf-8", errors="replace").rstrip("\r\n")
-            where = file_lines[row].as_py() if file_lines is not None else line_no
             reject = {"file": str(path.resolve()), "line": where, "reason": reason, "text": text[:100_000]}
-            if offsets is not None:  # a BSON dump: where the document starts in the file
-                reject["offset"] = offsets[row].as_py()
+            if offset is not None:  # a BSON dump: where the document starts in the file
+                reject["offset"] = offset
             if named_date is not None:  # the server-local day the document names (explain counts by it)
                 reject["date"] = named_date.isoformat()
             rejects.append(reject)
     return rejects
+
+
+def reject_places(batch: pa.Table, line_nos: list[int]) -> list[tuple[int, int, int | None]]:
+    """Where each rejected document (by line_no) of a reader's batch is: its row in the batch, its
+    line in the file (lines after a JSON array are numbered after its elements: the file's own
+    number is file_line), and its byte offset (a BSON dump's document; None otherwise)."""
+    rows = np.searchsorted(batch.column("line_no").to_numpy(), line_nos).tolist()
+    file_lines = batch.column("file_line") if "file_line" in batch.column_names else None
+    offsets = batch.column("offset") if "offset" in batch.column_names else None
+    return [
+        (
+            row,
+            file_lines[row].as_py() if file_lines is not None else line_no,
+            offsets[row].as_py() if offsets is not None else None,
+        )
+        for line_no, row in zip(line_nos, rows)
+    ]
 
 
 @dataclass

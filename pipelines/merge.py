@@ -63,7 +63,7 @@ def _holding_files(con, root: Path, state: lake.LakeState, staging: Path) -> lis
     if state.ids is None:
         every = con.sql(query("intermediate/stored_id_entries"), params={"files": state.paths(root, "sessions")})
         state.ids = idindex.add(root, staging, [], _entries(every))
-    incoming = con.sql(query("intermediate/incoming_hashes")).to_arrow_table()
+    incoming = con.sql(query("intermediate/incoming_ids")).to_arrow_table()
     days = idindex.days_of(root, state.ids, np.unique(idindex.keys(incoming.column("_id"))))
     days |= {idindex.EPOCH + dt.timedelta(days=int(d)) for d in np.unique(incoming.column("d").to_numpy())}
     current = state.files["sessions"]

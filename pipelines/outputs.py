@@ -79,7 +79,11 @@ def end_dates(first: dt.date, last: dt.date, every: str = "day") -> list[dt.date
 def window_key(state: lake.LakeState, end: dt.date) -> str:
     """What the output for `end` depends on: the zone and its window's rollup files."""
     days = list(reversed(between(*window(end))))
-    inputs = [state.tz or "", *(state.files["user_daily"].get(d, "-") for d in days)]
+    return _key([state.tz or "", *(state.files["user_daily"].get(d, "-") for d in days)])
+
+
+def _key(inputs: list[str]) -> str:
+    """The key of an output: a hash of what it was computed from, one input a line."""
     return hashlib.sha256("\n".join(inputs).encode()).hexdigest()[:32]
 
 
@@ -177,7 +181,7 @@ def write_index(out: Path, root: Path) -> Path:
     state = lake.read_state(root)
     inputs = [state.tz or "", *headlines, *sorted(state.files["sessions"])]
     inputs += [f"{day}={name}" for day, name in sorted(state.files["user_daily"].items())]
-    key = hashlib.sha256("\n".join(map(str, inputs)).encode()).hexdigest()[:32]
+    key = _key(inputs)
     key_path = folder / KEYS / "index.html.key"
     if _read(key_path) == key and (folder / "index.html").exists():
         return folder / "index.html"  # nothing it shows changed: skip the year's trend

@@ -136,7 +136,9 @@ class Loaded:
 
 def load(con, path: Path, collection: str, file_index: int) -> Loaded:
     """Judge and type one export's documents into `incoming_analytics` or `incoming_users`."""
-    from pipelines.load import _raw_lines
+    import duckdb
+
+    from pipelines.load import _raw_lines, reject_places
 
     rejects: list[dict] = []
     read = 0
@@ -153,32 +155,25 @@ def load(con, path: Path, collection: str, file_index: int) -> Loaded:
         read += documents.num_rows
         try:
             con.from_arrow(documents).insert_into(table)
-        except Exception:  # noqa: BLE001 - the run's first documents of this collection
+        except duckdb.CatalogException:  # the run's first documents of this collection
             con.from_arrow(documents).create(table)
         bad = documents.filter(documents.column("reject_reason").is_valid())
-        rows = np.searchsorted(batch.column("line_no").to_numpy(), bad.column("line_no").to_numpy())
-        file_lines = batch.column("file_line") if "file_line" in batch.column_names else None
-        offsets = batch.column("offset") if "offset" in batch.column_names else None
-        for line_no, reason, _id, row in zip(
-            bad.column("line_no").to_pylist(),
-            bad.column("reject_reason").to_pylist(),
-            bad.column("_id").to_pylist(),
-            rows.tolist(),
+        places = reject_places(batch, bad.column("line_no").to_pylist())
+        for reason, _id, (_, where, offset) in zip(
+            bad.column("reject_reason").to_pylist(), bad.column("_id").to_pylist(), places
         ):
             # never the document's text: an account holds e-mail addresses, names, password hashes
-            reject = {"file": str(path.resolve()), "line": file_lines[row].as_py() if file_lines else line_no}
-            reject |= {"reason": reason, "collection": collection}
+            reject = {"file": str(path.resolve()), "line": where, "reason": reason, "collection": collection}
             if _id is not None:
                 reject["_id"] = _id
-            if offsets is not None:
-                reject["offset"] = offsets[row].as_py()
+            if offset is not None:
+                reject["offset"] = offset
             rejects.append(reject)
     return Loaded(path, collection, read, rejects, manifest.content_hash(path))
 
 
-def merge(con, root: Path, state: lake.LakeState, staging: Path, collections: set[str]) -> list[str]:
-    """Upsert each collection's incoming rows into its file; return the collections whose file changed."""
-    changed = []
+def merge(con, root: Path, state: lake.LakeState, staging: Path, collections: set[str]) -> None:
+    """Upsert each collection's incoming rows into its file, and point the state at it."""
     for collection in sorted(collections):
         stored = state.registration(root, collection)
         if stored is None:  # the first of this collection: an empty file of its columns stands in
@@ -192,8 +187,4 @@ def merge(con, root: Path, state: lake.LakeState, staging: Path, collections: se
         staged = staging / f"{collection}.parquet"
         # pyarrow writes the same bytes for the same rows: a rerun changes nothing
         pq.write_table(rows.combine_chunks(), staged, compression="zstd")
-        placed = lake.place_file(root, "registrations", collection, staged)
-        if placed != state.registrations.get(collection):
-            state.registrations[collection] = placed
-            changed.append(collection)
-    return changed
+        state.registrations[collection] = lake.place_file(root, "registrations", collection, staged)

@@ -17,26 +17,23 @@ typed as (
 judged as (
     select
         *,
-        case
-            when known_reason is not null then known_reason
-            when bad_utf8 then 'bad_utf8'
-            when not is_json then 'bad_json'
-            when not is_object then 'not_an_object'
-            when f._id is null then 'no_id'
-            when _id is null then 'wrong_type:_id'
-            when f.type is null then 'no_type'
-            when type is null then 'wrong_type:type'
-            when type <> 'users' then 'unused_type'
-            when f.date is null then 'no_date'
-            when date_int is null then 'wrong_type:date'
-            -- an integer yyyyMMdd naming a real date of years 0001..9999
-            when date_int not between 10101 and 99991231
-                or try(make_date((date_int // 10000)::integer, (date_int // 100 % 100)::integer, (date_int % 100)::integer))
-                is null
-                then 'bad_date:date'
-            when f.users is null then 'no_users'
-            when users is null then 'wrong_type:users'
-        end as reject_reason
+        coalesce(
+            unreadable_reason(known_reason, bad_utf8, is_json, is_object, f._id, _id),
+            case
+                when f.type is null then 'no_type'
+                when type is null then 'wrong_type:type'
+                when type <> 'users' then 'unused_type'
+                when f.date is null then 'no_date'
+                when date_int is null then 'wrong_type:date'
+                -- an integer yyyyMMdd naming a real date of years 0001..9999
+                when date_int not between 10101 and 99991231
+                    or try(make_date((date_int // 10000)::integer, (date_int // 100 % 100)::integer, (date_int % 100)::integer))
+                    is null
+                    then 'bad_date:date'
+                when f.users is null then 'no_users'
+                when users is null then 'wrong_type:users'
+            end
+        ) as reject_reason
     from typed
 )
 

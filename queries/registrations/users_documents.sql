@@ -16,17 +16,14 @@ typed as (
 judged as (
     select
         *,
-        case
-            when known_reason is not null then known_reason
-            when bad_utf8 then 'bad_utf8'
-            when not is_json then 'bad_json'
-            when not is_object then 'not_an_object'
-            when f._id is null then 'no_id'
-            when _id is null then 'wrong_type:_id'
-            when f.createdAt is null then 'no_createdAt'
-            when not coalesce(in_calendar(createdAt), false) then 'bad_date:createdAt'
-            when roles_type not in ('ARRAY', 'VARCHAR', 'NULL') then 'wrong_type:roles'
-        end as reject_reason
+        coalesce(
+            unreadable_reason(known_reason, bad_utf8, is_json, is_object, f._id, _id),
+            case
+                when f.createdAt is null then 'no_createdAt'
+                when not coalesce(in_calendar(createdAt), false) then 'bad_date:createdAt'
+                when roles_type not in ('ARRAY', 'VARCHAR', 'NULL') then 'wrong_type:roles'
+            end
+        ) as reject_reason
     from typed
 )
 

@@ -49,38 +49,35 @@ dated as (
 judged as (
     select
         *,
-        case
-            when known_reason is not null then known_reason
-            when bad_utf8 then 'bad_utf8'
-            when not is_json then 'bad_json'
-            when not is_object then 'not_an_object'
-            when f._id is null then 'no_id'
-            when _id is null then 'wrong_type:_id'
-            when f.type is not null and type is null then 'wrong_type:type'
-            when type is null or type not in ('session', 'computed-session', 'user_daily') then 'unknown_type'
-            when f.userId is not null and userId is null then 'wrong_type:userId'
-            -- a date that does not parse, or lies outside years 0001..9999
-            when f.loginAt is not null and not coalesce(in_calendar(loginAt), false) then 'bad_date:loginAt'
-            when f.lastActivityAt is not null and not coalesce(in_calendar(lastActivityAt), false)
-                then 'bad_date:lastActivityAt'
-            when f.closedAt is not null and not coalesce(in_calendar(closedAt), false) then 'bad_date:closedAt'
-            when f._updatedAt is not null and not coalesce(in_calendar(_updatedAt), false) then 'bad_date:_updatedAt'
-            when f.device is not null and device is null then 'wrong_type:device'
-            when f.mostImportantRole is not null and mostImportantRole is null then 'wrong_type:mostImportantRole'
-            when f.year is not null and year is null then 'wrong_type:year'
-            when f.month is not null and month is null then 'wrong_type:month'
-            when f.day is not null and day is null then 'wrong_type:day'
-            -- a day field out of its range is bad even when the others are missing
-            when year not between 1 and 9999 or month not between 1 and 12 or day not between 1 and 31
-                then 'bad_day_fields'
-            when year is not null and month is not null and day is not null and day_fields_date is null
-                then 'bad_day_fields'
-            when type = 'user_daily' and day_fields_date is null then 'no_day'
-            when coalesce(day_fields_date, login_date) is null then 'no_day'
-            -- loginAt on 9999-12-31 can be 10000-01-01 in the server's zone
-            when coalesce(day_fields_date, login_date) not between date '0001-01-01' and date '9999-12-31'
-                then 'bad_date:loginAt'
-        end as reject_reason
+        coalesce(
+            unreadable_reason(known_reason, bad_utf8, is_json, is_object, f._id, _id),
+            case
+                when f.type is not null and type is null then 'wrong_type:type'
+                when type is null or type not in ('session', 'computed-session', 'user_daily') then 'unknown_type'
+                when f.userId is not null and userId is null then 'wrong_type:userId'
+                -- a date that does not parse, or lies outside years 0001..9999
+                when f.loginAt is not null and not coalesce(in_calendar(loginAt), false) then 'bad_date:loginAt'
+                when f.lastActivityAt is not null and not coalesce(in_calendar(lastActivityAt), false)
+                    then 'bad_date:lastActivityAt'
+                when f.closedAt is not null and not coalesce(in_calendar(closedAt), false) then 'bad_date:closedAt'
+                when f._updatedAt is not null and not coalesce(in_calendar(_updatedAt), false) then 'bad_date:_updatedAt'
+                when f.device is not null and device is null then 'wrong_type:device'
+                when f.mostImportantRole is not null and mostImportantRole is null then 'wrong_type:mostImportantRole'
+                when f.year is not null and year is null then 'wrong_type:year'
+                when f.month is not null and month is null then 'wrong_type:month'
+                when f.day is not null and day is null then 'wrong_type:day'
+                -- a day field out of its range is bad even when the others are missing
+                when year not between 1 and 9999 or month not between 1 and 12 or day not between 1 and 31
+                    then 'bad_day_fields'
+                when year is not null and month is not null and day is not null and day_fields_date is null
+                    then 'bad_day_fields'
+                when type = 'user_daily' and day_fields_date is null then 'no_day'
+                when coalesce(day_fields_date, login_date) is null then 'no_day'
+                -- loginAt on 9999-12-31 can be 10000-01-01 in the server's zone
+                when coalesce(day_fields_date, login_date) not between date '0001-01-01' and date '9999-12-31'
+                    then 'bad_date:loginAt'
+            end
+        ) as reject_reason
     from dated
 ),
 
