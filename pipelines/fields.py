@@ -6,9 +6,9 @@ the struct every reader's output is cast to before staging/documents.sql types i
 a field a reader does not produce is null there), the BSON reader's wanted fields and how to decode
 them, the log relation's columns, and the Parquet writer's options.
 
-Adding a stored field (say `instanceId`, a string) touches three files: this one, the typing and
-reject rules in queries/staging/documents.sql, and its BSON decoding in
-queries/staging/fields_from_bson.sql.
+Adding a stored field (say `instanceId`, a string) touches four files: this one, its typing in
+queries/staging/typed_from_json.sql and typed_from_bson.sql, and its reject rules in
+queries/staging/documents.sql.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from typing import Literal
 @dataclass(frozen=True)
 class StoredField:
     name: str
-    # how a mongodump holds it: the BSON reader keeps text and numbers for "scalar" fields, the hex
+    # how a mongodump holds it: the BSON reader keeps, beside the type code, what the stored type
+    # is made from (text; a date's milliseconds; integer and double) for "scalar" fields, the hex
     # of an ObjectId too for "id", and the Extended JSON of a subdocument for "document"
     bson: Literal["scalar", "id", "document"] = "scalar"
     # the name a plain session log's mapped column has in the relation fields_from_log.sql reads

@@ -46,10 +46,11 @@ def _parallel(table: pa.Table) -> pa.Table:
 
 
 def _fields_view(con, fields: duckdb.DuckDBPyRelation) -> None:
-    """A reader's fields as the `fields` view documents.sql reads: `f` cast to the declared struct, so a
-    stored field this reader does not produce is null (pipelines/fields.py)."""
+    """A reader's fields, typed, as the `typed` view documents.sql reads: `f` cast to the declared
+    struct first, so a stored field this reader does not produce is null (pipelines/fields.py)."""
     f = duckdb.ColumnExpression("f").cast(document_type()).alias("f")
     fields.select(duckdb.StarExpression(exclude=["f"]), f).create_view("fields", replace=True)
+    con.sql(query("staging/typed_from_json")).create_view("typed", replace=True)
 
 
 def _insert_documents(con, tz: str, file_index: int) -> None:
@@ -176,13 +177,15 @@ def _insert_batches(con, path: Path, tz: str, file_index: int, batches, mapping:
                 },
             )
             con.register(relation, batch)
-        elif bson:
-            relation, fields_sql, params = "bson_rows", "staging/fields_from_bson", {}
+        elif bson:  # typed straight from BSON, no JSON in between
+            relation, fields_sql, params = "bson_rows", None, {}
             con.register(relation, _parallel(batch))
+            con.sql(query("staging/typed_from_bson")).create_view("typed", replace=True)
         else:
             relation, fields_sql, params = "raw_lines", "staging/fields_from_lines", {"structure": STRUCTURE}
             con.register(relation, _raw_lines(con, batch))
-        _fields_view(con, con.sql(query(fields_sql), params=params))
+        if fields_sql:
+            _fields_view(con, con.sql(query(fields_sql), params=params))
         _insert_documents(con, tz, file_index)
         con.unregister(relation)
         bad = con.execute(

@@ -20,7 +20,9 @@ def rejects_of(lake: Path) -> list[dict]:
     return [
         json.loads(line)
         for path in sorted((lake / "rejects").glob("*.jsonl"))
-        for line in path.read_text().splitlines()
+        # one reject a line: "\n" only (a reject's text may hold other line separators)
+        for line in path.read_text(encoding="utf-8").split("\n")
+        if line
     ]
 
 

@@ -1,11 +1,5 @@
--- A BSON date field (type code k, milliseconds ms) as mongoexport's relaxed Extended JSON (the
--- canonical form outside years 1..9999, as mongoexport does); another type becomes a JSON number
--- (rejected as a bad date); absent and null become null.
+-- A BSON field of type code k as a date (ms: its milliseconds since 1970 when k is 9, a date);
+-- null for another type and for a date no timestamp can hold (what ejson_date makes of the
+-- Extended JSON mongoexport writes for either).
 create or replace macro bson_date(k, ms) as
-case
-    when k = 0 or k = 10 then null
-    when k <> 9 then '0'::json
-    when ms between -62135596800000 and 253402300799999
-        then ('{"$date":"' || strftime(epoch_ms(ms), '%Y-%m-%dT%H:%M:%S.%gZ') || '"}')::json
-    else ('{"$date":{"$numberLong":"' || ms || '"}}')::json
-end
+case when k = 9 then try(epoch_ms(ms)) end

@@ -1,37 +1,15 @@
 -- One row per input document of a mongoexport of rocketchat_sessions: its fields, typed, or the
--- reason it is rejected. Reads the relation `fields` (staging/fields_*.sql: line_no, bad_utf8,
--- is_json, is_object, known_reason, and f, the document's fields as JSON text); $tz is the server's zone, used
--- only to date a session that has no day fields; $file_index tells the rows of each file apart.
+-- reason it is rejected. Reads the relation `typed` (staging/typed_from_json.sql over any reader's
+-- fields, or staging/typed_from_bson.sql over a mongodump's: line_no, bad_utf8, is_json, is_object,
+-- known_reason, f telling per field whether the document has it, and the typed fields); $tz is the
+-- server's zone, used only to date a session that has no day fields; $file_index tells the rows of
+-- each file apart.
 with
-
-typed as (
-    select
-        $file_index as file_index,
-        line_no,
-        bad_utf8,
-        is_json,
-        is_object,
-        known_reason,
-        f,
-        ejson_id(f._id) as _id,
-        ejson_str(f.type) as type,
-        ejson_str(f.userId) as userId,
-        ejson_date(f.loginAt) as loginAt,
-        ejson_date(f.lastActivityAt) as lastActivityAt,
-        ejson_date(f.closedAt) as closedAt,
-        ejson_date(f._updatedAt) as _updatedAt,
-        -- kept as its minified JSON text: Rocket.Chat groups sessions by the whole device object
-        case when starts_with(f.device, '{') then f.device::varchar end as device,
-        ejson_str(f.mostImportantRole) as mostImportantRole,
-        ejson_int(f.year) as year,
-        ejson_int(f.month) as month,
-        ejson_int(f.day) as day
-    from fields
-),
 
 dated as (
     select
         *,
+        $file_index as file_index,
         -- the server-local day fields win over loginAt; they must all be there to count
         case
             when year between 1 and 9999 and month between 1 and 12 and day between 1 and 31
