@@ -103,17 +103,24 @@ def load_run(root: Path, relative: str) -> np.ndarray:
 
 
 def days_of(root: Path, runs: list[str], hashes: np.ndarray) -> set[dt.date]:
-    """Every day an entry of `runs` names for one of `hashes` (uint64)."""
+    """Every day an entry of `runs` names for one of `hashes` (uint64, sorted, distinct)."""
     found: set[int] = set()
     for relative in runs:
         run = load_run(root, relative)
         keys_, days = run[0], run[1]
-        low = np.searchsorted(keys_, hashes, side="left")
-        high = np.searchsorted(keys_, hashes, side="right")
-        single = high - low == 1  # nearly always: one entry for the key
-        found.update(np.unique(days[low[single]]).tolist())
-        for lo, hi in zip(low[high - low > 1].tolist(), high[high - low > 1].tolist()):
-            found.update(days[lo:hi].tolist())  # a moved document, or two _ids of one key
+        # one binary search per key (each touches a handful of the run's pages): its first entry
+        first = np.searchsorted(keys_, hashes)
+        inside = first < len(keys_)
+        first, wanted = first[inside], hashes[inside]
+        hit = keys_[first] == wanted
+        first, wanted = first[hit], wanted[hit]
+        found.update(np.unique(days[first]).tolist())
+        # nearly always one entry a key; more (a moved document, or two _ids of one key) follow it
+        follows = first + 1 < len(keys_)
+        repeated = first[follows][keys_[first[follows] + 1] == wanted[follows]]
+        for at in repeated.tolist():
+            end = int(np.searchsorted(keys_, keys_[at], side="right"))
+            found.update(days[at:end].tolist())
     return {EPOCH + dt.timedelta(days=int(d)) for d in found}
 
 

@@ -71,8 +71,13 @@ def read_manifest(root: Path) -> Manifest:
         lines = (root / MANIFEST_FILE).read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
         return Manifest([])
+    lines = [line for line in lines if line.strip()]
     try:
-        read = {Entry(**json.loads(line)): line for line in lines if line.strip()}
+        # one parse for every line (a big lake's manifest has one per nightly file)
+        parsed = json.loads("[" + ",".join(lines) + "]")
+        if len(parsed) != len(lines):
+            raise ValueError("a line holds more than one entry")
+        read = {Entry(**fields): line for fields, line in zip(parsed, lines)}
         return Manifest(list(read), read)
     except (ValueError, TypeError) as exc:
         raise UserError(

@@ -34,6 +34,25 @@ def test_the_vectorised_key_is_the_plain_one(ids):
         assert [int(k) for k in idindex.keys(array.slice(1, len(ids) - 2))] == [idindex.key(i) for i in ids[1:-1]]
 
 
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(
+    st.lists(st.lists(st.tuples(st.integers(0, 20), st.integers(0, 9)), max_size=25), min_size=1, max_size=3),
+    st.lists(st.integers(0, 22), max_size=12, unique=True),
+)
+def test_days_of_finds_every_day_every_run_names_for_a_key(tmp_path_factory, runs, wanted):
+    """Small keys so that one key has entries of several days (a moved document), in several runs."""
+    root = tmp_path_factory.mktemp("index")
+    (root / "ids").mkdir()
+    names = []
+    for number, pairs in enumerate(runs):
+        keys = np.array([k for k, _ in pairs], np.uint64)
+        days = np.array([d for _, d in pairs], np.uint64)
+        np.save(root / "ids" / f"run-{number}.npy", idindex.entries(keys, days))
+        names.append(f"ids/run-{number}.npy")
+    expected = {idindex.EPOCH + dt.timedelta(days=d) for pairs in runs for k, d in pairs if k in wanted}
+    assert idindex.days_of(root, names, np.array(sorted(wanted), np.uint64)) == expected
+
+
 def test_keys_tell_padding_and_length_apart():
     assert len({idindex.key(i) for i in ["", "a", "a\0", "a\0\0\0\0\0\0\0", "12345678", "12345678\0"]}) == 6
 
