@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipelines import arrow_numpy
 from pipelines.fields import FIELDS as STORED
 from pipelines.fields import NAMES
 
@@ -40,7 +41,7 @@ def _strings(data: np.ndarray, offsets: np.ndarray, valid: np.ndarray, string: b
     """Arrow (large) strings or binaries over a field's collected bytes (bson_kernels.walk's data
     and offsets), nulls where not `valid`."""
     kind = pa.large_string() if string else pa.large_binary()
-    bitmap = None if valid.all() else pa.array(valid).buffers()[1]
+    bitmap = None if valid.all() else arrow_numpy.array(valid).buffers()[1]
     used = data[: offsets[-1]]
     return pa.Array.from_buffers(kind, len(valid), [bitmap, pa.py_buffer(offsets), pa.py_buffer(used)])
 
@@ -100,23 +101,24 @@ def scan(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[dict, n
     return found, bad
 
 
-def columns(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> dict[str, pa.Array]:
-    """The Arrow columns typed_from_bson.sql reads, for documents [starts, ends) of `buf`."""
+def columns(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[dict[str, pa.Array], np.ndarray]:
+    """The Arrow columns typed_from_bson.sql reads, for documents [starts, ends) of `buf`; which
+    documents are bad (their elements do not add up, or a value is not what BSON allows)."""
     found, bad = scan(buf, starts, ends)
     out: dict[str, pa.Array] = {}
     for field in STORED:
         codes, positions, numbers, data, offsets = found[field.name]
         codes = np.where(bad, 0, codes)
         name = field.name
-        out[f"k_{name}"] = pa.array(codes)
+        out[f"k_{name}"] = arrow_numpy.array(codes)
         if field.bson == "document":
             is_document = codes == DOCUMENT
             raw = _strings(data, offsets, is_document, string=False)
             distinct = pc.unique(raw.drop_null())
-            texts = pa.array([_document_json(d.as_py()) for d in distinct], pa.large_string())
+            texts = arrow_numpy.strings([_document_json(d.as_py()) for d in distinct])
             out[f"{name}_json"] = pc.take(texts, pc.index_in(raw, value_set=distinct))
             # a subdocument libbson cannot read (a bad byte inside it) makes its document bad
-            bad |= is_document & out[f"{name}_json"].is_null().to_numpy(zero_copy_only=False)
+            bad |= is_document & arrow_numpy.values(out[f"{name}_json"].is_null())
         elif field.stored == "string":
             text, invalid = _utf8(_strings(data, offsets, codes == STRING, string=False))
             out[f"s_{name}"] = text
@@ -130,12 +132,11 @@ def columns(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> dict[str, 
                 hex_offsets = np.arange(len(codes) + 1, dtype=np.int64) * 24
                 out[f"oid_{name}"] = _strings(hexed.reshape(-1), hex_offsets, is_oid, string=True)
         elif field.stored == "timestamp":
-            out[f"i_{name}"] = pa.array(numbers)
+            out[f"i_{name}"] = arrow_numpy.array(numbers)
         else:  # a whole number: from an int32, an int64 or a double
-            out[f"i_{name}"] = pa.array(numbers)
-            out[f"d_{name}"] = pa.array(numbers.view(np.float64))
-    out["bad"] = pa.array(bad)
-    return out
+            out[f"i_{name}"] = arrow_numpy.array(numbers)
+            out[f"d_{name}"] = arrow_numpy.array(numbers.view(np.float64))
+    return out, bad
 
 
 def _document_json(raw: bytes) -> str | None:
@@ -160,7 +161,9 @@ def _utf8(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
                     value.decode("utf-8")
                 except UnicodeDecodeError:
                     invalid[i] = True
-        return pc.if_else(pa.array(invalid), pa.scalar(None, values.type), values).cast(pa.large_string()), invalid
+        return pc.if_else(arrow_numpy.array(invalid), pa.scalar(None, values.type), values).cast(
+            pa.large_string()
+        ), invalid
 
 
 def _frame(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, str | None]:
@@ -257,17 +260,15 @@ def bson_batches(stream: BinaryIO) -> Iterator[pa.Table]:
             view = view[skip:]
         s, e, stop, problem = _frame(view)
         if len(s):
-            cols = columns(view, s, e)
+            cols, bad = columns(view, s, e)
             count = len(s)
-            bad = cols.pop("bad")
-            table = pa.table(
-                {
-                    "line_no": pa.array(np.arange(number + 1, number + count + 1)),
-                    "offset": pa.array(s + base + skip),
-                    "known_reason": pc.if_else(bad, pa.scalar("bad_bson"), pa.scalar(None, pa.string())),
-                    **cols,
-                }
-            ).select(_schema().names)
+            cols |= {
+                "line_no": arrow_numpy.array(np.arange(number + 1, number + count + 1, dtype=np.int64)),
+                "offset": arrow_numpy.array(s + base + skip),
+                "known_reason": arrow_numpy.text_where(bad, "bad_bson"),
+            }
+            names = _schema().names
+            table = pa.Table.from_arrays([cols[name] for name in names], names=names)
             number += count
             yield table
         stop += skip

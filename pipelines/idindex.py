@@ -55,7 +55,9 @@ def keys(ids) -> np.ndarray:
     import pyarrow as pa
 
     if isinstance(ids, pa.ChunkedArray):
-        ids = ids.combine_chunks() if ids.num_chunks else pa.array([], pa.large_string())
+        if not ids.num_chunks:
+            return np.zeros(0, np.uint64)
+        ids = ids.combine_chunks()
     ids = ids.cast(pa.large_string())
     _, offsets, data = ids.buffers()
     offsets = np.frombuffer(offsets, np.int64)[ids.offset : ids.offset + len(ids) + 1]

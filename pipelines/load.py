@@ -12,7 +12,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from pipelines import gzipped, manifest
+from pipelines import arrow_numpy, gzipped, manifest
 from pipelines.fields import JSON_COLUMNS, document_type
 from pipelines.logs import LogMapping, Malformed, csv_rows_careful, log_rows
 from pipelines.progress import Progress
@@ -210,7 +210,7 @@ def reject_places(batch: pa.Table, line_nos: list[int]) -> list[tuple[int, int, 
     """Where each rejected document (by line_no) of a reader's batch is: its row in the batch, its
     line in the file (lines after a JSON array are numbered after its elements: the file's own
     number is file_line), and its byte offset (a BSON dump's document; None otherwise)."""
-    rows = np.searchsorted(batch.column("line_no").to_numpy(), line_nos).tolist()
+    rows = np.searchsorted(arrow_numpy.values(batch.column("line_no")), line_nos).tolist()
     file_lines = batch.column("file_line") if "file_line" in batch.column_names else None
     offsets = batch.column("offset") if "offset" in batch.column_names else None
     return [

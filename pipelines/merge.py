@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines import idindex, lake
+from pipelines import arrow_numpy, idindex, lake
 from pipelines.fields import PARQUET_OPTIONS
 from pipelines.progress import Progress
 from pipelines.sql import query
@@ -50,7 +50,7 @@ def _point_state_at(files: dict[str, str], date: str, placed: str | None) -> boo
 def _entries(relation) -> "np.ndarray":
     """The id index's entries of a relation of (_id, d)."""
     table = relation.to_arrow_table()
-    return idindex.entries(idindex.keys(table.column("_id")), table.column("d").to_numpy())
+    return idindex.entries(idindex.keys(table.column("_id")), arrow_numpy.values(table.column("d")))
 
 
 def _holding_files(con, root: Path, state: lake.LakeState, staging: Path) -> list[str]:
@@ -65,7 +65,7 @@ def _holding_files(con, root: Path, state: lake.LakeState, staging: Path) -> lis
         state.ids = idindex.add(root, staging, [], _entries(every))
     incoming = con.sql(query("intermediate/incoming_ids")).to_arrow_table()
     days = idindex.days_of(root, state.ids, np.unique(idindex.keys(incoming.column("_id"))))
-    days |= {idindex.EPOCH + dt.timedelta(days=int(d)) for d in np.unique(incoming.column("d").to_numpy())}
+    days |= {idindex.EPOCH + dt.timedelta(days=int(d)) for d in np.unique(arrow_numpy.values(incoming.column("d")))}
     current = state.files["sessions"]
     return [str(root / current[d]) for d in sorted(day.isoformat() for day in days) if d in current]
 
