@@ -9,6 +9,14 @@
 -- Type codes: 1 double, 2 string, 3 document, 7 ObjectId, 9 date, 10 null, 16 int32, 18 int64.
 with
 
+-- a device minified once, as an export's device is
+minified as (
+    select
+        *,
+        case when k_device = 3 then json(device_json)::varchar end as device_text
+    from bson_rows
+),
+
 final as (
     select
         line_no,
@@ -37,14 +45,14 @@ final as (
         bson_date(k_lastActivityAt, i_lastActivityAt) as lastActivityAt,
         bson_date(k_closedAt, i_closedAt) as closedAt,
         bson_date(k__updatedAt, i__updatedAt) as _updatedAt,
-        -- minified, as an export's device is; a subdocument an export could not tell from another
-        -- type's Extended JSON (its first key "$oid", say) is not taken for one here either
-        case when k_device = 3 and ejson_document(json(device_json)) then json(device_json)::varchar end as device,
+        -- a subdocument an export could not tell from another type's Extended JSON (its first
+        -- key "$oid", say) is not taken for one here either
+        case when ejson_document(device_text) then device_text end as device,
         case when k_mostImportantRole = 2 then s_mostImportantRole end as mostImportantRole,
         bson_int(k_year, i_year, d_year) as year,
         bson_int(k_month, i_month, d_month) as month,
         bson_int(k_day, i_day, d_day) as day
-    from bson_rows
+    from minified
 )
 
 select * from final
