@@ -168,24 +168,18 @@ def _insert_batches(con, path: Path, tz: str, file_index: int, batches, mapping:
             continue
         first_line = batch.column("line_no")[0].as_py()
         if mapping:
-            relation, fields_sql, params = (
-                "log_rows",
-                "staging/fields_from_log",
-                {
-                    "timestamp_format": mapping.timestamp_format,
-                    "log_tz": mapping.timezone,
-                },
-            )
+            relation = "log_rows"
             con.register(relation, batch)
+            params = {"timestamp_format": mapping.timestamp_format, "log_tz": mapping.timezone}
+            _fields_view(con, con.sql(query("staging/fields_from_log"), params=params))
         elif bson:  # typed straight from BSON, no JSON in between
-            relation, fields_sql, params = "bson_rows", None, {}
+            relation = "bson_rows"
             con.register(relation, _parallel(batch))
             con.sql(query("staging/typed_from_bson")).create_view("typed", replace=True)
         else:
-            relation, fields_sql, params = "raw_lines", "staging/fields_from_lines", {"structure": STRUCTURE}
+            relation = "raw_lines"
             con.register(relation, _raw_lines(con, batch))
-        if fields_sql:
-            _fields_view(con, con.sql(query(fields_sql), params=params))
+            _fields_view(con, con.sql(query("staging/fields_from_lines"), params={"structure": STRUCTURE}))
         _insert_documents(con, tz, file_index)
         con.unregister(relation)
         bad = con.execute(
