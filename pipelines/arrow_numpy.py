@@ -1,9 +1,10 @@
 """NumPy arrays of Arrow columns and Arrow arrays of NumPy ones, through their buffers.
 
 pyarrow's own `to_numpy` (and `np.asarray` of an Arrow array) goes through its pandas shim, which
-imports pandas: about 0.15 s of every ingest, taken while other threads wait for the GIL. `pa.array`
-of a NumPy array goes the same way. Ingest only needs numbers and booleans without nulls, which
-are plain buffers.
+imports pandas: about 0.15 s of every sessions ingest, taken while other threads wait for the GIL.
+`pa.array`, `pa.scalar` and `pa.table` go the same way. The sessions path (readers of exports and
+dumps, the merge, the id index) only needs numbers, booleans and a few strings without nulls,
+which are plain buffers. (The small new-users collections still go through `pa.array`.)
 """
 
 from __future__ import annotations

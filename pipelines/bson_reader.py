@@ -166,7 +166,7 @@ def _utf8(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
         ), invalid
 
 
-def _frame(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, str | None]:
+def frame(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, str | None]:
     """Document starts and ends in `buf`; where the whole documents stop; a framing problem."""
     most = len(buf) // 5 + 1
     starts = np.empty(most, np.int64)
@@ -258,7 +258,7 @@ def bson_batches(stream: BinaryIO) -> Iterator[pa.Table]:
             lost = False
             skip = found
             view = view[skip:]
-        s, e, stop, problem = _frame(view)
+        s, e, stop, problem = frame(view)
         if len(s):
             cols, bad = columns(view, s, e)
             count = len(s)

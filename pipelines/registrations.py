@@ -84,11 +84,11 @@ def _bson_json_batches(stream) -> Iterator[pa.Table]:
     """
     import bsonjs
 
-    from pipelines.bson_reader import _frame
+    from pipelines.bson_reader import frame
 
     data = stream.read()
     view = np.frombuffer(data, np.uint8)
-    starts, ends, stop, problem = _frame(view)
+    starts, ends, stop, problem = frame(view)
     lines: list[bytes | None] = []
     reasons: list[str | None] = []
     for start, end in zip(starts.tolist(), ends.tolist()):
