@@ -227,7 +227,7 @@ def odd_documents(draw) -> bytes:
 
 
 @given(st.lists(odd_documents(), min_size=1, max_size=6))
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_a_dump_of_any_values_gives_the_lake_and_rejects_of_its_export(tmp_path_factory, dump):
     """A dump is typed straight from BSON (staging/typed_from_bson.sql), an export from the Extended
     JSON libbson writes for the same documents: the two must store and reject alike."""

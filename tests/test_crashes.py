@@ -241,6 +241,14 @@ def children(pid: int) -> list[int]:
         return []
 
 
+def command_line(pid: int) -> bytes:
+    """A process's command line; empty once it has exited (a child can end between listing and reading)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
 def alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -283,7 +291,7 @@ def test_killing_a_backfill_takes_prefects_temporary_server_with_it(scenario, tm
     deadline = time.monotonic() + 120
     server = []
     while not server and process.poll() is None and time.monotonic() < deadline:
-        server = [c for c in children(process.pid) if b"uvicorn" in Path(f"/proc/{c}/cmdline").read_bytes()]
+        server = [c for c in children(process.pid) if b"uvicorn" in command_line(c)]
         time.sleep(0.05)
     assert server, "the backfill never started Prefect's temporary server"
     os.kill(process.pid, signal.SIGKILL)
