@@ -32,8 +32,7 @@ from pipelines.fields import NAMES
 FIELDS = NAMES  # the fields a document is walked for
 CHUNK_BYTES = 64 * 1024 * 1024  # read at a time
 MAX_BSON_DOCUMENT = 16 * 1024 * 1024 + 16 * 1024  # MongoDB's limit, with room for a dump's slack
-BSON_KIND = {f.name: f.bson for f in STORED}
-STRING, DOCUMENT, OBJECT_ID, DATE, NULL, INT32, INT64, DOUBLE = 2, 3, 7, 9, 10, 16, 18, 1
+STRING, DOCUMENT, OBJECT_ID = 2, 3, 7  # BSON type codes the reader handles itself (the SQL reads the rest)
 _HEX = np.array([f"{i:02x}".encode() for i in range(256)]).view(np.uint8).reshape(256, 2)
 
 
@@ -92,7 +91,8 @@ def scan(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[dict, n
     kinds = np.zeros((width, n), np.int16)
     positions = np.zeros((width, n), np.int64)
     numbers = np.zeros((width, n), np.int64)
-    # a string or subdocument field collects at most the chunk's bytes (pages are only used as written)
+    # a string or subdocument field collects at most the chunk's bytes (np.empty's pages take
+    # memory only once written: a field that collects nothing costs none)
     data = np.empty((width, len(buf) if n else 0), np.uint8)
     offsets = np.zeros((width, n + 1), np.int64)
     bad = np.zeros(n, np.bool_)
