@@ -63,20 +63,21 @@ def little(buf, at, width):  # pragma: no cover
 
 @njit(cache=True, nogil=True)
 def walk(
-    buf, starts, ends, names, name_offsets, collect, kinds, positions, numbers, data, offsets, bad
+    buf, starts, ends, names, name_offsets, collect, rows, kinds, positions, numbers, data, offsets, bad
 ):  # pragma: no cover
     """Walk the top-level elements of the documents [starts, ends) of buf, for the wanted fields
     (`names`, cut by `name_offsets`; the first of a repeated name counts).
 
     Per field and document: its type code (kinds), where its value starts (positions), a number's
     value (numbers: int32 widened, int64, a date's milliseconds, a double's bits). A field whose
-    `collect` is its type code has its bytes appended to its row of `data` (a string without its
-    length and closing NUL, a subdocument whole), `offsets` cutting them per document: Arrow's
-    layout, built while the document is in the cache. A document whose elements do not add up is
+    `collect` is its type code has its bytes appended to its row (`rows`) of `data` (a string
+    without its length and closing NUL, a subdocument whole), that row of `offsets` cutting them per
+    document: Arrow's layout, built while the document is in the cache. A document whose elements do not add up is
     marked bad and collects nothing.
     """
     fields = name_offsets.shape[0] - 1
-    cursors = np.zeros(fields, np.int64)
+    collecting = data.shape[0]
+    cursors = np.zeros(collecting, np.int64)
     for d in range(starts.shape[0]):
         position = np.int64(starts[d] + 4)
         last = ends[d] - 1  # the document's closing NUL
@@ -158,16 +159,17 @@ def walk(
                         numbers[f, d] = little(buf, value, 8)
                     if collect[f] == kind:
                         start, count = (value + 4, size - 5) if kind == 2 else (value, size)
-                        row = data[f]
-                        at = cursors[f]
+                        r = rows[f]
+                        row = data[r]
+                        at = cursors[r]
                         for j in range(count):
                             row[at + j] = buf[start + j]
-                        cursors[f] = at + count
+                        cursors[r] = at + count
                     break
             position = value + size
         if not ok:
             bad[d] = True
-            for f in range(fields):  # what it collected is dropped
-                cursors[f] = offsets[f, d]
-        for f in range(fields):
-            offsets[f, d + 1] = cursors[f]
+            for r in range(collecting):  # what it collected is dropped
+                cursors[r] = offsets[r, d]
+        for r in range(collecting):
+            offsets[r, d + 1] = cursors[r]

@@ -76,15 +76,17 @@ _NAMES = np.frombuffer(b"".join(f.encode() for f in FIELDS), np.uint8)
 _NAME_OFFSETS = np.cumsum([0] + [len(f) for f in FIELDS]).astype(np.int64)
 
 
+# the type code whose bytes a field collects (0: none), and its row in the collected bytes (-1: none)
 _COLLECT = np.array(
     [DOCUMENT if f.bson == "document" else STRING if f.stored == "string" else 0 for f in STORED], np.int16
 )
+_ROWS = np.where(_COLLECT > 0, np.cumsum(_COLLECT > 0) - 1, -1).astype(np.int64)
 
 
 def scan(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[dict, np.ndarray]:
     """Walk the top-level elements of the documents [starts, ends); per wanted field, its type and value.
 
-    Returns ({field: (type codes, value positions, numbers, collected bytes, their offsets)}, bad):
+    Returns ({field: (type codes, value positions, numbers, collected bytes or None, their offsets)}, bad):
     type code 0 where the field is absent; `bad` marks documents whose elements do not add up.
     """
     n, width = len(starts), len(FIELDS)
@@ -92,12 +94,19 @@ def scan(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[dict, n
     positions = np.zeros((width, n), np.int64)
     numbers = np.zeros((width, n), np.int64)
     # a string or subdocument field collects at most the chunk's bytes (np.empty's pages take
-    # memory only once written: a field that collects nothing costs none)
-    data = np.empty((width, len(buf) if n else 0), np.uint8)
-    offsets = np.zeros((width, n + 1), np.int64)
+    # memory only once written)
+    collecting = int((_COLLECT > 0).sum())
+    data = np.empty((collecting, len(buf) if n else 0), np.uint8)
+    offsets = np.zeros((collecting, n + 1), np.int64)
     bad = np.zeros(n, np.bool_)
-    _kernels().walk(buf, starts, ends, _NAMES, _NAME_OFFSETS, _COLLECT, kinds, positions, numbers, data, offsets, bad)
-    found = {f: (kinds[i], positions[i], numbers[i], data[i], offsets[i]) for i, f in enumerate(FIELDS)}
+    _kernels().walk(
+        buf, starts, ends, _NAMES, _NAME_OFFSETS, _COLLECT, _ROWS, kinds, positions, numbers, data, offsets, bad
+    )
+    found = {}
+    for i, f in enumerate(FIELDS):
+        row = _ROWS[i]
+        collected = (data[row], offsets[row]) if row >= 0 else (None, None)
+        found[f] = (kinds[i], positions[i], numbers[i], *collected)
     return found, bad
 
 
