@@ -62,15 +62,21 @@ def array(values: np.ndarray) -> pa.Array:
     return pa.Array.from_buffers(_ARROW_TYPES[values.dtype], len(values), [None, pa.py_buffer(values)])
 
 
+def binaries(data: np.ndarray | bytes, offsets: np.ndarray, valid: np.ndarray, kind: pa.DataType) -> pa.Array:
+    """A string or binary Arrow array of type `kind` over bytes cut by `offsets` (int32 for string
+    and binary, int64 for their large forms), null where not `valid`."""
+    bitmap = None if valid.all() else array(valid).buffers()[1]
+    used = data[: int(offsets[-1])]
+    return pa.Array.from_buffers(kind, len(valid), [bitmap, pa.py_buffer(offsets), pa.py_buffer(used)])
+
+
 def strings(texts: list[str | None]) -> pa.Array:
     """A large_string Arrow array of Python strings (None: null)."""
     encoded = [t.encode("utf-8") if t is not None else b"" for t in texts]
     offsets = np.zeros(len(encoded) + 1, np.int64)
     np.cumsum([len(e) for e in encoded], out=offsets[1:])
     valid = np.array([t is not None for t in texts], np.bool_)
-    bitmap = None if valid.all() else array(valid).buffers()[1]
-    data = pa.py_buffer(b"".join(encoded))
-    return pa.Array.from_buffers(pa.large_string(), len(texts), [bitmap, pa.py_buffer(offsets), data])
+    return binaries(b"".join(encoded), offsets, valid, pa.large_string())
 
 
 def text_where(mask: np.ndarray, text: str) -> pa.Array:
@@ -78,7 +84,4 @@ def text_where(mask: np.ndarray, text: str) -> pa.Array:
     raw = text.encode("utf-8")
     offsets = np.zeros(len(mask) + 1, np.int32)
     np.cumsum(mask.astype(np.int32) * len(raw), out=offsets[1:])
-    bitmap = array(mask).buffers()[1]
-    return pa.Array.from_buffers(
-        pa.string(), len(mask), [bitmap, pa.py_buffer(offsets), pa.py_buffer(raw * int(mask.sum()))]
-    )
+    return binaries(raw * int(mask.sum()), offsets, mask, pa.string())

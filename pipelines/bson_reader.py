@@ -36,15 +36,6 @@ STRING, DOCUMENT, OBJECT_ID = 2, 3, 7  # BSON type codes the reader handles itse
 _HEX = np.array([f"{i:02x}".encode() for i in range(256)]).view(np.uint8).reshape(256, 2)
 
 
-def _strings(data: np.ndarray, offsets: np.ndarray, valid: np.ndarray, string: bool) -> pa.Array:
-    """Arrow (large) strings or binaries over a field's collected bytes (bson_kernels.walk's data
-    and offsets), nulls where not `valid`."""
-    kind = pa.large_string() if string else pa.large_binary()
-    bitmap = None if valid.all() else arrow_numpy.array(valid).buffers()[1]
-    used = data[: offsets[-1]]
-    return pa.Array.from_buffers(kind, len(valid), [bitmap, pa.py_buffer(offsets), pa.py_buffer(used)])
-
-
 def _schema() -> pa.Schema:
     """The columns of a batch (staging/typed_from_bson.sql reads them): per field its type code, and
     the value in the form its stored type is typed from."""
@@ -122,14 +113,14 @@ def columns(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[dict
         out[f"k_{name}"] = arrow_numpy.array(codes)
         if field.bson == "document":
             is_document = codes == DOCUMENT
-            raw = _strings(data, offsets, is_document, string=False)
+            raw = arrow_numpy.binaries(data, offsets, is_document, pa.large_binary())
             distinct = pc.unique(raw.drop_null())
             texts = arrow_numpy.strings([_document_json(d.as_py()) for d in distinct])
             out[f"{name}_json"] = pc.take(texts, pc.index_in(raw, value_set=distinct))
             # a subdocument libbson cannot read (a bad byte inside it) makes its document bad
             bad |= is_document & arrow_numpy.values(out[f"{name}_json"].is_null())
         elif field.stored == "string":
-            text, invalid = _utf8(_strings(data, offsets, codes == STRING, string=False))
+            text, invalid = _utf8(arrow_numpy.binaries(data, offsets, codes == STRING, pa.large_binary()))
             out[f"s_{name}"] = text
             bad |= invalid
             if field.bson == "id":
@@ -139,7 +130,7 @@ def columns(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[dict
                     raw = buf[positions[is_oid][:, None] + np.arange(12)]
                     hexed[is_oid] = _HEX[raw].reshape(-1, 24)
                 hex_offsets = np.arange(len(codes) + 1, dtype=np.int64) * 24
-                out[f"oid_{name}"] = _strings(hexed.reshape(-1), hex_offsets, is_oid, string=True)
+                out[f"oid_{name}"] = arrow_numpy.binaries(hexed.reshape(-1), hex_offsets, is_oid, pa.large_string())
         elif field.stored == "timestamp":
             out[f"i_{name}"] = arrow_numpy.array(numbers)
         else:  # a whole number: from an int32, an int64 or a double
