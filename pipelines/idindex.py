@@ -15,13 +15,18 @@ must find the stored version wherever it is. The index answers that exactly:
   then read, by _id, from those days' partitions and the incoming days' own. A hash that collides
   names a day whose partition does not hold the _id: read for nothing, still exact.
 
-The entries live in runs: NumPy files of shape (2, n), hashes sorted then their days
-(`ids/run-<hash>.npy`, 16 bytes an entry), named in
-_state.json, written beside and renamed into place like partitions. Each ingest adds a small run;
-runs merge when the newer is at least half the size of the one before it (a binary counter), so a
-lake holds O(log n) runs and an entry is rewritten O(log n) times over the lake's life. Lookups
-are binary searches in memory-mapped files: they read a few pages per incoming _id, whatever the
-size of the archive.
+The entries live in runs (`ids/run-<hash>.npy`, 16 bytes an entry), named in _state.json,
+written beside and renamed into place like partitions. Each ingest adds a small run; runs merge
+when the newer is at least half the size of the one before it (a binary counter), so a lake holds
+O(log n) runs and an entry is rewritten O(log n) times over the lake's life.
+
+A run is one flat uint64 NumPy array: a header (MAGIC, n, bits, 0), a directory of 2**bits + 1
+offsets, the n keys sorted, then their n days. Keys whose top `bits` bits are b lie in
+keys[directory[b]:directory[b + 1]], about 16 of them (keys are uniform hashes), so a lookup in a
+memory-mapped run reads the directory and one or two cache lines of keys, whatever the size of the
+archive: 10,000 lookups in 23.9M entries took 3 ms, against 9 ms for a binary search over all the
+keys, which touches a new page at each of its deeper steps. Runs written before the directory
+existed (a (2, n) array: keys, days) are still read, with that binary search, until they merge.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -37,6 +43,9 @@ from pipelines.lake import place_file
 EPOCH = dt.date(1970, 1, 1)
 GOLDEN = 0x9E3779B97F4A7C15
 MASK = 2**64 - 1
+MAGIC = int.from_bytes(b"idindex1", "little")  # a run's first word
+HEADER = 4  # MAGIC, n, bits, 0
+MAX_BITS = 26
 
 
 def _mix(h: np.ndarray) -> np.ndarray:
@@ -98,10 +107,71 @@ def key(_id: str) -> int:
     return mix(h)
 
 
-def load_run(root: Path, relative: str) -> np.ndarray:
-    """A run's entries (2, n): row 0 the sorted keys, row 1 their days; memory-mapped (a search
-    reads only the pages it touches)."""
-    return np.load(root / relative, mmap_mode="r")
+class Run(NamedTuple):
+    """One run, memory-mapped: its sorted keys and their days, and the directory into the keys
+    (None for a run written before there was one)."""
+
+    keys: np.ndarray
+    days: np.ndarray
+    bits: int
+    directory: np.ndarray | None
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def entries(self) -> np.ndarray:
+        """The run as entries (2, n) in memory."""
+        return np.stack([np.asarray(self.keys), np.asarray(self.days)])
+
+
+def load_run(root: Path, relative: str) -> Run:
+    """A run, memory-mapped: a search reads only the pages it touches."""
+    packed = np.load(root / relative, mmap_mode="r")
+    if packed.ndim == 2:  # written before the directory
+        return Run(packed[0], packed[1], 0, None)
+    if len(packed) < HEADER or int(packed[0]) != MAGIC:
+        raise ValueError(f"{root / relative} is not a run of the _id index")
+    n, bits = int(packed[1]), int(packed[2])
+    at = HEADER + 2**bits + 1
+    return Run(packed[at : at + n], packed[at + n : at + 2 * n], bits, packed[HEADER:at])
+
+
+def _bits(n: int) -> int:
+    """The directory's size for n keys: about 16 keys a slot."""
+    return min(MAX_BITS, max(0, (n // 16).bit_length() - 1))
+
+
+def _pack(run: np.ndarray, bits: int | None = None) -> np.ndarray:
+    """Entries (2, n), sorted, as a run's flat array (see the module's docstring); `bits` chooses
+    the directory's size (by default, from n)."""
+    keys, n = run[0], run.shape[1]
+    bits = _bits(n) if bits is None else bits
+    top = (keys >> np.uint64(64 - bits)).astype(np.intp) if bits else np.zeros(n, np.intp)
+    directory = np.zeros(2**bits + 1, np.uint64)
+    np.cumsum(np.bincount(top, minlength=2**bits), out=directory[1:])
+    header = np.array([MAGIC, n, bits, 0], np.uint64)
+    return np.concatenate([header, directory, keys, run[1]])
+
+
+def _first_at_least(run: Run, hashes: np.ndarray) -> np.ndarray:
+    """For each hash (uint64), the index of the run's first key >= it (len(run) when none): what
+    np.searchsorted gives, found through the directory, each hash bisecting its own slot."""
+    if run.directory is None:
+        return np.searchsorted(run.keys, hashes)
+    if run.bits:
+        top = (hashes >> np.uint64(64 - run.bits)).astype(np.intp)
+    else:
+        top = np.zeros(len(hashes), np.intp)
+    lo = run.directory[top].astype(np.intp)
+    hi = run.directory[top + 1].astype(np.intp)
+    active = np.flatnonzero(lo < hi)
+    while len(active):
+        mid = (lo[active] + hi[active]) >> 1
+        below = run.keys[mid] < hashes[active]
+        lo[active[below]] = mid[below] + 1
+        hi[active[~below]] = mid[~below]
+        active = active[lo[active] < hi[active]]
+    return lo
 
 
 def days_of(root: Path, runs: list[str], hashes: np.ndarray) -> set[dt.date]:
@@ -109,9 +179,8 @@ def days_of(root: Path, runs: list[str], hashes: np.ndarray) -> set[dt.date]:
     found: set[int] = set()
     for relative in runs:
         run = load_run(root, relative)
-        keys_, days = run[0], run[1]
-        # one binary search per key (each touches a handful of the run's pages): its first entry
-        first = np.searchsorted(keys_, hashes)
+        keys_, days = run.keys, run.days
+        first = _first_at_least(run, hashes)
         inside = first < len(keys_)
         first, wanted = first[inside], hashes[inside]
         hit = keys_[first] == wanted
@@ -151,7 +220,7 @@ def entries(hashes: np.ndarray, days: np.ndarray) -> np.ndarray:
 def _write(root: Path, staging: Path, run: np.ndarray) -> str:
     """Write a run beside its place, then rename it to ids/run-<content hash>.npy; its path in the lake."""
     staged = staging / f"ids-{os.getpid()}-{run.shape[1]}.npy"
-    np.save(staged, np.ascontiguousarray(run), allow_pickle=False)
+    np.save(staged, _pack(run), allow_pickle=False)
     return place_file(root, "ids", "run", staged, suffix=".npy")
 
 
@@ -164,9 +233,9 @@ def add(root: Path, staging: Path, runs: list[str], new: np.ndarray) -> list[str
     merged = new
     while runs:
         last = load_run(root, runs[-1])
-        if merged.shape[1] * 2 < last.shape[1]:
+        if merged.shape[1] * 2 < len(last):
             break
-        merged = _sorted(np.concatenate([np.asarray(last), merged], axis=1))
+        merged = _sorted(np.concatenate([last.entries(), merged], axis=1))
         runs.pop()
     runs.append(_write(root, staging, merged))
     return runs

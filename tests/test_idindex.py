@@ -34,23 +34,49 @@ def test_the_vectorised_key_is_the_plain_one(ids):
         assert [int(k) for k in idindex.keys(array.slice(1, len(ids) - 2))] == [idindex.key(i) for i in ids[1:-1]]
 
 
-@settings(max_examples=60, deadline=None, derandomize=True)
+SPREAD = 2**64 // 23  # small numbers times this: keys in every part of the hash space
+
+
+@settings(max_examples=80, deadline=None, derandomize=True)
 @given(
-    st.lists(st.lists(st.tuples(st.integers(0, 20), st.integers(0, 9)), max_size=25), min_size=1, max_size=3),
+    st.lists(
+        st.tuples(
+            st.lists(st.tuples(st.integers(0, 20), st.integers(0, 9)), max_size=25), st.none() | st.integers(0, 6)
+        ),
+        min_size=1,
+        max_size=3,
+    ),
     st.lists(st.integers(0, 22), max_size=12, unique=True),
 )
 def test_days_of_finds_every_day_every_run_names_for_a_key(tmp_path_factory, runs, wanted):
-    """Small keys so that one key has entries of several days (a moved document), in several runs."""
+    """Few keys, so that one key has entries of several days (a moved document), in several runs;
+    each run written with a directory of 2**bits slots, or (None) as a run from before directories."""
     root = tmp_path_factory.mktemp("index")
     (root / "ids").mkdir()
     names = []
-    for number, pairs in enumerate(runs):
-        keys = np.array([k for k, _ in pairs], np.uint64)
+    for number, (pairs, bits) in enumerate(runs):
+        keys = np.array([k * SPREAD for k, _ in pairs], np.uint64)
         days = np.array([d for _, d in pairs], np.uint64)
-        np.save(root / "ids" / f"run-{number}.npy", idindex.entries(keys, days))
+        run = idindex.entries(keys, days)
+        np.save(root / "ids" / f"run-{number}.npy", run if bits is None else idindex._pack(run, bits))
         names.append(f"ids/run-{number}.npy")
-    expected = {idindex.EPOCH + dt.timedelta(days=d) for pairs in runs for k, d in pairs if k in wanted}
-    assert idindex.days_of(root, names, np.array(sorted(wanted), np.uint64)) == expected
+    expected = {idindex.EPOCH + dt.timedelta(days=d) for pairs, _ in runs for k, d in pairs if k in wanted}
+    hashes = np.array(sorted(k * SPREAD for k in wanted), np.uint64)
+    assert idindex.days_of(root, names, hashes) == expected
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(st.lists(st.integers(0, 2**64 - 1), max_size=300), st.lists(st.integers(0, 2**64 - 1), max_size=50))
+def test_the_directory_finds_what_a_binary_search_finds(tmp_path_factory, stored, probes):
+    """Any keys (the top and bottom of the range too), any directory size a run of them gets."""
+    root = tmp_path_factory.mktemp("directory")
+    run = idindex.entries(np.array(stored, np.uint64), np.zeros(len(stored), np.uint64))
+    hashes = np.array(sorted(set(probes) | set(stored[:5])), np.uint64)
+    for bits in {0, 1, 3, idindex._bits(run.shape[1])}:
+        np.save(root / f"run-{bits}.npy", idindex._pack(run, bits))
+        packed = idindex.load_run(root, f"run-{bits}.npy")
+        assert packed.entries().tolist() == run.tolist()
+        assert idindex._first_at_least(packed, hashes).tolist() == np.searchsorted(run[0], hashes).tolist()
 
 
 @settings(max_examples=80, deadline=None, derandomize=True)
@@ -132,15 +158,15 @@ def test_a_lake_written_before_the_index_gets_it_and_stays_exact(month, export):
     assert ingest_docs(month, export([moved])).days_touched == ["2023-01-07", "2023-05-19"]
     runs = lakemod.read_state(month).ids
     assert runs and all((month / r).exists() for r in runs)
-    entries = np.concatenate([idindex.load_run(month, r) for r in runs], axis=1)
+    entries = np.concatenate([idindex.load_run(month, r).entries() for r in runs], axis=1)
     assert entries.shape[1] == 30 * 3 + 1  # every stored row, and the moved one's new day
 
 
 def test_runs_merge_like_a_binary_counter(lake, export):
     for n in range(8):
         ingest_docs(lake, export([day_session(f"d{n}", "u1", START + dt.timedelta(days=n))]))
-    sizes = [idindex.load_run(lake, r).shape[1] for r in lakemod.read_state(lake).ids]
+    sizes = [len(idindex.load_run(lake, r)) for r in lakemod.read_state(lake).ids]
     assert sizes == [8]  # 1+1 -> 2, +1 +1 -> 2+2 -> 4, ... -> 8
     ingest_docs(lake, export([day_session("d8", "u1", START + dt.timedelta(days=8))]))
-    assert [idindex.load_run(lake, r).shape[1] for r in lakemod.read_state(lake).ids] == [8, 1]
+    assert [len(idindex.load_run(lake, r)) for r in lakemod.read_state(lake).ids] == [8, 1]
     assert len(list((lake / "ids").glob("*.npy"))) == 2  # merged-away runs are removed
