@@ -124,7 +124,7 @@ def ingest(
             crash_point("loaded")
             if summary.stored:
                 one_version_each = len(loaded) == 1 and loaded[0].fast
-                summary.days_touched = merge(con, root, state, staging, one_version_each, progress)
+                summary.days_touched = merge(con, root, state, staging, one_version_each, progress, summary.notes)
             others_loaded = [registrations.load(con, path, kinds[path], len(todo) + i) for i, path in enumerate(others)]
             for item in others_loaded:
                 summary.read += item.read

@@ -54,36 +54,56 @@ def _entries(relation) -> "np.ndarray":
     return idindex.entries(idindex.keys(table.column("_id")), arrow_numpy.values(table.column("d")))
 
 
-def _holding_files(con, root: Path, state: lake.LakeState, staging: Path) -> list[str]:
+def _holding_files(con, root: Path, state: lake.LakeState, staging: Path, notes: list[str]) -> list[str]:
     """The sessions partitions that can hold a stored version of an incoming _id: the incoming
     dates' and those the _id index names (pipelines/idindex.py), never every partition.
 
-    A lake written before the index existed gets it here, once, from all its partitions."""
+    A lake written before the index existed gets it here, once, from all its partitions; so does
+    a lake whose index cannot be read (a run damaged, or gone): the index is only ever derived from
+    the partitions, so it is rebuilt from them, and the run says so in `notes`."""
     if not state.files["sessions"]:
         return []
+    incoming = con.sql(query("intermediate/incoming_ids")).to_arrow_table()
+    hashes = np.unique(idindex.keys(incoming.column("_id")))
+    days = None
+    if state.ids is not None:
+        try:
+            days = idindex.days_of(root, state.ids, hashes)
+        except (OSError, ValueError, EOFError) as exc:
+            notes.append(f"the _id index could not be read ({exc}): rebuilt from the lake's partitions")
+            # gone before the rebuild: it may be placed under a damaged run's name (same content)
+            for relative in state.ids:
+                (root / relative).unlink(missing_ok=True)
+            state.ids = None
     if state.ids is None:
         every = con.sql(query("intermediate/stored_id_entries"), params={"files": state.paths(root, "sessions")})
         state.ids = idindex.add(root, staging, [], _entries(every))
-    incoming = con.sql(query("intermediate/incoming_ids")).to_arrow_table()
-    days = idindex.days_of(root, state.ids, np.unique(idindex.keys(incoming.column("_id"))))
+        days = idindex.days_of(root, state.ids, hashes)
     days |= {idindex.EPOCH + dt.timedelta(days=int(d)) for d in np.unique(arrow_numpy.values(incoming.column("d")))}
     current = state.files["sessions"]
     return [str(root / current[d]) for d in sorted(day.isoformat() for day in days) if d in current]
 
 
 def merge(
-    con, root: Path, state: lake.LakeState, staging: Path, one_version_each: bool, progress: Progress
+    con,
+    root: Path,
+    state: lake.LakeState,
+    staging: Path,
+    one_version_each: bool,
+    progress: Progress,
+    notes: list[str],
 ) -> list[str]:
     """Upsert the incoming documents into their day partitions; return the dates whose files changed.
 
-    `one_version_each` says the caller knows no _id came twice (one file, read by the fast path).
+    `one_version_each` says the caller knows no _id came twice (one file, read by the fast path);
+    what the run should tell its user beyond its counts goes to `notes`.
     """
     duplicates = not one_version_each and con.execute(query("intermediate/duplicate_ids")).fetchall()[0][0]
     if duplicates:
         con.sql(query("intermediate/latest_incoming")).create("latest_incoming")
     else:  # one version of each document: nothing to rank (most exports)
         con.sql(query("intermediate/valid_incoming")).create_view("latest_incoming")
-    stored_files = _holding_files(con, root, state, staging)
+    stored_files = _holding_files(con, root, state, staging, notes)
     if stored_files:
         con.sql(query("intermediate/stored_versions"), params={"files": stored_files}).create("stored_versions")
         con.sql(query("intermediate/accepted")).create("accepted")

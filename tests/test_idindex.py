@@ -117,7 +117,7 @@ def holding(lake, docs, export) -> list[str]:
     con = connect()
     load_all(con, [export(docs)], "UTC", read_manifest(lake), True, Summary(), None, Quiet())
     con.sql(query("intermediate/valid_incoming")).create_view("latest_incoming")
-    files = _holding_files(con, lake, state, lake)
+    files = _holding_files(con, lake, state, lake, [])
     con.close()
     return [f.split("date=")[1][:10] for f in files]
 
@@ -160,6 +160,30 @@ def test_a_lake_written_before_the_index_gets_it_and_stays_exact(month, export):
     assert runs and all((month / r).exists() for r in runs)
     entries = np.concatenate([idindex.load_run(month, r).entries() for r in runs], axis=1)
     assert entries.shape[1] == 30 * 3 + 1  # every stored row, and the moved one's new day
+
+
+@pytest.mark.parametrize("damage", ["gone", "empty", "not npy", "cut short", "other array"])
+def test_an_index_that_cannot_be_read_is_rebuilt_and_the_upsert_stays_exact(month, export, damage):
+    [run] = lakemod.read_state(month).ids
+    path = month / run
+    if damage == "gone":
+        path.unlink()
+    elif damage == "empty":
+        path.write_bytes(b"")
+    elif damage == "not npy":
+        path.write_bytes(b"not an index at all")
+    elif damage == "cut short":
+        path.write_bytes(path.read_bytes()[:-8])
+    else:
+        np.save(path, np.zeros(7, np.float64))
+    moved = day_session("m5-1", "u1", dt.date(2023, 5, 19), updated="2023-06-01T00:00:00.000Z")
+    summary = ingest_docs(month, export([moved]))
+    assert summary.days_touched == ["2023-01-07", "2023-05-19"]  # the stored version found, and replaced
+    assert [note for note in summary.notes if "_id index could not be read" in note]
+    runs = lakemod.read_state(month).ids
+    entries = np.concatenate([idindex.load_run(month, r).entries() for r in runs], axis=1)
+    assert entries.shape[1] == 30 * 3 + 1  # every stored row, and the moved one's new day
+    assert sorted(p.name for p in (month / "ids").iterdir()) == sorted(r.split("/")[1] for r in runs)
 
 
 def test_runs_merge_like_a_binary_counter(lake, export):
