@@ -2,12 +2,14 @@
 
 pyarrow's own `to_numpy` (and `np.asarray` of an Arrow array) goes through its pandas shim, which
 imports pandas: about 0.15 s of every sessions ingest, taken while other threads wait for the GIL.
-`pa.array`, `pa.scalar` and `pa.table` go the same way. The sessions path (readers of exports and
-dumps, the merge, the id index) only needs numbers, booleans and a few strings without nulls,
-which are plain buffers. (The small new-users collections still go through `pa.array`.)
+`pa.array`, `pa.scalar` and `pa.table` (of NumPy arrays or Python lists) go the same way. What the
+readers, the merge and the id index need are numbers, booleans and strings, which are plain
+buffers: every Arrow array the ingest makes of NumPy or Python values is made here.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -70,13 +72,20 @@ def binaries(data: np.ndarray | bytes, offsets: np.ndarray, valid: np.ndarray, k
     return pa.Array.from_buffers(kind, len(valid), [bitmap, pa.py_buffer(offsets), pa.py_buffer(used)])
 
 
-def strings(texts: list[str | None]) -> pa.Array:
-    """A large_string Arrow array of Python strings (None: null)."""
-    encoded = [t.encode("utf-8") if t is not None else b"" for t in texts]
+def texts(values: Sequence[str | bytes | None], kind: pa.DataType = pa.large_string()) -> pa.Array:
+    """An Arrow array of Python strings or bytes (None: null) of a string or binary `kind`."""
+    encoded = [b"" if v is None else v.encode("utf-8") if isinstance(v, str) else v for v in values]
     offsets = np.zeros(len(encoded) + 1, np.int64)
-    np.cumsum([len(e) for e in encoded], out=offsets[1:])
-    valid = np.array([t is not None for t in texts], np.bool_)
-    return binaries(b"".join(encoded), offsets, valid, pa.large_string())
+    np.cumsum(np.fromiter(map(len, encoded), np.int64, len(encoded)), out=offsets[1:])
+    valid = np.fromiter((v is not None for v in values), np.bool_, len(values))
+    large = pa.large_string() if pa.types.is_string(kind) or pa.types.is_large_string(kind) else pa.large_binary()
+    made = binaries(b"".join(encoded), offsets, valid, large)
+    return made if made.type == kind else made.cast(kind)
+
+
+def integers(values: Sequence[int] | range) -> pa.Array:
+    """An int64 Arrow array of Python integers (no nulls)."""
+    return array(np.fromiter(values, np.int64, len(values)))
 
 
 def text_where(mask: np.ndarray, text: str) -> pa.Array:

@@ -115,7 +115,7 @@ def columns(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[dict
             is_document = codes == DOCUMENT
             raw = arrow_numpy.binaries(data, offsets, is_document, pa.large_binary())
             distinct = pc.unique(raw.drop_null())
-            texts = arrow_numpy.strings([_document_json(d.as_py()) for d in distinct])
+            texts = arrow_numpy.texts([_document_json(d.as_py()) for d in distinct])
             out[f"{name}_json"] = pc.take(texts, pc.index_in(raw, value_set=distinct))
             # a subdocument libbson cannot read (a bad byte inside it) makes its document bad
             bad |= is_document & arrow_numpy.values(out[f"{name}_json"].is_null())
@@ -161,9 +161,8 @@ def _utf8(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
                     value.decode("utf-8")
                 except UnicodeDecodeError:
                     invalid[i] = True
-        return pc.if_else(arrow_numpy.array(invalid), pa.scalar(None, values.type), values).cast(
-            pa.large_string()
-        ), invalid
+        nulls = pa.nulls(len(values), values.type)
+        return pc.if_else(arrow_numpy.array(invalid), nulls, values).cast(pa.large_string()), invalid
 
 
 def frame(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, str | None]:
@@ -189,9 +188,12 @@ def _resync(view: np.ndarray, stop: int) -> int:
 
 
 def _problem_row(number: int, offset: int, reason: str) -> pa.Table:
-    schema = _schema()
-    values = {"line_no": [number], "offset": [offset], "known_reason": [reason]}
-    return pa.table({f.name: pa.array(values.get(f.name, [None]), f.type) for f in schema})
+    given = {
+        "line_no": arrow_numpy.integers([number]),
+        "offset": arrow_numpy.integers([offset]),
+        "known_reason": arrow_numpy.texts([reason], pa.string()),
+    }
+    return pa.table({f.name: given.get(f.name, pa.nulls(1, f.type)) for f in _schema()})
 
 
 def damage_table(damage, number: int) -> pa.Table:

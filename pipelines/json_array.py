@@ -14,6 +14,7 @@ from typing import BinaryIO
 import numpy as np
 import pyarrow as pa
 
+from pipelines import arrow_numpy
 from pipelines.json_lines import CHUNK_BYTES, ndjson_batches
 
 _SCANNER = None
@@ -131,4 +132,8 @@ def array_batches(stream: BinaryIO, head: bytes) -> Iterator[pa.Table]:
 
 def _table(elements: list[bytes], before: int) -> pa.Table:
     numbers = np.arange(before + 1, before + len(elements) + 1, dtype=np.int64)
-    return pa.table({"line_no": numbers, "line": pa.array(elements, pa.large_binary())})
+    offsets = np.zeros(len(elements) + 1, np.int64)
+    np.cumsum(np.fromiter(map(len, elements), np.int64, len(elements)), out=offsets[1:])
+    everyone = np.ones(len(elements), np.bool_)
+    line = arrow_numpy.binaries(b"".join(elements), offsets, everyone, pa.large_binary())
+    return pa.table({"line_no": arrow_numpy.array(numbers), "line": line})

@@ -8,6 +8,8 @@ from typing import BinaryIO
 import numpy as np
 import pyarrow as pa
 
+from pipelines.arrow_numpy import array
+
 CHUNK_BYTES = 64 * 1024 * 1024  # read at a time
 
 
@@ -30,9 +32,10 @@ def _lines_table(data: bytes, first_line: int, numbered_after: int | None = None
         pa.large_binary(), count, [None, pa.py_buffer(offsets[: count + 1]), pa.py_buffer(data)]
     )
     line_no = np.arange(first_line, first_line + count, dtype=np.int64)
+    # Arrow arrays of the numbers, not NumPy ones: pa.table would import pandas to take those
     if numbered_after is None:
-        return pa.table({"line_no": line_no, "line": lines})
-    return pa.table({"line_no": line_no + numbered_after, "line": lines, "file_line": line_no})
+        return pa.table({"line_no": array(line_no), "line": lines})
+    return pa.table({"line_no": array(line_no + numbered_after), "line": lines, "file_line": array(line_no)})
 
 
 def ndjson_batches(

@@ -61,7 +61,7 @@ def rejects_view(con, root: Path) -> list[str]:
     if files:
         con.sql(query("lake/rejects"), params={"files": files}).create_view("rejects", replace=True)
     else:
-        con.from_arrow(REJECTS_SCHEMA.empty_table()).create_view("rejects", replace=True)
+        con.from_arrow(pa.Table.from_batches([], REJECTS_SCHEMA)).create_view("rejects", replace=True)
     return files
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute  # noqa: F401 - pa.compute below
 
+from pipelines import arrow_numpy
 from pipelines.errors import UserError
 from pipelines.fields import LOG_COLUMNS
 
@@ -196,11 +197,11 @@ def _careful_table(mapping, header, rows, lines, reasons, delimiter) -> pa.Table
     cells = []
     for i in range(len(header)):
         column = [row[i] if reason is None else None for row, reason in zip(rows, reasons)]
-        cells.append(pa.array(column, pa.string()))
+        cells.append(arrow_numpy.texts(column, pa.string()))
     texts = [delimiter.join(row).encode("utf-8", "surrogateescape") for row in rows]
-    table = _log_table(mapping, header, cells, lines, delimiter, pa.array(texts, pa.large_binary()))
+    table = _log_table(mapping, header, cells, lines, delimiter, arrow_numpy.texts(texts, pa.large_binary()))
     return table.set_column(
-        table.schema.get_field_index("known_reason"), "known_reason", pa.array(reasons, pa.string())
+        table.schema.get_field_index("known_reason"), "known_reason", arrow_numpy.texts(reasons, pa.string())
     )
 
 
@@ -227,7 +228,7 @@ def _log_table(mapping, header, cells, lines, delimiter, text=None) -> pa.Table:
 
     count = len(cells[0]) if cells else len(lines)
     by_name = dict(zip(header, cells))
-    out = {"line_no": pa.array(lines, pa.int64())}
+    out = {"line_no": arrow_numpy.integers(lines)}
     for key, name in RELATION_COLUMNS.items():
         column = mapping.columns.get(key)
         out[name] = by_name[column] if column else pa.nulls(count, pa.string())

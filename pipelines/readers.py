@@ -17,6 +17,7 @@ from typing import BinaryIO
 
 import pyarrow as pa
 
+from pipelines import arrow_numpy
 from pipelines.errors import UserError
 from pipelines.gzipped import Damage, TolerantGzip
 from pipelines.json_lines import ndjson_batches
@@ -105,10 +106,10 @@ def damage_row(damage: Damage, number: int) -> pa.Table:
     """The reject row of a damaged gzip stream: numbered after the last document read from it."""
     return pa.table(
         {
-            "line_no": pa.array([number], pa.int64()),
-            "line": pa.array([damage.detail.encode()], pa.large_binary()),
-            "known_reason": pa.array([damage.reason], pa.string()),
-            "offset": pa.array([damage.offset], pa.int64()),
+            "line_no": arrow_numpy.integers([number]),
+            "line": arrow_numpy.texts([damage.detail.encode()], pa.large_binary()),
+            "known_reason": arrow_numpy.texts([damage.reason], pa.string()),
+            "offset": arrow_numpy.integers([damage.offset]),
         }
     )
 

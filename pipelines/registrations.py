@@ -28,7 +28,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines import lake, manifest
+from pipelines import arrow_numpy, lake, manifest
 from pipelines.readers import is_bson, open_binary, read_batches, refuse_unreadable
 from pipelines.sql import query
 
@@ -105,10 +105,10 @@ def _bson_json_batches(stream) -> Iterator[pa.Table]:
         offsets.append(int(stop))
     yield pa.table(
         {
-            "line_no": pa.array(np.arange(1, len(lines) + 1), pa.int64()),
-            "line": pa.array(lines, pa.large_binary()),
-            "offset": pa.array(offsets, pa.int64()),
-            "known_reason": pa.array(reasons, pa.string()),
+            "line_no": arrow_numpy.integers(range(1, len(lines) + 1)),
+            "line": arrow_numpy.texts(lines, pa.large_binary()),
+            "offset": arrow_numpy.integers(offsets),
+            "known_reason": arrow_numpy.texts(reasons, pa.string()),
         }
     )
 
@@ -178,7 +178,7 @@ def merge(con, root: Path, state: lake.LakeState, staging: Path, collections: se
         stored = state.registration(root, collection)
         if stored is None:  # the first of this collection: an empty file of its columns stands in
             stored = str(staging / f"empty-{collection}.parquet")
-            pq.write_table(SCHEMAS[collection].empty_table(), stored)
+            pq.write_table(pa.Table.from_batches([], SCHEMAS[collection]), stored)  # empty_table() imports pandas
         con.table(f"incoming_{collection}").create_view("arrived", replace=True)
         rows = con.sql(query("registrations/merge"), params={"files": [stored]}).to_arrow_table()
         rows = rows.cast(SCHEMAS[collection])

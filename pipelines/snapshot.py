@@ -29,7 +29,7 @@ USER_DAILY_SCHEMA = pa.schema(
 
 
 def empty(table: str) -> pa.Table:
-    return (sessions_schema() if table == "sessions" else USER_DAILY_SCHEMA).empty_table()
+    return pa.Table.from_batches([], sessions_schema() if table == "sessions" else USER_DAILY_SCHEMA)
 
 
 def create_views(
