@@ -14,6 +14,7 @@ so a client asking for 0001..9999 cannot starve the others.
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import json
 import logging
 import threading
@@ -342,60 +343,69 @@ def create_app(root: Path, cors_origins: tuple[str, ...] = (), public_reports: b
 
         return register
 
-    @route("/chat-busier/weekly-data", "Daily active users, the 8 days ending at start", "weekly", ("start",))
-    async def weekly(request: Request):
-        query, denied = refuse(request, ("start",))
-        if denied:
-            return denied
-        from pipelines.weekly import weekly_data
+    def endpoint(path: str, summary: str, kind: str, dates: tuple[str, ...], function: str, days: bool, heavy=False):
+        """One endpoint: Rocket.Chat's checks, then `function` ("module:name", imported on first use
+        so that the server starts light) of the lake and the query's dates, read as days in the
+        lake's zone (`days`) or as UTC instants; its answers cached by them (pipelines.server.AnswerCache)."""
+        module, name = function.split(":")
 
-        end = date_of(query["start"], state.tz())
-        return await state.answer("weekly", (end,), lambda: weekly_data(root, end, con=state.connection()))
+        async def handler(request: Request):
+            query, denied = refuse(request, dates)
+            if denied:
+                return denied
+            if days:
+                tz = state.tz()
+                args = tuple(date_of(query[d], tz) for d in dates)
+            else:
+                args = tuple(_instant(query[d]) for d in dates)
+            compute = getattr(importlib.import_module(module), name)
+            return await state.answer(kind, args, lambda: compute(root, *args, con=state.connection()), heavy=heavy)
 
-    @route("/active-users", "Active users per date from start to end, with their ids", "active", ("start", "end"))
-    async def active(request: Request):
-        query, denied = refuse(request, ("start", "end"))
-        if denied:
-            return denied
-        from pipelines.activity import active_users
+        handler.__name__ = kind.replace("-", "_")  # FastAPI's operationId
+        route(path, summary, kind, dates)(handler)
 
-        tz = state.tz()
-        first, last = date_of(query["start"], tz), date_of(query["end"], tz)
-        return await state.answer(
-            "active", (first, last), lambda: active_users(root, first, last, con=state.connection()), heavy=True
-        )
-
-    @route("/chat-busier/hourly-data", "Distinct users per even UTC hour, the 24 h up to start", "hourly", ("start",))
-    async def hourly(request: Request):
-        query, denied = refuse(request, ("start",))
-        if denied:
-            return denied
-        from pipelines.activity import hourly_data
-
-        moment = _instant(query["start"])
-        return await state.answer("hourly", (moment,), lambda: hourly_data(root, moment, con=state.connection()))
-
-    @route("/users-by-time-of-the-day-in-a-week", "Distinct users per date and hour", "by-time", ("start", "end"))
-    async def by_time(request: Request):
-        query, denied = refuse(request, ("start", "end"))
-        if denied:
-            return denied
-        from pipelines.activity import users_by_time
-
-        first, last = _instant(query["start"]), _instant(query["end"])
-        return await state.answer(
-            "by-time", (first, last), lambda: users_by_time(root, first, last, con=state.connection()), heavy=True
-        )
-
-    @route("/new-users", "Registrations per day from start to end, against the period before", "new", ("start", "end"))
-    async def new(request: Request):
-        query, denied = refuse(request, ("start", "end"))
-        if denied:
-            return denied
-        from pipelines.new_users import new_users
-
-        first, last = _instant(query["start"]), _instant(query["end"])
-        return await state.answer("new", (first, last), lambda: new_users(root, first, last, con=state.connection()))
+    endpoint(
+        "/chat-busier/weekly-data",
+        "Daily active users, the 8 days ending at start",
+        "weekly",
+        ("start",),
+        "pipelines.weekly:weekly_data",
+        days=True,
+    )
+    endpoint(
+        "/active-users",
+        "Active users per date from start to end, with their ids",
+        "active",
+        ("start", "end"),
+        "pipelines.activity:active_users",
+        days=True,
+        heavy=True,
+    )
+    endpoint(
+        "/chat-busier/hourly-data",
+        "Distinct users per even UTC hour, the 24 h up to start",
+        "hourly",
+        ("start",),
+        "pipelines.activity:hourly_data",
+        days=False,
+    )
+    endpoint(
+        "/users-by-time-of-the-day-in-a-week",
+        "Distinct users per date and hour",
+        "by-time",
+        ("start", "end"),
+        "pipelines.activity:users_by_time",
+        days=False,
+        heavy=True,
+    )
+    endpoint(
+        "/new-users",
+        "Registrations per day from start to end, against the period before",
+        "new",
+        ("start", "end"),
+        "pipelines.new_users:new_users",
+        days=False,
+    )
 
     from pipelines.site import add_report_site
 
