@@ -83,7 +83,6 @@ class AnswerCache:
         self.cache: OrderedDict[tuple, bytes] = OrderedDict()
         self.cache_size = cache_size
         self.lock = threading.Lock()
-        self.local = threading.local()
         self._users: tuple[tuple, dict] | None = None
         self.heavy = anyio.CapacityLimiter(HEAVY_WORKERS)
         self.light = anyio.CapacityLimiter(LIGHT_WORKERS)
@@ -108,12 +107,11 @@ class AnswerCache:
         return self._users[1]
 
     def connection(self):
-        con = getattr(self.local, "con", None)
-        if con is None:
-            from pipelines.sql import connect
+        """The worker thread's reading connection: one DuckDB thread each, the server's threads
+        answering side by side."""
+        from pipelines.sql import reader
 
-            con = self.local.con = connect(threads=1)
-        return con
+        return reader(threads=1)
 
     def tz(self) -> str:
         version = self.version()

@@ -44,12 +44,14 @@ def connect(
 _readers = threading.local()
 
 
-def reader():
-    """This thread's reading connection, made once (a new connection and its macros cost ~16 ms:
-    a backfill asks hundreds of questions). For reads only; callers must not close it."""
-    con = getattr(_readers, "con", None)
+def reader(threads: int | None = None):
+    """This thread's reading connection (one per `threads`: DuckDB's own count by default), made
+    once: a new connection and its macros cost ~16 ms, and a backfill or the server asks hundreds
+    of questions. For reads only; callers must not close it."""
+    made = _readers.__dict__.setdefault("made", {})
+    con = made.get(threads)
     if con is None:
-        con = _readers.con = connect()
+        con = made[threads] = connect(threads=threads)
     return con
 
 
