@@ -162,6 +162,21 @@ def test_a_lake_written_before_the_index_gets_it_and_stays_exact(month, export):
     assert entries.shape[1] == 30 * 3 + 1  # every stored row, and the moved one's new day
 
 
+def test_runs_written_before_the_directory_are_read_and_merged(month, export):
+    """A lake from before runs had a directory: its (2, n) runs still find stored versions, and
+    the next merge writes the directory."""
+    state = lakemod.read_state(month)
+    for run in state.ids:
+        np.save(month / run, idindex.load_run(month, run).entries())  # the old layout, same name
+    assert all(idindex.load_run(month, r).directory is None for r in state.ids)
+    moved = day_session("m5-1", "u1", dt.date(2023, 5, 19), updated="2023-06-01T00:00:00.000Z")
+    assert ingest_docs(month, export([moved])).days_touched == ["2023-01-07", "2023-05-19"]
+    # 50 more entries: a run big enough to merge with the one before it, then with the old one
+    ingest_docs(month, export([day_session(f"late{n}", f"u{n}", dt.date(2023, 6, 1)) for n in range(50)]))
+    [run] = [idindex.load_run(month, r) for r in lakemod.read_state(month).ids]
+    assert len(run) == 30 * 3 + 1 + 50 and run.directory is not None
+
+
 @pytest.mark.parametrize("damage", ["gone", "empty", "not npy", "cut short", "other array"])
 def test_an_index_that_cannot_be_read_is_rebuilt_and_the_upsert_stays_exact(month, export, damage):
     [run] = lakemod.read_state(month).ids
