@@ -282,6 +282,10 @@ def dask_processes(data: Path) -> list[str]:
             on_dask = time.perf_counter() - start
         same = lake_fingerprint(work / "local") == lake_fingerprint(work / "dask")
     finally:
+        if "prefect" in sys.modules:
+            from pipelines.flows import settle
+
+            settle()  # this process's Prefect logs and events, sent before their server stops
         os.environ.pop("PREFECT_API_URL", None)
         server.terminate()
         server.wait(timeout=30)
