@@ -177,7 +177,7 @@ def test_runs_written_before_the_directory_are_read_and_merged(month, export):
     assert len(run) == 30 * 3 + 1 + 50 and run.directory is not None
 
 
-@pytest.mark.parametrize("damage", ["gone", "empty", "not npy", "cut short", "other array"])
+@pytest.mark.parametrize("damage", ["gone", "empty", "not npy", "cut short", "other array", "lying header"])
 def test_an_index_that_cannot_be_read_is_rebuilt_and_the_upsert_stays_exact(month, export, damage):
     [run] = lakemod.read_state(month).ids
     path = month / run
@@ -189,8 +189,10 @@ def test_an_index_that_cannot_be_read_is_rebuilt_and_the_upsert_stays_exact(mont
         path.write_bytes(b"not an index at all")
     elif damage == "cut short":
         path.write_bytes(path.read_bytes()[:-8])
-    else:
+    elif damage == "other array":
         np.save(path, np.zeros(7, np.float64))
+    else:  # a directory of 2**62 slots: refused before anything that big is computed
+        np.save(path, np.array([idindex.MAGIC, 5, 2**62, 0], np.uint64))
     moved = day_session("m5-1", "u1", dt.date(2023, 5, 19), updated="2023-06-01T00:00:00.000Z")
     summary = ingest_docs(month, export([moved]))
     assert summary.days_touched == ["2023-01-07", "2023-05-19"]  # the stored version found, and replaced
