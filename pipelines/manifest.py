@@ -34,8 +34,8 @@ class Manifest:
     def __init__(self, entries: list[Entry], lines: list[str] | None = None):
         # one entry per (file, content): reading the same file again (--force) replaces its entry
         self._entries = {(e.path, e.content_hash): e for e in entries}
-        # each entry read from disk, with its line there (written back as is)
-        self._lines = {(e.path, e.content_hash): (e, line) for e, line in zip(entries, lines or [])}
+        # the line on disk of each entry read and not replaced since (written back as is)
+        self._lines = {(e.path, e.content_hash): line for e, line in zip(entries, lines or [])}
         self._by_stat = {(e.path, e.size, e.mtime_ns): e for e in entries}
         self._by_hash = {e.content_hash: e for e in entries}
 
@@ -55,12 +55,13 @@ class Manifest:
 
     def line(self, entry: Entry) -> str:
         """The entry's line in the manifest file (sorted keys, one JSON object)."""
-        read, line = self._lines.get((entry.path, entry.content_hash), (None, ""))
-        return line if read is entry else json.dumps(entry._asdict(), sort_keys=True)
+        line = self._lines.get((entry.path, entry.content_hash))
+        return line if line is not None else json.dumps(entry._asdict(), sort_keys=True)
 
     def add(self, entry: Entry) -> None:
         """Record a file; the same file with the same content (read again with --force) replaces its entry."""
         self._entries.pop((entry.path, entry.content_hash), None)
+        self._lines.pop((entry.path, entry.content_hash), None)
         self._entries[(entry.path, entry.content_hash)] = entry
         self._by_stat[(entry.path, entry.size, entry.mtime_ns)] = entry
         self._by_hash.setdefault(entry.content_hash, entry)

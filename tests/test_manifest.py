@@ -70,6 +70,17 @@ def test_force_reads_again_and_changes_nothing(lake, export):
     assert lake_fingerprint(lake) == before
 
 
+def test_a_forced_reread_replaces_the_files_entry(lake, export):
+    """The entry read from disk is written back as its line was; the one --force makes replaces it."""
+    path = export(DOCS)
+    ingest_docs(lake, path)
+    os.utime(path, ns=(1_000_000_000_000_000_000, 1_000_000_000_000_000_000))  # same bytes, another time
+    ingest([path], lake, "UTC", force=True)
+    [entry] = manifest.read_manifest(lake).entries
+    assert entry.mtime_ns == 1_000_000_000_000_000_000
+    assert (lake / manifest.MANIFEST_FILE).read_text().count("\n") == 1
+
+
 def test_two_copies_in_one_run_are_read_once(lake, export, tmp_path):
     path = export(DOCS)
     copy = tmp_path / "copy.json"
