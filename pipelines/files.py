@@ -60,6 +60,44 @@ def atomic_write_bytes(target: Path, data: bytes, private: bool = False) -> None
         raise
 
 
+def flush_filesystem(path: Path) -> None:
+    """Make everything written so far on `path`'s filesystem durable, before a commit names it.
+
+    The lake's partitions and index runs are placed by rename without an fsync each (that would
+    cost a disk round trip per file); one syncfs (Linux; a whole sync elsewhere) before the state
+    is written makes sure a power cut never leaves a state naming files whose bytes never reached
+    the disk. A disk that fails to write them is a MachineError, and the state is not written.
+    """
+    syncfs = _syncfs()
+    if syncfs is None:
+        os.sync()
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        if syncfs(fd) != 0:
+            import ctypes
+
+            code = ctypes.get_errno()
+            exc = OSError(code, os.strerror(code), str(path))
+            raise machine_error(exc, path) or exc
+    finally:
+        os.close(fd)
+
+
+@functools.cache
+def _syncfs():
+    """libc's syncfs(fd), or None where there is none."""
+    import ctypes
+
+    try:
+        function = ctypes.CDLL(None, use_errno=True).syncfs
+    except (AttributeError, OSError):
+        return None
+    function.argtypes = [ctypes.c_int]
+    function.restype = ctypes.c_int
+    return function
+
+
 def remove_temporaries(folder: Path, name: str = "*") -> None:
     """Remove what atomic_write_bytes leaves in `folder` when killed mid-write: its temporary files
     for targets named `name` (a glob; every target by default). Call it only where no writer is at work."""

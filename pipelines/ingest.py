@@ -19,7 +19,7 @@ from pathlib import Path
 from pipelines import lake, manifest, registrations
 from pipelines.errors import MachineError, machine_error
 from pipelines.faults import crash_point
-from pipelines.files import atomic_write_bytes
+from pipelines.files import atomic_write_bytes, flush_filesystem
 from pipelines.load import StageJob, load_all, load_staged
 from pipelines.logs import LogMapping
 from pipelines.merge import merge
@@ -141,6 +141,8 @@ def ingest(
                     summary.archived.append(str(_archive(item.path, item.digest, archive)))
                 rejected = len(item.rejects)
                 known.add(manifest.new_entry(item.path, item.digest, item.read, item.read - rejected, rejected, run_at))
+            if archive is not None and loaded:
+                flush_filesystem(archive)  # the copies are kept before the manifest says so
             crash_point("rejects written")
             lake.write_state(root, state)
             crash_point("state written")

@@ -30,7 +30,7 @@ from typing import TypeVar
 
 from pipelines.errors import UserError
 from pipelines.faults import crash_point
-from pipelines.files import atomic_write_bytes, remove_temporaries
+from pipelines.files import atomic_write_bytes, flush_filesystem, remove_temporaries
 from pipelines.locks import exclusive
 from pipelines.manifest import MANIFEST_FILE
 
@@ -146,7 +146,8 @@ def require_lake(root: Path) -> LakeState:
 
 
 def write_state(root: Path, state: LakeState) -> None:
-    """Replace the lake's state in one rename."""
+    """Replace the lake's state in one rename, once the files it names are on the disk."""
+    flush_filesystem(root)
     atomic_write_bytes(root / STATE_FILE, state.to_json().encode("utf-8"))
 
 

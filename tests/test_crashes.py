@@ -231,6 +231,51 @@ def test_a_full_disk_while_writing_outputs_is_one_line(scenario, small_disk, tmp
     assert_one_line(mail)
 
 
+# --- a disk that fails to write what the run placed ----------------------------------------------
+
+
+def test_a_disk_that_cannot_flush_the_new_files_keeps_the_state_before_them(scenario, tmp_path, monkeypatch):
+    """Partitions are placed without an fsync each; one syncfs of the lake's filesystem comes before
+    the state names them. When the disk fails it (EIO), the run is one line and the lake is as before."""
+    import ctypes
+    import errno
+
+    from pipelines import files
+
+    lake = tmp_path / "lake"
+    shutil.copytree(scenario["before"], lake)
+    flushed: list[int] = []
+
+    def failing(fd: int) -> int:
+        flushed.append(fd)
+        ctypes.set_errno(errno.EIO)
+        return -1
+
+    monkeypatch.setattr(files, "_syncfs", lambda: failing)
+    result = run_cli("ingest", "--lake", str(lake), str(scenario["b"]))
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "input/output error" in lines[0] and str(lake) in lines[0], result.stderr
+    assert flushed
+    assert answers(lake) == scenario["before_answers"]
+    assert leftovers(lake) == []
+    monkeypatch.undo()
+    again = run_cli("ingest", "--lake", str(lake), str(scenario["b"]))
+    assert again.returncode == 0, again.stderr
+    assert content(lake) == scenario["clean"]
+
+
+@pytest.mark.skipif(not Path("/proc/self").exists(), reason="syncfs is Linux's")
+def test_the_flush_is_the_filesystems_own_syncfs(tmp_path):
+    from pipelines import files
+
+    assert files._syncfs() is not None  # not the whole-machine sync of the fallback
+    (tmp_path / "f").write_bytes(b"x")
+    files.flush_filesystem(tmp_path)
+    with pytest.raises(FileNotFoundError):
+        files.flush_filesystem(tmp_path / "gone")
+
+
 # --- no orphans ----------------------------------------------------------------------------------
 
 
