@@ -88,6 +88,11 @@ def integers(values: Sequence[int] | range) -> pa.Array:
     return array(np.fromiter(values, np.int64, len(values)))
 
 
+def empty_table(schema: pa.Schema) -> pa.Table:
+    """A table of `schema` with no rows (`Schema.empty_table()` goes through the pandas shim too)."""
+    return pa.Table.from_batches([], schema)
+
+
 def text_where(mask: np.ndarray, text: str) -> pa.Array:
     """A string Arrow array: `text` where `mask`, null elsewhere."""
     raw = text.encode("utf-8")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from pipelines import lake
+from pipelines import arrow_numpy, lake
 from pipelines.errors import UserError
 from pipelines.snapshot import create_views
 from pipelines.sql import connect, query
@@ -61,7 +61,7 @@ def rejects_view(con, root: Path) -> list[str]:
     if files:
         con.sql(query("lake/rejects"), params={"files": files}).create_view("rejects", replace=True)
     else:
-        con.from_arrow(pa.Table.from_batches([], REJECTS_SCHEMA)).create_view("rejects", replace=True)
+        con.from_arrow(arrow_numpy.empty_table(REJECTS_SCHEMA)).create_view("rejects", replace=True)
     return files
 
 

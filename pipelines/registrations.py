@@ -178,7 +178,7 @@ def merge(con, root: Path, state: lake.LakeState, staging: Path, collections: se
         stored = state.registration(root, collection)
         if stored is None:  # the first of this collection: an empty file of its columns stands in
             stored = str(staging / f"empty-{collection}.parquet")
-            pq.write_table(pa.Table.from_batches([], SCHEMAS[collection]), stored)  # empty_table() imports pandas
+            pq.write_table(arrow_numpy.empty_table(SCHEMAS[collection]), stored)
         con.table(f"incoming_{collection}").create_view("arrived", replace=True)
         rows = con.sql(query("registrations/merge"), params={"files": [stored]}).to_arrow_table()
         rows = rows.cast(SCHEMAS[collection])

@@ -13,7 +13,7 @@ from typing import TypeVar
 
 import pyarrow as pa
 
-from pipelines import lake
+from pipelines import arrow_numpy, lake
 from pipelines.fields import sessions_schema
 
 USER_DAILY_SCHEMA = pa.schema(
@@ -29,7 +29,7 @@ USER_DAILY_SCHEMA = pa.schema(
 
 
 def empty(table: str) -> pa.Table:
-    return pa.Table.from_batches([], sessions_schema() if table == "sessions" else USER_DAILY_SCHEMA)
+    return arrow_numpy.empty_table(sessions_schema() if table == "sessions" else USER_DAILY_SCHEMA)
 
 
 def create_views(
