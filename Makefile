@@ -34,7 +34,7 @@ readme: $(BIN)/engagement
 
 # Regenerate the bundled sample export (deterministic).
 sample: $(BIN)/engagement
-	$(BIN)/python -m pipelines.sample --out data/sample/rocketchat_sessions.json
+	$(BIN)/python -m pipelines.inputs.sample --out data/sample/rocketchat_sessions.json
 
 bench: $(BIN)/engagement
 	$(BIN)/python bench/benchmark.py

@@ -27,7 +27,7 @@ BIG_DOCS = 1_000_000
 def make_big_server(path: Path) -> None:
     """A big server's shape: 70,000 users, mostly one session per user-day, raw sessions only, the
     first 1,000,000 documents (27 days)."""
-    from pipelines.sample import documents, write_export
+    from pipelines.inputs.sample import documents, write_export
 
     if not path.exists():
         print(f"generating {path} ...", file=sys.stderr)
@@ -37,7 +37,7 @@ def make_big_server(path: Path) -> None:
 
 def make_year(path: Path, users: int) -> None:
     """A year of the bundled generator's shape (its default sessions per day) for `users` users."""
-    from pipelines.sample import documents, write_export
+    from pipelines.inputs.sample import documents, write_export
 
     if not path.exists():
         print(f"generating {path} ...", file=sys.stderr)
@@ -164,8 +164,9 @@ def _command(args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
 def backfills(data: Path) -> list[str]:
     """52 weeks of JSON and pages on a year's lake (4,000 users): on Prefect's temporary server and
     on a running `prefect server start`; then a rerun with nothing to do; and the plain functions."""
-    from pipelines import outputs, runs
-    from pipelines.ingest import ingest
+    from pipelines import runs
+    from pipelines.ingest.run import ingest
+    from pipelines.publish import outputs
     from pipelines.settings import load_settings
 
     export = data / "year-4000-users.json"
@@ -240,7 +241,7 @@ def backfills(data: Path) -> list[str]:
 def dask_processes(data: Path) -> list[str]:
     """8 files of 250,000 documents: ingested locally, and staged on 2 Dask worker processes
     (LocalCluster(processes=True)) then reduced; the two lakes must be the same bytes."""
-    from pipelines.ingest import ingest
+    from pipelines.ingest.run import ingest
 
     export = data / "big-server-1m.json"
     make_big_server(export)

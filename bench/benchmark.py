@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/benchmark.py [--docs 2000000] [--slice 400000] [--update-readme]
 
-Generates a realistic export (pipelines.sample) under data/bench/ if it is not there yet, then
+Generates a realistic export (pipelines.inputs.sample) under data/bench/ if it is not there yet, then
 measures the real `engagement` command under /usr/bin/time -v. Nothing here is a test: numbers
 are printed (and, with --update-readme, written between the README's benchmark markers).
 """
@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from pipelines.sample import documents, write_export  # noqa: E402
+from pipelines.inputs.sample import documents, write_export  # noqa: E402
 
 ENGAGEMENT = [sys.executable, "-m", "pipelines"]
 README_START = "<!-- benchmark:start -->"
@@ -106,7 +106,7 @@ def ingest_run(export: Path, docs: int, runs: int = 3) -> dict[str, float]:
 
 def ingest_in_process(export: Path) -> float:
     """Seconds for the ingest function alone, in this process (as the pandas baseline is timed)."""
-    from pipelines.ingest import ingest
+    from pipelines.ingest.run import ingest
 
     lake = Path(tempfile.mkdtemp(prefix="bench-lake-"))
     try:
@@ -147,9 +147,9 @@ def pandas_baseline(export: Path, docs: int) -> float:
 
 def weekly_latency(export: Path) -> dict[str, float]:
     """weekly-data on a lake of the export: in-process (warm) and as a command (cold process)."""
+    from pipelines.metrics.weekly import weekly_data
     from pipelines.sql import connect
     from pipelines.timeparse import date_of
-    from pipelines.weekly import weekly_data
 
     lake = Path(tempfile.mkdtemp(prefix="bench-lake-"))
     try:

@@ -23,7 +23,7 @@ EXPORT = ROOT / "data" / "bench" / "year-4000-users.json"
 
 
 def _generate() -> None:
-    from pipelines.sample import documents
+    from pipelines.inputs.sample import documents
 
     EXPORT.parent.mkdir(parents=True, exist_ok=True)
     with open(EXPORT, "w", encoding="utf-8") as out:
@@ -41,9 +41,9 @@ def _median(call, times: int = 3) -> float:
 
 
 def main() -> None:
-    from pipelines.history import explain, trend
-    from pipelines.ingest import ingest
-    from pipelines.lakesql import run_query
+    from pipelines.ingest.run import ingest
+    from pipelines.metrics.history import explain, trend
+    from pipelines.metrics.lakesql import run_query
     from pipelines.status import status
 
     if not EXPORT.exists():

@@ -42,7 +42,7 @@ def make_days(folder: Path, docs: int) -> tuple[list[Path], Path]:
     weekends), and a nightly file of 10,000 documents of the day after the last; generated once."""
     import itertools
 
-    from pipelines.sample import documents
+    from pipelines.inputs.sample import documents
 
     nightly = folder / "nightly-10000.json"
     files = sorted(folder.glob("day-*.json"))
@@ -73,10 +73,12 @@ def _timed(call) -> float:
 
 def scale_run(data: Path, docs: int) -> list[str]:
     """The scale run's table rows (markdown)."""
-    from pipelines import history, outputs, runs
-    from pipelines.ingest import ingest
+    from pipelines import runs
+    from pipelines.ingest.run import ingest
+    from pipelines.metrics import history
+    from pipelines.metrics.weekly import weekly_data
+    from pipelines.publish import outputs
     from pipelines.settings import load_settings
-    from pipelines.weekly import weekly_data
 
     files, nightly = make_days(data / "scale", docs)
     lake = Path(tempfile.mkdtemp(prefix="bench-scale-"))
@@ -152,6 +154,6 @@ def scale_run(data: Path, docs: int) -> list[str]:
 
 
 def lakes_state(root: Path):
-    from pipelines import lake
+    from pipelines.lake import state as lake
 
     return lake.read_state(root)

@@ -90,7 +90,7 @@ def main() -> int:
         import datetime as dt
         import itertools
 
-        from pipelines.sample import documents, write_export
+        from pipelines.inputs.sample import documents, write_export
 
         args.export.parent.mkdir(parents=True, exist_ok=True)
         write_export(args.export, itertools.islice(documents(20_000, dt.date(2023, 1, 2), 400, seed=11), 400_000))

@@ -1,5 +1,5 @@
 """`python -m pipelines` runs the `engagement` command line."""
 
-from pipelines.cli import main
+from pipelines.cli.app import main
 
 raise SystemExit(main())

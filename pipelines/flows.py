@@ -18,10 +18,12 @@ from dataclasses import replace
 from prefect import flow, get_run_logger, task, unmapped
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from pipelines import load, outputs, runs
+from pipelines import runs
 from pipelines.errors import UserError
-from pipelines.ingest import ingest
-from pipelines.lake import require_lake
+from pipelines.ingest import load
+from pipelines.ingest.run import ingest
+from pipelines.lake.state import require_lake
+from pipelines.publish import outputs
 from pipelines.settings import Settings, load_settings
 
 

@@ -19,8 +19,10 @@ from typing import Any
 
 import pandas as pd
 
-from pipelines import history, lake, lakesql, status
-from pipelines.weekly import weekly_data
+from pipelines import status
+from pipelines.lake import state as lake
+from pipelines.metrics import history, lakesql
+from pipelines.metrics.weekly import weekly_data
 
 
 def _date(value: dt.date | str) -> dt.date:

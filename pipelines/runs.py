@@ -10,9 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pipelines import outputs
-from pipelines.ingest import ingest
-from pipelines.locks import exclusive
+from pipelines.ingest.run import ingest
+from pipelines.lake.locks import exclusive
+from pipelines.publish import outputs
 from pipelines.settings import MailSettings, Settings, resolve
 
 NIGHTLY_LOCK = ".nightly.lock"  # in the lake: one nightly run at a time
@@ -45,7 +45,7 @@ def publish_week(settings: Settings, end: dt.date, force: bool = False, index: b
 
 def send_report(settings: Settings, end: dt.date):
     """Mail the week's report (mail.send retries with backoff; a final failure raises, files stay)."""
-    from pipelines import mail, report
+    from pipelines.publish import mail, report
 
     context = report.week_context(settings.lake, end)
     return mail.send_week(context, settings.out, settings.outbox, resolve(MailSettings))

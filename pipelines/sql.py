@@ -61,7 +61,7 @@ def rows_over_days(root, table: str, first, last, name: str, params: dict, con=N
     The query reads them as $files (no partitions: no rows, the query is not run). Its other
     parameters are `params`. Takes no lock: see lake.query_partitions for the snapshot's retry.
     """
-    from pipelines import lake
+    from pipelines.lake import state as lake
 
     con = con or reader()
     return lake.query_partitions(

@@ -11,11 +11,11 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from pipelines import lake
-from pipelines.manifest import read_manifest
-from pipelines.outputs import stale_outputs
+from pipelines.lake import state as lake
+from pipelines.lake.manifest import read_manifest
+from pipelines.lake.snapshot import over_views
+from pipelines.publish.outputs import stale_outputs
 from pipelines.runs import read_runs
-from pipelines.snapshot import over_views
 from pipelines.sql import query
 
 NIGHTLY_EVERY = dt.timedelta(hours=36)  # --check: a nightly run older than this is missing
@@ -51,7 +51,7 @@ def _last_ingest(root: Path, con) -> dict[str, Any] | None:
         return None
     when = max(e.ingested_at for e in entries)
     files = [e for e in entries if e.ingested_at == when]
-    from pipelines.lakesql import rejects_view
+    from pipelines.metrics.lakesql import rejects_view
 
     rejects_view(con, root)
     paths = [e.path for e in files]
@@ -104,7 +104,7 @@ def _report(root: Path, out: Path, state: lake.LakeState, days: list[tuple], gap
 
 
 def _registrations(root: Path, state: lake.LakeState) -> dict[str, int]:
-    """Rows of the new-users tables (pipelines/registrations.py): analytics documents, accounts."""
+    """Rows of the new-users tables (pipelines/ingest/registrations.py): analytics documents, accounts."""
     import pyarrow.parquet as pq
 
     return {

@@ -129,7 +129,7 @@ def run_cli(
     import contextlib
     import io
 
-    from pipelines.cli import main
+    from pipelines.cli.app import main
 
     out, err = io.StringIO(), io.StringIO()
     saved_env, saved_cwd = dict(os.environ), os.getcwd()

@@ -6,8 +6,8 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from pipelines.ingest import ingest
-from pipelines.weekly import weekly_data
+from pipelines.ingest.run import ingest
+from pipelines.metrics.weekly import weekly_data
 
 
 def week(lake: Path, end: str) -> dict[Any, int]:

@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 def _run(argv: list[str], lake: Path) -> tuple[int, str]:
     """`engagement ARGV --lake LAKE` in-process from the repository's folder: exit code, stdout + stderr."""
-    from pipelines.cli import main
+    from pipelines.cli.app import main
 
     out = io.StringIO()
     saved = os.getcwd()

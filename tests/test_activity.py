@@ -7,7 +7,7 @@ import datetime as dt
 from conftest import session
 from helpers import ingest_docs
 
-from pipelines.activity import hourly_data, users_by_time
+from pipelines.metrics.activity import hourly_data, users_by_time
 
 UTC = dt.timezone.utc
 

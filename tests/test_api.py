@@ -10,7 +10,7 @@ import httpx
 import pytest
 from conftest import day, run_cli, start_server, write_ndjson
 
-from pipelines.ingest import ingest
+from pipelines.ingest.run import ingest
 from pipelines.timeparse import is_js_iso_string
 
 BASE = "/api/v1/engagement-dashboard/users"

@@ -71,7 +71,7 @@ def test_no_reader_imports_pandas(tmp_path):
     import bson
     from bson import json_util
 
-    from pipelines.sample import documents, write_export
+    from pipelines.inputs.sample import documents, write_export
 
     lines = list(documents(20, __import__("datetime").date(2023, 5, 1), 10, seed=3))[:300]
     write_export(tmp_path / "export.json", iter(lines))
@@ -101,7 +101,7 @@ def test_no_reader_imports_pandas(tmp_path):
             ", mapping=load_mapping(None, ['userId=user_id', 'loginAt=started_at', 'lastActivityAt=last_seen'], None, None)",
         ),
     ]
-    script = "import sys\nfrom pathlib import Path\nfrom pipelines.ingest import ingest\nfrom pipelines.logs import load_mapping\n"
+    script = "import sys\nfrom pathlib import Path\nfrom pipelines.ingest.run import ingest\nfrom pipelines.inputs.logs import load_mapping\n"
     for name, lake, extra in runs:
         script += f"ingest([Path({str(tmp_path / name)!r})], Path({str(tmp_path / lake)!r}), 'UTC'{extra})\n"
     script += "print('pandas' in sys.modules)\n"

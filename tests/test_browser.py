@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from pipelines import mail, report
+from pipelines.publish import mail, report
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = [
@@ -103,8 +103,8 @@ def test_the_email_draws_the_json_in_chromium(browser, context, tmp_path):
 def test_a_manager_browses_weeks_and_the_index_from_disk(browser, two_weeks, tmp_path):
     """Published pages link to each other: previous week, index, next week; the weeks chart and the
     counters read as the context says, in Chromium."""
-    from pipelines import outputs
-    from pipelines.weekly import weekly_data
+    from pipelines.metrics.weekly import weekly_data
+    from pipelines.publish import outputs
 
     out = tmp_path / "out"
     for end in (dt.date(2023, 5, 12), dt.date(2023, 5, 19)):

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from test_rejects import rejects_of
 from test_upsert import lake_fingerprint
 
-from pipelines.sample import documents, write_export
+from pipelines.inputs.sample import documents, write_export
 
 FIRST = dt.date(2023, 5, 1)
 
@@ -167,7 +167,7 @@ def test_bson_documents_are_checked_like_json_ones(tmp_path):
 
 
 def test_large_dumps_are_read_in_batches(tmp_path, monkeypatch):
-    from pipelines import bson_reader
+    from pipelines.inputs import bson_reader
 
     monkeypatch.setattr(bson_reader, "CHUNK_BYTES", 3000)  # documents straddle the chunks
     lines = list(itertools.islice(documents(40, FIRST, 10, seed=8), 200))

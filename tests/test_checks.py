@@ -8,7 +8,7 @@ import pytest
 from helpers import ingest_docs
 from test_reference import messy_exports
 
-from pipelines import lake as lakemod
+from pipelines.lake import state as lakemod
 from pipelines.sql import QUERIES, connect, query
 
 CHECKS = {

@@ -12,7 +12,7 @@ def _commands() -> list[str]:
     """Every command the CLI knows (not a list kept by hand)."""
     import typer
 
-    from pipelines.cli import app
+    from pipelines.cli.app import app
 
     return sorted(typer.main.get_command(app).commands)
 
@@ -150,7 +150,7 @@ READERS = [
 def test_commands_that_run_no_flow_do_not_import_prefect(lake, export):
     run_cli("ingest", "--lake", str(lake), str(small_export(export)))
     code = (
-        "import io, sys, contextlib; from pipelines.cli import main\n"
+        "import io, sys, contextlib; from pipelines.cli.app import main\n"
         f"for argv in {READERS!r}:\n"
         "    with contextlib.redirect_stdout(io.StringIO()):\n"
         f"        assert main([*argv, '--lake', {str(lake)!r}]) == 0, argv\n"

@@ -15,7 +15,7 @@ from conftest import ROOT, run_cli, session
 from helpers import ingest_docs
 
 from pipelines import files
-from pipelines.cli import main
+from pipelines.cli.app import main
 
 
 def call(*argv: str) -> tuple[int, str, str]:

@@ -240,8 +240,8 @@ def test_start_instant_is_dated_in_the_configured_zone(lake, export):
 
 
 def test_any_instant_of_the_date_gives_the_same_body(lake, export):
+    from pipelines.metrics.weekly import weekly_data
     from pipelines.timeparse import date_of
-    from pipelines.weekly import weekly_data
 
     ingest_docs(lake, export([session("a", "u1", "2023-05-19T10:00:00.000Z", "2023-05-19T11:00:00.000Z")]))
     bodies = {

@@ -13,9 +13,9 @@ import pytest
 from conftest import run_cli, session, write_ndjson
 from helpers import ingest_docs
 
-from pipelines import lake as lakemod
-from pipelines.ingest import _rejects_key
-from pipelines.weekly import weekly_data
+from pipelines.ingest.run import _rejects_key
+from pipelines.lake import state as lakemod
+from pipelines.metrics.weekly import weekly_data
 
 ENDS = [dt.date(2023, 5, 1) + dt.timedelta(days=i) for i in range(30)]
 

@@ -13,7 +13,7 @@ from conftest import run_cli, session
 from helpers import ingest_docs, week
 from test_rejects import rejects_of
 
-from pipelines.logs import load_mapping
+from pipelines.inputs.logs import load_mapping
 
 
 def docs(n: int, prefix: str = "s") -> list[dict]:
@@ -149,7 +149,7 @@ def log_mapping():
 
 
 def test_a_malformed_csv_row_is_a_reject_of_that_row(lake, tmp_path):
-    from pipelines.ingest import ingest
+    from pipelines.ingest.run import ingest
 
     rows = [
         "a,2023-05-19T10:00:00Z,2023-05-19T11:00:00Z,user",
@@ -172,7 +172,7 @@ def test_a_malformed_csv_row_is_a_reject_of_that_row(lake, tmp_path):
 
 
 def test_log_columns_with_any_name_work(lake, tmp_path):
-    from pipelines.ingest import ingest
+    from pipelines.ingest.run import ingest
 
     path = tmp_path / "sso.jsonl"
     line = {

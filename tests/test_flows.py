@@ -11,8 +11,8 @@ import pytest
 from conftest import ROOT, run_cli
 
 from pipelines.errors import UserError
-from pipelines.locks import exclusive
-from pipelines.weekly import weekly_data
+from pipelines.lake.locks import exclusive
+from pipelines.metrics.weekly import weekly_data
 
 SAMPLE = ROOT / "data" / "sample" / "rocketchat_sessions.json"
 

@@ -10,7 +10,7 @@ import pytest
 from helpers import ingest_docs, week
 from test_upsert import lake_fingerprint
 
-from pipelines.sample import documents, write_export
+from pipelines.inputs.sample import documents, write_export
 
 FIRST = dt.date(2023, 5, 1)
 
@@ -114,7 +114,7 @@ def test_a_folder_is_read_recursively(tmp_path):
 def test_json_arrays_are_split_as_they_stream(monkeypatch, chunk):
     import io
 
-    from pipelines import json_array
+    from pipelines.inputs import json_array
 
     monkeypatch.setattr(json_array, "CHUNK_BYTES", chunk)
     docs = [

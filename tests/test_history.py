@@ -10,9 +10,9 @@ import reference
 from conftest import run_cli, session, user_daily
 from helpers import ingest_docs
 
-from pipelines.history import trend
-from pipelines.sample import documents
-from pipelines.weekly import weekly_data
+from pipelines.inputs.sample import documents
+from pipelines.metrics.history import trend
+from pipelines.metrics.weekly import weekly_data
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +142,7 @@ def one_day(lake, export):
 
 
 def test_explain_counts_what_weekly_data_counts_and_says_why_the_others_are_left_out(one_day):
-    from pipelines.history import explain
+    from pipelines.metrics.history import explain
 
     users, rejects = explain(one_day, dt.date(2023, 5, 19))
     rows = {r["userId"]: r for r in users.to_pylist()}
@@ -168,7 +168,7 @@ def test_explain_counts_what_weekly_data_counts_and_says_why_the_others_are_left
 
 
 def test_explain_matches_weekly_data_on_every_date_of_the_test_lakes(history, two_weeks):
-    from pipelines.history import explain
+    from pipelines.metrics.history import explain
     from pipelines.sql import connect
 
     for lake, first, last in (
@@ -186,7 +186,7 @@ def test_explain_matches_weekly_data_on_every_date_of_the_test_lakes(history, tw
 
 
 def test_compare_days_and_weeks(two_weeks):
-    from pipelines.history import compare
+    from pipelines.metrics.history import compare
 
     # two_weeks: u0, u1 every day of the week before; u0..u2 (u0..u4 on the 17th) this week
     assert compare(two_weeks, (dt.date(2023, 5, 16),) * 2, (dt.date(2023, 5, 17),) * 2).to_pylist() == [
@@ -281,7 +281,7 @@ def test_an_empty_lake_is_one_line(lake, export, args):
     ],
 )
 def test_each_reason_on_its_own_export(lake, export, doc, reason):
-    from pipelines.history import explain
+    from pipelines.metrics.history import explain
 
     ingest_docs(lake, export([doc, session("ok", "counted", _t(0), _t(60))]))
     users, _ = explain(lake, dt.date(2023, 5, 19))

@@ -14,9 +14,9 @@ from helpers import ingest_docs, week
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines import idindex
-from pipelines import lake as lakemod
-from pipelines.merge import _holding_files
+from pipelines.ingest.merge import _holding_files
+from pipelines.lake import idindex
+from pipelines.lake import state as lakemod
 from pipelines.sql import connect, query
 
 
@@ -105,9 +105,9 @@ def month(lake, export):
 
 def holding(lake, docs, export) -> list[str]:
     """The partitions (dates) an ingest of `docs` would read stored versions from."""
-    from pipelines.load import load_all
-    from pipelines.manifest import read_manifest
-    from pipelines.progress import Quiet
+    from pipelines.ingest.load import load_all
+    from pipelines.ingest.progress import Quiet
+    from pipelines.lake.manifest import read_manifest
 
     class Summary:
         read = stored = 0

@@ -9,10 +9,10 @@ import pytest
 from conftest import session
 from helpers import ingest_docs, week, while_ingesting
 
-from pipelines import lake as lakemod
 from pipelines.errors import UserError
 from pipelines.files import atomic_write_bytes
-from pipelines.weekly import weekly_data
+from pipelines.lake import state as lakemod
+from pipelines.metrics.weekly import weekly_data
 
 
 def month_of_sessions(export, users: int = 3):

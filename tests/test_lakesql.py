@@ -9,7 +9,7 @@ from conftest import run_cli, session, user_daily
 from helpers import ingest_docs, while_ingesting
 
 from pipelines.errors import UserError
-from pipelines.lakesql import run_query
+from pipelines.metrics.lakesql import run_query
 
 
 @pytest.fixture
@@ -111,8 +111,8 @@ def test_a_query_leaves_this_threads_reading_connection_unlocked(small):
     """run_query locks its connection; the thread's shared reader (sql.reader) must not be that one."""
     import datetime as dt
 
-    from pipelines.history import trend
-    from pipelines.weekly import weekly_data
+    from pipelines.metrics.history import trend
+    from pipelines.metrics.weekly import weekly_data
 
     before = weekly_data(small, dt.date(2023, 5, 19))
     run_query(small, "select count(*) from sessions")

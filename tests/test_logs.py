@@ -9,8 +9,8 @@ from conftest import run_cli
 from helpers import week
 
 from pipelines.errors import UserError
-from pipelines.ingest import ingest
-from pipelines.logs import load_mapping
+from pipelines.ingest.run import ingest
+from pipelines.inputs.logs import load_mapping
 
 CSV = """user_id,started_at,last_seen,role,client
 ana,2023-05-19T10:00:00.000Z,2023-05-19T11:00:00.000Z,user,firefox

@@ -11,7 +11,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from conftest import free_port, run_cli
 
-from pipelines import mail, report
+from pipelines.publish import mail, report
 from pipelines.settings import MailSettings, resolve
 
 

@@ -10,8 +10,8 @@ from conftest import run_cli, session
 from helpers import ingest_docs
 from test_upsert import lake_fingerprint
 
-from pipelines import manifest
-from pipelines.ingest import ingest
+from pipelines.ingest.run import ingest
+from pipelines.lake import manifest
 
 DOCS = [
     session("a", "u1", "2023-05-19T10:00:00.000Z", "2023-05-19T11:00:00.000Z"),

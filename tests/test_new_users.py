@@ -9,8 +9,8 @@ import httpx
 import pytest
 from conftest import run_cli, start_server, write_ndjson
 
-from pipelines.ingest import ingest
-from pipelines.new_users import new_users, period_days
+from pipelines.ingest.run import ingest
+from pipelines.metrics.new_users import new_users, period_days
 
 NEW_USERS = "/api/v1/engagement-dashboard/users/new-users"
 UTC = dt.timezone.utc

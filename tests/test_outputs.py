@@ -8,9 +8,9 @@ import pytest
 from conftest import session
 from helpers import ingest_docs
 
-from pipelines import outputs
 from pipelines.errors import UserError
-from pipelines.weekly import weekly_data
+from pipelines.metrics.weekly import weekly_data
+from pipelines.publish import outputs
 
 
 def day_session(_id: str, user: str, day: str, updated: str | None = None):
@@ -59,7 +59,7 @@ def test_force_recomputes_but_writes_the_same_bytes(lake, export, tmp_path):
 
 
 def test_publishing_clears_a_killed_runs_temporary_files_and_nothing_else(tmp_path):
-    from pipelines.outputs import publishing
+    from pipelines.publish.outputs import publishing
 
     out, outbox = tmp_path / "out", tmp_path / "outbox"
     leftovers = [
@@ -88,7 +88,7 @@ def test_publishing_clears_a_killed_runs_temporary_files_and_nothing_else(tmp_pa
 def test_the_nightly_publishes_the_given_date_or_the_last_complete_day_in_the_lakes_zone(two_weeks):
     import datetime as dt
 
-    from pipelines.outputs import nightly_end
+    from pipelines.publish.outputs import nightly_end
 
     now = dt.datetime(2023, 5, 20, 23, 30, tzinfo=dt.timezone.utc)  # the lake counts in UTC: the 20th is not over
     assert nightly_end(two_weeks, "UTC", False, dt.date(2023, 5, 1), now) == dt.date(2023, 5, 1)
@@ -104,7 +104,7 @@ def test_the_nightly_run_decides_without_prefect(tmp_path, monkeypatch):
     from conftest import ROOT
 
     from pipelines import runs
-    from pipelines.locks import exclusive
+    from pipelines.lake.locks import exclusive
     from pipelines.settings import load_settings
 
     monkeypatch.setenv("ENGAGEMENT_OUTBOX", str(tmp_path / "outbox"))

@@ -19,8 +19,8 @@ import bson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipelines import lake as lakemod
-from pipelines.cli import main
+from pipelines.cli.app import main
+from pipelines.lake import state as lakemod
 from pipelines.sql import connect
 
 SETTINGS = settings(

@@ -11,8 +11,8 @@ import pytest
 import reference
 from helpers import ingest_docs
 
-from pipelines.sample import documents
-from pipelines.weekly import weekly_data
+from pipelines.inputs.sample import documents
+from pipelines.metrics.weekly import weekly_data
 
 
 def messy_exports(tmp_path: Path, seed: int) -> list[Path]:

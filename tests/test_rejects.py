@@ -11,7 +11,7 @@ from conftest import session
 from helpers import ingest_docs, week
 
 from pipelines.errors import UserError
-from pipelines.ingest import ingest
+from pipelines.ingest.run import ingest
 
 GOOD = session("ok", "u1", "2023-05-19T10:00:00.000Z", "2023-05-19T11:00:00.000Z")
 

@@ -8,8 +8,8 @@ import pytest
 from conftest import run_cli
 from jinja2 import UndefinedError
 
-from pipelines import report
-from pipelines.weekly import weekly_data
+from pipelines.metrics.weekly import weekly_data
+from pipelines.publish import report
 
 
 def test_the_context_carries_the_body_and_the_figures(two_weeks):
@@ -72,7 +72,7 @@ def test_the_index_lists_every_week_newest_first():
 
 
 def test_the_index_charts_the_lakes_history(two_weeks):
-    from pipelines.history import trend, windows
+    from pipelines.metrics.history import trend, windows
 
     history = report.history_context(two_weeks)
     ends = [dt.date(2023, 5, 5), dt.date(2023, 5, 12), dt.date(2023, 5, 19)]  # back from the last day
@@ -128,7 +128,7 @@ def test_the_subject_compares_like_with_like(sample_lake, end, subject):
 
 
 def test_the_headline_figures_say_which_is_which(sample_lake):
-    from pipelines import mail
+    from pipelines.publish import mail
 
     context = report.week_context(sample_lake, dt.date(2023, 5, 12), today=dt.date(2024, 1, 1))
     assert (context["distinct_users"], context["previous_distinct_users"]) == (33, 32)
@@ -156,7 +156,7 @@ def test_days_after_the_last_data_are_not_yet_there(two_weeks):
 
 
 def test_the_week_in_context_uses_the_history_functions(two_weeks):
-    from pipelines.history import trend, windows
+    from pipelines.metrics.history import trend, windows
 
     context = report.week_context(two_weeks, dt.date(2023, 5, 17), today=dt.date(2023, 6, 1))
     rows = trend(two_weeks, dt.date(2023, 5, 16), dt.date(2023, 5, 17)).to_pylist()
@@ -178,7 +178,7 @@ def test_the_week_in_context_uses_the_history_functions(two_weeks):
 
 
 def test_the_email_carries_the_counters_and_the_weeks(two_weeks):
-    from pipelines import mail
+    from pipelines.publish import mail
 
     context = report.week_context(two_weeks, dt.date(2023, 5, 17), today=dt.date(2023, 6, 1))
     _, html, text = mail.render_email(context)

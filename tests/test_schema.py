@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.schema import check_weekly_body
+from pipelines.metrics.schema import check_weekly_body
 
 DAY = {"users": 1, "day": 19, "month": 5, "year": 2023}
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from conftest import run_cli, session, start_server, two_weeks_docs, write_ndjson
 
-from pipelines.ingest import ingest
+from pipelines.ingest.run import ingest
 
 WEEKLY = "/api/v1/engagement-dashboard/users/chat-busier/weekly-data"
 ACTIVE = "/api/v1/engagement-dashboard/users/active-users"

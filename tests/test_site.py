@@ -10,7 +10,7 @@ import pytest
 from conftest import ROOT, run_cli, start_server
 from helpers import ingest_docs
 
-from pipelines import site
+from pipelines.api import site
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +100,7 @@ def test_sessions_expire_and_failures_slow_the_client_down():
 def test_over_https_the_cookie_is_secure(tmp_path):
     import asyncio
 
-    from pipelines.server import create_app
+    from pipelines.api.server import create_app
 
     lake = tmp_path / "lake"
     ingest_docs(lake, ROOT / "data" / "sample" / "rocketchat_sessions.json")
@@ -117,7 +117,7 @@ def test_over_https_the_cookie_is_secure(tmp_path):
 def test_public_reports_need_no_login(tmp_path):
     import asyncio
 
-    from pipelines.server import create_app
+    from pipelines.api.server import create_app
 
     lake = tmp_path / "lake"
     ingest_docs(lake, ROOT / "data" / "sample" / "rocketchat_sessions.json")
@@ -154,7 +154,7 @@ def test_a_manager_logs_in_browses_and_logs_out_in_chromium(served, tmp_path):
         assert page.url == base + "/reports/2023-05-19"
         page.screenshot(path=str(tmp_path / "week.png"), full_page=True)
         bars = page.eval_on_selector_all("g.bar", "gs => gs.map(g => [g.dataset.date, Number(g.dataset.users)])")
-        from pipelines.weekly import weekly_data
+        from pipelines.metrics.weekly import weekly_data
 
         body = weekly_data(lake, dt.date(2023, 5, 19))
         shown = {f"{i['year']}-{i['month']:02d}-{i['day']:02d}": i["users"] for i in body["month"]}

@@ -9,7 +9,7 @@ import pytest
 from conftest import session, user_daily
 from helpers import ingest_docs, week
 
-from pipelines import lake as lakemod
+from pipelines.lake import state as lakemod
 
 D = "2023-05-19"
 

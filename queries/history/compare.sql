@@ -1,6 +1,6 @@
 -- Who is new and who is gone between two spans of days: the users counted (as weekly-data counts
 -- them) in $b_first..$b_last and not in $a_first..$a_last are `new`, the reverse `gone`. Reads the
--- view `user_daily` (pipelines/snapshot.py) of both spans.
+-- view `user_daily` (pipelines/lake/snapshot.py) of both spans.
 with
 
 a as (

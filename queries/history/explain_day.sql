@@ -1,5 +1,5 @@
 -- Why weekly-data shows the number it shows for $date: every user seen that day, counted or not.
--- Reads the views `sessions` and `user_daily` (pipelines/snapshot.py) of that date. Counted: the
+-- Reads the views `sessions` and `user_daily` (pipelines/lake/snapshot.py) of that date. Counted: the
 -- day's active user-days whose role counts (as weekly-data counts them), with their role, source,
 -- seconds, sessions and, for a day built from sessions, the device whose role was taken (the one
 -- with the most seconds, as marts/user_daily.sql picks it). Not counted, with the reason: an

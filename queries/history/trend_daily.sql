@@ -1,7 +1,7 @@
 -- Daily active users of dates $first..$last as Rocket.Chat's Active Users chart defines them:
 -- dau, the non-anonymous active users of the day (weekly-data's number for that date); wau and
 -- mau, the distinct such users of the 7 and 30 days ending that day, exact for every day (the
--- days before $first are read too). Reads the view `user_daily` (pipelines/snapshot.py) of
+-- days before $first are read too). Reads the view `user_daily` (pipelines/lake/snapshot.py) of
 -- $first - 29 .. $last; $held lists the dates the lake holds any document for (has_data). Every
 -- date is a row.
 with

@@ -1,7 +1,7 @@
 -- Active users per ISO week (Monday first) or calendar month ($unit: 'week' or 'month') of dates
 -- $first..$last: distinct non-anonymous active users of the period's days inside the range, their
 -- user-days, and the average DAU over those days (days without users count as 0). A period the
--- range cuts is `partial`. Reads the view `user_daily` (pipelines/snapshot.py) of $first..$last;
+-- range cuts is `partial`. Reads the view `user_daily` (pipelines/lake/snapshot.py) of $first..$last;
 -- $held lists the dates the lake holds any document for.
 with
 

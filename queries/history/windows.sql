@@ -1,6 +1,6 @@
 -- Distinct counted users, and counted user-days, of the 8-day window ending on each date of $ends
 -- (weekly-data's window), every end a row (0 without users). Reads the view `user_daily`
--- (pipelines/snapshot.py).
+-- (pipelines/lake/snapshot.py).
 with
 
 ends as (

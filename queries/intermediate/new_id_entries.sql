@@ -1,4 +1,4 @@
--- The id index's new entries (pipelines/idindex.py): the _id and date (days since 1970-01-01) of
+-- The id index's new entries (pipelines/lake/idindex.py): the _id and date (days since 1970-01-01) of
 -- each accepted version that no stored version of its _id held under the same date (reads
 -- `accepted` and `stored_versions`).
 select

@@ -1,4 +1,4 @@
--- What the lake holds per day (reads the view `sessions` of pipelines/snapshot.py): stored
+-- What the lake holds per day (reads the view `sessions` of pipelines/lake/snapshot.py): stored
 -- documents, of which raw sessions and Rocket.Chat's own user_daily rollups.
 select
     date,

@@ -1,6 +1,6 @@
 -- One row per document of a rocketchat_analytics export: its _id, date and users, typed, or the
 -- reason it is not stored. Reads the view `fields` (staging/fields_from_lines.sql with the
--- structure of pipelines/registrations.py). Only type "users" documents are kept: the others
+-- structure of pipelines/ingest/registrations.py). Only type "users" documents are kept: the others
 -- (messages, rooms) are `unused_type`. $file_index tells the rows of each file apart.
 with
 

@@ -1,4 +1,4 @@
--- A registrations table's new content (pipelines/registrations.py): the stored rows ($files: its
+-- A registrations table's new content (pipelines/ingest/registrations.py): the stored rows ($files: its
 -- current file, or an empty one of its columns) whose _id did not arrive again, plus the latest
 -- arrival of each _id (a later file, then a later line, wins), in _id order so the same rows give
 -- the same file. Reads `arrived`: this run's documents of the collection (file_index, line_no,

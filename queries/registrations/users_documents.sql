@@ -1,6 +1,6 @@
 -- One row per document of a users export: its _id, createdAt and whether its roles include
 -- "anonymous", or the reason it is not stored. Reads the view `fields`
--- (staging/fields_from_lines.sql with the structure of pipelines/registrations.py): no other field
+-- (staging/fields_from_lines.sql with the structure of pipelines/ingest/registrations.py): no other field
 -- of an account is ever read. $file_index tells the rows of each file apart.
 with
 

@@ -1,4 +1,4 @@
--- The stored fields of each document of a mongodump (`bson_rows`, from pipelines/bson_reader.py:
+-- The stored fields of each document of a mongodump (`bson_rows`, from pipelines/inputs/bson_reader.py:
 -- per field its BSON type code k_*, and its value as s_* text, i_* integer or date milliseconds,
 -- d_* double, oid_* an ObjectId's hex, *_json a subdocument's Extended JSON), typed straight from
 -- BSON into what staging/typed_from_json.sql makes of the Extended JSON a mongoexport writes for

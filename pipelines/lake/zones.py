@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipelines import lake
 from pipelines.errors import UserError
+from pipelines.lake import state as lake
 
 
 def resolve_tz(state: lake.LakeState, tz: str, tz_explicit: bool, root: Path) -> str:

@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 from pipelines import arrow_numpy
-from pipelines.json_lines import CHUNK_BYTES, ndjson_batches
+from pipelines.inputs.json_lines import CHUNK_BYTES, ndjson_batches
 
 _SCANNER = None
 

@@ -122,7 +122,7 @@ def _csv_rows(path: Path, mapping: LogMapping) -> Iterator[pa.Table]:
     """
     import pyarrow.csv as csv
 
-    from pipelines.readers import damage_of, damage_row, open_binary
+    from pipelines.inputs.readers import damage_of, damage_row, open_binary
 
     header, delimiter = _csv_header(path, mapping)
     line = 2  # the header is line 1
@@ -151,7 +151,7 @@ def csv_rows_careful(path: Path, mapping: LogMapping, rows_per_batch: int = 64 *
     import io
     import sys
 
-    from pipelines.readers import damage_of, damage_row, open_binary
+    from pipelines.inputs.readers import damage_of, damage_row, open_binary
 
     header, delimiter = _csv_header(path, mapping)
     pycsv.field_size_limit(sys.maxsize)
@@ -210,7 +210,7 @@ def _csv_header(path: Path, mapping: LogMapping) -> tuple[list[str], str]:
     import csv as pycsv
     import io
 
-    from pipelines.readers import open_binary
+    from pipelines.inputs.readers import open_binary
 
     delimiter = "\t" if path.name.removesuffix(".gz").endswith(".tsv") else ","
     with open_binary(path) as stream:
@@ -252,7 +252,7 @@ def _json_pointer(key: str) -> str:
 
 
 def _ndjson_rows(path: Path, mapping: LogMapping, con) -> Iterator[pa.Table]:
-    from pipelines.readers import read_batches
+    from pipelines.inputs.readers import read_batches
     from pipelines.sql import query
 
     # an unmapped field reads a key no log has (a pointer cannot name it by accident: ~2 is invalid)

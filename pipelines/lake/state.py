@@ -5,7 +5,7 @@ Layout under the lake folder:
     sessions/date=YYYY-MM-DD/part-<hash>.parquet  every stored document, one row per _id
     user_daily/date=YYYY-MM-DD/part-<hash>.parquet  the active user-days of that date
     rejects/<key>.jsonl                           rejected documents of one input file
-    ids/run-<hash>.npy                            the _id-to-day index's runs (pipelines/idindex.py)
+    ids/run-<hash>.npy                            the _id-to-day index's runs (pipelines/lake/idindex.py)
     registrations/<name>-<hash>.parquet           new users: rocketchat_analytics "users" documents
                                                   (name analytics) and users accounts (name users)
 
@@ -31,8 +31,8 @@ from typing import TypeVar
 from pipelines.errors import UserError
 from pipelines.faults import crash_point
 from pipelines.files import atomic_write_bytes, flush_filesystem, remove_temporaries
-from pipelines.locks import exclusive
-from pipelines.manifest import MANIFEST_FILE
+from pipelines.lake.locks import exclusive
+from pipelines.lake.manifest import MANIFEST_FILE
 
 T = TypeVar("T")
 
@@ -49,7 +49,7 @@ class LakeState:
     tz: str | None = None
     files: dict[str, dict[str, str]] = field(default_factory=lambda: {t: {} for t in TABLES})
     registrations: dict[str, str] = field(default_factory=dict)  # name -> its current file
-    ids: list[str] | None = None  # the _id-to-day index's runs (pipelines/idindex.py); None: not built yet
+    ids: list[str] | None = None  # the _id-to-day index's runs (pipelines/lake/idindex.py); None: not built yet
 
     def registration(self, root: Path, name: str) -> str | None:
         """The absolute path of a registrations table's current file; None when the lake has none."""

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from pipelines import arrow_numpy, lake
+from pipelines import arrow_numpy
 from pipelines.errors import UserError
-from pipelines.snapshot import create_views
+from pipelines.lake import state as lake
+from pipelines.lake.snapshot import create_views
 from pipelines.sql import connect, query
 
 REJECTS_SCHEMA = pa.schema(

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.days import clipped
-from pipelines.schema import check_weekly_body
+from pipelines.metrics.schema import check_weekly_body
 from pipelines.sql import rows_over_days
 
 WINDOW_DAYS = 8

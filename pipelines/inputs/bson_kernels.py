@@ -1,4 +1,4 @@
-"""The compiled loops of the BSON reader (pipelines/bson_reader.py), imported only when a dump is read.
+"""The compiled loops of the BSON reader (pipelines/inputs/bson_reader.py), imported only when a dump is read.
 
 numba compiles them on first use and caches the machine code beside this module, so a later
 process loads it instead of compiling (they are module-level functions: numba cannot reuse the

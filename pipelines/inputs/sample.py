@@ -1,6 +1,6 @@
 """Generate a realistic mongoexport of Rocket.Chat's rocketchat_sessions collection.
 
-`python -m pipelines.sample` writes the small export bundled under data/sample/; the benchmark
+`python -m pipelines.inputs.sample` writes the small export bundled under data/sample/; the benchmark
 uses the same generator for millions of documents. Output is deterministic for a given seed.
 
 What it models: users logging in from browsers, desktop and mobile apps; days older than the
@@ -193,7 +193,7 @@ def write_export(path: Path, lines: Iterator[str], json_array: bool = False) -> 
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: write a generated export."""
-    parser = argparse.ArgumentParser(prog="python -m pipelines.sample", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m pipelines.inputs.sample", description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="data/sample/rocketchat_sessions.json", help="file to write (.gz to compress)")
     parser.add_argument("--users", type=int, default=40)
     parser.add_argument("--first-day", default="2023-04-28", help="first day of activity")

@@ -39,7 +39,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from pipelines.lake import place_file
+from pipelines.lake.state import place_file
 
 EPOCH = dt.date(1970, 1, 1)
 GOLDEN = 0x9E3779B97F4A7C15

@@ -29,7 +29,7 @@ import anyio
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from pipelines import users
+from pipelines.api import users
 
 COOKIE = "engagement_session"
 SESSION_HOURS = 12
@@ -116,7 +116,7 @@ def _day(value: str) -> dt.date | None:
 
 def add_report_site(app: FastAPI, root: Path, cache, public: bool = False) -> None:
     """Register /reports/… on `app` (`cache`: the server's AnswerCache, for the lake's version and pools)."""
-    from pipelines import report
+    from pipelines.publish import report
 
     key = _key(root)
     failures = Failures()

@@ -16,12 +16,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines import lake
 from pipelines.days import between, shifted
 from pipelines.files import atomic_write_bytes, remove_temporaries
-from pipelines.locks import exclusive
-from pipelines.weekly import weekly_data, window
-from pipelines.zones import lake_zone
+from pipelines.lake import state as lake
+from pipelines.lake.locks import exclusive
+from pipelines.lake.zones import lake_zone
+from pipelines.metrics.weekly import weekly_data, window
 
 KEYS = ".keys"  # beside the outputs: <output name>.key holds the key it was written for
 
@@ -154,7 +154,7 @@ def _keyed_write(folder: Path, end: dt.date, suffix: str, key: str, force: bool,
 
 def write_report(root: Path, out: Path, end: dt.date, force: bool = False) -> tuple[Path, bool]:
     """Write out/reports/<end>.html and refresh out/reports/index.html; keyed like the JSON."""
-    from pipelines import report
+    from pipelines.publish import report
 
     folder = out / "reports"
     rendered: dict = {}
@@ -173,7 +173,7 @@ def write_report(root: Path, out: Path, end: dt.date, force: bool = False) -> tu
 def write_index(out: Path, root: Path) -> Path:
     """out/reports/index.html: the lake's history (every week, DAU/WAU/MAU over the last year), then
     every week with a report, newest first (rewritten only if it changed)."""
-    from pipelines import report
+    from pipelines.publish import report
 
     folder = out / "reports"
     headlines = [p.read_text(encoding="utf-8") for p in sorted((folder / KEYS).glob("*.json"))]

@@ -28,8 +28,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines import arrow_numpy, lake, manifest
-from pipelines.readers import is_bson, open_binary, read_batches, refuse_unreadable
+from pipelines import arrow_numpy
+from pipelines.inputs.readers import is_bson, open_binary, read_batches, refuse_unreadable
+from pipelines.lake import manifest
+from pipelines.lake import state as lake
 from pipelines.sql import query
 
 COLLECTIONS = {"rocketchat_analytics": "analytics", "users": "users"}
@@ -84,7 +86,7 @@ def _bson_json_batches(stream) -> Iterator[pa.Table]:
     """
     import bsonjs
 
-    from pipelines.bson_reader import frame
+    from pipelines.inputs.bson_reader import frame
 
     data = stream.read()
     view = np.frombuffer(data, np.uint8)
@@ -138,7 +140,7 @@ def load(con, path: Path, collection: str, file_index: int) -> Loaded:
     """Judge and type one export's documents into `incoming_analytics` or `incoming_users`."""
     import duckdb
 
-    from pipelines.load import _raw_lines, reject_places
+    from pipelines.ingest.load import _raw_lines, reject_places
 
     rejects: list[dict] = []
     read = 0

@@ -12,11 +12,13 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from pipelines import arrow_numpy, gzipped, manifest
+from pipelines import arrow_numpy
 from pipelines.fields import JSON_COLUMNS, document_type
-from pipelines.logs import LogMapping, Malformed, csv_rows_careful, log_rows
-from pipelines.progress import Progress
-from pipelines.readers import is_bson, read_batches, sniff
+from pipelines.ingest.progress import Progress
+from pipelines.inputs import gzipped
+from pipelines.inputs.logs import LogMapping, Malformed, csv_rows_careful, log_rows
+from pipelines.inputs.readers import is_bson, read_batches, sniff
+from pipelines.lake import manifest
 from pipelines.sql import query
 
 STRUCTURE = json.dumps(JSON_COLUMNS)  # from_json's structure argument

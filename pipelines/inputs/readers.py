@@ -19,8 +19,8 @@ import pyarrow as pa
 
 from pipelines import arrow_numpy
 from pipelines.errors import UserError
-from pipelines.gzipped import Damage, TolerantGzip
-from pipelines.json_lines import ndjson_batches
+from pipelines.inputs.gzipped import Damage, TolerantGzip
+from pipelines.inputs.json_lines import ndjson_batches
 
 JSON_SUFFIXES = (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson.gz")
 BSON_SUFFIXES = (".bson", ".bson.gz")
@@ -132,8 +132,8 @@ def read_batches(path: Path) -> Iterator[pa.Table]:
     """
     with open_binary(path) as stream:
         if is_bson(path):
-            from pipelines.bson_reader import bson_batches
-            from pipelines.bson_reader import damage_table as damage_rows
+            from pipelines.inputs.bson_reader import bson_batches
+            from pipelines.inputs.bson_reader import damage_table as damage_rows
 
             batches = bson_batches(stream)
         else:
@@ -142,7 +142,7 @@ def read_batches(path: Path) -> Iterator[pa.Table]:
             if head.startswith(b"\xef\xbb\xbf"):
                 head = head[3:]
             if head.lstrip()[:1] == b"[":
-                from pipelines.json_array import array_batches
+                from pipelines.inputs.json_array import array_batches
 
                 batches = array_batches(stream, head)
             else:

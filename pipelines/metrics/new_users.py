@@ -1,7 +1,7 @@
 """new-users: registrations per day of a period and against the period before, as Rocket.Chat answers it.
 
 Rocket.Chat's findWeeklyUsersRegisteredData (ee/server/lib/engagementDashboard/users.ts), on the
-lake's registrations (pipelines/registrations.py), with dates in the server's zone (the lake's):
+lake's registrations (pipelines/ingest/registrations.py), with dates in the server's zone (the lake's):
 
 - n = the whole days from start to end (wall clock, truncated toward zero, as moment's diff) + 1;
 - this period: the dates (yyyyMMdd) of start..end with registrations, summed per date, latest
@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pipelines import lake
 from pipelines.days import clipped, shifted
+from pipelines.lake import state as lake
 from pipelines.sql import query, reader
 
 NO_LIMIT = 2**62

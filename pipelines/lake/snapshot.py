@@ -13,8 +13,9 @@ from typing import TypeVar
 
 import pyarrow as pa
 
-from pipelines import arrow_numpy, lake
+from pipelines import arrow_numpy
 from pipelines.fields import sessions_schema
+from pipelines.lake import state as lake
 
 USER_DAILY_SCHEMA = pa.schema(
     [

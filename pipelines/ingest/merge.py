@@ -11,9 +11,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipelines import arrow_numpy, idindex, lake
+from pipelines import arrow_numpy
 from pipelines.fields import PARQUET_OPTIONS
-from pipelines.progress import Progress
+from pipelines.ingest.progress import Progress
+from pipelines.lake import idindex
+from pipelines.lake import state as lake
 from pipelines.sql import query
 
 ROW_GROUP_SIZE = 256 * 1024
@@ -56,7 +58,7 @@ def _entries(relation) -> "np.ndarray":
 
 def _holding_files(con, root: Path, state: lake.LakeState, staging: Path, notes: list[str]) -> list[str]:
     """The sessions partitions that can hold a stored version of an incoming _id: the incoming
-    dates' and those the _id index names (pipelines/idindex.py), never every partition.
+    dates' and those the _id index names (pipelines/lake/idindex.py), never every partition.
 
     A lake written before the index existed gets it here, once, from all its partitions; so does
     a lake whose index cannot be read (a run damaged, or gone): the index is only ever derived from

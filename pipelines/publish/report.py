@@ -11,11 +11,11 @@ import functools
 from pathlib import Path
 from typing import Any
 
-from pipelines import lake
 from pipelines.days import between, clipped, shifted
-from pipelines.weekly import WINDOW_DAYS, weekly_data, window
+from pipelines.lake import state as lake
+from pipelines.metrics.weekly import WINDOW_DAYS, weekly_data, window
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "reports" / "templates"
+TEMPLATES = Path(__file__).resolve().parents[2] / "reports" / "templates"
 
 
 def _by_date(body: dict) -> dict[dt.date, int]:
@@ -47,7 +47,7 @@ TREND_WEEKS = 12
 
 def _counters(root: Path, end: dt.date) -> list[dict[str, Any]]:
     """DAU, WAU and MAU on `end` with their change against the day before (Rocket.Chat's counters)."""
-    from pipelines.history import trend
+    from pipelines.metrics.history import trend
 
     rows = trend(root, clipped(end, -1), end, require=False).to_pylist()
     today, before = rows[-1], rows[0] if len(rows) == 2 else None
@@ -66,7 +66,7 @@ def _counters(root: Path, end: dt.date) -> list[dict[str, Any]]:
 def _in_context(root: Path, end: dt.date, held: list[str]) -> dict[str, Any]:
     """What puts the week in context: the counters on its last day, the 12 windows ending on the same
     weekday (this one last), and the neighbouring weeks to link to."""
-    from pipelines.history import windows
+    from pipelines.metrics.history import windows
 
     ends = [e for e in (shifted(end, -7 * i) for i in range(TREND_WEEKS - 1, -1, -1)) if e is not None]
     weeks = [
@@ -199,7 +199,7 @@ def render_page(context: dict[str, Any], site: bool = False, public: bool = Fals
 def history_context(root: Path) -> dict[str, Any]:
     """The index's charts: distinct users of every 8-day window of the lake ending on its last day's
     weekday, and DAU/WAU/MAU of each day of the year up to its last day."""
-    from pipelines.history import trend, windows
+    from pipelines.metrics.history import trend, windows
 
     held = sorted(lake.read_state(root).files["sessions"])
     if not held:

@@ -57,8 +57,8 @@ def _schema() -> pa.Schema:
 
 
 def _kernels():
-    """The compiled loops (pipelines/bson_kernels.py: numba, imported on first use)."""
-    from pipelines import bson_kernels
+    """The compiled loops (pipelines/inputs/bson_kernels.py: numba, imported on first use)."""
+    from pipelines.inputs import bson_kernels
 
     return bson_kernels
 
@@ -197,7 +197,7 @@ def _problem_row(number: int, offset: int, reason: str) -> pa.Table:
 
 
 def damage_table(damage, number: int) -> pa.Table:
-    """The reject row of a damaged .bson.gz (pipelines/gzipped.py), numbered after the last document."""
+    """The reject row of a damaged .bson.gz (pipelines/inputs/gzipped.py), numbered after the last document."""
     return _problem_row(number, damage.offset, damage.reason)
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pipelines.errors import UserError
 from pipelines.files import atomic_write_bytes, remove_temporaries
-from pipelines.locks import exclusive
+from pipelines.lake.locks import exclusive
 
 USERS_FILE = "_users.json"
 DEFAULT_PERMISSION = "view-engagement-dashboard"

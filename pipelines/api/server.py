@@ -29,7 +29,8 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 
-from pipelines import lake, users
+from pipelines.api import users
+from pipelines.lake import state as lake
 from pipelines.timeparse import ISO_STRING_PATTERN, date_of, is_js_iso_string
 
 PREFIX = "/api/v1/engagement-dashboard/users"
@@ -367,7 +368,7 @@ def create_app(root: Path, cors_origins: tuple[str, ...] = (), public_reports: b
         "Daily active users, the 8 days ending at start",
         "weekly",
         ("start",),
-        "pipelines.weekly:weekly_data",
+        "pipelines.metrics.weekly:weekly_data",
         days=True,
     )
     endpoint(
@@ -375,7 +376,7 @@ def create_app(root: Path, cors_origins: tuple[str, ...] = (), public_reports: b
         "Active users per date from start to end, with their ids",
         "active",
         ("start", "end"),
-        "pipelines.activity:active_users",
+        "pipelines.metrics.activity:active_users",
         days=True,
         heavy=True,
     )
@@ -384,7 +385,7 @@ def create_app(root: Path, cors_origins: tuple[str, ...] = (), public_reports: b
         "Distinct users per even UTC hour, the 24 h up to start",
         "hourly",
         ("start",),
-        "pipelines.activity:hourly_data",
+        "pipelines.metrics.activity:hourly_data",
         days=False,
     )
     endpoint(
@@ -392,7 +393,7 @@ def create_app(root: Path, cors_origins: tuple[str, ...] = (), public_reports: b
         "Distinct users per date and hour",
         "by-time",
         ("start", "end"),
-        "pipelines.activity:users_by_time",
+        "pipelines.metrics.activity:users_by_time",
         days=False,
         heavy=True,
     )
@@ -401,11 +402,11 @@ def create_app(root: Path, cors_origins: tuple[str, ...] = (), public_reports: b
         "Registrations per day from start to end, against the period before",
         "new",
         ("start", "end"),
-        "pipelines.new_users:new_users",
+        "pipelines.metrics.new_users:new_users",
         days=False,
     )
 
-    from pipelines.site import add_report_site
+    from pipelines.api.site import add_report_site
 
     add_report_site(app, root, state, public=public_reports)
     return app

@@ -36,7 +36,7 @@ def render_email(context: dict[str, Any], public_url: str | None = None) -> tupl
     site's address), it links to the week's page."""
     import css_inline
 
-    from pipelines.report import environment
+    from pipelines.publish.report import environment
 
     env = environment()
     link = page_url(public_url, context["end"])

@@ -212,14 +212,14 @@ def cmd_ingest(
     from contextlib import nullcontext
     from pathlib import Path
 
-    from pipelines.ingest import ingest
-    from pipelines.progress import for_terminal
+    from pipelines.ingest.progress import for_terminal
+    from pipelines.ingest.run import ingest
     from pipelines.settings import load_settings
 
     settings = load_settings(lake, tz, inbox=inbox, archive=archive)
     mapping = None
     if mapping_file or map_ or timestamp_format or log_tz:
-        from pipelines.logs import load_mapping
+        from pipelines.inputs.logs import load_mapping
 
         mapping = load_mapping(mapping_file, map_ or [], timestamp_format, log_tz)
     sources = list(paths or [])
@@ -264,10 +264,10 @@ def cmd_weekly_data(
     The body of GET /api/v1/engagement-dashboard/users/chat-busier/weekly-data: distinct
     non-anonymous active users per day for the 8 days ending on the date of --start.
     """
+    from pipelines.lake.zones import lake_zone
+    from pipelines.metrics.weekly import weekly_data
     from pipelines.settings import load_settings
     from pipelines.timeparse import date_of
-    from pipelines.weekly import weekly_data
-    from pipelines.zones import lake_zone
 
     settings = load_settings(lake, tz)
     zone = lake_zone(settings.lake, settings.tz, settings.tz_explicit)
@@ -283,10 +283,10 @@ def cmd_report(start: Start, out: OutFile = None, lake: Lake = None, tz: Zone = 
     The bar chart, the table and the comparison with the week before, for the week ending on the
     date of --start; no JavaScript, no external resources, so it opens from disk.
     """
-    from pipelines import report
+    from pipelines.lake.zones import lake_zone
+    from pipelines.publish import report
     from pipelines.settings import load_settings
     from pipelines.timeparse import date_of
-    from pipelines.zones import lake_zone
 
     settings = load_settings(lake, tz)
     zone = lake_zone(settings.lake, settings.tz, settings.tz_explicit)
@@ -316,10 +316,10 @@ def cmd_send(
     ENGAGEMENT_MAIL_TO; without a host the message is written to the outbox (ENGAGEMENT_OUTBOX, default
     data/outbox). A week already sent to the same people is not sent again unless --resend.
     """
-    from pipelines import mail, outputs, report
+    from pipelines.lake.zones import lake_zone
+    from pipelines.publish import mail, outputs, report
     from pipelines.settings import MailSettings, load_settings, resolve
     from pipelines.timeparse import date_of
-    from pipelines.zones import lake_zone
 
     settings = load_settings(lake, tz, out=out)
     zone = lake_zone(settings.lake, settings.tz, settings.tz_explicit)
@@ -363,8 +363,8 @@ def cmd_serve(
     """
     import uvicorn
 
-    from pipelines import lake as lakes
-    from pipelines.server import create_app
+    from pipelines.api.server import create_app
+    from pipelines.lake import state as lakes
     from pipelines.settings import load_settings
 
     settings = load_settings(lake)
@@ -405,7 +405,7 @@ def cmd_users_add(
     lake: Lake = None,
 ) -> int:
     """Add a user (or give it a new token); prints the token once."""
-    from pipelines import users
+    from pipelines.api import users
     from pipelines.settings import load_settings
 
     token = users.add_user(load_settings(lake).lake, user_id, permission or None)
@@ -418,7 +418,7 @@ def cmd_users_add(
 @command("list", users_app, "users")
 def cmd_users_list(lake: Lake = None) -> int:
     """List the users and their permissions."""
-    from pipelines import users
+    from pipelines.api import users
     from pipelines.settings import load_settings
 
     for user_id, record in sorted(users.load_users(load_settings(lake).lake).items()):
@@ -429,7 +429,7 @@ def cmd_users_list(lake: Lake = None) -> int:
 @command("revoke", users_app, "users")
 def cmd_users_revoke(user_id: UserId, lake: Lake = None) -> int:
     """Remove a user: its token stops working at once."""
-    from pipelines import users
+    from pipelines.api import users
     from pipelines.settings import load_settings
 
     users.revoke_user(load_settings(lake).lake, user_id)
@@ -439,7 +439,7 @@ def cmd_users_revoke(user_id: UserId, lake: Lake = None) -> int:
 
 def _existing_lake(lake: str | None) -> Path:
     """The lake folder the flag or ENGAGEMENT_LAKE names; a UserError when there is no lake there."""
-    from pipelines import lake as lakes
+    from pipelines.lake import state as lakes
     from pipelines.settings import load_settings
 
     root = load_settings(lake).lake
@@ -555,7 +555,7 @@ def cmd_backfill(
         raise UserError(f"--to {end} is before --from {begin}")
     root = _existing_lake(lake)  # a user's mistake is one line, before Prefect starts
     if (end - begin).days // (7 if every is Every.week else 1) >= MAX_BACKFILL:
-        from pipelines import lake as lakes
+        from pipelines.lake import state as lakes
 
         days = sorted(lakes.read_state(root).files["user_daily"])
         held = f"the lake holds {days[0]} .. {days[-1]}" if days else "the lake holds no days yet"
@@ -606,7 +606,8 @@ def cmd_trend(
     distinct users, user-days and the average DAU; a period the range cuts is partial. Days without
     data are rows with zeros and has_data false.
     """
-    from pipelines import history, tables
+    from pipelines.cli import tables
+    from pipelines.metrics import history
 
     tables.check_format(fmt, out)
     root = _existing_lake(lake)
@@ -628,7 +629,8 @@ def cmd_query(
     active user-day: date, userId, role, seconds, sessions, source) and rejects (file, line, reason,
     text, offset, date). A statement that writes, attaches or reads other files is refused.
     """
-    from pipelines import lakesql, tables
+    from pipelines.cli import tables
+    from pipelines.metrics import lakesql
 
     tables.check_format(fmt, out)
     root = _existing_lake(lake)
@@ -660,8 +662,9 @@ def cmd_explain(
     and json; csv and parquet hold the users). --compare D2, or --week END --compare-week END2:
     who is new and who is gone.
     """
-    from pipelines import history, tables
-    from pipelines.weekly import window
+    from pipelines.cli import tables
+    from pipelines.metrics import history
+    from pipelines.metrics.weekly import window
 
     tables.check_format(fmt, out)
     root = _existing_lake(lake)
@@ -701,8 +704,8 @@ def cmd_status(
     failed or is older than 36 hours, a day of the last 7 has no data while the days around it do, or an
     output is stale; exit 0 otherwise.
     """
-    from pipelines import lake as lakes
     from pipelines import status as health
+    from pipelines.lake import state as lakes
     from pipelines.settings import load_settings
 
     settings = load_settings(lake, out=out)

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from pipelines import lake
 from pipelines.days import clipped
 from pipelines.errors import UserError
-from pipelines.snapshot import over_views
+from pipelines.lake import state as lake
+from pipelines.lake.snapshot import over_views
 from pipelines.sql import query
 
 EVERY = ("day", "week", "month")
@@ -73,7 +73,7 @@ def explain(root: Path, date: dt.date, con=None) -> tuple[pa.Table, pa.Table]:
     """Why weekly-data shows its number for `date`: every user seen that day (counted first, then
     those not counted with the reason), and that day's rejected documents per reason and file.
     `con`: a connection to reuse (its views are replaced), for many days in a row."""
-    from pipelines.lakesql import rejects_view
+    from pipelines.metrics.lakesql import rejects_view
 
     def work(db, state: lake.LakeState) -> tuple[pa.Table, pa.Table]:
         require_days(root, state)

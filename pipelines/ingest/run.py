@@ -1,6 +1,6 @@
 """Ingest exports, dumps and logs of rocketchat_sessions into the lake: the whole run, start to end.
 
-Reading is in pipelines/load.py, merging and rebuilding days in pipelines/merge.py; this module
+Reading is in pipelines/ingest/load.py, merging and rebuilding days in pipelines/ingest/merge.py; this module
 holds the run around them: the lock, the manifest, the rejects files, the summary.
 """
 
@@ -16,17 +16,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipelines import lake, manifest, registrations
 from pipelines.errors import MachineError, machine_error
 from pipelines.faults import crash_point
 from pipelines.files import atomic_write_bytes, flush_filesystem
-from pipelines.load import StageJob, load_all, load_staged
-from pipelines.logs import LogMapping
-from pipelines.merge import merge
-from pipelines.progress import Progress, Quiet
-from pipelines.readers import find_inputs
+from pipelines.ingest import registrations
+from pipelines.ingest.load import StageJob, load_all, load_staged
+from pipelines.ingest.merge import merge
+from pipelines.ingest.progress import Progress, Quiet
+from pipelines.inputs.logs import LogMapping
+from pipelines.inputs.readers import find_inputs
+from pipelines.lake import manifest
+from pipelines.lake import state as lake
+from pipelines.lake.zones import resolve_tz
 from pipelines.sql import connect
-from pipelines.zones import resolve_tz
 
 
 @dataclass
@@ -79,7 +81,7 @@ def ingest(
 
     A file already in the lake's manifest (same path, size and time, or same content) is skipped
     unless `force`; with `archive`, each file ingested is also copied there. With `mapping`, the
-    files are plain session logs read through it (pipelines/logs.py), not exports.
+    files are plain session logs read through it (pipelines/inputs/logs.py), not exports.
 
     With `stage_map`, reading is a map step: each file is read by `load.stage_file` (wherever
     stage_map runs it, e.g. on Dask workers sharing the lake's storage) into a staged Parquet file,
@@ -101,7 +103,7 @@ def ingest(
                 todo.append(path)
             else:
                 summary.skipped.append((str(path), f"unchanged since its ingest at {entry.ingested_at}"))
-        # exports of rocketchat_analytics and users feed new-users (pipelines/registrations.py)
+        # exports of rocketchat_analytics and users feed new-users (pipelines/ingest/registrations.py)
         kinds = {} if mapping is not None else {path: registrations.collection_of(path) for path in todo}
         others = [path for path in todo if kinds.get(path, "sessions") != "sessions"]
         todo = [path for path in todo if kinds.get(path, "sessions") == "sessions"]

@@ -1,0 +1,1 @@
+"""The HTTP API and report site (FastAPI), and who may call them."""

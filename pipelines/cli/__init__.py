@@ -1,0 +1,1 @@
+"""The `engagement` command (Typer): a thin front over the package's functions."""

@@ -1,0 +1,1 @@
+"""The lake: its state file, day partitions, snapshots, manifest, _id index, locks and zone."""
