@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import threading
 from functools import cache
+from importlib.resources import files
 from pathlib import Path
 
-QUERIES = Path(__file__).resolve().parent.parent / "queries"
+# queries/ at the top of the repository, shipped inside the wheel as the package pipelines.queries
+QUERIES = Path(str(files("pipelines.queries")))
 
 
 @cache

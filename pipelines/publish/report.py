@@ -15,8 +15,6 @@ from pipelines.days import between, clipped, shifted
 from pipelines.lake import state as lake
 from pipelines.metrics.weekly import WINDOW_DAYS, weekly_data, window
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "reports" / "templates"
-
 
 def _by_date(body: dict) -> dict[dt.date, int]:
     return {dt.date(i["year"], i["month"], i["day"]): i["users"] for i in body["month"]}
@@ -179,10 +177,10 @@ def week_context(root: Path, end: dt.date, today: dt.date | None = None) -> dict
 def environment():
     """Jinja2 with autoescape on and StrictUndefined: a missing field fails the render. One for the
     process: it caches the compiled templates (compiling them for each page cost 60 ms)."""
-    from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
     return Environment(
-        loader=FileSystemLoader(TEMPLATES),
+        loader=PackageLoader("pipelines.reports", "templates"),  # reports/templates, shipped in the wheel
         autoescape=select_autoescape(["html"]),
         undefined=StrictUndefined,
         trim_blocks=True,
