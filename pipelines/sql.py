@@ -55,17 +55,3 @@ def reader(threads: int | None = None):
     if con is None:
         con = made[threads] = connect(threads=threads)
     return con
-
-
-def rows_over_days(root, table: str, first, last, name: str, params: dict, con=None) -> list[tuple]:
-    """Rows of queries/<name>.sql over the lake's `table` partitions of dates first..last.
-
-    The query reads them as $files (no partitions: no rows, the query is not run). Its other
-    parameters are `params`. Takes no lock: see lake.query_partitions for the snapshot's retry.
-    """
-    from pipelines.lake import state as lake
-
-    con = con or reader()
-    return lake.query_partitions(
-        root, table, first, last, lambda files: con.execute(query(name), {"files": files, **params}).fetchall(), []
-    )

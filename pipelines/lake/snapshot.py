@@ -1,4 +1,5 @@
-"""Views of one snapshot of the lake, for queries that read whole tables (history, `engagement query`).
+"""Reading one snapshot of the lake: views of whole tables (history, `engagement query`), and one
+query over the partitions of a range of days (the endpoints).
 
 `sessions` and `user_daily` are the files the state names (never a glob, so a writer's new or
 half-placed files are not seen); a table without files is an empty table of the same columns.
@@ -16,6 +17,7 @@ import pyarrow as pa
 from pipelines import arrow_numpy
 from pipelines.fields import sessions_schema
 from pipelines.lake import state as lake
+from pipelines.sql import query, reader
 
 USER_DAILY_SCHEMA = pa.schema(
     [
@@ -56,7 +58,6 @@ def over_views(
     """work(con, state) on one snapshot of the lake, with the views of dates first..last (all by
     default) on `con`, or on this thread's reading connection (sql.reader); read again if a writer replaced a file meanwhile
     (lake.on_snapshot)."""
-    from pipelines.sql import reader
 
     def run(state: lake.LakeState) -> T:
         db = reader() if con is None else con
@@ -64,3 +65,15 @@ def over_views(
         return work(db, state)
 
     return lake.on_snapshot(root, run)
+
+
+def rows_over_days(root, table: str, first, last, name: str, params: dict, con=None) -> list[tuple]:
+    """Rows of queries/<name>.sql over the lake's `table` partitions of dates first..last.
+
+    The query reads them as $files (no partitions: no rows, the query is not run). Its other
+    parameters are `params`. Takes no lock: see lake.query_partitions for the snapshot's retry.
+    """
+    con = con or reader()
+    return lake.query_partitions(
+        root, table, first, last, lambda files: con.execute(query(name), {"files": files, **params}).fetchall(), []
+    )

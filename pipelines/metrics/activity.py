@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.days import clipped, instant_clipped
-from pipelines.sql import rows_over_days
+from pipelines.lake.snapshot import rows_over_days
 
 
 def active_users(root: Path, first: dt.date, last: dt.date, con=None) -> dict[str, Any]:

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.days import clipped
+from pipelines.lake.snapshot import rows_over_days
 from pipelines.metrics.schema import check_weekly_body
-from pipelines.sql import rows_over_days
 
 WINDOW_DAYS = 8
 
