@@ -11,12 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipelines.ingest.run import ingest
+from pipelines.lake.layout import NIGHTLY_LOCK
+from pipelines.lake.layout import RUNS_LEDGER as LEDGER
 from pipelines.lake.locks import exclusive
 from pipelines.publish import outputs
 from pipelines.settings import MailSettings, Settings, resolve
-
-NIGHTLY_LOCK = ".nightly.lock"  # in the lake: one nightly run at a time
-LEDGER = "_runs.jsonl"  # in the lake: one line per nightly run
 
 
 class StepFailed(RuntimeError):

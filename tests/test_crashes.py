@@ -15,6 +15,7 @@ from helpers import ingest_docs
 
 from pipelines.ingest.run import _rejects_key
 from pipelines.lake import state as lakemod
+from pipelines.lake import writing
 from pipelines.metrics.weekly import weekly_data
 
 ENDS = [dt.date(2023, 5, 1) + dt.timedelta(days=i) for i in range(30)]
@@ -142,7 +143,7 @@ def test_the_cleanup_removes_only_leftovers(scenario, tmp_path):
     for path in mine + theirs:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("x")
-    lakemod.remove_leftovers(lake)
+    writing.remove_leftovers(lake)
     assert [p for p in mine if p.exists()] == []
     assert all(p.exists() for p in theirs)
     assert answers(lake) == scenario["before_answers"]

@@ -12,6 +12,7 @@ from helpers import ingest_docs, week, while_ingesting
 from pipelines.errors import UserError
 from pipelines.files import atomic_write_bytes
 from pipelines.lake import state as lakemod
+from pipelines.lake import writing
 from pipelines.metrics.weekly import weekly_data
 
 
@@ -54,11 +55,11 @@ def test_leftovers_of_a_crash_are_cleared_by_the_next_ingest(lake, export):
 
 
 def test_a_second_writer_waits_or_is_told(lake):
-    with lakemod.write_lock(lake):
+    with writing.write_lock(lake):
         with pytest.raises(UserError, match="another run is writing the lake"):
-            with lakemod.write_lock(lake, wait=False):
+            with writing.write_lock(lake, wait=False):
                 pass
-    with lakemod.write_lock(lake, wait=False):  # free again
+    with writing.write_lock(lake, wait=False):  # free again
         pass
 
 
@@ -141,3 +142,38 @@ def test_a_partition_lost_from_the_lake_is_one_line(two_weeks):
         result = run_cli(*args, "--lake", str(two_weeks))
         assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
         assert "names 2 file(s) that are missing, e.g. " in result.stderr and "date=2023-05-19" in result.stderr
+
+
+def _stage(writer: writing.Writer, text: str) -> Path:
+    staged = writer.staging / f"{text}.parquet"
+    staged.write_text(text)
+    return staged
+
+
+def test_the_write_protocol_commits_whole_and_removes_what_it_superseded(lake):
+    with writing.writing(lake) as w:
+        old = w.place_partition("sessions", "2023-06-01", _stage(w, "old"))
+        w.state.files["sessions"]["2023-06-01"] = old
+        w.commit()
+    with writing.writing(lake) as w:
+        new = w.place_partition("sessions", "2023-06-01", _stage(w, "new"))
+        w.state.files["sessions"]["2023-06-01"] = new
+        assert (lake / old).exists() and (lake / new).exists()  # readers of the old state still read it
+        w.commit()
+    assert lakemod.read_state(lake).files["sessions"] == {"2023-06-01": new}
+    assert not (lake / old).exists() and (lake / new).read_text() == "new"
+    assert not (lake / ".staging").exists()
+
+
+def test_a_write_that_fails_leaves_the_old_state_and_nothing_it_placed(lake):
+    with writing.writing(lake) as w:
+        w.state.files["sessions"]["2023-06-01"] = kept = w.place_partition("sessions", "2023-06-01", _stage(w, "a"))
+        w.commit()
+    with pytest.raises(RuntimeError), writing.writing(lake) as w:
+        placed = w.place(writing.REGISTRATIONS_DIR, "users", _stage(w, "b"))
+        w.state.registrations["users"] = placed
+        raise RuntimeError("the disk went away")
+    state = lakemod.read_state(lake)
+    assert state.files["sessions"] == {"2023-06-01": kept} and state.registrations == {}
+    assert not (lake / placed).exists() and (lake / kept).exists()
+    assert not (lake / ".staging").exists()

@@ -30,16 +30,16 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from pipelines.api import users
+from pipelines.lake.layout import SITE_KEY_FILE
 
 COOKIE = "engagement_session"
 SESSION_HOURS = 12
-KEY_FILE = ".site_key"  # in the lake (mode 0600): signs the sessions, so they survive a restart
 MAX_DELAY = 5.0  # seconds: the slowest answer to a client that keeps failing to log in
 
 
 def _key(root: Path) -> bytes:
     """The site's signing key, made once per lake."""
-    path = root / KEY_FILE
+    path = root / SITE_KEY_FILE  # mode 0600: signs the sessions, so they survive a restart
     try:
         return path.read_bytes()
     except FileNotFoundError:

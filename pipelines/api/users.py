@@ -16,9 +16,9 @@ from pathlib import Path
 
 from pipelines.errors import UserError
 from pipelines.files import atomic_write_bytes, remove_temporaries
+from pipelines.lake.layout import USERS_FILE, USERS_LOCK
 from pipelines.lake.locks import exclusive
 
-USERS_FILE = "_users.json"
 DEFAULT_PERMISSION = "view-engagement-dashboard"
 USER_ID = re.compile(r"[\x21-\x7e]+")
 
@@ -52,7 +52,7 @@ def _save(root: Path, users: dict[str, dict]) -> None:
 @contextlib.contextmanager
 def _changing(root: Path):
     """The users file's own lock (an ingest does not block `users add`); clears a killed writer's leftovers."""
-    with exclusive(root, ".users.lock"):
+    with exclusive(root, USERS_LOCK):
         remove_temporaries(root, USERS_FILE)
         yield
 

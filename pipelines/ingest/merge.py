@@ -16,17 +16,18 @@ from pipelines.fields import PARQUET_OPTIONS
 from pipelines.ingest.progress import Progress
 from pipelines.lake import idindex
 from pipelines.lake import state as lake
+from pipelines.lake.writing import Writer
 from pipelines.sql import query
 
 ROW_GROUP_SIZE = 256 * 1024
 WRITERS = 2  # days rebuilt at once
 
 
-def _write_partition(root: Path, staging: Path, table_name: str, date: str, rows: pa.Table) -> str | None:
+def _write_partition(writer: Writer, table_name: str, date: str, rows: pa.Table) -> str | None:
     """Write one date's rows as its partition file; return its path in the lake (None: no rows)."""
     if rows.num_rows == 0:
         return None
-    staged = staging / f"{table_name}-{date}.parquet"
+    staged = writer.staging / f"{table_name}-{date}.parquet"
     # pyarrow writes the same bytes for the same rows whatever their chunking (DuckDB's writer does
     # not promise that): the same content gives the same file, named by its hash
     pq.write_table(
@@ -36,7 +37,7 @@ def _write_partition(root: Path, staging: Path, table_name: str, date: str, rows
         row_group_size=ROW_GROUP_SIZE,
         **PARQUET_OPTIONS[table_name],
     )
-    return lake.place_partition(root, table_name, date, staged)
+    return writer.place_partition(table_name, date, staged)
 
 
 def _point_state_at(files: dict[str, str], date: str, placed: str | None) -> bool:
@@ -86,20 +87,14 @@ def _holding_files(con, root: Path, state: lake.LakeState, staging: Path, notes:
     return [str(root / current[d]) for d in sorted(day.isoformat() for day in days) if d in current]
 
 
-def merge(
-    con,
-    root: Path,
-    state: lake.LakeState,
-    staging: Path,
-    one_version_each: bool,
-    progress: Progress,
-    notes: list[str],
-) -> list[str]:
-    """Upsert the incoming documents into their day partitions; return the dates whose files changed.
+def merge(con, writer: Writer, one_version_each: bool, progress: Progress, notes: list[str]) -> list[str]:
+    """Upsert the incoming documents into their day partitions, pointing the writer's state at the
+    new files; return the dates whose files changed.
 
     `one_version_each` says the caller knows no _id came twice (one file, read by the fast path);
     what the run should tell its user beyond its counts goes to `notes`.
     """
+    root, state, staging = writer.root, writer.state, writer.staging
     duplicates = not one_version_each and con.execute(query("intermediate/duplicate_ids")).fetchall()[0][0]
     if duplicates:
         con.sql(query("intermediate/latest_incoming")).create("latest_incoming")
@@ -126,12 +121,12 @@ def merge(
         files = [str(root / current) if current else str(empty)]
         sessions = cursor.sql(partition_sql, params={"files": files, "date": date}).to_arrow_table()
         sessions = sessions.take(pc.sort_indices(sessions.column("_id")))  # half of sort_by's time
-        placed = _write_partition(root, staging, "sessions", date, sessions)
+        placed = _write_partition(writer, "sessions", date, sessions)
         if placed == current:
             return None
         cursor.register("day_sessions", sessions)
         user_days = cursor.sql(rollup_sql).to_arrow_table()
-        return placed, _write_partition(root, staging, "user_daily", date, user_days)
+        return placed, _write_partition(writer, "user_daily", date, user_days)
 
     def index() -> list[str]:
         """The id index's runs once it knows where each accepted version now lives (reads `accepted`

@@ -31,7 +31,8 @@ import pyarrow.parquet as pq
 from pipelines import arrow_numpy
 from pipelines.inputs.readers import is_bson, open_binary, read_batches, refuse_unreadable
 from pipelines.lake import manifest
-from pipelines.lake import state as lake
+from pipelines.lake.layout import REGISTRATIONS_DIR
+from pipelines.lake.writing import Writer
 from pipelines.sql import query
 
 COLLECTIONS = {"rocketchat_analytics": "analytics", "users": "users"}
@@ -174,8 +175,9 @@ def load(con, path: Path, collection: str, file_index: int) -> Loaded:
     return Loaded(path, collection, read, rejects, manifest.content_hash(path))
 
 
-def merge(con, root: Path, state: lake.LakeState, staging: Path, collections: set[str]) -> None:
-    """Upsert each collection's incoming rows into its file, and point the state at it."""
+def merge(con, writer: Writer, collections: set[str]) -> None:
+    """Upsert each collection's incoming rows into its file, and point the writer's state at it."""
+    root, state, staging = writer.root, writer.state, writer.staging
     for collection in sorted(collections):
         stored = state.registration(root, collection)
         if stored is None:  # the first of this collection: an empty file of its columns stands in
@@ -189,4 +191,4 @@ def merge(con, root: Path, state: lake.LakeState, staging: Path, collections: se
         staged = staging / f"{collection}.parquet"
         # pyarrow writes the same bytes for the same rows: a rerun changes nothing
         pq.write_table(rows.combine_chunks(), staged, compression="zstd")
-        state.registrations[collection] = lake.place_file(root, "registrations", collection, staged)
+        state.registrations[collection] = writer.place(REGISTRATIONS_DIR, collection, staged)

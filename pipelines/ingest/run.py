@@ -26,7 +26,8 @@ from pipelines.ingest.progress import Progress, Quiet
 from pipelines.inputs.logs import LogMapping
 from pipelines.inputs.readers import find_inputs
 from pipelines.lake import manifest
-from pipelines.lake import state as lake
+from pipelines.lake.layout import REJECTS_DIR
+from pipelines.lake.writing import writing
 from pipelines.lake.zones import resolve_tz
 from pipelines.sql import connect
 
@@ -90,10 +91,8 @@ def ingest(
     notes: list[str] = []
     files = find_inputs(paths, notes, logs=mapping is not None)
     summary = IngestSummary(files=len(files), notes=notes)
-    with lake.write_lock(root):
-        state = lake.read_state(root)
-        lake.remove_leftovers(root, state, thorough=False)  # of a run that was killed, or lost its disk
-        before = lake.referenced(state)
+    with writing(root) as writer:  # the lake's write protocol: lock, state, staging, commit, cleanup
+        state = writer.state
         tz = resolve_tz(state, tz, tz_explicit, root)
         known = manifest.read_manifest(root)
         todo = []
@@ -113,7 +112,7 @@ def ingest(
                 leftover.unlink(missing_ok=True)
         con = None
         try:
-            staging = lake.staging_dir(root)
+            staging = writer.staging
             # rows carry their file and line, so arrival order need not be kept (and parallel inserts gain)
             con = connect(memory_limit=memory_limit, spill=staging / "spill", ordered=False)
             progress = progress or Quiet()
@@ -126,13 +125,13 @@ def ingest(
             crash_point("loaded")
             if summary.stored:
                 one_version_each = len(loaded) == 1 and loaded[0].fast
-                summary.days_touched = merge(con, root, state, staging, one_version_each, progress, summary.notes)
+                summary.days_touched = merge(con, writer, one_version_each, progress, summary.notes)
             others_loaded = [registrations.load(con, path, kinds[path], len(todo) + i) for i, path in enumerate(others)]
             for item in others_loaded:
                 summary.read += item.read
                 summary.stored += item.read - len(item.rejects)
                 summary.rejected.update(r["reason"] for r in item.rejects)
-            registrations.merge(con, root, state, staging, {item.collection for item in others_loaded if item.read})
+            registrations.merge(con, writer, {item.collection for item in others_loaded if item.read})
             loaded = [*loaded, *others_loaded]
             crash_point("merged")
             state.tz = tz
@@ -146,18 +145,13 @@ def ingest(
             if archive is not None and loaded:
                 flush_filesystem(archive)  # the copies are kept before the manifest says so
             crash_point("rejects written")
-            lake.write_state(root, state)
-            crash_point("state written")
+            writer.commit()
             manifest.write_manifest(root, known)
             crash_point("manifest written")
-            lake.remove_superseded(root, before, state)
         except BaseException as exc:
-            # the state on disk is the previous one (or, if only the manifest failed, the new one):
-            # what this run placed and that state does not name goes, so the lake is as it says
             if con is not None:
-                con.close()
+                con.close()  # before the writer removes what this run placed (DuckDB spills into staging)
                 con = None
-            lake.remove_leftovers(root)
             if not isinstance(exc, MachineError) and (
                 error := machine_error(exc, getattr(exc, "filename", None) or root)
             ):
@@ -166,7 +160,6 @@ def ingest(
         finally:
             if con is not None:
                 con.close()
-            shutil.rmtree(root / ".staging", ignore_errors=True)
     return summary
 
 
@@ -187,7 +180,7 @@ def _rejects_key(path: Path) -> str:
 
 
 def _store_rejects(root: Path, path: Path, rejects: list[dict], summary: IngestSummary) -> None:
-    target = root / "rejects" / f"{_rejects_key(path)}.jsonl"
+    target = root / REJECTS_DIR / f"{_rejects_key(path)}.jsonl"
     if rejects:
         body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rejects)
         atomic_write_bytes(target, body.encode("utf-8"))

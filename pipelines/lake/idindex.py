@@ -39,7 +39,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from pipelines.lake.state import place_file
+from pipelines.lake.layout import IDS_DIR
+from pipelines.lake.writing import place_file
 
 EPOCH = dt.date(1970, 1, 1)
 GOLDEN = 0x9E3779B97F4A7C15
@@ -225,7 +226,7 @@ def _write(root: Path, staging: Path, run: np.ndarray) -> str:
     """Write a run beside its place, then rename it to ids/run-<content hash>.npy; its path in the lake."""
     staged = staging / f"ids-{os.getpid()}-{run.shape[1]}.npy"
     np.save(staged, _pack(run), allow_pickle=False)
-    return place_file(root, "ids", "run", staged, suffix=".npy")
+    return place_file(root, IDS_DIR, "run", staged, suffix=".npy")
 
 
 def add(root: Path, staging: Path, runs: list[str], new: np.ndarray) -> list[str]:

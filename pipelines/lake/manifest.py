@@ -9,8 +9,8 @@ from typing import NamedTuple
 
 from pipelines.errors import UserError
 from pipelines.files import atomic_write_bytes
+from pipelines.lake.layout import MANIFEST_FILE
 
-MANIFEST_FILE = "_manifest.jsonl"
 HASH_BUFFER = 4 * 1024 * 1024
 
 

@@ -1,45 +1,25 @@
-"""The Parquet lake: day partitions, a state file naming the current file of each, atomic writes.
+"""The lake's state: which Parquet file is current for each table and day, read as one snapshot.
 
-Layout under the lake folder:
-    _state.json                                   which file is current for each table and day
-    sessions/date=YYYY-MM-DD/part-<hash>.parquet  every stored document, one row per _id
-    user_daily/date=YYYY-MM-DD/part-<hash>.parquet  the active user-days of that date
-    rejects/<key>.jsonl                           rejected documents of one input file
-    ids/run-<hash>.npy                            the _id-to-day index's runs (pipelines/lake/idindex.py)
-    registrations/<name>-<hash>.parquet           new users: rocketchat_analytics "users" documents
-                                                  (name analytics) and users accounts (name users)
-
-Partition files are immutable and named by their content, so an unchanged day keeps its file
-and a rerun writes nothing new. A writer stages a file beside its target and renames it into
-place, then replaces _state.json in one rename: a reader that loads the state sees one
-consistent snapshot of every day.
+The folder's names are in lake/layout.py; everything that writes the lake is in lake/writing.py.
+A reader loads _state.json and reads only the files it names, so it sees one consistent snapshot
+of every day, whatever a writer is doing meanwhile.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import hashlib
 import json
-import os
-import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
 from pipelines.errors import UserError
-from pipelines.faults import crash_point
-from pipelines.files import atomic_write_bytes, flush_filesystem, remove_temporaries
-from pipelines.lake.locks import exclusive
-from pipelines.lake.manifest import MANIFEST_FILE
+from pipelines.lake.layout import REGISTRATIONS, STATE_FILE, TABLES
 
 T = TypeVar("T")
 
-STATE_FILE = "_state.json"
 STATE_VERSION = 1
-TABLES = ("sessions", "user_daily")
-REGISTRATIONS = ("analytics", "users")  # one file each, not partitioned: a row per day, or per account
 
 
 @dataclass
@@ -145,98 +125,7 @@ def require_lake(root: Path) -> LakeState:
     return read_state(root)
 
 
-def write_state(root: Path, state: LakeState) -> None:
-    """Replace the lake's state in one rename, once the files it names are on the disk."""
-    flush_filesystem(root)
-    atomic_write_bytes(root / STATE_FILE, state.to_json().encode("utf-8"))
-
-
-def file_digest(path: Path) -> str:
-    """Hex SHA-256 of a file's content."""
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
-
-
-def place_partition(root: Path, table: str, date: str, staged: Path) -> str:
-    """Move a staged Parquet file to its content-named place; return its path relative to root."""
-    return place_file(root, f"{table}/date={date}", "part", staged)
-
-
-def place_file(root: Path, folder: str, name: str, staged: Path, suffix: str = ".parquet") -> str:
-    """Move a staged file to <folder>/<name>-<content hash><suffix>; return that path relative to root."""
-    relative = f"{folder}/{name}-{file_digest(staged)[:20]}{suffix}"
-    target = root / relative
-    if target.exists():
-        staged.unlink()  # the same bytes are already in place: nothing changes
-    else:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(staged, target)
-        crash_point("partition placed")
-    return relative
-
-
-def remove_unreferenced(root: Path, state: LakeState) -> int:
-    """Delete partition files the state no longer names (superseded days, leftovers of a crash)."""
-    keep = {root / rel for rel in referenced(state)}
-    removed = 0
-    placed = [("ids", "*.npy"), ("registrations", "*.parquet"), *((table, "date=*/*.parquet") for table in TABLES)]
-    for folder, pattern in placed:
-        for path in (root / folder).glob(pattern):
-            if path not in keep:
-                path.unlink(missing_ok=True)
-                removed += 1
-    for table in TABLES:
-        for folder in (root / table).glob("date=*"):
-            with contextlib.suppress(OSError):
-                folder.rmdir()  # only succeeds when empty
-    return removed
-
-
-def remove_leftovers(root: Path, state: LakeState | None = None, thorough: bool = True) -> None:
-    """Remove what an interrupted run left: temporary files, the staging folder, partitions that
-    `state` (by default, the state on disk) does not name.
-
-    Without `thorough`, the partitions are checked only when the staging folder is there: a writer
-    creates it before it places any file and removes it when it ends, so without it the last
-    writer ended and left nothing (listing every day's folder costs a big lake tens of ms).
-
-    Call under the writers' lock: then no other writer has files in progress.
-    """
-    import shutil
-
-    remove_temporaries(root, STATE_FILE)
-    remove_temporaries(root, MANIFEST_FILE)
-    remove_temporaries(root / "rejects", "*.jsonl")
-    if thorough or (root / ".staging").exists():
-        shutil.rmtree(root / ".staging", ignore_errors=True)
-        remove_unreferenced(root, state or read_state(root))
-
-
 def referenced(state: LakeState) -> set[str]:
     """Every file the state names, relative to the lake."""
     named = {rel for table in TABLES for rel in state.files.get(table, {}).values()}
     return named | set(state.registrations.values()) | set(state.ids or [])
-
-
-def remove_superseded(root: Path, before: set[str], state: LakeState) -> None:
-    """After `state` replaced one that named `before`: delete the files only the old one named."""
-    for relative in sorted(before - referenced(state)):
-        path = root / relative
-        path.unlink(missing_ok=True)
-        if path.parent.name.startswith("date="):
-            with contextlib.suppress(OSError):
-                path.parent.rmdir()  # only succeeds when the day is gone
-
-
-@contextlib.contextmanager
-def write_lock(root: Path, wait: bool = True) -> Iterator[None]:
-    """Hold the lake's writers' lock: one writer at a time; readers never need it."""
-    with exclusive(root, ".lock", wait):
-        yield
-
-
-def staging_dir(root: Path) -> Path:
-    """A private folder inside the lake for files being written (same file system: renames are atomic)."""
-    base = root / ".staging"
-    base.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(dir=base))

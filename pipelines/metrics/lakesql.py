@@ -15,6 +15,7 @@ import pyarrow as pa
 from pipelines import arrow_numpy
 from pipelines.errors import UserError
 from pipelines.lake import state as lake
+from pipelines.lake.layout import REJECTS_DIR
 from pipelines.lake.snapshot import create_views
 from pipelines.sql import connect, query
 
@@ -53,7 +54,7 @@ def _first_line(exc: Exception) -> str:
 
 
 def rejects_files(root: Path) -> list[str]:
-    return sorted(str(p) for p in (root / "rejects").glob("*.jsonl"))
+    return sorted(str(p) for p in (root / REJECTS_DIR).glob("*.jsonl"))
 
 
 def rejects_view(con, root: Path) -> list[str]:

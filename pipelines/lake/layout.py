@@ -1,0 +1,35 @@
+"""The lake's folder, every name in it declared once.
+
+    _state.json                                     which file is current for each table and day
+    _manifest.jsonl                                 every input file ingested (lake/manifest.py)
+    sessions/date=YYYY-MM-DD/part-<hash>.parquet    every stored document, one row per _id
+    user_daily/date=YYYY-MM-DD/part-<hash>.parquet  the active user-days of that date
+    registrations/<name>-<hash>.parquet             new users: rocketchat_analytics "users" documents
+                                                    (name analytics) and users accounts (name users)
+    ids/run-<hash>.npy                              the _id-to-day index's runs (lake/idindex.py)
+    rejects/<key>.jsonl                             rejected documents of one input file
+    _users.json, .site_key                          who may call the API, the site's signing key (api/)
+    _runs.jsonl                                     one line per nightly run (runs.py)
+    .lock, .users.lock, .nightly.lock               the writers' locks (lake/locks.py)
+    .staging/                                       a writer's files in progress (lake/writing.py)
+
+Partition, registration and index files are immutable and named by their content; _state.json
+names the current ones, and replacing it is the one step that makes a write visible.
+"""
+
+from __future__ import annotations
+
+STATE_FILE = "_state.json"
+MANIFEST_FILE = "_manifest.jsonl"
+TABLES = ("sessions", "user_daily")  # partitioned by day: <table>/date=YYYY-MM-DD/part-<hash>.parquet
+REGISTRATIONS_DIR = "registrations"
+REGISTRATIONS = ("analytics", "users")  # one file each, not partitioned: a row per day, or per account
+IDS_DIR = "ids"
+REJECTS_DIR = "rejects"
+USERS_FILE = "_users.json"
+SITE_KEY_FILE = ".site_key"
+RUNS_LEDGER = "_runs.jsonl"
+WRITE_LOCK = ".lock"  # one writer of the lake's data at a time; readers never need it
+USERS_LOCK = ".users.lock"
+NIGHTLY_LOCK = ".nightly.lock"  # one nightly run at a time
+STAGING_DIR = ".staging"
