@@ -23,7 +23,7 @@ faults as (
         count(*) filter (where lastActivityAt is null) as no_last_activity,
         count(*) filter (
             where device is not null and loginAt is not null and lastActivityAt is not null
-                and epoch_ms(lastActivityAt) - epoch_ms(loginAt) < 1000
+                and not lasts_a_whole_second(loginAt, lastActivityAt)
         ) as under_a_second
     from day_sessions
     group by userId
@@ -33,12 +33,10 @@ device_days as (
     select
         userId,
         device,
-        sum((epoch_ms(lastActivityAt) - epoch_ms(loginAt)) // 1000) as seconds
+        sum(session_seconds(loginAt, lastActivityAt)) as seconds
     from day_sessions
-    where device is not null
-        and loginAt is not null
-        and lastActivityAt is not null
-        and epoch_ms(lastActivityAt) - epoch_ms(loginAt) >= 1000
+    -- the counting rule: macros/qualifying_session.sql
+    where is_qualifying_session(type, userId, device, loginAt, lastActivityAt)
     group by userId, device
 ),
 

@@ -10,17 +10,12 @@ qualifying_sessions as (
         userId,
         loginAt,
         mostImportantRole,
-        -- whole seconds, truncated: 999 ms is 0 s and does not count, 1000 ms does
-        (epoch_ms(lastActivityAt) - epoch_ms(loginAt)) // 1000 as seconds,
+        session_seconds(loginAt, lastActivityAt) as seconds,
         -- Rocket.Chat groups by the whole device object, kept as its JSON text
         device as device_key
     from day_sessions
-    where type in ('session', 'computed-session')
-        and userId is not null
-        and device is not null
-        and loginAt is not null
-        and lastActivityAt is not null
-        and epoch_ms(lastActivityAt) - epoch_ms(loginAt) >= 1000
+    -- the counting rule: macros/qualifying_session.sql
+    where is_qualifying_session(type, userId, device, loginAt, lastActivityAt)
 ),
 
 device_days as (
