@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 
+# the zone days are counted in when the deployment names none (a lake records its own: lake/zones.py)
+DEFAULT_TZ = "UTC"
+
 
 def shifted(day: dt.date, days: int) -> dt.date | None:
     """`day` moved by `days`; None when that falls off the calendar."""

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from pipelines.days import DEFAULT_TZ
 from pipelines.errors import UserError
 
 DEFAULT_LAKE = "data/lake"
@@ -63,7 +64,7 @@ class Settings(_Engagement):
     """Where the lake, inbox and outputs live and which time zone the Rocket.Chat server counts in."""
 
     lake: Path = _setting(Path(DEFAULT_LAKE), "the lake folder", "`--lake DIR`")
-    tz: str = _setting("UTC", "the Rocket.Chat server's time zone", "`--tz ZONE`")
+    tz: str = _setting(DEFAULT_TZ, "the Rocket.Chat server's time zone", "`--tz ZONE`")
     ingest_memory: str = _setting("1GB", "DuckDB's memory limit while ingesting (it spills beyond)")
     inbox: Path = _setting(Path("data/inbox"), "the inbox the nightly job takes new files from", "`--inbox [DIR]`")
     archive: Path = _setting(

@@ -76,7 +76,7 @@ def status(root: Path, out: Path, now: dt.datetime | None = None) -> dict[str, A
         days = con.execute(query("lake/days")).fetchall()
         gaps = _gaps([d for d, *_ in days])
         report = _report(root, out, state, days, gaps, con)
-        report["problems"] = _problems(report, gaps, now.astimezone(ZoneInfo(state.tz or "UTC")).date(), now)
+        report["problems"] = _problems(report, gaps, now.astimezone(ZoneInfo(state.zone)).date(), now)
         return report
 
     return over_views(root, work)

@@ -118,7 +118,7 @@ class AnswerCache:
         version = self.version()
         cached = getattr(self, "_tz", None)
         if cached is None or cached[0] != version:
-            cached = self._tz = (version, lake.read_state(self.root).tz or "UTC")
+            cached = self._tz = (version, lake.read_state(self.root).zone)
         return cached[1]
 
     async def cached(self, kind: str, args: tuple, make: Callable[[], bytes], heavy: bool = False) -> bytes:

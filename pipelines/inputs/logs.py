@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute  # noqa: F401 - pa.compute below
 
 from pipelines import arrow_numpy
+from pipelines.days import DEFAULT_TZ
 from pipelines.errors import UserError
 from pipelines.fields import LOG_COLUMNS
 
@@ -45,7 +46,7 @@ class LogMapping:
     columns: dict[str, str]
     format: str | None = None
     timestamp_format: str = "iso"
-    timezone: str = "UTC"
+    timezone: str = DEFAULT_TZ
     extra: dict[str, str] = field(default_factory=dict)
 
     def format_of(self, path: Path) -> str:
@@ -83,7 +84,7 @@ def load_mapping(file: str | None, pairs: list[str], timestamp_format: str | Non
     fmt = body.get("format")
     if fmt is not None and fmt not in FORMATS:
         raise UserError(f"log format must be csv or ndjson, not {fmt!r}")
-    zone = timezone or body.get("timezone") or "UTC"
+    zone = timezone or body.get("timezone") or DEFAULT_TZ
     try:
         zoneinfo.ZoneInfo(zone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from pipelines.days import DEFAULT_TZ
 from pipelines.errors import UserError
 from pipelines.lake.layout import REGISTRATIONS, STATE_FILE, TABLES
 
@@ -30,6 +31,11 @@ class LakeState:
     files: dict[str, dict[str, str]] = field(default_factory=lambda: {t: {} for t in TABLES})
     registrations: dict[str, str] = field(default_factory=dict)  # name -> its current file
     ids: list[str] | None = None  # the _id-to-day index's runs (pipelines/lake/idindex.py); None: not built yet
+
+    @property
+    def zone(self) -> str:
+        """The zone the lake counts days in (recorded by its first ingest)."""
+        return self.tz or DEFAULT_TZ
 
     def registration(self, root: Path, name: str) -> str | None:
         """The absolute path of a registrations table's current file; None when the lake has none."""

@@ -57,7 +57,7 @@ def new_users(root: Path, start: dt.datetime, end: dt.datetime, con=None) -> dic
     """The new-users body for the aware instants start..end."""
 
     def answer(state: lake.LakeState) -> dict[str, Any]:
-        zone = ZoneInfo(state.tz or "UTC")
+        zone = ZoneInfo(state.zone)
         first, last = start.astimezone(zone), end.astimezone(zone)
         count = period_days(first, last)
         # Mongo's $limit with a count of 0 is not applied; a negative one Rocket.Chat cannot run

@@ -146,7 +146,7 @@ def week_context(root: Path, end: dt.date, today: dt.date | None = None) -> dict
         "end": end.isoformat(),
         "end_label": f"{end.day} {end.strftime('%B %Y')}",
         "start": first.isoformat(),
-        "tz": state.tz or "UTC",
+        "tz": state.zone,
         "days": days,
         "max_users": max((d["users"] for d in days), default=0),
         "total_user_days": total,
