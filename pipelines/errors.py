@@ -10,7 +10,16 @@ MACHINE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, 
 
 
 class UserError(Exception):
-    """A mistake in the user's input: shown as one line, exit code 2, no traceback."""
+    """A mistake in the user's input: shown as one line, exit code 2, no traceback.
+
+    The message speaks of values ("the end date 2023-05-01 is before the start date 2023-05-10"), so
+    it reads right in a notebook; `about` names the parameters those values came from (`first`,
+    `last`), and the CLI adds the flags it took them from.
+    """
+
+    def __init__(self, message: str, *about: str):
+        super().__init__(message)
+        self.about = about
 
 
 class MachineError(Exception):

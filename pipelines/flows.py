@@ -235,7 +235,7 @@ def nightly_schedule(cron: str, timezone: str):
     try:
         return Cron(cron, timezone=timezone)
     except ValueError:
-        raise UserError(f"--cron {cron!r} is not a cron expression: give five fields, e.g. '30 2 * * *'") from None
+        raise UserError(f"{cron!r} is not a cron expression: give five fields, e.g. '30 2 * * *'", "cron") from None
 
 
 def nightly_deployment(cron: str, timezone: str):

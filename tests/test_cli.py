@@ -134,7 +134,7 @@ def test_user_mistakes_are_one_line_and_exit_2(lake, export, args, message):
 def test_weekly_data_without_a_lake_says_what_to_do(tmp_path):
     result = run_cli("weekly-data", "--lake", str(tmp_path / "nothing"), "--start", "2023-05-19")
     assert result.returncode == 2
-    assert "run `engagement ingest` first" in result.stderr
+    assert "ingest exports into it first, or give an existing lake's folder (--lake)\n" in result.stderr
 
 
 READERS = [

@@ -286,7 +286,7 @@ def test_schedule_refuses_a_bad_cron():
     assert result.returncode == 2
     assert (
         result.stderr
-        == "engagement schedule: error: --cron 'not a cron' is not a cron expression: give five fields, e.g. '30 2 * * *'\n"
+        == "engagement schedule: error: 'not a cron' is not a cron expression: give five fields, e.g. '30 2 * * *' (--cron)\n"
     )
 
 

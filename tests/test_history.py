@@ -90,7 +90,10 @@ def test_the_trend_command_writes_every_format(history, tmp_path):
 @pytest.mark.parametrize(
     "extra,message",
     [
-        (["--from", "2023-12-18", "--to", "2023-12-01"], "--to 2023-12-01 is before --from 2023-12-18"),
+        (
+            ["--from", "2023-12-18", "--to", "2023-12-01"],
+            "the end date 2023-12-01 is before the start date 2023-12-18 (--to, --from)",
+        ),
         (["--from", "2023-12-18", "--to", "2023-13-01"], "--to '2023-13-01' is not a date"),
         (["--from", "0001-01-01", "--to", "9999-12-31"], "more than 36,600 days: narrow it (the lake holds"),
         (["--from", "2023-12-18", "--to", "2023-12-19", "--format", "xml"], "unknown --format 'xml'"),
@@ -304,4 +307,24 @@ def test_trend_at_the_calendars_ends(two_weeks, every, fmt):
         dt.date(9999, 12, 27),
         dt.date(9999, 12, 31),
         True,  # the ISO week runs past the calendar
+    )
+
+
+def test_library_errors_speak_of_values_and_the_cli_adds_its_flags(two_weeks):
+    """A notebook user reads about dates, not about --from and --to; the CLI names its flags."""
+    from pipelines.errors import UserError
+    from pipelines.inputs.logs import load_mapping
+
+    with pytest.raises(UserError) as reversed_range:
+        trend(two_weeks, dt.date(2023, 5, 19), dt.date(2023, 5, 1))
+    assert str(reversed_range.value) == "the end date 2023-05-01 is before the start date 2023-05-19"
+    with pytest.raises(UserError) as bad_period:
+        trend(two_weeks, dt.date(2023, 5, 1), dt.date(2023, 5, 19), every="year")
+    with pytest.raises(UserError) as bad_pair:
+        load_mapping(None, ["userId"], None, None)
+    for error in (reversed_range, bad_period, bad_pair):
+        assert "--" not in str(error.value)
+    cli = run_cli("trend", "--lake", str(two_weeks), "--from", "2023-05-19", "--to", "2023-05-01")
+    assert cli.stderr == (
+        "engagement trend: error: the end date 2023-05-01 is before the start date 2023-05-19 (--to, --from)\n"
     )

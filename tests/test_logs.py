@@ -97,7 +97,7 @@ def test_a_longer_sighting_of_the_same_session_replaces_the_first(lake, tmp_path
     "pairs,message",
     [
         (["userId=user_id"], "must name a column for loginAt, lastActivityAt"),
-        (["userId"], "--map takes FIELD=COLUMN"),
+        (["userId"], "a mapping pair is FIELD=COLUMN"),
         (["userId=u", "loginAt=l", "lastActivityAt=x", "colour=c"], "unknown field(s) in the log mapping: colour"),
     ],
 )

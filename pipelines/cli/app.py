@@ -102,7 +102,7 @@ def _guard(name: str, func: Callable[..., int], kwargs: dict[str, Any]) -> int:
     try:
         return func(**kwargs)
     except UserError as exc:
-        print(f"engagement {name}: error: {exc}", file=sys.stderr)
+        print(f"engagement {name}: error: {exc}{_flags(func, exc.about)}", file=sys.stderr)
         return 2
     except MachineError as exc:
         print(f"engagement {name}: {exc}", file=sys.stderr)
@@ -122,6 +122,31 @@ def _guard(name: str, func: Callable[..., int], kwargs: dict[str, Any]) -> int:
     except KeyboardInterrupt:
         print(f"engagement {name}: interrupted", file=sys.stderr)
         return 130
+
+
+# a library parameter whose flag has another name
+FLAG_OF_PARAMETER = {"pairs": "--map", "recipients": "--to"}
+
+
+def _flags(func: Callable[..., int], about: tuple[str, ...]) -> str:
+    """' (--to, --from)': the flags of the command `func` that the library's parameters `about` came from."""
+    import typing
+
+    from typer.models import OptionInfo
+
+    if not about:
+        return ""
+    flags = {}
+    for name, hint in typing.get_type_hints(func, include_extras=True).items():
+        for info in getattr(hint, "__metadata__", ()):
+            if isinstance(info, OptionInfo):
+                # in Annotated[..., typer.Option("--from")] the first name is held as the default
+                names = (info.default, *(info.param_decls or ()))
+                declared = [d for d in names if isinstance(d, str) and d.startswith("--")]
+                flags[name] = declared[0] if declared else "--" + name.replace("_", "-")
+    named = {flags[name]: None for name in about if name in flags}
+    named |= {FLAG_OF_PARAMETER[name]: None for name in about if FLAG_OF_PARAMETER.get(name) in flags.values()}
+    return f" ({', '.join(named)})" if named else ""
 
 
 # a path that does not exist, is not a folder, or may not be written: the user's to fix
@@ -533,9 +558,6 @@ def cmd_nightly(
     )
 
 
-MAX_BACKFILL = 36_600  # end dates in one backfill: a century of days
-
-
 @command("backfill")
 def cmd_backfill(
     first: Annotated[str, typer.Option("--from", metavar="D", help="first end date (YYYY-MM-DD)")],
@@ -550,16 +572,14 @@ def cmd_backfill(
     Write out/weekly-data/<date>.json for every end date from --from to --to; an end date whose 8
     days did not change since its output was written is skipped.
     """
-    begin, end = _date(first), _date(last)
-    if end < begin:
-        raise UserError(f"--to {end} is before --from {begin}")
-    root = _existing_lake(lake)  # a user's mistake is one line, before Prefect starts
-    if (end - begin).days // (7 if every is Every.week else 1) >= MAX_BACKFILL:
-        from pipelines.lake import state as lakes
+    from pipelines.days import check_range
+    from pipelines.lake import state as lakes
+    from pipelines.metrics.history import span_note
 
-        days = sorted(lakes.read_state(root).files["user_daily"])
-        held = f"the lake holds {days[0]} .. {days[-1]}" if days else "the lake holds no days yet"
-        raise UserError(f"--from {begin} --to {end} is more than {MAX_BACKFILL:,} end dates: narrow it ({held})")
+    begin, end = _date(first, "--from"), _date(last, "--to")
+    root = _existing_lake(lake)  # a user's mistake is one line, before Prefect starts
+    step = 7 if every is Every.week else 1
+    check_range(begin, end, step, span_note(lakes.read_state(root)), unit="end dates")
     _quiet_prefect()
     from pipelines.flows import backfill
 

@@ -71,7 +71,7 @@ def load_mapping(file: str | None, pairs: list[str], timestamp_format: str | Non
     for pair in pairs:
         key, sep, column = pair.partition("=")
         if not sep or not key or not column:
-            raise UserError(f"--map takes FIELD=COLUMN, e.g. userId=user_id; got {pair!r}")
+            raise UserError(f"a mapping pair is FIELD=COLUMN, e.g. userId=user_id; got {pair!r}", "pairs")
         columns[key.strip()] = column.strip()
     unknown = sorted(set(columns) - set(REQUIRED) - set(OPTIONAL))
     if unknown:
@@ -80,7 +80,9 @@ def load_mapping(file: str | None, pairs: list[str], timestamp_format: str | Non
         )
     missing = [key for key in REQUIRED if key not in columns]
     if missing:
-        raise UserError(f"the log mapping must name a column for {', '.join(missing)} (e.g. --map {missing[0]}=COLUMN)")
+        raise UserError(
+            f"the log mapping must name a column for {', '.join(missing)} (e.g. {missing[0]}=COLUMN)", "pairs"
+        )
     fmt = body.get("format")
     if fmt is not None and fmt not in FORMATS:
         raise UserError(f"log format must be csv or ndjson, not {fmt!r}")

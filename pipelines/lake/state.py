@@ -73,7 +73,9 @@ def read_state(root: Path) -> LakeState:
     except FileNotFoundError:
         return LakeState()
     except (OSError, ValueError) as exc:
-        raise UserError(f"cannot read the lake state {path}: {exc}; is --lake a chat-engagement lake?") from None
+        raise UserError(
+            f"cannot read the lake state {path}: {exc}; is {root} a chat-engagement lake?", "lake"
+        ) from None
     if body.get("version") != STATE_VERSION:
         raise UserError(f"{path} has state version {body.get('version')!r}; this tool reads version {STATE_VERSION}")
     files = {t: dict(body.get("tables", {}).get(t, {})) for t in TABLES}
@@ -127,7 +129,7 @@ def query_partitions(
 def require_lake(root: Path) -> LakeState:
     """The state of an existing lake; a UserError when there is none at `root`."""
     if not (root / STATE_FILE).exists():
-        raise UserError(f"no lake at {root}: run `engagement ingest` first, or point --lake (ENGAGEMENT_LAKE) at one")
+        raise UserError(f"no lake at {root}: ingest exports into it first, or give an existing lake's folder", "lake")
     return read_state(root)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from pipelines import days
 from pipelines.days import clipped
 from pipelines.errors import UserError
 from pipelines.lake import state as lake
@@ -18,10 +19,10 @@ from pipelines.lake.snapshot import over_views
 from pipelines.sql import query
 
 EVERY = ("day", "week", "month")
-MAX_DAYS = 36_600  # a century of days in one answer
 
 
-def _span_note(state: lake.LakeState) -> str:
+def span_note(state: lake.LakeState) -> str:
+    """What days the lake holds, for a message."""
     days = sorted(state.files["sessions"])
     return f"the lake holds {days[0]} .. {days[-1]}" if days else "the lake holds no days yet"
 
@@ -34,10 +35,7 @@ def require_days(root: Path, state: lake.LakeState) -> None:
 
 def check_range(state: lake.LakeState, first: dt.date, last: dt.date) -> None:
     """A UserError for a reversed range, or one too long to list day by day."""
-    if last < first:
-        raise UserError(f"--to {last} is before --from {first}")
-    if (last - first).days >= MAX_DAYS:
-        raise UserError(f"--from {first} --to {last} is more than {MAX_DAYS:,} days: narrow it ({_span_note(state)})")
+    days.check_range(first, last, held=span_note(state))
 
 
 def _held(state: lake.LakeState, first: dt.date, last: dt.date) -> list[dt.date]:
@@ -51,7 +49,7 @@ def trend(root: Path, first: dt.date, last: dt.date, every: str = "day", require
     or month (period_start, period_end, users, user_days, avg_dau, days, days_with_data, partial).
     `require`: a lake without days is a UserError (else: rows of zeros)."""
     if every not in EVERY:
-        raise UserError(f"unknown --every {every!r}: use day, week or month")
+        raise UserError(f"unknown period {every!r}: use day, week or month", "every")
 
     def work(con, state: lake.LakeState) -> pa.Table:
         if require:

@@ -133,7 +133,7 @@ def send_week(
     """Mail the week's report, once per week and recipients (again with `resend`); keep an .eml always."""
     to = [check_address(a, "recipient") for a in recipients] if recipients else list(smtp.mail_to)
     if not to and smtp.smtp_host:
-        raise UserError("no recipients: give --to ADDR or set ENGAGEMENT_MAIL_TO")
+        raise UserError("no recipients: name them, or set ENGAGEMENT_MAIL_TO", "recipients")
     end = context["end"]
     message = build_message(context, smtp.mail_from, to or ["managers@localhost"], smtp.public_url)
     eml = outbox / f"{end}.eml"
