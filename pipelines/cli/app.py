@@ -45,6 +45,15 @@ Start = Annotated[str, typer.Option("--start", metavar="WHEN", help="as for week
 OutFile = Annotated[
     Optional[str], typer.Option("--out", metavar="FILE", help="write it to FILE (atomically) instead of stdout")
 ]
+Inbox = Annotated[
+    Optional[str],
+    typer.Option(
+        "--inbox",
+        metavar="[DIR]",
+        help="take the files of the inbox (the folder new exports arrive in) not ingested yet "
+        "(env ENGAGEMENT_INBOX, default data/inbox)",
+    ),
+]
 OutDir = Annotated[Optional[str], typer.Option("--out", metavar="DIR", help="env ENGAGEMENT_OUT, default data/out")]
 
 
@@ -60,9 +69,6 @@ class Period(str, enum.Enum):
 
 
 Format = Annotated[str, typer.Option("--format", metavar="FORMAT", help="table (default), csv, json or parquet")]
-TableOut = Annotated[
-    Optional[str], typer.Option("--out", metavar="FILE", help="write it to FILE (atomically) instead of stdout")
-]
 
 
 app = typer.Typer(
@@ -176,14 +182,7 @@ def cmd_ingest(
         Optional[list[str]],
         typer.Argument(metavar="PATH", help="an export file or a folder of them", show_default=False),
     ] = None,
-    inbox: Annotated[
-        Optional[str],
-        typer.Option(
-            metavar="[DIR]",
-            help="also take the files in the inbox folder that are not ingested yet "
-            "(env ENGAGEMENT_INBOX, default data/inbox)",
-        ),
-    ] = None,
+    inbox: Inbox = None,
     archive: Annotated[
         Optional[str],
         typer.Option(
@@ -525,9 +524,7 @@ def cmd_nightly(
     date: Annotated[
         Optional[str], typer.Option(metavar="D", help="the week's last day (YYYY-MM-DD); default: yesterday")
     ] = None,
-    inbox: Annotated[
-        Optional[str], typer.Option(metavar="DIR", help="env ENGAGEMENT_INBOX, default data/inbox")
-    ] = None,
+    inbox: Inbox = None,
     out: OutDir = None,
     dask_address: Annotated[
         Optional[str],
@@ -615,7 +612,7 @@ def cmd_trend(
     last: Annotated[str, typer.Option("--to", metavar="D", help="last day (YYYY-MM-DD)")],
     every: Annotated[Period, typer.Option(help="a row per day (DAU, WAU, MAU), ISO week or month")] = Period.day,
     fmt: Format = "table",
-    out: TableOut = None,
+    out: OutFile = None,
     lake: Lake = None,
 ) -> int:
     """Active users over any range of history: DAU, WAU and MAU per day, or per week or month.
@@ -639,7 +636,7 @@ def cmd_trend(
 def cmd_query(
     text: Annotated[str, typer.Argument(metavar="SQL", help="one SELECT (or WITH, FROM, DESCRIBE, EXPLAIN)")],
     fmt: Format = "table",
-    out: TableOut = None,
+    out: OutFile = None,
     lake: Lake = None,
 ) -> int:
     """Read-only SQL (DuckDB) over one consistent snapshot of the lake.
@@ -670,7 +667,7 @@ def cmd_explain(
         Optional[str], typer.Option(metavar="END2", help="who is new and who is gone in the window ending END2")
     ] = None,
     fmt: Format = "table",
-    out: TableOut = None,
+    out: OutFile = None,
     lake: Lake = None,
 ) -> int:
     """Explain a day's number: every user counted, every user seen and not counted (and why).
@@ -783,8 +780,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     return result if isinstance(result, int) else 0
 
 
-# ingest's options whose value may be left out (`--inbox` alone: the inbox of the environment)
-OPTIONAL_VALUES = {"ingest": ("--inbox", "--archive")}
+# options whose value may be left out (`--inbox` alone: the inbox of the environment)
+OPTIONAL_VALUES = {"ingest": ("--inbox", "--archive"), "nightly": ("--inbox",)}
 
 
 def _optional_values(argv: list[str]) -> list[str]:
