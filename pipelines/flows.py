@@ -10,9 +10,6 @@ commands that run a flow do.
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import os
-import sys
 from dataclasses import replace
 
 from prefect import flow, get_run_logger, task, unmapped
@@ -21,7 +18,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from pipelines import runs
 from pipelines.errors import UserError
 from pipelines.ingest import load
-from pipelines.ingest.run import ingest
+from pipelines.ingest.run import ingest_with
 from pipelines.lake.state import require_lake
 from pipelines.publish import outputs
 from pipelines.settings import Settings, load_settings
@@ -64,27 +61,18 @@ def stage_one_file(job: load.StageJob):
 
 
 @flow(name="engagement-ingest")
-def ingest_files(paths: list[str], lake: str | None = None, tz: str | None = None, force: bool = False) -> list[str]:
+def ingest_files(paths: list[str], settings: Settings | None = None, force: bool = False) -> list[str]:
     """Ingest files as map (each file staged, in parallel) then reduce (each touched day merged).
 
     Runs on the flow's task runner: the default one locally, or DaskTaskRunner on a cluster whose
-    workers share the lake's storage. Gives the same lake as `engagement ingest`.
+    workers share the lake's storage. Gives the same lake as `engagement ingest`. Without
+    `settings`, the environment's (ENGAGEMENT_*) when the run starts.
     """
-    settings = load_settings(lake, tz)
 
     def stage_map(jobs: list[load.StageJob]) -> list:
         return [future.result() for future in stage_one_file.map(jobs)]
 
-    summary = ingest(
-        paths,
-        settings.lake,
-        settings.tz,
-        settings.tz_explicit,
-        settings.ingest_memory,
-        force=force,
-        stage_map=stage_map,
-    )
-    return summary.lines()
+    return ingest_with(settings or load_settings(), paths, force=force, stage_map=stage_map).lines()
 
 
 def _summary_markdown(summary_lines: list[str], weeks: list[outputs.WeekOutput]) -> str:
@@ -94,20 +82,13 @@ def _summary_markdown(summary_lines: list[str], weeks: list[outputs.WeekOutput])
 
 
 @flow(name="engagement-nightly")
-def nightly(
-    run_date: dt.date | None = None,
-    lake: str | None = None,
-    inbox: str | None = None,
-    out: str | None = None,
-    tz: str | None = None,
-    dask_address: str | None = None,
-) -> dict:
+def nightly(settings: Settings | None = None, run_date: dt.date | None = None, dask_address: str | None = None) -> dict:
     """Ingest new files, then publish the week ending on the last complete day (or `run_date`).
 
-    Settings not given come from the environment (ENGAGEMENT_*) when the run starts. With
+    Without `settings` (a scheduled run), the environment's (ENGAGEMENT_*) when the run starts. With
     `dask_address`, the ingest runs as a map/reduce subflow on that Dask cluster.
     """
-    settings = load_settings(lake, tz, inbox=inbox, out=out)
+    settings = settings or load_settings()
     logger = get_run_logger()
     steps = runs.Steps(ingest=ingest_inbox, publish=publish_week, send=send_report)
     if dask_address:
@@ -117,7 +98,7 @@ def nightly(
 
         def ingest_on_cluster(settings: Settings) -> list[str]:
             settings.inbox.mkdir(parents=True, exist_ok=True)
-            return on_cluster([str(settings.inbox)], str(settings.lake), tz)
+            return on_cluster([str(settings.inbox)], settings)
 
         steps = replace(steps, ingest=ingest_on_cluster)
     result = runs.nightly_run(settings, run_date, dt.datetime.now(dt.timezone.utc), steps)
@@ -136,16 +117,11 @@ def nightly(
 
 @flow(name="engagement-backfill")
 def backfill(
-    first: dt.date,
-    last: dt.date,
-    every: str = "day",
-    force: bool = False,
-    lake: str | None = None,
-    out: str | None = None,
+    first: dt.date, last: dt.date, settings: Settings | None = None, every: str = "day", force: bool = False
 ) -> list[dict]:
     """Publish the weekly-data output of every end date in [first, last] whose inputs changed, in at
-    most BACKFILL_TASKS parallel tasks."""
-    settings = load_settings(lake, out=out)
+    most BACKFILL_TASKS parallel tasks (with the environment's settings unless `settings`)."""
+    settings = settings or load_settings()
     state = require_lake(settings.lake)
     ends = outputs.end_dates(first, last, every)
     with outputs.publishing(settings.out):
@@ -165,67 +141,6 @@ def backfill(
         f"{len(weeks) - written} unchanged.\n",
     )
     return [{"end": w.end.isoformat(), "path": str(w.path), "written": w.written} for w in weeks]
-
-
-def _die_with_parent(parent: int) -> None:
-    """In a child before exec: ask Linux for SIGTERM when the parent dies (however it dies)."""
-    import ctypes
-    import signal
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    if os.getppid() != parent:  # the parent died before the line above: go now
-        os._exit(0)
-
-
-def start_temporary_server() -> None:
-    """Start Prefect's temporary API server (when no PREFECT_API_URL is set) as a child that dies with us.
-
-    Prefect starts it lazily as a plain child process, which outlives a command killed by SIGKILL or
-    a timeout: a nightly cron job killed every night would pile servers up. Started here, from the
-    main thread, it gets a parent-death signal; Prefect's clients then find it running and use it.
-    """
-    from prefect.settings import PREFECT_API_URL
-
-    if PREFECT_API_URL.value() or sys.platform != "linux":
-        return  # a server is running (or this is not Linux): its API, imported for nothing, costs 2 s
-    from prefect.server.api import server
-
-    class DiesWithUs(server.SubprocessASGIServer):
-        def _run_uvicorn_command(self):
-            # Prefect calls subprocess.Popen itself: for this one call (from the main thread, before
-            # any flow runs), Popen gets the preexec that asks for the parent-death signal
-            popen, parent = server.subprocess.Popen, os.getpid()
-            server.subprocess.Popen = functools.partial(popen, preexec_fn=lambda: _die_with_parent(parent))
-            try:
-                return super()._run_uvicorn_command()
-            finally:
-                server.subprocess.Popen = popen
-
-    DiesWithUs().start()  # the instance Prefect's own calls get (one per port; this is port None's)
-
-
-def settle() -> None:
-    """Deliver what Prefect's event and log workers still hold, while the API is still up.
-
-    Left to Prefect's exit handlers, they race the temporary server's own shutdown and can print
-    `CancelledError` tracebacks and "Still processing items" warnings after a run that succeeded
-    (PrefectHQ/prefect#9148, "Service cancellation errors on shutdown", open): drained here first,
-    they have nothing left to send when the server stops.
-    """
-    import time
-
-    from prefect.events.worker import EventsWorker
-    from prefect.logging.handlers import APILogWorker
-
-    for worker in (EventsWorker, APILogWorker):
-        # let the queues empty first: draining a worker that still holds items logs a warning
-        # ("Still processing items") although it then sends them
-        deadline = time.monotonic() + 5
-        queues = [getattr(i, "_queue", None) for i in getattr(worker, "_instances", {}).values()]
-        while any(q is not None and q.qsize() for q in queues) and time.monotonic() < deadline:
-            time.sleep(0.01)
-        worker.drain_all(timeout=10, at_exit=False)
 
 
 def nightly_schedule(cron: str, timezone: str):

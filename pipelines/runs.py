@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pipelines.ingest.run import ingest
+from pipelines.ingest.run import ingest_with
 from pipelines.lake.layout import NIGHTLY_LOCK
 from pipelines.lake.layout import RUNS_LEDGER as LEDGER
 from pipelines.lake.locks import exclusive
@@ -29,7 +29,7 @@ class StepFailed(RuntimeError):
 def ingest_inbox(settings: Settings) -> list[str]:
     """Take the inbox's new files into the lake; the summary's lines."""
     settings.inbox.mkdir(parents=True, exist_ok=True)
-    return ingest([settings.inbox], settings.lake, settings.tz, settings.tz_explicit, settings.ingest_memory).lines()
+    return ingest_with(settings, [settings.inbox]).lines()
 
 
 def publish_week(settings: Settings, end: dt.date, force: bool = False, index: bool = True) -> outputs.WeekOutput:

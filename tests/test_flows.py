@@ -13,6 +13,7 @@ from conftest import ROOT, run_cli
 from pipelines.errors import UserError
 from pipelines.lake.locks import exclusive
 from pipelines.metrics.weekly import weekly_data
+from pipelines.settings import load_settings
 
 SAMPLE = ROOT / "data" / "sample" / "rocketchat_sessions.json"
 
@@ -75,7 +76,7 @@ def dirs(tmp_path, prefect_server, monkeypatch):
 def test_nightly_publishes_the_week_then_changes_nothing(dirs):
     from pipelines.flows import nightly
 
-    first = nightly(run_date=dt.date(2023, 5, 19), **dirs)
+    first = nightly(load_settings(**dirs), run_date=dt.date(2023, 5, 19))
     assert first["written"] is True
     from pathlib import Path
 
@@ -88,7 +89,7 @@ def test_nightly_publishes_the_week_then_changes_nothing(dirs):
     assert first["delivery"] == "outbox"  # no SMTP server set: an .eml a person can open
     eml = path.parents[2] / "outbox" / "2023-05-19.eml"
     assert eml.read_bytes().startswith(b"Subject: Chat activity, week ending 19 May 2023")
-    second = nightly(run_date=dt.date(2023, 5, 19), **dirs)
+    second = nightly(load_settings(**dirs), run_date=dt.date(2023, 5, 19))
     assert second["written"] is False and second["body"] == first["body"]
     assert second["delivery"] == "skipped"
 
@@ -98,8 +99,9 @@ def test_a_backfill_of_ten_weeks_then_a_rerun_that_writes_nothing(dirs):
 
     from pipelines.flows import backfill, nightly
 
-    nightly(run_date=dt.date(2023, 5, 19), **dirs)
-    args = dict(first=dt.date(2023, 3, 10), last=dt.date(2023, 5, 12), every="week", lake=dirs["lake"], out=dirs["out"])
+    nightly(load_settings(**dirs), run_date=dt.date(2023, 5, 19))
+    settings = load_settings(dirs["lake"], out=dirs["out"])
+    args = dict(first=dt.date(2023, 3, 10), last=dt.date(2023, 5, 12), settings=settings, every="week")
     weeks = backfill(**args)
     assert len(weeks) == 10 and all(w["written"] for w in weeks)
     assert len(list((Path(dirs["out"]) / "weekly-data").glob("*.json"))) == 11
@@ -114,7 +116,7 @@ def test_two_nightly_runs_never_write_at_once(dirs):
 
     with exclusive(Path(dirs["lake"]), ".nightly.lock"):
         with pytest.raises(UserError, match="another run is writing the lake"):
-            nightly(run_date=dt.date(2023, 5, 19), **dirs)
+            nightly(load_settings(**dirs), run_date=dt.date(2023, 5, 19))
 
 
 def test_a_failing_input_fails_the_run_and_names_the_step(dirs):
@@ -126,7 +128,7 @@ def test_a_failing_input_fails_the_run_and_names_the_step(dirs):
     broken = Path(dirs["inbox"]) / "cut.json.gz"
     broken.write_bytes(gzip.compress(SAMPLE.read_bytes())[:12])  # damaged before its first byte of data
     with pytest.raises(StepFailed, match="step 'ingest the inbox' failed: cannot read"):
-        nightly(run_date=dt.date(2023, 5, 19), **dirs)
+        nightly(load_settings(**dirs), run_date=dt.date(2023, 5, 19))
 
 
 def test_the_nightly_command_exits_non_zero_when_a_step_fails(dirs):
@@ -213,7 +215,7 @@ def test_the_readme_demo_block_is_what_make_demo_prints(prefect_server):
 
 
 def test_schedule_refuses_an_unknown_zone():
-    result = run_cli("schedule", "--timezone", "Mars/Olympus")
+    result = run_cli("schedule", "--tz", "Mars/Olympus")
     assert result.returncode == 2 and "unknown time zone 'Mars/Olympus'" in result.stderr
 
 
@@ -232,7 +234,7 @@ def test_map_reduce_on_a_dask_cluster_gives_the_same_lake(tmp_path, prefect_serv
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         runner = DaskTaskRunner(address=cluster.scheduler_address)
         lines = ingest_files.with_options(task_runner=runner)(
-            paths=[str(p) for p in paths], lake=str(tmp_path / "dask"), tz="Europe/Berlin"
+            paths=[str(p) for p in paths], settings=load_settings(str(tmp_path / "dask"), "Europe/Berlin")
         )
     assert "files: 4" in lines
     assert lake_fingerprint(tmp_path / "dask") == lake_fingerprint(tmp_path / "local")
@@ -250,7 +252,7 @@ def test_map_reduce_with_the_default_runner_gives_the_same_lake(tmp_path, prefec
 
     paths = messy_exports(tmp_path, seed=22)
     ingest_docs(tmp_path / "local", *paths)
-    ingest_files(paths=[str(p) for p in paths], lake=str(tmp_path / "mapped"))
+    ingest_files(paths=[str(p) for p in paths], settings=load_settings(str(tmp_path / "mapped")))
     assert lake_fingerprint(tmp_path / "mapped") == lake_fingerprint(tmp_path / "local")
 
 
@@ -274,7 +276,7 @@ def test_a_mail_server_that_refuses_fails_the_run_and_keeps_the_files(dirs, monk
         # no waiting between retries (patching time.sleep instead would make Prefect's threads spin)
         monkeypatch.setenv("ENGAGEMENT_SMTP_BACKOFF", "0")
         with pytest.raises(StepFailed, match="step 'send report' failed: could not send"):
-            nightly(run_date=dt.date(2023, 5, 19), **dirs)
+            nightly(load_settings(**dirs), run_date=dt.date(2023, 5, 19))
     finally:
         controller.stop()
     out = Path(dirs["out"])
@@ -288,6 +290,24 @@ def test_schedule_refuses_a_bad_cron():
         result.stderr
         == "engagement schedule: error: 'not a cron' is not a cron expression: give five fields, e.g. '30 2 * * *' (--cron)\n"
     )
+
+
+@pytest.mark.parametrize("api", [None, "unreachable"])
+def test_schedule_without_a_prefect_server_is_one_line(api):
+    """A schedule on Prefect's throwaway temporary server would never run: refused, saying what to do."""
+    import os
+
+    from conftest import free_port
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
+    if api:
+        env["PREFECT_API_URL"] = f"http://127.0.0.1:{free_port()}/api"
+    result = run_cli("schedule", env=env, process=True)
+    assert result.returncode == 2
+    [line] = result.stderr.splitlines()
+    assert line.startswith("engagement schedule: error: ")
+    assert "PREFECT_API_URL" in line and "prefect server start" in line
+    assert result.stdout == ""
 
 
 def test_schedule_serves_the_deployment_and_a_run_triggered_through_the_api_completes(prefect_server, tmp_path):
@@ -321,7 +341,7 @@ def test_schedule_serves_the_deployment_and_a_run_triggered_through_the_api_comp
         "ENGAGEMENT_OUTBOX": str(tmp_path / "outbox"),
     }
     serving = subprocess.Popen(
-        [sys.executable, "-m", "pipelines", "schedule", "--cron", "30 2 * * *", "--timezone", "UTC"],
+        [sys.executable, "-m", "pipelines", "schedule", "--cron", "30 2 * * *", "--tz", "UTC"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -352,8 +372,14 @@ def test_schedule_serves_the_deployment_and_a_run_triggered_through_the_api_comp
 
         artifacts = asyncio.run(artifact())
     finally:
-        serving.terminate()
-        serving.wait(timeout=30)
+        serving.terminate()  # SIGTERM, as a service manager stops it
+        said = serving.communicate(timeout=30)[0]
+    assert serving.returncode == 0, said
+    assert (
+        said.splitlines()[0]
+        == f"serving the nightly run at '30 2 * * *' (UTC) on the Prefect server at {prefect_server}; Ctrl-C stops it"
+    )
+    assert "Traceback" not in said and "Error" not in said and said.endswith("stopped\n"), said
     week = weekly_data(Path(lake), dates[0])
     table = (
         json.loads(artifacts["weekly-data"]) if isinstance(artifacts["weekly-data"], str) else artifacts["weekly-data"]

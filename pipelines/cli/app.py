@@ -21,6 +21,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from pipelines import prefect_runtime
 from pipelines.errors import MachineError, UserError, machine_error
 
 # NumPy's OpenBLAS starts a thread at import that spins for about 0.1 s of CPU (measured: `import
@@ -237,7 +238,7 @@ def cmd_ingest(
     from pathlib import Path
 
     from pipelines.ingest.progress import for_terminal
-    from pipelines.ingest.run import ingest
+    from pipelines.ingest.run import ingest_with
     from pipelines.settings import load_settings
 
     settings = load_settings(lake, tz, inbox=inbox, archive=archive)
@@ -254,12 +255,9 @@ def cmd_ingest(
         raise UserError("nothing to ingest: name export files or folders, or use --inbox")
     bars = for_terminal()
     with bars or nullcontext():
-        summary = ingest(
+        summary = ingest_with(
+            settings,
             sources,
-            settings.lake,
-            settings.tz,
-            settings.tz_explicit,
-            settings.ingest_memory,
             force=force,
             archive=Path(settings.archive) if archive is not None else None,
             mapping=mapping,
@@ -471,38 +469,16 @@ def _existing_lake(lake: str | None) -> Path:
     return root
 
 
-def _quiet_prefect() -> None:
-    """No telemetry from Prefect's embedded server (the network may be closed; nothing to report)."""
-    import os
-
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("DO_NOT_TRACK", "1")
-
-
 def _run_flow(command: str, call: Callable[[], Any]) -> int:
     """Run a flow (Prefect's ephemeral server unless PREFECT_API_URL is set); a failure names its step."""
-    import contextlib
-    import os
-
-    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
-
-    from pipelines.flows import settle, start_temporary_server
     from pipelines.runs import StepFailed
 
-    start_temporary_server()
-    # Prefect's flow-run heartbeat thread sleeps in 1 s steps and is joined at the run's end: up to a
-    # second per command for heartbeats nothing reads unless a zombie-run automation is set up. Off
-    # for the command's runs, unless PREFECT_FLOWS_HEARTBEAT_FREQUENCY asks for them.
-    quiet = "PREFECT_FLOWS_HEARTBEAT_FREQUENCY" not in os.environ
-    beats = temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}) if quiet else contextlib.nullcontext()
     try:
-        with beats:
+        with prefect_runtime.running_flows():
             result = call()
     except StepFailed as exc:
         print(f"engagement {command}: {exc}", file=sys.stderr)
         return 1
-    finally:
-        settle()  # before the temporary server stops at exit
     print(json.dumps(result, indent=2))
     return 0
 
@@ -542,17 +518,14 @@ def cmd_nightly(
     last complete day in the server's zone (or --date). Runs as a Prefect flow, on Prefect's embedded
     server unless PREFECT_API_URL is set.
     """
-    _quiet_prefect()
-    from pipelines.flows import nightly
-    from pipelines.settings import check_tz
+    from pipelines.settings import load_settings
 
-    if tz:
-        check_tz(tz)
-    run_date = _date(date)
-    return _run_flow(
-        "nightly",
-        lambda: nightly(run_date=run_date, lake=lake, inbox=inbox, out=out, tz=tz, dask_address=dask_address),
-    )
+    settings = load_settings(lake, tz, inbox=inbox, out=out)  # a mistake is one line, before Prefect starts
+    run_date = _date(date, "--date")
+    prefect_runtime.quiet()
+    from pipelines.flows import nightly
+
+    return _run_flow("nightly", lambda: nightly(settings, run_date=run_date, dask_address=dask_address))
 
 
 @command("backfill")
@@ -572,37 +545,42 @@ def cmd_backfill(
     from pipelines.days import check_range
     from pipelines.lake import state as lakes
     from pipelines.metrics.history import span_note
+    from pipelines.settings import load_settings
 
     begin, end = _date(first, "--from"), _date(last, "--to")
     root = _existing_lake(lake)  # a user's mistake is one line, before Prefect starts
     step = 7 if every is Every.week else 1
     check_range(begin, end, step, span_note(lakes.read_state(root)), unit="end dates")
-    _quiet_prefect()
+    settings = load_settings(lake, out=out)
+    prefect_runtime.quiet()
     from pipelines.flows import backfill
 
-    return _run_flow(
-        "backfill",
-        lambda: backfill(first=begin, last=end, every=every.value, force=force, lake=lake, out=out),
-    )
+    return _run_flow("backfill", lambda: backfill(begin, end, settings, every=every.value, force=force))
 
 
 @command("schedule")
 def cmd_schedule(
     cron: Annotated[str, typer.Option(help="when to run (default: 02:30 daily)")] = "30 2 * * *",
-    timezone: Annotated[str, typer.Option(metavar="ZONE", help="the cron's time zone")] = "UTC",
+    tz: Zone = None,
 ) -> int:
     """Serve the nightly run on a cron schedule (needs a Prefect server; runs until stopped).
 
-    Serves the nightly deployment with a cron schedule in an explicit time zone. Start `prefect server
-    start` first and set PREFECT_API_URL; or run `engagement nightly` from cron instead.
+    Serves the nightly deployment with a cron schedule in the server's zone (--tz, else
+    ENGAGEMENT_TZ, else UTC), so 02:30 means 02:30 there. Start `prefect server start` first and set
+    PREFECT_API_URL; or run `engagement nightly` from cron instead. SIGTERM or Ctrl-C stops it.
     """
-    from pipelines.settings import check_tz
+    from pipelines.settings import load_settings
 
-    check_tz(timezone)
-    _quiet_prefect()
-    from pipelines.flows import serve_nightly
+    zone = load_settings(tz=tz).tz
+    prefect_runtime.quiet()
+    from pipelines.flows import nightly_schedule, serve_nightly
 
-    serve_nightly(cron, timezone)
+    nightly_schedule(cron, zone)  # a bad cron is the user's mistake, said before anything starts
+    url = prefect_runtime.require_server()
+    print(f"serving the nightly run at {cron!r} ({zone}) on the Prefect server at {url}; Ctrl-C stops it", flush=True)
+    with prefect_runtime.stopping_quietly():
+        serve_nightly(cron, zone)
+    print("stopped", file=sys.stderr)
     return 0
 
 

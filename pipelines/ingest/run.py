@@ -29,6 +29,7 @@ from pipelines.lake import manifest
 from pipelines.lake.layout import REJECTS_DIR
 from pipelines.lake.writing import writing
 from pipelines.lake.zones import resolve_tz
+from pipelines.settings import Settings
 from pipelines.sql import connect
 
 
@@ -161,6 +162,11 @@ def ingest(
             if con is not None:
                 con.close()
     return summary
+
+
+def ingest_with(settings: Settings, paths: list[str | Path], **options) -> IngestSummary:
+    """`ingest` into the lake of `settings`, in its zone and memory limit (`options`: ingest's others)."""
+    return ingest(paths, settings.lake, settings.tz, settings.tz_explicit, settings.ingest_memory, **options)
 
 
 def _archive(path: Path, digest: str, folder: Path) -> Path:
