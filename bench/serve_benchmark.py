@@ -109,7 +109,7 @@ def main() -> int:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        server = subprocess.Popen([*ENGAGEMENT, "serve", "--lake", str(lake), "--port", str(port)], cwd=ROOT)
+        server = subprocess.Popen([*ENGAGEMENT, "serve", "--quiet", "--lake", str(lake), "--port", str(port)], cwd=ROOT)
         headers = {"X-User-Id": "bench", "X-Auth-Token": token}
         try:
             base = f"http://127.0.0.1:{port}"

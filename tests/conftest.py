@@ -191,7 +191,7 @@ def start_server(lake: Path, env: dict[str, str] | None = None) -> tuple[subproc
     port = free_port()
     full = {k: v for k, v in os.environ.items() if not k.startswith("ENGAGEMENT_")} | (env or {})
     process = subprocess.Popen(
-        [sys.executable, "-m", "pipelines", "serve", "--port", str(port), "--lake", str(lake)],
+        [sys.executable, "-m", "pipelines", "serve", "--quiet", "--port", str(port), "--lake", str(lake)],
         cwd=ROOT,
         env=full,
         stdout=subprocess.PIPE,

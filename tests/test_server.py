@@ -179,3 +179,38 @@ def test_200_concurrent_requests_while_an_ingest_runs(served_alone, export):
     assert all(status == 200 for status, _ in bodies) and len(bodies) == 200
     assert {str(body) for _, body in bodies} <= {str(before), str(after)}
     assert after != before  # the newcomer counts now
+
+
+def test_serve_says_where_it_listens_and_logs_each_request(two_weeks):
+    """Its first line names the address; then a line per request (uvicorn's access log), none with --quiet."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import ROOT, free_port
+
+    said = {}
+    for quiet in (False, True):
+        port = free_port()
+        argv = [sys.executable, "-m", "pipelines", "serve", "--port", str(port), "--lake", str(two_weeks)]
+        process = subprocess.Popen(
+            argv + (["--quiet"] if quiet else []), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        try:
+            first = process.stdout.readline()
+            for _ in range(100):
+                try:
+                    httpx.get(f"http://127.0.0.1:{port}{WEEKLY}", params={"start": "2023-05-19"}, timeout=2)
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+        finally:
+            process.send_signal(signal.SIGINT)
+            out, err = process.communicate(timeout=30)
+        said[quiet] = (port, first, out, err)
+    for quiet, (port, first, out, err) in said.items():
+        where = f"http://127.0.0.1:{port}/"
+        assert first == f"serving the lake {two_weeks} at {where} (the API under /api/v1/, the reports at /reports/)\n"
+        assert "Traceback" not in err
+        assert (f'"GET {WEEKLY}?start=2023-05-19 HTTP/1.1" 401' in out) is not quiet

@@ -372,6 +372,7 @@ def cmd_serve(
     public_reports: Annotated[
         bool, typer.Option("--public-reports", help="serve the report site without a login (a trusted intranet)")
     ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="no line per request (uvicorn's access log)")] = False,
     lake: Lake = None,
 ) -> int:
     """Serve Rocket.Chat's user-engagement API from the lake (HTTP, uvicorn).
@@ -381,9 +382,13 @@ def cmd_serve(
     authentication (see `engagement users`), bodies and errors. The OpenAPI document is at
     /openapi.json. ENGAGEMENT_CORS_ORIGINS (comma-separated) lets pages of those origins call it.
     The report site: /reports/ (every week) and /reports/YYYY-MM-DD (the week ending that day),
-    behind a login with the same user id and token (--public-reports: no login).
+    behind a login with the same user id and token (--public-reports: no login). It prints where it
+    listens, then a line per request (--quiet: none); Ctrl-C or SIGTERM stops it.
     """
+    import copy
+
     import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
 
     from pipelines.api.server import create_app
     from pipelines.lake import state as lakes
@@ -393,7 +398,11 @@ def cmd_serve(
     lakes.require_lake(settings.lake)
     _check_listen(host, port)
     app_ = create_app(settings.lake, settings.cors_origins, public_reports)
-    uvicorn.run(app_, host=host, port=port, log_level="warning", access_log=False)
+    where = f"http://{f'[{host}]' if ':' in host else host}:{port}"
+    print(f"serving the lake {settings.lake} at {where}/ (the API under /api/v1/, the reports at /reports/)", flush=True)
+    logging = copy.deepcopy(LOGGING_CONFIG)
+    logging["loggers"]["uvicorn.error"]["level"] = "WARNING"  # uvicorn's start-up chatter: said above
+    uvicorn.run(app_, host=host, port=port, log_config=logging, log_level=None, access_log=not quiet)
     return 0
 
 
