@@ -194,3 +194,17 @@ def test_the_package_has_no_import_cycle():
 
     cycles = [c for m in sorted(graph) if (c := cycle_from(m, [m]))]
     assert not cycles, f"import cycle: {' -> '.join(cycles[0])}"
+
+
+def test_a_folder_with_nothing_to_ingest_is_one_line_and_exit_2(tmp_path):
+    pictures = tmp_path / "pictures"
+    pictures.mkdir()
+    for name in ("chart.png", "index.html"):
+        (pictures / name).write_bytes(b"\x89PNG" if name.endswith("png") else b"<html></html>")
+    result = run_cli("ingest", "--lake", str(tmp_path / "lake"), str(pictures))
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == (
+        f"engagement ingest: error: nothing to ingest: skipped {pictures / 'chart.png'}, {pictures / 'index.html'}, "
+        "which are not exports (mongoexport .json, mongodump .bson, either gzipped)\n"
+    )
+    assert not (tmp_path / "lake").exists()

@@ -399,7 +399,9 @@ def cmd_serve(
     _check_listen(host, port)
     app_ = create_app(settings.lake, settings.cors_origins, public_reports)
     where = f"http://{f'[{host}]' if ':' in host else host}:{port}"
-    print(f"serving the lake {settings.lake} at {where}/ (the API under /api/v1/, the reports at /reports/)", flush=True)
+    print(
+        f"serving the lake {settings.lake} at {where}/ (the API under /api/v1/, the reports at /reports/)", flush=True
+    )
     logging = copy.deepcopy(LOGGING_CONFIG)
     logging["loggers"]["uvicorn.error"]["level"] = "WARNING"  # uvicorn's start-up chatter: said above
     uvicorn.run(app_, host=host, port=port, log_config=logging, log_level=None, access_log=not quiet)

@@ -45,8 +45,10 @@ def find_inputs(paths: list[str | Path], notes: list[str] | None = None, logs: b
     of rocketchat_sessions, rocketchat_analytics and users; other collections are noted in `notes`
     and left alone.
     With `logs`, a folder's session logs instead (.csv, .tsv, .jsonl, .ndjson, .json, .log).
+    Folders whose files are all something else (pictures, pages) are a UserError naming them.
     """
     found: list[Path] = []
+    skipped: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
@@ -62,12 +64,22 @@ def find_inputs(paths: list[str | Path], notes: list[str] | None = None, logs: b
                         found.append(candidate)
                     elif notes is not None:
                         notes.append(f"ignored {candidate}: a collection this tool does not read")
+                else:
+                    skipped.append(candidate)
         elif path.is_file():
             found.append(path)
         elif path.exists():
             raise UserError(f"cannot read {path}: not a regular file or folder")
         else:
             raise UserError(f"no such file or folder: {path}")
+    if skipped and not found:
+        shown = ", ".join(str(p) for p in skipped[:3]) + (f" and {len(skipped) - 3} more" if len(skipped) > 3 else "")
+        wanted = (
+            "session logs (.csv, .tsv, .jsonl, .ndjson, .json, .log)"
+            if logs
+            else ("exports (mongoexport .json, mongodump .bson, either gzipped)")
+        )
+        raise UserError(f"nothing to ingest: skipped {shown}, which are not {wanted}", "paths")
     return found
 
 
