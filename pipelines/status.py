@@ -128,7 +128,11 @@ def _problems(report: dict[str, Any], gaps: list[dt.date], today: dt.date, now: 
     for day in recent:
         problems.append(f"no data for {day.isoformat()}, while the days around it have data (a missing export?)")
     for name in report["stale_outputs"]:
-        problems.append(f"{name} is stale: its 8 days changed after it was written (run a backfill with --force)")
+        end = name.split("/")[-1].split(".")[0]
+        problems.append(
+            f"{name} is stale: its 8 days changed after it was written "
+            f"(`engagement backfill --from {end} --to {end}` writes it again)"
+        )
     return problems
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 from conftest import ROOT, run_cli, session, user_daily
@@ -208,3 +210,26 @@ def test_a_folder_with_nothing_to_ingest_is_one_line_and_exit_2(tmp_path):
         "which are not exports (mongoexport .json, mongodump .bson, either gzipped)\n"
     )
     assert not (tmp_path / "lake").exists()
+
+
+def test_a_tables_floats_have_the_same_decimals_down_a_column():
+    import pyarrow as pa
+
+    from pipelines.cli.tables import as_text
+
+    table = pa.table({"week": ["a", "b", "c", "d"], "avg_dau": [102.2, 96.74, 95.0, None], "n": [1, 2, 3, 4]})
+    assert as_text(table).splitlines() == [
+        "week  avg_dau  n",
+        "a      102.20  1",
+        "b       96.74  2",
+        "c       95.00  3",
+        "d              4",
+    ]
+
+
+def test_the_sample_generator_describes_its_options_and_defaults():
+    result = subprocess.run(
+        [sys.executable, "-m", "pipelines.inputs.sample", "--help"], capture_output=True, text=True, check=True
+    )
+    for option, default in [("--users", "40"), ("--first-day", "2023-04-28"), ("--days", "22"), ("--seed", "7")]:
+        assert option in result.stdout and f"(default: {default})" in result.stdout

@@ -38,10 +38,23 @@ def _text(value) -> str:
     return str(value)
 
 
+def _decimals(values: list) -> int:
+    """The decimals a column of floats is printed with: as many as its most precise value needs (up to 6)."""
+    needed = [len(repr(float(v)).partition(".")[2].rstrip("0")) for v in values if v is not None and "e" not in repr(v)]
+    return min(max(needed, default=0), 6)
+
+
 def as_text(table: pa.Table) -> str:
-    """Columns aligned under their names; numbers to the right."""
+    """Columns aligned under their names; numbers to the right, a column's floats with the same decimals."""
     names = table.column_names
     rows = [[_text(v) for v in row.values()] for row in table.to_pylist()]
+    for i, kind in enumerate(table.schema.types):
+        if pa.types.is_floating(kind):
+            values = table.column(i).to_pylist()
+            places = _decimals(values)
+            for row, value in zip(rows, values):
+                if value is not None and value == value:  # not NaN
+                    row[i] = f"{value:.{places}f}"
     widths = [max([len(n), *(len(r[i]) for r in rows)]) for i, n in enumerate(names)]
     numeric = [pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t) for t in table.schema.types]
 

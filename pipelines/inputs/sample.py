@@ -193,12 +193,18 @@ def write_export(path: Path, lines: Iterator[str], json_array: bool = False) -> 
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: write a generated export."""
-    parser = argparse.ArgumentParser(prog="python -m pipelines.inputs.sample", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m pipelines.inputs.sample",
+        description=__doc__.split("\n\n")[0] + " The defaults make the bundled sample (data/sample/).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     parser.add_argument("--out", default="data/sample/rocketchat_sessions.json", help="file to write (.gz to compress)")
-    parser.add_argument("--users", type=int, default=40)
-    parser.add_argument("--first-day", default="2023-04-28", help="first day of activity")
-    parser.add_argument("--days", type=int, default=22)
-    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--users", type=int, default=40, metavar="N", help="how many users (about 8%% anonymous)")
+    parser.add_argument("--first-day", default="2023-04-28", metavar="YYYY-MM-DD", help="first day of activity")
+    parser.add_argument("--days", type=int, default=22, metavar="N", help="how many days of activity")
+    parser.add_argument(
+        "--seed", type=int, default=7, metavar="N", help="random seed: the same seed writes the same bytes"
+    )
     parser.add_argument("--canonical", action="store_true", help="canonical Extended JSON instead of relaxed")
     parser.add_argument("--json-array", action="store_true", help="one JSON array, as mongoexport --jsonArray")
     args = parser.parse_args(argv)
