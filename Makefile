@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint readme sample bench clean
+.PHONY: demo test lint docs examples sample bench clean
 
 $(BIN)/engagement: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,9 +28,13 @@ lint: $(BIN)/engagement
 	$(BIN)/ruff format --check .
 	$(BIN)/deptry .
 
-# Rewrite the README's example blocks from the real commands (tests/test_readme.py checks them).
-readme: $(BIN)/engagement
-	$(BIN)/python tests/readme_blocks.py
+# The documentation site (MkDocs, Material theme) into build/site; a warning or a broken link fails it.
+docs: $(BIN)/engagement
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+# Rewrite the example blocks of the README and docs/ from the real commands (tests/test_docs.py checks them).
+examples: $(BIN)/engagement
+	$(BIN)/python tests/doc_blocks.py
 
 # Regenerate the bundled sample export (deterministic).
 sample: $(BIN)/engagement

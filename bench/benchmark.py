@@ -1,10 +1,10 @@
 """Benchmark: ingest throughput and memory, a naive pandas baseline, weekly-data latency.
 
-    .venv/bin/python bench/benchmark.py [--docs 2000000] [--slice 400000] [--update-readme]
+    .venv/bin/python bench/benchmark.py [--docs 2000000] [--slice 400000] [--update-docs]
 
 Generates a realistic export (pipelines.inputs.sample) under data/bench/ if it is not there yet, then
 measures the real `engagement` command under /usr/bin/time -v. Nothing here is a test: numbers
-are printed (and, with --update-readme, written between the README's benchmark markers).
+are printed (and, with --update-docs, written between the markers of docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 from pipelines.inputs.sample import documents, write_export  # noqa: E402
 
 ENGAGEMENT = [sys.executable, "-m", "pipelines"]
-README_START = "<!-- benchmark:start -->"
-README_END = "<!-- benchmark:end -->"
+DOCS_START = "<!-- benchmark:start -->"
+DOCS_END = "<!-- benchmark:end -->"
 
 
 def make_export(path: Path, docs: int) -> None:
@@ -218,7 +218,7 @@ def main() -> int:
         "--scale", action="store_true", help="with --archive: also the scale run (bench/scale.py, minutes)"
     )
     parser.add_argument("--scale-docs", type=int, default=20_000_000)
-    parser.add_argument("--update-readme", action="store_true")
+    parser.add_argument("--update-docs", action="store_true")
     args = parser.parse_args()
     if args.archive:
         return archive_table(args)
@@ -285,18 +285,18 @@ def main() -> int:
         )
     report = "\n".join(lines)
     print(report)
-    if args.update_readme:
-        splice(README_START, README_END, report)
+    if args.update_docs:
+        splice(DOCS_START, DOCS_END, report)
     return 0
 
 
 def splice(start: str, end: str, report: str) -> None:
-    """Put `report` between the README's `start` and `end` markers."""
-    readme = ROOT / "README.md"
-    text = readme.read_text(encoding="utf-8")
+    """Put `report` between the benchmarks page's `start` and `end` markers."""
+    page = ROOT / "docs" / "benchmarks.md"
+    text = page.read_text(encoding="utf-8")
     head, rest = text.split(start, 1)
     _, tail = rest.split(end, 1)
-    readme.write_text(f"{head}{start}\n{report}\n{end}{tail}", encoding="utf-8")
+    page.write_text(f"{head}{start}\n{report}\n{end}{tail}", encoding="utf-8")
 
 
 ARCHIVE_START = "<!-- archive:start -->"
@@ -304,7 +304,7 @@ ARCHIVE_END = "<!-- archive:end -->"
 
 
 def archive_table(args) -> int:
-    """The archive-scale table: each row measured once in this run, printed (and put in the README)."""
+    """The archive-scale table: each row measured once in this run, printed (and put in docs/benchmarks.md)."""
     import archive
 
     rows = archive.big_server(args.data, ingest_run, ingest_in_process, pandas_baseline)
@@ -327,7 +327,7 @@ def archive_table(args) -> int:
         ]
     )
     print(report)
-    if args.update_readme:
+    if args.update_docs:
         splice(ARCHIVE_START, ARCHIVE_END, report)
     return 0
 

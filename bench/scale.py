@@ -6,7 +6,7 @@ Generates (once, under data/bench/scale/) one export per day of two years of a 6
 (mostly one session per user-day), ingests them one nightly file at a time into a new lake, and
 measures: total ingest time, lake size, peak RSS, a 10,000-document nightly ingest at the end
 against the same file into an empty lake, weekly-data and trend latency, a 104-week backfill.
-Not a test: it prints a table (and benchmark.py --update-readme writes it into the README).
+Not a test: it prints a table (and benchmark.py --update-docs writes it into docs/benchmarks.md).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Two models read the environment the same way (`resolve`): `Settings` when a command starts, and
 `MailSettings` when a command is about to send mail (so a broken SMTP variable does not stop a
-command that sends nothing), and `Hooks` for the crash tests. The README's settings table is generated from these declarations
+command that sends nothing), and `Hooks` for the crash tests. The settings table of docs/settings.md is generated from these declarations
 (`settings_table`). pydantic-settings is imported only by the commands that read settings, never by
 `engagement --help`.
 """
@@ -50,7 +50,7 @@ def _comma_list(value: Any) -> Any:
 
 
 def _setting(default: Any, what: str, flag: str = "", shown: str | None = None) -> Any:
-    """A field with what the README's table says about it: its meaning, its flag, its default as shown."""
+    """A field with what the settings table (docs/settings.md) says about it: its meaning, its flag, its default as shown."""
     return Field(default, description=what, json_schema_extra={"flag": flag, "shown": shown or f"`{default}`"})
 
 
@@ -216,7 +216,7 @@ def load_settings(
 
 
 def settings_table() -> list[str]:
-    """The README's table of settings, from the declarations above."""
+    """The table of docs/settings.md, from the declarations above."""
     rows = ["| setting | flag | environment | default |", "|---|---|---|---|"]
     for model in (Settings, MailSettings, Hooks):
         for name, field in model.model_fields.items():

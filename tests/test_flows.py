@@ -204,14 +204,14 @@ def test_the_nightly_deployment_is_registered_with_its_cron_in_an_explicit_zone(
 
 def test_the_readme_demo_block_is_what_make_demo_prints(prefect_server):
     """The README's demo block is `make demo`'s real output (times, run names and ports aside)."""
+    from doc_blocks import demo_block, in_docs, masked
     from prefect.settings import PREFECT_API_URL
-    from readme_blocks import README, demo_block, in_readme, masked
 
     generated = demo_block(PREFECT_API_URL.value())
     # a run that succeeded says so, and nothing alarming: no traceback, no error or warning line
     assert not any(word in generated for word in ("Traceback", "| ERROR", "| WARNING", "CancelledError"))
-    shown = in_readme(README.read_text(encoding="utf-8"), ["demo"])["demo"]
-    assert masked(shown) == masked(generated), "README demo block is stale: run .venv/bin/python tests/readme_blocks.py"
+    [(_, shown)] = in_docs()["demo"]
+    assert masked(shown) == masked(generated), "README demo block is stale: run make examples"
 
 
 def test_schedule_refuses_an_unknown_zone():

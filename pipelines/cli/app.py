@@ -197,7 +197,9 @@ def cmd_ingest(
     mapping_file: Annotated[
         Optional[str],
         typer.Option(
-            "--mapping", metavar="FILE", help="plain session logs: a TOML file with the mapping (see the README)"
+            "--mapping",
+            metavar="FILE",
+            help="plain session logs: a TOML file with the mapping (see docs/commands/ingest.md)",
         ),
     ] = None,
     map_: Annotated[

@@ -54,7 +54,7 @@ _ACCOUNT_TOKENS = (b'"username"', b'"emails"', b'"services"', b'"roles"')
 def collection_of(path: Path) -> str:
     """Which collection an export holds: "sessions", "analytics" or "users".
 
-    By its name first, as mongodump and the README's mongoexport commands name it
+    By its name first, as mongodump and the mongoexport commands of docs/commands/ingest.md name it
     (rocketchat_analytics*, users*, e.g. users.bson.gz, rocketchat_analytics-2023.json); a JSON file
     named otherwise by its first documents' fields (an account has createdAt and username, roles...;
     an analytics document type and date). Anything else is a sessions export, judged as one.

@@ -13,8 +13,8 @@ lake's registrations (pipelines/ingest/registrations.py), with dates in the serv
 - days: this period's rows, each date as the instant of its local midnight.
 
 The counts come from the analytics documents when the lake holds any; else from the accounts'
-createdAt (Rocket.Chat fills its analytics from them when it has none: see the README for how
-that differs). Where Rocket.Chat's current code differs from the above, the README says which.
+createdAt (Rocket.Chat fills its analytics from them when it has none: see docs/commands/ingest.md for how
+that differs). Where Rocket.Chat's current code differs from the above, docs/commands/ingest.md says which.
 """
 
 from __future__ import annotations

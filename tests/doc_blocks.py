@@ -1,8 +1,10 @@
-"""The README's example blocks, produced by running the real commands on files in the repository.
+"""The example blocks of the README and docs/, produced by running the real commands on files in the
+repository.
 
-    .venv/bin/python tests/readme_blocks.py      # rewrite the blocks between their markers
+    make examples        # (.venv/bin/python tests/doc_blocks.py) rewrite the blocks between their markers
 
-tests/test_readme.py fails when a block is stale (tests/test_flows.py for the demo block, which
+A block is the text between `<!-- NAME:start -->` and `<!-- NAME:end -->` in README.md or a page
+of docs/. tests/test_docs.py fails when one is stale (tests/test_flows.py for the demo block, which
 needs a Prefect server: it compares with times, run names and ports masked). Paths that depend on the machine (the temporary
 lake, the clone's folder, the rejects file's key) are shown as a user of the default paths sees them.
 """
@@ -20,6 +22,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
+PAGES = [README, *sorted((ROOT / "docs").rglob("*.md"))]
+# blocks that bench/benchmark.py writes (measurements, not examples)
+MEASURED = ("archive", "benchmark")
 sys.path.insert(0, str(ROOT))
 
 
@@ -242,21 +247,26 @@ def masked(block: str) -> str:
     return re.sub(r"(Task run '[^']*)-[0-9a-f]{3}'", r"\1-ID'", text)
 
 
-def in_readme(text: str, names=None) -> dict[str, str]:
-    """The blocks as the README has them."""
-    return {
-        name: re.search(rf"<!-- {name}:start -->\n(.*?)\n<!-- {name}:end -->", text, re.S).group(1)
-        for name in names or BLOCKS
-    }
+BLOCK = re.compile(r"<!-- ([a-z]+):start -->\n(.*?)\n<!-- \1:end -->", re.S)
+
+
+def in_docs() -> dict[str, list[tuple[Path, str]]]:
+    """Every block of the README and docs/: its name, and where it stands with its text."""
+    found: dict[str, list[tuple[Path, str]]] = {}
+    for page in PAGES:
+        for match in BLOCK.finditer(page.read_text(encoding="utf-8")):
+            found.setdefault(match.group(1), []).append((page, match.group(2)))
+    return found
 
 
 def write() -> None:
-    text = README.read_text(encoding="utf-8")
     blocks = rendered() | {"demo": demo_block()}
-    for name, block in blocks.items():
-        pattern = re.compile(rf"(<!-- {name}:start -->\n).*?(\n<!-- {name}:end -->)", re.S)
-        text = pattern.sub(lambda m, block=block: m.group(1) + block + m.group(2), text)
-    README.write_text(text, encoding="utf-8")
+    for page in PAGES:
+        text = page.read_text(encoding="utf-8")
+        for name, block in blocks.items():
+            pattern = re.compile(rf"(<!-- {name}:start -->\n).*?(\n<!-- {name}:end -->)", re.S)
+            text = pattern.sub(lambda m, block=block: m.group(1) + block + m.group(2), text)
+        page.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":
