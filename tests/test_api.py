@@ -222,6 +222,22 @@ def test_the_openapi_document_tells_the_truth(api):
         assert all(p["required"] and p["in"] == "query" and p["schema"]["type"] == "string" for p in params)
         assert set(operation["responses"]) == {"200", "400", "401", "403"}
         assert operation["security"]
+    # each 200 body is its contract's schema (pipelines/metrics/contracts.py), generated from the model
+    from pipelines.metrics import contracts
+
+    bodies = {
+        path: doc["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+        for path in (WEEKLY, HOURLY, ACTIVE, BY_TIME, NEW)
+    }
+    assert [ref.rsplit("/", 1)[1] for ref in bodies.values()] == [
+        "WeeklyData",
+        "HourlyData",
+        "ActiveUsers",
+        "UsersByTime",
+        "NewUsers",
+    ]
+    weekly = contracts.WeeklyData.model_json_schema(ref_template="#/components/schemas/{model}")
+    assert doc["components"]["schemas"]["WeeklyData"] == {k: v for k, v in weekly.items() if k != "$defs"}
 
 
 def test_schemathesis_finds_nothing_wrong(api, tmp_path):

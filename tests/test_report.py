@@ -61,12 +61,12 @@ def test_the_report_command_writes_the_page(two_weeks, tmp_path):
     assert "Chat activity, week ending 19 May 2023" in out.read_text()
 
 
-def test_the_index_lists_every_week_newest_first():
+def test_the_index_lists_every_week_newest_first(tmp_path):
     weeks = [
         {"end": "2023-05-12", "end_label": "12 May 2023", "distinct_users": 4, "average_daily_users": 2.0},
         {"end": "2023-05-19", "end_label": "19 May 2023", "distinct_users": 1234, "average_daily_users": 3.5},
     ]
-    html = report.render_index(weeks, {"lake_weeks": [], "max_lake_week": 0, "year": [], "max_year": 0})
+    html = report.index_page(tmp_path / "a lake without days", weeks)
     assert html.index("2023-05-19.html") < html.index("2023-05-12.html")
     assert "1,234" in html and "<svg" not in html  # a lake without days: no charts
 
@@ -85,10 +85,19 @@ def test_the_index_charts_the_lakes_history(two_weeks):
         (r["date"].isoformat(), r["dau"], r["wau"], r["mau"]) for r in year
     ]
     assert history["year_since"] == "2023-05-04"
-    html = report.render_index([], history)
+    html = report.index_page(two_weeks, [])
     assert "DAU, WAU and MAU since 2023-05-04" in html
     assert html.count('class="week" data-end=') == 3 and html.count('<polyline class="line"') == 3
     assert "<script" not in html
+    # the served index lists every week of the lake, with the headline each week's page shows
+    served = report.index_page(two_weeks, site=True)
+    listed = [f'<a href="{e}.html">' for e in ("2023-05-19", "2023-05-12", "2023-05-05")]
+    assert all(link in served for link in listed)
+    assert served.index(listed[0]) < served.index(listed[1]) < served.index(listed[2])
+    page = report.week_context(two_weeks, dt.date(2023, 5, 19))
+    assert {k: page[k] for k in report.HEADLINE_KEYS} == report.headline(
+        dt.date(2023, 5, 19), page["distinct_users"], page["total_user_days"]
+    )
 
 
 @pytest.fixture(scope="module")

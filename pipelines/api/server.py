@@ -14,7 +14,6 @@ so a client asking for 0001..9999 cannot starve the others.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import json
 import logging
 import threading
@@ -31,6 +30,8 @@ from starlette.middleware.cors import CORSMiddleware
 
 from pipelines.api import users
 from pipelines.lake import state as lake
+from pipelines.metrics import activity, contracts, new_users, weekly
+from pipelines.metrics.contracts import Failure, Unauthorized
 from pipelines.timeparse import ISO_STRING_PATTERN, date_of, is_js_iso_string
 
 PREFIX = "/api/v1/engagement-dashboard/users"
@@ -193,75 +194,22 @@ DATE_PARAMETER = {
     },
     "description": "An instant exactly as JavaScript's Date.prototype.toISOString() prints it, years 0001..9999",
 }
-ERROR_SCHEMA = {
-    "type": "object",
-    "properties": {"success": {"type": "boolean", "enum": [False]}, "error": {"type": "string"}},
-    "required": ["success", "error"],
-}
-UNAUTHORIZED_SCHEMA = {
-    "type": "object",
-    "properties": {"status": {"type": "string", "enum": ["error"]}, "message": {"type": "string"}},
-    "required": ["status", "message"],
-}
-COUNT = {"type": "integer", "minimum": 0}
 
 
-def _items(properties: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
+def _json(model: type, description: str, example: dict) -> dict[str, Any]:
+    return {"model": model, "description": description, "content": {"application/json": {"example": example}}}
 
 
-DAY = {"day": {"type": "integer"}, "month": {"type": "integer"}, "year": {"type": "integer"}}
-BODIES = {
-    "weekly": ("month", _items({"users": COUNT, **DAY})),
-    "active": ("month", _items({**DAY, "usersList": {"type": "array", "items": {"type": "string"}}, "users": COUNT})),
-    "hourly": ("hours", _items({"users": COUNT, "hour": {"type": "integer", "minimum": 0, "maximum": 22}})),
-    "by-time": ("week", _items({"users": COUNT, "hour": {"type": "integer", "minimum": 0, "maximum": 23}, **DAY})),
-}
-
-
-CHANGE = _items({"count": {"type": "integer"}, "variation": {"type": "integer"}})
-NEW_USERS_BODY = {
-    "type": "object",
-    "properties": {
-        "days": {
-            "type": "array",
-            "items": _items({"day": {"type": "string", "pattern": ISO_STRING_PATTERN}, "users": {"type": "integer"}}),
-        },
-        "period": CHANGE,
-        "yesterday": CHANGE,
-        "success": {"type": "boolean", "enum": [True]},
-    },
-    "required": ["days", "period", "yesterday", "success"],
-    "additionalProperties": False,
-}
-
-
-def _json(schema: dict[str, Any], description: str, example: dict | None = None) -> dict[str, Any]:
-    content: dict[str, Any] = {"schema": schema}
-    if example is not None:
-        content["example"] = example
-    return {"description": description, "content": {"application/json": content}}
-
-
-def _operation(kind: str, dates: tuple[str, ...]) -> dict[str, Any]:
-    """FastAPI route arguments documenting one endpoint (its query is checked by check_query)."""
-    if kind == "new":
-        body = NEW_USERS_BODY
-    else:
-        key, item = BODIES[kind]
-        body = {
-            "type": "object",
-            "properties": {key: {"type": "array", "items": item}, "success": {"type": "boolean", "enum": [True]}},
-            "required": [key, "success"],
-            "additionalProperties": False,
-        }
+def _operation(body: type, dates: tuple[str, ...]) -> dict[str, Any]:
+    """FastAPI route arguments documenting one endpoint from its contract (metrics/contracts.py);
+    its query is checked by check_query."""
     return {
         "response_class": Response,
         "responses": {
-            200: _json(body, "The numbers, as Rocket.Chat answers them"),
-            400: _json(ERROR_SCHEMA, "A date missing, repeated or not in toISOString() form", bad_date(dates[0])),
-            401: _json(UNAUTHORIZED_SCHEMA, "No or a wrong X-User-Id / X-Auth-Token", UNAUTHORIZED),
-            403: _json(ERROR_SCHEMA, "The user lacks view-engagement-dashboard", FORBIDDEN),
+            200: {"model": body, "description": "The numbers, as Rocket.Chat answers them"},
+            400: _json(Failure, "A date missing, repeated or not in toISOString() form", bad_date(dates[0])),
+            401: _json(Unauthorized, "No or a wrong X-User-Id / X-Auth-Token", UNAUTHORIZED),
+            403: _json(Failure, "The user lacks view-engagement-dashboard", FORBIDDEN),
         },
         "openapi_extra": {
             "parameters": [{"name": name, "in": "query", **DATE_PARAMETER} for name in dates],
@@ -332,21 +280,29 @@ def create_app(root: Path, cors_origins: tuple[str, ...] = (), public_reports: b
         dates, error = check_query(request, names)
         return dates, JSONResponse(error, status_code=400) if error else None
 
-    def route(path: str, summary: str, kind: str, dates: tuple[str, ...]):
+    def route(path: str, summary: str, body: type, dates: tuple[str, ...]):
         """GET, documented; HEAD, answered like GET without the body (uvicorn drops it)."""
 
         def register(handler):
-            app.add_api_route(PREFIX + path, handler, methods=["GET"], summary=summary, **_operation(kind, dates))
+            app.add_api_route(PREFIX + path, handler, methods=["GET"], summary=summary, **_operation(body, dates))
             app.add_api_route(PREFIX + path, handler, methods=["HEAD"], include_in_schema=False)
             return handler
 
         return register
 
-    def endpoint(path: str, summary: str, kind: str, dates: tuple[str, ...], function: str, days: bool, heavy=False):
-        """One endpoint: Rocket.Chat's checks, then `function` ("module:name", imported on first use
-        so that the server starts light) of the lake and the query's dates, read as days in the
-        lake's zone (`days`) or as UTC instants; its answers cached by them (pipelines.server.AnswerCache)."""
-        module, name = function.split(":")
+    def endpoint(
+        path: str,
+        summary: str,
+        kind: str,
+        body: type,
+        dates: tuple[str, ...],
+        compute: Callable[..., dict],
+        days: bool,
+        heavy: bool = False,
+    ):
+        """One endpoint: Rocket.Chat's checks, then `compute` of the lake and the query's dates, read
+        as days in the lake's zone (`days`) or as UTC instants, answering a `body` (which `compute`
+        checks); its answers cached by them (AnswerCache)."""
 
         async def handler(request: Request):
             query, denied = refuse(request, dates)
@@ -357,26 +313,27 @@ def create_app(root: Path, cors_origins: tuple[str, ...] = (), public_reports: b
                 args = tuple(date_of(query[d], tz) for d in dates)
             else:
                 args = tuple(_instant(query[d]) for d in dates)
-            compute = getattr(importlib.import_module(module), name)
             return await state.answer(kind, args, lambda: compute(root, *args, con=state.connection()), heavy=heavy)
 
         handler.__name__ = kind.replace("-", "_")  # FastAPI's operationId
-        route(path, summary, kind, dates)(handler)
+        route(path, summary, body, dates)(handler)
 
     endpoint(
         "/chat-busier/weekly-data",
         "Daily active users, the 8 days ending at start",
         "weekly",
+        contracts.WeeklyData,
         ("start",),
-        "pipelines.metrics.weekly:weekly_data",
+        weekly.weekly_data,
         days=True,
     )
     endpoint(
         "/active-users",
         "Active users per date from start to end, with their ids",
         "active",
+        contracts.ActiveUsers,
         ("start", "end"),
-        "pipelines.metrics.activity:active_users",
+        activity.active_users,
         days=True,
         heavy=True,
     )
@@ -384,16 +341,18 @@ def create_app(root: Path, cors_origins: tuple[str, ...] = (), public_reports: b
         "/chat-busier/hourly-data",
         "Distinct users per even UTC hour, the 24 h up to start",
         "hourly",
+        contracts.HourlyData,
         ("start",),
-        "pipelines.metrics.activity:hourly_data",
+        activity.hourly_data,
         days=False,
     )
     endpoint(
         "/users-by-time-of-the-day-in-a-week",
         "Distinct users per date and hour",
         "by-time",
+        contracts.UsersByTime,
         ("start", "end"),
-        "pipelines.metrics.activity:users_by_time",
+        activity.users_by_time,
         days=False,
         heavy=True,
     )
@@ -401,8 +360,9 @@ def create_app(root: Path, cors_origins: tuple[str, ...] = (), public_reports: b
         "/new-users",
         "Registrations per day from start to end, against the period before",
         "new",
+        contracts.NewUsers,
         ("start", "end"),
-        "pipelines.metrics.new_users:new_users",
+        new_users.new_users,
         days=False,
     )
 

@@ -202,17 +202,7 @@ def add_report_site(app: FastAPI, root: Path, cache, public: bool = False) -> No
             return RedirectResponse(f"/reports/{day.isoformat()}", status_code=303)
 
         def make() -> str:
-            history = report.history_context(root)
-            weeks = [
-                {
-                    "end": w["end"],
-                    "end_label": report.date_label(dt.date.fromisoformat(w["end"])),
-                    "distinct_users": w["users"],
-                    "average_daily_users": round(w["user_days"] / 8, 1),
-                }
-                for w in history["lake_weeks"]
-            ]
-            return report.render_index(weeks, history, site=True, public=public)
+            return report.index_page(root, site=True, public=public)
 
         return await rendered("index", None, make)
 

@@ -8,18 +8,20 @@ from typing import Any
 
 from pipelines.days import clipped, instant_clipped
 from pipelines.lake.snapshot import rows_over_days
+from pipelines.metrics.contracts import ActiveUsers, HourlyData, UsersByTime, checked
 
 
 def active_users(root: Path, first: dt.date, last: dt.date, con=None) -> dict[str, Any]:
     """The endpoint body for dates first..last (inclusive), from their user_daily partitions."""
     rows = rows_over_days(root, "user_daily", first, last, "marts/active_users", {"first": first, "last": last}, con)
-    return {
+    body = {
         "month": [
             {"day": day, "month": month, "year": year, "usersList": list(ids), "users": users}
             for day, month, year, ids, users in rows
         ],
         "success": True,
     }
+    return checked(ActiveUsers, body)
 
 
 def _session_dates(first: dt.datetime, last: dt.datetime) -> tuple[dt.date, dt.date]:
@@ -39,14 +41,15 @@ def hourly_data(root: Path, start: dt.datetime, con=None) -> dict[str, Any]:
     rows = rows_over_days(root, "sessions", *_session_dates(first, start), "marts/hourly_data", params, con) or [
         (0, hour) for hour in range(22, -1, -2)
     ]
-    return {"hours": [{"users": users, "hour": hour} for users, hour in rows], "success": True}
+    return checked(HourlyData, {"hours": [{"users": users, "hour": hour} for users, hour in rows], "success": True})
 
 
 def users_by_time(root: Path, start: dt.datetime, end: dt.datetime, con=None) -> dict[str, Any]:
     """The users-by-time-of-the-day-in-a-week body for loginAt in [start, end]."""
     params = {"from": _utc_naive(start), "to": _utc_naive(end)}
     rows = rows_over_days(root, "sessions", *_session_dates(start, end), "marts/users_by_time", params, con)
-    return {
+    body = {
         "week": [{"users": u, "hour": h, "day": d, "month": m, "year": y} for u, h, d, m, y in rows],
         "success": True,
     }
+    return checked(UsersByTime, body)

@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 from pipelines.days import clipped, shifted
 from pipelines.lake import state as lake
+from pipelines.metrics.contracts import NewUsers, checked
 from pipelines.sql import query, reader
 
 NO_LIMIT = 2**62
@@ -95,4 +96,4 @@ def new_users(root: Path, start: dt.datetime, end: dt.datetime, con=None) -> dic
         }
 
     con = con or reader()
-    return lake.on_snapshot(root, answer)
+    return checked(NewUsers, lake.on_snapshot(root, answer))

@@ -8,7 +8,7 @@ from typing import Any
 
 from pipelines.days import clipped
 from pipelines.lake.snapshot import rows_over_days
-from pipelines.metrics.schema import check_weekly_body
+from pipelines.metrics.contracts import check_weekly_body
 
 WINDOW_DAYS = 8
 

@@ -165,7 +165,7 @@ def write_report(root: Path, out: Path, end: dt.date, force: bool = False) -> tu
 
     path, written, _ = _keyed_write(folder, end, ".html", window_key(lake.require_lake(root), end), force, render)
     if rendered:
-        headline = {k: rendered[k] for k in ("end", "end_label", "distinct_users", "average_daily_users")}
+        headline = {k: rendered[k] for k in report.HEADLINE_KEYS}
         atomic_write_bytes(folder / KEYS / f"{end.isoformat()}.json", json.dumps(headline).encode("utf-8"))
     return path, written
 
@@ -185,7 +185,7 @@ def write_index(out: Path, root: Path) -> Path:
     key_path = folder / KEYS / "index.html.key"
     if _read(key_path) == key and (folder / "index.html").exists():
         return folder / "index.html"  # nothing it shows changed: skip the year's trend
-    index = report.render_index([json.loads(h) for h in headlines], report.history_context(root))
+    index = report.index_page(root, [json.loads(h) for h in headlines])
     if _read(folder / "index.html") != index:
         atomic_write_bytes(folder / "index.html", index.encode("utf-8"))
     atomic_write_bytes(key_path, key.encode("utf-8"))

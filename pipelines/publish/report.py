@@ -141,36 +141,36 @@ def week_context(root: Path, end: dt.date, today: dt.date | None = None) -> dict
     change_pct = _pct(total, previous_total)
     distinct_pct = _pct(distinct, previous_distinct)
     state_file = root / lake.STATE_FILE
-    return context_extra | {
-        "body": body,
-        "end": end.isoformat(),
-        "end_label": f"{end.day} {end.strftime('%B %Y')}",
-        "start": first.isoformat(),
-        "tz": state.zone,
-        "days": days,
-        "max_users": max((d["users"] for d in days), default=0),
-        "total_user_days": total,
-        "average_daily_users": round(total / WINDOW_DAYS, 1),
-        # on a tie, the earlier day
-        "busiest": max(counted, key=lambda d: d["users"]) if counted else None,
-        "quietest": min(counted, key=lambda d: d["users"]) if counted else None,
-        "previous_total_user_days": previous_total,
-        "change_vs_previous_pct": change_pct,
-        "distinct_users": distinct,
-        "previous_distinct_users": previous_distinct,
-        "distinct_change_pct": distinct_pct,
-        # beside the distinct users on the page and in the email: "(previous week 32, +3%)"
-        "distinct_versus": (
-            f" (previous week {previous_distinct:,}" + (f", {distinct_pct:+.0f}%" if distinct_pct else "") + ")"
-            if previous_distinct
-            else ""
-        ),
-        "updated_at": dt.datetime.fromtimestamp(state_file.stat().st_mtime, dt.timezone.utc).strftime(
-            "%Y-%m-%d %H:%M UTC"
-        ),
-        "notices": notices,
-        "subject": subject(end, distinct, previous_distinct, total, previous_total),
-    }
+    return (
+        context_extra
+        | headline(end, distinct, total)
+        | {
+            "body": body,
+            "start": first.isoformat(),
+            "tz": state.zone,
+            "days": days,
+            "max_users": max((d["users"] for d in days), default=0),
+            "total_user_days": total,
+            # on a tie, the earlier day
+            "busiest": max(counted, key=lambda d: d["users"]) if counted else None,
+            "quietest": min(counted, key=lambda d: d["users"]) if counted else None,
+            "previous_total_user_days": previous_total,
+            "change_vs_previous_pct": change_pct,
+            "previous_distinct_users": previous_distinct,
+            "distinct_change_pct": distinct_pct,
+            # beside the distinct users on the page and in the email: "(previous week 32, +3%)"
+            "distinct_versus": (
+                f" (previous week {previous_distinct:,}" + (f", {distinct_pct:+.0f}%" if distinct_pct else "") + ")"
+                if previous_distinct
+                else ""
+            ),
+            "updated_at": dt.datetime.fromtimestamp(state_file.stat().st_mtime, dt.timezone.utc).strftime(
+                "%Y-%m-%d %H:%M UTC"
+            ),
+            "notices": notices,
+            "subject": subject(end, distinct, previous_distinct, total, previous_total),
+        }
+    )
 
 
 @functools.cache
@@ -238,8 +238,30 @@ def date_label(day: dt.date) -> str:
     return f"{day.day} {day.strftime('%B')} {day.year:04d}"
 
 
-def render_index(weeks: list[dict[str, Any]], history: dict[str, Any], site: bool = False, public: bool = False) -> str:
-    """The lake's history charts, then every week with a report, newest first, with its headline number.
-    `site`: served by `engagement serve` (a date form, and a logout button unless `public`)."""
-    ordered = sorted(weeks, key=lambda w: w["end"], reverse=True)
+def headline(end: dt.date, distinct_users: int, user_days: int) -> dict[str, Any]:
+    """A week's headline, as its page shows it and the index lists it."""
+    return {
+        "end": end.isoformat(),
+        "end_label": date_label(end),
+        "distinct_users": distinct_users,
+        "average_daily_users": round(user_days / WINDOW_DAYS, 1),
+    }
+
+
+HEADLINE_KEYS = ("end", "end_label", "distinct_users", "average_daily_users")
+
+
+def index_page(
+    root: Path, published: list[dict[str, Any]] | None = None, site: bool = False, public: bool = False
+) -> str:
+    """The index: the lake's history charts, then weeks with their headlines, newest first: the
+    `published` ones (the static site's, whose pages exist), else every week of the lake (the served
+    site renders any week's page). `site`: served by `engagement serve` (a date form, and a logout
+    button unless `public`)."""
+    history = history_context(root)
+    if published is None:
+        published = [
+            headline(dt.date.fromisoformat(w["end"]), w["users"], w["user_days"]) for w in history["lake_weeks"]
+        ]
+    ordered = sorted(published, key=lambda w: w["end"], reverse=True)
     return environment().get_template("index.html").render(weeks=ordered, site=site, public=public, **history)
