@@ -295,14 +295,12 @@ def test_schedule_refuses_a_bad_cron():
 @pytest.mark.parametrize("api", [None, "unreachable"])
 def test_schedule_without_a_prefect_server_is_one_line(api):
     """A schedule on Prefect's throwaway temporary server would never run: refused, saying what to do."""
-    import os
-
     from conftest import free_port
+    from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
-    if api:
-        env["PREFECT_API_URL"] = f"http://127.0.0.1:{free_port()}/api"
-    result = run_cli("schedule", env=env, process=True)
+    url = f"http://127.0.0.1:{free_port()}/api" if api else None
+    with temporary_settings(updates={PREFECT_API_URL: url}):
+        result = run_cli("schedule")
     assert result.returncode == 2
     [line] = result.stderr.splitlines()
     assert line.startswith("engagement schedule: error: ")
