@@ -1,0 +1,140 @@
+"""engagement trend, query, explain and status: the lake's history and health."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Optional
+
+import typer
+
+from pipelines.cli.options import Format, Lake, OutDir, OutFile, Period, _date, _existing_lake, command
+from pipelines.errors import UserError
+
+
+@command("trend")
+def cmd_trend(
+    first: Annotated[str, typer.Option("--from", metavar="D", help="first day (YYYY-MM-DD)")],
+    last: Annotated[str, typer.Option("--to", metavar="D", help="last day (YYYY-MM-DD)")],
+    every: Annotated[Period, typer.Option(help="a row per day (DAU, WAU, MAU), ISO week or month")] = Period.day,
+    fmt: Format = "table",
+    out: OutFile = None,
+    lake: Lake = None,
+) -> int:
+    """Active users over any range of history: DAU, WAU and MAU per day, or per week or month.
+
+    Per day (Rocket.Chat's Active Users chart): dau, the non-anonymous active users of the day
+    (weekly-data's number); wau and mau, the distinct such users of the 7 and 30 days ending that
+    day, exact from the first row on (earlier days are read as needed). Per ISO week or month:
+    distinct users, user-days and the average DAU; a period the range cuts is partial. Days without
+    data are rows with zeros and has_data false.
+    """
+    from pipelines.cli import tables
+    from pipelines.metrics import history
+
+    tables.check_format(fmt, out)
+    root = _existing_lake(lake)
+    tables.write(history.trend(root, _date(first, "--from"), _date(last, "--to"), every.value), fmt, out)
+    return 0
+
+
+@command("query")
+def cmd_query(
+    text: Annotated[str, typer.Argument(metavar="SQL", help="one SELECT (or WITH, FROM, DESCRIBE, EXPLAIN)")],
+    fmt: Format = "table",
+    out: OutFile = None,
+    lake: Lake = None,
+) -> int:
+    """Read-only SQL (DuckDB) over one consistent snapshot of the lake.
+
+    Views: sessions (every stored document: date, _id, type, userId, loginAt, lastActivityAt,
+    closedAt, _updatedAt, device, mostImportantRole, year, month, day), user_daily (one row per
+    active user-day: date, userId, role, seconds, sessions, source) and rejects (file, line, reason,
+    text, offset, date). A statement that writes, attaches or reads other files is refused.
+    """
+    from pipelines.cli import tables
+    from pipelines.metrics import lakesql
+
+    tables.check_format(fmt, out)
+    root = _existing_lake(lake)
+    tables.write(lakesql.run_query(root, text), fmt, out)
+    return 0
+
+
+@command("explain")
+def cmd_explain(
+    date: Annotated[Optional[str], typer.Option(metavar="D", help="the day to explain (YYYY-MM-DD)")] = None,
+    user: Annotated[Optional[str], typer.Option(metavar="U", help="only this user id")] = None,
+    compare: Annotated[
+        Optional[str], typer.Option(metavar="D2", help="who is new and who is gone on D2 against --date")
+    ] = None,
+    week: Annotated[Optional[str], typer.Option(metavar="END", help="with --compare-week: an 8-day window")] = None,
+    compare_week: Annotated[
+        Optional[str], typer.Option(metavar="END2", help="who is new and who is gone in the window ending END2")
+    ] = None,
+    fmt: Format = "table",
+    out: OutFile = None,
+    lake: Lake = None,
+) -> int:
+    """Explain a day's number: every user counted, every user seen and not counted (and why).
+
+    For --date D: each user weekly-data counts that day (role, source: sessions, user_daily or both,
+    seconds, sessions, the device whose role was taken), then each user seen and not counted with
+    the reason (anonymous; sessions under a whole second, without a device, lastActivityAt or
+    loginAt), then the rejected documents that name the day, per reason and rejects file (table
+    and json; csv and parquet hold the users). --compare D2, or --week END --compare-week END2:
+    who is new and who is gone.
+    """
+    from pipelines.cli import tables
+    from pipelines.metrics import history
+    from pipelines.metrics.weekly import window
+
+    tables.check_format(fmt, out)
+    root = _existing_lake(lake)
+    if week is not None or compare_week is not None:
+        if week is None or compare_week is None or date is not None or compare is not None:
+            raise UserError("--week END and --compare-week END2 go together (and without --date/--compare)")
+        a, b = window(_date(week, "--week")), window(_date(compare_week, "--compare-week"))
+        tables.write(history.compare(root, a, b), fmt, out)
+        return 0
+    if date is None:
+        raise UserError("name the day: --date D (or compare windows with --week END --compare-week END2)")
+    day = _date(date, "--date")
+    if compare is not None:
+        other = _date(compare, "--compare")
+        tables.write(history.compare(root, (day, day), (other, other)), fmt, out)
+        return 0
+    users, rejects = history.explain(root, day)
+    tables.write_explained(day, users, rejects, fmt, out, user)
+    return 0
+
+
+@command("status")
+def cmd_status(
+    as_json: Annotated[bool, typer.Option("--json", help="the report as JSON")] = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="print only the problems, one a line; exit 1 if there is any")
+    ] = False,
+    out: OutDir = None,
+    lake: Lake = None,
+) -> int:
+    """The lake's health: what it holds, gaps, the last ingest, stale outputs, the last nightly run.
+
+    Zone, first and last day, documents and size on disk; days with raw sessions and days with only
+    Rocket.Chat's rollups; gaps (days with nothing between days with data); the last ingest (files,
+    documents, rejects by reason); published weeks whose 8 days changed since (stale); the last nightly
+    run. --check is for cron or monitoring: exit 1 with a line per problem when the last nightly run
+    failed or is older than 36 hours, a day of the last 7 has no data while the days around it do, or an
+    output is stale; exit 0 otherwise.
+    """
+    from pipelines import status as health
+    from pipelines.lake import state as lakes
+    from pipelines.settings import load_settings
+
+    settings = load_settings(lake, out=out)
+    lakes.require_lake(settings.lake)
+    report = health.status(settings.lake, settings.out)
+    if check:
+        print("\n".join(report["problems"]) if report["problems"] else "ok: no problems")
+        return 1 if report["problems"] else 0
+    print(json.dumps(report, indent=1) if as_json else health.as_text(report), end="\n" if as_json else "")
+    return 0

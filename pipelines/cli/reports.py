@@ -1,0 +1,77 @@
+"""engagement report and send: the week's page and email."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from pipelines.cli.options import Lake, OutFile, Start, Zone, _write, command
+
+
+@command("report")
+def cmd_report(start: Start, out: OutFile = None, lake: Lake = None, tz: Zone = None) -> int:
+    """The week's report as a self-contained HTML page.
+
+    The bar chart, the table and the comparison with the week before, for the week ending on the
+    date of --start; no JavaScript, no external resources, so it opens from disk.
+    """
+    from pipelines.lake.zones import lake_zone
+    from pipelines.publish import report
+    from pipelines.settings import load_settings
+    from pipelines.timeparse import date_of
+
+    settings = load_settings(lake, tz)
+    zone = lake_zone(settings.lake, settings.tz, settings.tz_explicit)
+    _write(out, report.render_page(report.week_context(settings.lake, date_of(start, zone))))
+    return 0
+
+
+@command("send")
+def cmd_send(
+    start: Start,
+    to: Annotated[
+        Optional[list[str]], typer.Option(metavar="ADDR", help="a recipient (repeat; default ENGAGEMENT_MAIL_TO)")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="build the message, send nothing")] = False,
+    resend: Annotated[bool, typer.Option("--resend", help="send even if this week already went to them")] = False,
+    out: Annotated[
+        Optional[str],
+        typer.Option(metavar="DIR", help="where the delivery ledger is (env ENGAGEMENT_OUT, default data/out)"),
+    ] = None,
+    lake: Lake = None,
+    tz: Zone = None,
+) -> int:
+    """Mail the week's report (SMTP from ENGAGEMENT_SMTP_*, else an .eml in the outbox).
+
+    The report of the week ending on the date of --start: HTML and plain text, the JSON attached.
+    SMTP settings come from ENGAGEMENT_SMTP_HOST/PORT/SECURITY/USER/PASSWORD, ENGAGEMENT_MAIL_FROM and
+    ENGAGEMENT_MAIL_TO; without a host the message is written to the outbox (ENGAGEMENT_OUTBOX, default
+    data/outbox). A week already sent to the same people is not sent again unless --resend.
+    """
+    from pipelines.lake.zones import lake_zone
+    from pipelines.publish import mail, outputs, report
+    from pipelines.settings import MailSettings, load_settings, resolve
+    from pipelines.timeparse import date_of
+
+    settings = load_settings(lake, tz, out=out)
+    zone = lake_zone(settings.lake, settings.tz, settings.tz_explicit)
+    context = report.week_context(settings.lake, date_of(start, zone))
+    smtp = resolve(MailSettings)
+    try:
+        with outputs.publishing(settings.out, settings.outbox):
+            delivery = mail.send_week(
+                context, settings.out, settings.outbox, smtp, to or None, resend=resend, dry_run=dry_run
+            )
+    except mail.DeliveryFailed as exc:
+        print(f"engagement send: {exc}; the report stays in {settings.outbox}", file=sys.stderr)
+        return 1
+    where = {
+        "smtp": f"sent to {', '.join(delivery.recipients)} via {smtp.smtp_host}:{smtp.smtp_port}",
+        "outbox": f"no SMTP server set (ENGAGEMENT_SMTP_HOST): written to {delivery.eml}",
+        "dry-run": f"would send {context['subject']!r} to {', '.join(delivery.recipients) or '(nobody)'}",
+        "skipped": f"already sent to {', '.join(delivery.recipients)} (--resend sends it again)",
+    }[delivery.via]
+    print(f"{context['subject']}\n{where}")
+    return 0
