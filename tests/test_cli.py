@@ -110,7 +110,7 @@ def test_a_lake_keeps_its_zone(tmp_path, export):
     assert result.returncode == 2
     assert result.stderr.strip() == (
         f"engagement weekly-data: error: the lake {lake} counts days in Europe/Berlin, not UTC: "
-        "use --tz Europe/Berlin (the zone is fixed per deployment) or a new --lake"
+        "count in Europe/Berlin (the zone is fixed per deployment) or use a new lake (--tz, --lake)"
     )
 
 

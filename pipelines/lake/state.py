@@ -107,7 +107,8 @@ def on_snapshot(root: Path, run: Callable[[LakeState], T]) -> T:
                 if missing:  # not a writer at work: files the state names are gone
                     raise UserError(
                         f"the lake {root} names {len(missing)} file(s) that are missing, e.g. {missing[0]}: "
-                        "restore them from a backup, or ingest the exports again into a new --lake"
+                        "restore them from a backup, or ingest the exports again into a new lake",
+                        "lake",
                     ) from None
                 raise
     raise AssertionError("unreachable")

@@ -19,7 +19,9 @@ def resolve_tz(state: lake.LakeState, tz: str, tz_explicit: bool, root: Path) ->
     if tz_explicit:
         raise UserError(
             f"the lake {root} counts days in {state.tz}, not {tz}: "
-            f"use --tz {state.tz} (the zone is fixed per deployment) or a new --lake"
+            f"count in {state.tz} (the zone is fixed per deployment) or use a new lake",
+            "tz",
+            "lake",
         )
     return state.tz
 
