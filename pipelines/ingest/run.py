@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipelines.errors import MachineError, machine_error
 from pipelines.faults import crash_point
@@ -29,8 +30,10 @@ from pipelines.lake import manifest
 from pipelines.lake.layout import REJECTS_DIR
 from pipelines.lake.writing import writing
 from pipelines.lake.zones import resolve_tz
-from pipelines.settings import Settings
 from pipelines.sql import connect
+
+if TYPE_CHECKING:  # only named in a signature: an ingest does not need pydantic-settings
+    from pipelines.settings import Settings
 
 
 @dataclass
