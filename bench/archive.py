@@ -271,6 +271,7 @@ def dask_processes(data: Path) -> list[str]:
         from prefect_dask import DaskTaskRunner
 
         from pipelines.flows import ingest_files
+        from pipelines.settings import load_settings
 
         assert PREFECT_API_URL.value() == url, "Prefect was imported before its API URL was set"
 
@@ -278,13 +279,13 @@ def dask_processes(data: Path) -> list[str]:
             runner = DaskTaskRunner(address=cluster.scheduler_address)
             start = time.perf_counter()
             ingest_files.with_options(task_runner=runner)(
-                paths=[str(p) for p in paths], lake=str(work / "dask"), tz="UTC"
+                paths=[str(p) for p in paths], settings=load_settings(str(work / "dask"), "UTC")
             )
             on_dask = time.perf_counter() - start
         same = lake_fingerprint(work / "local") == lake_fingerprint(work / "dask")
     finally:
         if "prefect" in sys.modules:
-            from pipelines.flows import settle
+            from pipelines.prefect_runtime import settle
 
             settle()  # this process's Prefect logs and events, sent before their server stops
         os.environ.pop("PREFECT_API_URL", None)
