@@ -10,7 +10,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from pipelines import prefect_runtime
-from pipelines.cli.options import Every, Inbox, Lake, OutDir, Zone, _date, _existing_lake, command
+from pipelines.cli.options import Every, Inbox, Lake, OutDir, Zone, _date, command
 
 
 def _run_flow(command: str, call: Callable[[], Any]) -> int:
@@ -80,10 +80,9 @@ def cmd_backfill(
     from pipelines.settings import load_settings
 
     begin, end = _date(first, "--from"), _date(last, "--to")
-    root = _existing_lake(lake)  # a user's mistake is one line, before Prefect starts
-    step = 7 if every is Every.week else 1
-    check_range(begin, end, step, span_note(lakes.read_state(root)), unit="end dates")
     settings = load_settings(lake, out=out)
+    state = lakes.require_lake(settings.lake)  # a user's mistake is one line, before Prefect starts
+    check_range(begin, end, 7 if every is Every.week else 1, span_note(state), unit="end dates")
     prefect_runtime.quiet()
     from pipelines.flows import backfill
 
