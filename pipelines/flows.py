@@ -97,7 +97,6 @@ def nightly(settings: Settings | None = None, run_date: dt.date | None = None, d
         on_cluster = ingest_files.with_options(task_runner=DaskTaskRunner(address=dask_address))
 
         def ingest_on_cluster(settings: Settings) -> list[str]:
-            settings.inbox.mkdir(parents=True, exist_ok=True)
             return on_cluster([str(settings.inbox)], settings)
 
         steps = replace(steps, ingest=ingest_on_cluster)

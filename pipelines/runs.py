@@ -27,9 +27,30 @@ class StepFailed(RuntimeError):
 
 
 def ingest_inbox(settings: Settings) -> list[str]:
-    """Take the inbox's new files into the lake; the summary's lines."""
-    settings.inbox.mkdir(parents=True, exist_ok=True)
-    return ingest_with(settings, [settings.inbox]).lines()
+    """Take the inbox's new files into the lake; the summary's lines. A missing inbox is an error."""
+    from pipelines.inputs.readers import require_inbox
+
+    return ingest_with(settings, [require_inbox(settings.inbox)]).lines()
+
+
+class StaleData(RuntimeError):
+    """The lake's newest activity is older than the error threshold: nothing is published."""
+
+
+def check_freshness(settings: Settings, run_date: dt.date | None, now: dt.datetime) -> dict[str, Any]:
+    """How fresh the lake is for this run (status.freshness_report), measured at `now`, or for a
+    rerun of a past week (`run_date`) at the end of that day: a StaleData past the error threshold."""
+    from pipelines.lake.freshness import day_end, freshness
+    from pipelines.status import freshness_report, stale_line
+
+    fresh = freshness(settings.lake)
+    at = min(now, day_end(run_date, fresh.zone)) if run_date is not None else now
+    report = freshness_report(fresh, at, settings.freshness_warn, settings.freshness_error)
+    if fresh.newest_day is None:
+        raise StaleData(f"the lake {settings.lake} holds no data: nothing to publish (is the inbox fed?)")
+    if report["level"] == "error":
+        raise StaleData(f"{stale_line(report)}: no new export since; nothing published or mailed")
+    return report
 
 
 def publish_week(settings: Settings, end: dt.date, force: bool = False, index: bool = True) -> outputs.WeekOutput:
@@ -96,6 +117,13 @@ def nightly_run(
         try:
             summary = _step("ingest the inbox", steps.ingest, settings)
             record["ingest"] = summary
+            record["new_files"] = _new_files(settings, record["started"])
+            fresh = _step("check freshness", check_freshness, settings, run_date, now)
+            record["freshness"] = fresh
+            if fresh["level"] == "warn":
+                from pipelines.status import stale_line
+
+                summary = [*summary, f"warning: {stale_line(fresh)}"]
             end = outputs.nightly_end(settings.lake, settings.tz, settings.tz_explicit, run_date, now)
             record["week"] = end.isoformat()
             with outputs.publishing(settings.out, settings.outbox):
@@ -111,6 +139,13 @@ def nightly_run(
         finally:
             record["ended"] = _now()
             append_run(settings.lake, record)
+
+
+def _new_files(settings: Settings, since: str) -> int:
+    """How many files this run's ingest took in (0: no new export arrived for the night)."""
+    from pipelines.lake.manifest import read_manifest
+
+    return sum(entry.ingested_at >= since for entry in read_manifest(settings.lake).entries)
 
 
 def _now() -> str:

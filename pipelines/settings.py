@@ -9,6 +9,7 @@ command that sends nothing), and `Hooks` for the crash tests. The settings table
 
 from __future__ import annotations
 
+import datetime as dt
 import zoneinfo
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -75,6 +76,14 @@ class Settings(_Engagement):
     cors_origins: Annotated[tuple[str, ...], NoDecode] = _setting(
         (), "origins whose pages may call `engagement serve` (comma-separated; CORS)", shown="none"
     )
+    freshness_warn: dt.timedelta = _setting(
+        dt.timedelta(hours=26), "newest activity older than this: a warning (`status --check`, nightly)", shown="`26h`"
+    )
+    freshness_error: dt.timedelta = _setting(
+        dt.timedelta(hours=50),
+        "newest activity older than this: `status --check` and the nightly run fail, and nothing is published",
+        shown="`50h`",
+    )
 
     @property
     def tz_explicit(self) -> bool:
@@ -88,6 +97,24 @@ class Settings(_Engagement):
         return _user_check(check_tz, value)
 
     _split_origins = field_validator("cors_origins", mode="before")(_comma_list)
+
+    @field_validator("freshness_warn", "freshness_error", mode="before")
+    @classmethod
+    def _duration(cls, value: Any, info) -> Any:
+        if isinstance(value, str):
+            from pipelines.timeparse import parse_duration
+
+            try:
+                return parse_duration(value)
+            except ValueError as exc:
+                raise ValueError(f"ENGAGEMENT_{info.field_name.upper()}: {exc}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _thresholds_in_order(self) -> Settings:
+        if self.freshness_error < self.freshness_warn:
+            raise ValueError("ENGAGEMENT_FRESHNESS_ERROR must not be shorter than ENGAGEMENT_FRESHNESS_WARN")
+        return self
 
 
 SECURITY_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
@@ -115,6 +142,33 @@ class MailSettings(_Engagement):
     public_url: str | None = _setting(
         None, "the report site's address as managers reach it: the email links to the week's page", shown="unset"
     )
+    mail_corrections: bool = _setting(
+        True, "mail a correction when a mailed week's numbers change (`off`: only its page says so)", shown="`on`"
+    )
+    correction_weeks: int = _setting(8, "how many weeks back a mailed week is checked for corrections", shown="`8`")
+
+    @field_validator("mail_corrections", mode="before")
+    @classmethod
+    def _on_off(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            lowered = value.strip().lower()
+            if lowered in ("on", "true", "yes", "1"):
+                return True
+            if lowered in ("off", "false", "no", "0"):
+                return False
+            raise ValueError(f"ENGAGEMENT_MAIL_CORRECTIONS must be on or off, not {value!r}")
+        return value
+
+    @field_validator("correction_weeks", mode="before")
+    @classmethod
+    def _weeks(cls, value: Any) -> Any:
+        try:
+            weeks = int(value)
+        except (TypeError, ValueError):
+            raise ValueError("ENGAGEMENT_CORRECTION_WEEKS must be a number of weeks") from None
+        if not 0 <= weeks <= 520:
+            raise ValueError("ENGAGEMENT_CORRECTION_WEEKS must be between 0 and 520")
+        return weeks
 
     @field_validator("public_url")
     @classmethod

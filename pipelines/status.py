@@ -12,13 +12,39 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.lake import state as lake
+from pipelines.lake.freshness import Freshness, freshness
 from pipelines.lake.manifest import read_manifest
 from pipelines.lake.snapshot import over_views
 from pipelines.publish.outputs import stale_outputs
 from pipelines.runs import read_runs
 from pipelines.sql import query
+from pipelines.timeparse import duration_label
 
 NIGHTLY_EVERY = dt.timedelta(hours=36)  # --check: a nightly run older than this is missing
+WARN_AFTER, ERROR_AFTER = dt.timedelta(hours=26), dt.timedelta(hours=50)  # the settings' defaults
+
+
+def freshness_report(fresh: Freshness, now: dt.datetime, warn: dt.timedelta, error: dt.timedelta) -> dict[str, Any]:
+    """How far the data reaches and how old it is at `now`, against the thresholds: level ok, warn or error."""
+    age = fresh.age(now)
+    level = "ok" if age is None or age <= warn else "warn" if age <= error else "error"
+    return {
+        "newest_activity": fresh.newest_label(),
+        "loaded_through": fresh.loaded_through.isoformat() if fresh.loaded_through else None,
+        "ingested_at": fresh.ingested_at.isoformat(timespec="seconds") if fresh.ingested_at else None,
+        "age_hours": round(age.total_seconds() / 3600, 1) if age is not None else None,
+        "age": duration_label(age) if age is not None else None,
+        "warn_after": duration_label(warn),
+        "error_after": duration_label(error),
+        "level": level,
+    }
+
+
+def stale_line(report: dict[str, Any]) -> str:
+    """`stale data: newest activity 2023-12-31 23:12 (1,068 days old; error after 50 h)`."""
+    threshold = report["error_after"] if report["level"] == "error" else report["warn_after"]
+    which = "error" if report["level"] == "error" else "warning"
+    return f"stale data: newest activity {report['newest_activity']} ({report['age']} old; {which} after {threshold})"
 
 
 def _ranges(days: list[dt.date]) -> list[list[str]]:
@@ -66,8 +92,16 @@ def _last_ingest(root: Path, con) -> dict[str, Any] | None:
     }
 
 
-def status(root: Path, out: Path, now: dt.datetime | None = None) -> dict[str, Any]:
-    """The lake's health as a dict (what --json prints), with `problems`: what --check reports."""
+def status(
+    root: Path,
+    out: Path,
+    now: dt.datetime | None = None,
+    warn: dt.timedelta = WARN_AFTER,
+    error: dt.timedelta = ERROR_AFTER,
+) -> dict[str, Any]:
+    """The lake's health as a dict (what --json prints), with `problems` (what --check reports and
+    exits 1 for) and `warnings` (what it reports without failing). `warn`, `error`: the freshness
+    thresholds (ENGAGEMENT_FRESHNESS_WARN, _ERROR)."""
     from zoneinfo import ZoneInfo
 
     now = now or dt.datetime.now(dt.timezone.utc)
@@ -76,7 +110,9 @@ def status(root: Path, out: Path, now: dt.datetime | None = None) -> dict[str, A
         days = con.execute(query("lake/days")).fetchall()
         gaps = _gaps([d for d, *_ in days])
         report = _report(root, out, state, days, gaps, con)
+        report["freshness"] = freshness_report(freshness(root, state), now, warn, error)
         report["problems"] = _problems(report, gaps, now.astimezone(ZoneInfo(state.zone)).date(), now)
+        report["warnings"] = [stale_line(report["freshness"])] if report["freshness"]["level"] == "warn" else []
         return report
 
     return over_views(root, work)
@@ -115,12 +151,15 @@ def _registrations(root: Path, state: lake.LakeState) -> dict[str, int]:
 
 def _problems(report: dict[str, Any], gaps: list[dt.date], today: dt.date, now: dt.datetime) -> list[str]:
     problems = []
+    if report["freshness"]["level"] == "error":
+        problems.append(stale_line(report["freshness"]))
     last = report["last_nightly"]
     if last is None:
         problems.append("no nightly run is recorded in this lake")
     else:
         if last["status"] != "succeeded":
-            problems.append(f"the last nightly run ({last['started']}) failed at step '{last['failed_step']}'")
+            why = f": {last['error']}" if last.get("error") else ""
+            problems.append(f"the last nightly run ({last['started']}) failed at step '{last['failed_step']}'{why}")
         ended = dt.datetime.fromisoformat(last["ended"])
         if now - ended > NIGHTLY_EVERY:
             problems.append(f"no nightly run since {last['ended']} (more than 36 hours)")
@@ -166,6 +205,13 @@ def as_text(report: dict[str, Any]) -> str:
         )
     else:
         lines.append("last ingest: none recorded")
+    fresh = report["freshness"]
+    if fresh["newest_activity"]:
+        lines.append(
+            f"data through: {fresh['loaded_through'] or '-'} (newest activity {fresh['newest_activity']}, "
+            f"{fresh['age']} old; ingested {fresh['ingested_at']}; warn after {fresh['warn_after']}, "
+            f"error after {fresh['error_after']})"
+        )
     lines.append(f"stale outputs: {', '.join(report['stale_outputs']) or 'none'}")
     night = report["last_nightly"]
     if night:
@@ -173,5 +219,6 @@ def as_text(report: dict[str, Any]) -> str:
         lines.append(f"last nightly run: {night['started']} .. {night['ended']}, {how}")
     else:
         lines.append("last nightly run: none recorded")
+    lines += [f"warning: {w}" for w in report["warnings"]]
     lines += [f"problem: {p}" for p in report["problems"]] or ["problems: none"]
     return "\n".join(lines) + "\n"

@@ -1,4 +1,4 @@
-"""Turn the `start` a user gives into the date it names in the server's zone."""
+"""Turn the `start` a user gives into the date it names in the server's zone; read and write durations."""
 
 from __future__ import annotations
 
@@ -44,3 +44,33 @@ def date_of(value: str, tz: str) -> dt.date:
         return moment.astimezone(zone).date()
     except OverflowError:  # 9999-12-31T23:00Z is year 10000 east of UTC: the calendar's last date
         return dt.date.max if moment.year == dt.MAXYEAR else dt.date.min
+
+
+def parse_duration(text: str) -> dt.timedelta:
+    """'26h', '50 h', '2d', '90m', '1d12h', or ISO 8601 'PT26H': a ValueError names the forms."""
+    try:
+        return _duration(text.strip().lower())
+    except (ValueError, OverflowError):
+        raise ValueError(f"{text!r} is not a duration: give one like 26h, 2d, 90m or PT26H") from None
+
+
+def _duration(value: str) -> dt.timedelta:
+    if value.startswith("p"):
+        match = re.fullmatch(r"p(?:(\d+)d)?(?:t(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?)?", value)
+        if match and any(match.groups()):
+            d, h, m, s = (int(g or 0) for g in match.groups())
+            return dt.timedelta(days=d, hours=h, minutes=m, seconds=s)
+    else:
+        parts = re.findall(r"(\d+(?:\.\d+)?)\s*(d|h|m|s)", value)
+        if parts and re.fullmatch(r"(?:\s*\d+(?:\.\d+)?\s*[dhms])+\s*", value):
+            unit = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+            return sum((dt.timedelta(**{unit[u]: float(n)}) for n, u in parts), dt.timedelta(0))
+    raise ValueError(value)
+
+
+def duration_label(delta: dt.timedelta) -> str:
+    """'50 h' under four days, else '1,068 days' (how a threshold or an age reads)."""
+    hours = delta.total_seconds() / 3600
+    if hours < 96:
+        return f"{hours:,.0f} h" if hours >= 1 else f"{delta.total_seconds() / 60:,.0f} min"
+    return f"{delta.days:,} days"

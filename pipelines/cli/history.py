@@ -122,9 +122,11 @@ def cmd_status(
     Zone, first and last day, documents and size on disk; days with raw sessions and days with only
     Rocket.Chat's rollups; gaps (days with nothing between days with data); the last ingest (files,
     documents, rejects by reason); published weeks whose 8 days changed since (stale); the last nightly
-    run. --check is for cron or monitoring: exit 1 with a line per problem when the last nightly run
-    failed or is older than 36 hours, a day of the last 7 has no data while the days around it do, or an
-    output is stale; exit 0 otherwise.
+    run; how far the data reaches and how old its newest activity is. --check is for cron or
+    monitoring: exit 1 with a line per problem when the newest activity is older than
+    ENGAGEMENT_FRESHNESS_ERROR, the last nightly run failed or is older than 36 hours, a day of the last
+    7 has no data while the days around it do, or an output is stale; a newest activity older than
+    ENGAGEMENT_FRESHNESS_WARN is a warning line (exit 0 if nothing else is wrong).
     """
     from pipelines import status as health
     from pipelines.lake import state as lakes
@@ -132,9 +134,10 @@ def cmd_status(
 
     settings = load_settings(lake, out=out)
     lakes.require_lake(settings.lake)
-    report = health.status(settings.lake, settings.out)
+    report = health.status(settings.lake, settings.out, warn=settings.freshness_warn, error=settings.freshness_error)
     if check:
-        print("\n".join(report["problems"]) if report["problems"] else "ok: no problems")
+        lines = report["problems"] + [f"warning: {w}" for w in report["warnings"]]
+        print("\n".join(lines) if lines else "ok: no problems")
         return 1 if report["problems"] else 0
     print(json.dumps(report, indent=1) if as_json else health.as_text(report), end="\n" if as_json else "")
     return 0

@@ -84,8 +84,9 @@ def cmd_ingest(
         mapping = load_mapping(mapping_file, map_ or [], timestamp_format, log_tz)
     sources = list(paths or [])
     if inbox is not None:
-        settings.inbox.mkdir(parents=True, exist_ok=True)
-        sources.append(settings.inbox)
+        from pipelines.inputs.readers import require_inbox
+
+        sources.append(require_inbox(settings.inbox))
     if not sources:
         raise UserError("nothing to ingest: name export files or folders, or use --inbox")
     bars = for_terminal()

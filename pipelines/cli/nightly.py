@@ -50,10 +50,12 @@ def cmd_nightly(
     last complete day in the server's zone (or --date). Runs as a Prefect flow, on Prefect's embedded
     server unless PREFECT_API_URL is set.
     """
+    from pipelines.inputs.readers import require_inbox
     from pipelines.settings import load_settings
 
     settings = load_settings(lake, tz, inbox=inbox, out=out)  # a mistake is one line, before Prefect starts
     run_date = _date(date, "--date")
+    require_inbox(settings.inbox)
     prefect_runtime.quiet()
     from pipelines.flows import nightly
 

@@ -93,6 +93,22 @@ def _counts(con, file_index: int) -> tuple[int, int, int]:
         return 0, 0, 0
 
 
+def reaches(con) -> dict[int, tuple[str | None, str | None]]:
+    """How far each loaded file's stored documents reach, by file index: (newest activity as ISO UTC,
+    latest user_daily day), each None when the file has none (staging/file_reach.sql)."""
+    try:
+        rows = con.execute(query("staging/file_reach")).fetchall()
+    except duckdb.CatalogException:  # nothing loaded
+        return {}
+    return {
+        index: (
+            newest.isoformat(timespec="milliseconds") + "Z" if newest is not None else None,
+            day.isoformat() if day is not None else None,
+        )
+        for index, newest, day in rows
+    }
+
+
 def _forget(con, file_index: int) -> None:
     """Drop one file's documents from `incoming` (if there is anything yet)."""
     with contextlib.suppress(duckdb.CatalogException):

@@ -21,7 +21,7 @@ from pipelines.errors import MachineError, machine_error
 from pipelines.faults import crash_point
 from pipelines.files import atomic_write_bytes, flush_filesystem
 from pipelines.ingest import registrations
-from pipelines.ingest.load import StageJob, load_all, load_staged
+from pipelines.ingest.load import StageJob, load_all, load_staged, reaches
 from pipelines.ingest.merge import merge
 from pipelines.ingest.progress import Progress, Quiet
 from pipelines.inputs.logs import LogMapping
@@ -127,6 +127,9 @@ def ingest(
                 jobs = [StageJob(str(p), i, tz, str(staging), mapping, memory_limit) for i, p in enumerate(todo)]
                 loaded = load_staged(con, stage_map(jobs), staging, known, force, summary, progress)
             crash_point("loaded")
+            # how far each file's stored documents reach (the lake's freshness, lake/freshness.py)
+            by_index = reaches(con) if loaded else {}
+            reach = {item.path: by_index[item.file_index] for item in loaded if item.file_index in by_index}
             if summary.stored:
                 one_version_each = len(loaded) == 1 and loaded[0].fast
                 summary.days_touched = merge(con, writer, one_version_each, progress, summary.notes)
@@ -145,7 +148,10 @@ def ingest(
                 if archive is not None:
                     summary.archived.append(str(_archive(item.path, item.digest, archive)))
                 rejected = len(item.rejects)
-                known.add(manifest.new_entry(item.path, item.digest, item.read, item.read - rejected, rejected, run_at))
+                where = reach.get(item.path, (None, None))
+                known.add(
+                    manifest.new_entry(item.path, item.digest, item.read, item.read - rejected, rejected, run_at, where)
+                )
             if archive is not None and loaded:
                 flush_filesystem(archive)  # the copies are kept before the manifest says so
             crash_point("rejects written")

@@ -38,6 +38,22 @@ LOG_SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".log")
 LOG_SUFFIXES = LOG_SUFFIXES + tuple(s + ".gz" for s in LOG_SUFFIXES)
 
 
+def require_inbox(folder: Path) -> Path:
+    """The inbox folder, which must exist and be readable: a missing one (a typo, an export job that
+    never ran) is an error, never an empty night."""
+    import os
+
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise UserError(
+            f"the inbox {folder} {what}: create it and have the exports copied there, or name the right folder",
+            "inbox",
+        )
+    if not os.access(folder, os.R_OK | os.X_OK):
+        raise UserError(f"the inbox {folder} cannot be read: give this user read access to it", "inbox")
+    return folder
+
+
 def find_inputs(paths: list[str | Path], notes: list[str] | None = None, logs: bool = False) -> list[Path]:
     """Expand files and folders (recursively) into the sorted list of export files to read.
 

@@ -26,6 +26,9 @@ class Entry(NamedTuple):
     stored: int
     rejected: int
     ingested_at: str
+    # how far the file's stored documents reach (lake/freshness.py); absent from older manifests
+    newest_activity: str | None = None  # the latest loginAt/lastActivityAt of its sessions, ISO UTC
+    newest_rollup_day: str | None = None  # the latest day of its user_daily rollups
 
 
 class Manifest:
@@ -107,9 +110,16 @@ def content_hash(path: Path) -> str:
 
 
 def new_entry(
-    path: Path, digest: str, documents: int, stored: int, rejected: int, ingested_at: str | None = None
+    path: Path,
+    digest: str,
+    documents: int,
+    stored: int,
+    rejected: int,
+    ingested_at: str | None = None,
+    reach: tuple[str | None, str | None] = (None, None),
 ) -> Entry:
-    """The manifest entry for a file just ingested (at `ingested_at`: the run's time, now by default)."""
+    """The manifest entry for a file just ingested (at `ingested_at`: the run's time, now by default);
+    `reach`: its newest activity and latest rollup day."""
     st = path.stat()
     return Entry(
         path=str(path.resolve()),
@@ -120,4 +130,6 @@ def new_entry(
         stored=stored,
         rejected=rejected,
         ingested_at=ingested_at or dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        newest_activity=reach[0],
+        newest_rollup_day=reach[1],
     )

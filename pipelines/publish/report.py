@@ -13,6 +13,7 @@ from typing import Any
 
 from pipelines.days import between, clipped, shifted
 from pipelines.lake import state as lake
+from pipelines.lake.freshness import BEFORE_LAKE, LOADED, NOT_LOADED, Freshness, freshness
 from pipelines.metrics.weekly import WINDOW_DAYS, weekly_data, window
 
 
@@ -24,11 +25,21 @@ def _pct(now: float, before: float) -> float | None:
     return None if not before else round((now - before) / before * 100, 1)
 
 
-def subject(end: dt.date, distinct: int, previous_distinct: int, user_days: int, previous_user_days: int) -> str:
+def subject(
+    end: dt.date,
+    distinct: int,
+    previous_distinct: int | None,
+    user_days: int,
+    previous_user_days: int | None,
+    loaded_days: int = WINDOW_DAYS,
+) -> str:
     """The email's subject: distinct active users against the previous 8-day window's distinct users,
-    user-days against its user-days (never one against the other)."""
+    user-days against its user-days (never one against the other). A previous count of None is not
+    comparable (that window is not wholly loaded): no change is stated. A partial week says so."""
     users = f"{distinct:,} active user{'s' * (distinct != 1)}"
-    if not previous_distinct:
+    if previous_distinct is None:
+        pass
+    elif not previous_distinct:
         users += " (none the week before)"
     elif distinct == previous_distinct:
         users += " (as many as the week before)"
@@ -37,18 +48,22 @@ def subject(end: dt.date, distinct: int, previous_distinct: int, user_days: int,
     days = f"{user_days:,} user-day{'s' * (user_days != 1)}"
     if previous_user_days:
         days += f" ({(user_days - previous_user_days) / previous_user_days * 100:+.0f}% vs {previous_user_days:,})"
-    return f"Chat activity, week ending {end.day} {end.strftime('%b')} {end.year:04d}: {users}, {days}"
+    partial = f" (partial: {loaded_days} of {WINDOW_DAYS} days)" if loaded_days < WINDOW_DAYS else ""
+    return f"Chat activity, week ending {end.day} {end.strftime('%b')} {end.year:04d}: {users}, {days}{partial}"
 
 
 TREND_WEEKS = 12
 
 
-def _counters(root: Path, end: dt.date) -> list[dict[str, Any]]:
-    """DAU, WAU and MAU on `end` with their change against the day before (Rocket.Chat's counters)."""
+def _counters(root: Path, end: dt.date, fresh: Freshness) -> list[dict[str, Any]]:
+    """DAU, WAU and MAU on `end` with their change against the day before (Rocket.Chat's counters);
+    no change where the day before is not loaded."""
     from pipelines.metrics.history import trend
 
     rows = trend(root, clipped(end, -1), end, require=False).to_pylist()
     today, before = rows[-1], rows[0] if len(rows) == 2 else None
+    if before is not None and fresh.status(before["date"]) != LOADED:
+        before = None
     out = []
     for key, label, what in (
         ("dau", "DAU", "active users that day"),
@@ -61,9 +76,15 @@ def _counters(root: Path, end: dt.date) -> list[dict[str, Any]]:
     return out
 
 
-def _in_context(root: Path, end: dt.date, held: list[str]) -> dict[str, Any]:
-    """What puts the week in context: the counters on its last day, the 12 windows ending on the same
-    weekday (this one last), and the neighbouring weeks to link to."""
+def _window_loaded(fresh: Freshness, end: dt.date) -> bool:
+    """True when every day of the 8-day window ending on `end` is loaded."""
+    first, last = window(end)
+    return fresh.status(first) == LOADED and fresh.status(last) == LOADED
+
+
+def _in_context(root: Path, end: dt.date, held: list[str], fresh: Freshness) -> dict[str, Any]:
+    """What puts the week in context: the counters on its last loaded day, the 12 windows ending on
+    the same weekday (this one last), and the neighbouring weeks to link to."""
     from pipelines.metrics.history import windows
 
     ends = [e for e in (shifted(end, -7 * i) for i in range(TREND_WEEKS - 1, -1, -1)) if e is not None]
@@ -75,12 +96,18 @@ def _in_context(root: Path, end: dt.date, held: list[str]) -> dict[str, Any]:
             "current": e == end,
             # the whole window lies before the lake's first day: no data, which is not zero users
             "before_lake": not held or e.isoformat() < held[0],
+            # some of its days are before the lake's data or not loaded yet: a lower bound
+            "partial": not _window_loaded(fresh, e),
         }
         for e, users, _ in windows(root, ends)
     ]
     previous, following = shifted(end, -7), shifted(end, 7)
+    counted_on = min(end, fresh.loaded_through) if fresh.loaded_through else end
+    counted = fresh.status(counted_on) == LOADED and counted_on >= window(end)[0]
     return {
-        "counters": _counters(root, end),
+        # none when no day of the week is loaded: a count of a day the lake cannot tell is not zero
+        "counters": _counters(root, counted_on, fresh) if counted else [],
+        "counters_on": counted_on.isoformat(),
         "weeks": weeks,
         "max_week_users": max((w["users"] for w in weeks), default=0),
         "previous_end": previous.isoformat() if previous and held and previous.isoformat() >= held[0] else None,
@@ -88,9 +115,30 @@ def _in_context(root: Path, end: dt.date, held: list[str]) -> dict[str, Any]:
     }
 
 
+def _day_label(day: dt.date) -> str:
+    """Fri 19 May"""
+    return f"{day.strftime('%a')} {day.day} {day.strftime('%b')}"
+
+
+def data_line(fresh: Freshness) -> str:
+    """'data through 2023-05-19 21:39 UTC · ingested 2026-12-03 16:11 UTC': how far the data reaches."""
+    newest = fresh.newest_label()
+    if newest is None:
+        return "no data yet"
+    zone = "" if fresh.newest_activity is None else f" {fresh.zone}"
+    ingested = fresh.ingested_at.strftime("%Y-%m-%d %H:%M UTC") if fresh.ingested_at else "-"
+    return f"data through {newest}{zone} · ingested {ingested}"
+
+
 def week_context(root: Path, end: dt.date, today: dt.date | None = None) -> dict[str, Any]:
-    """Everything a report of the week ending on `end` shows."""
+    """Everything a report of the week ending on `end` shows.
+
+    Only loaded days (lake/freshness.py) are counted: a day not loaded yet, or before the lake's data,
+    shows no users, no bar and no change; averages are over the loaded days; a change against the
+    week before is stated only where both sides are loaded.
+    """
     state = lake.require_lake(root)
+    fresh = freshness(root, state)
     body = weekly_data(root, end)
     # near 0001-01-01 the weeks before do not exist: they have no users
     previous_body = weekly_data(root, shifted(end, -7))
@@ -102,48 +150,68 @@ def week_context(root: Path, end: dt.date, today: dt.date | None = None) -> dict
     days = []
     for iso in between(first, end):
         day = dt.date.fromisoformat(iso)
-        users = current.get(day, 0)
-        before = earlier.get(shifted(day, -7))
+        status = fresh.status(day)
+        loaded = status == LOADED
+        users = current.get(day, 0) if loaded else 0
+        week_before = shifted(day, -7)
+        comparable = loaded and week_before is not None and fresh.status(week_before) == LOADED
+        before = earlier.get(week_before, 0) if comparable else None
         days.append(
             {
                 "date": day.isoformat(),
                 "weekday": day.strftime("%a"),
-                "label": f"{day.strftime('%a')} {day.day} {day.strftime('%b')}",
+                "label": _day_label(day),
                 "users": users,
+                "status": status,
+                "loaded": loaded,
                 "week_before": before,
                 "change": None if before is None else users - before,
                 "change_pct": _pct(users, before or 0) if before is not None else None,
-                "missing": day not in current,
+                "missing": loaded and day not in current,
             }
         )
-    counted = [d for d in days if not d["missing"]]
-    total = sum(d["users"] for d in days)
-    previous_total = sum(previous_body_item["users"] for previous_body_item in previous_body["month"])
+    loaded_days = [d for d in days if d["loaded"]]
+    counted = [d for d in loaded_days if not d["missing"]]
+    total = sum(d["users"] for d in loaded_days)
+    complete = len(loaded_days) == WINDOW_DAYS
+    previous_end = shifted(end, -7)
+    previous_complete = previous_end is not None and _window_loaded(fresh, previous_end)
+    previous_total = sum(i["users"] for i in previous_body["month"])
     held = sorted(state.files["sessions"])
-    notices = []
-    for d in days:
-        if d["date"] in state.files["sessions"]:
-            continue
-        if held and held[0] < d["date"] < held[-1]:  # a hole in the data: likely a missing export
+    notices: list[str] = []
+    if not complete:
+        notices.append(_completeness_notice(days, fresh))
+    for d in loaded_days:
+        if d["date"] not in state.files["sessions"] and held and held[0] < d["date"] < held[-1]:
+            # a hole in the data: likely a missing export
             notices.append(f"No data for {d['label']}, while the days around it have data: an export may be missing.")
-        elif d["missing"]:
-            notices.append(f"No data yet for {d['label']}.")
     if end >= clipped(today, -1):
         notices.append(
             "The last days may be incomplete: Rocket.Chat aggregates sessions nightly, and exports of the "
             "most recent days can still grow."
         )
-    context_extra = _in_context(root, end, held)
+    context_extra = _in_context(root, end, held, fresh)
     # the distinct users of this window and of the one a week before: the 12 weeks' last two
     weeks = context_extra["weeks"]
     distinct = weeks[-1]["users"]
     previous_distinct = weeks[-2]["users"] if len(weeks) > 1 else 0
-    change_pct = _pct(total, previous_total)
-    distinct_pct = _pct(distinct, previous_distinct)
-    state_file = root / lake.STATE_FILE
+    comparable = complete and previous_complete
+    change_pct = _pct(total, previous_total) if comparable else None
+    distinct_pct = _pct(distinct, previous_distinct) if comparable else None
+    if comparable:
+        versus = (
+            f" (previous week {previous_distinct:,}" + (f", {distinct_pct:+.0f}%" if distinct_pct else "") + ")"
+            if previous_distinct
+            else ""
+        )
+        previous_label = f"previous week {previous_total}"
+    else:
+        why = "this week is partial" if not complete else "the previous week is not wholly loaded"
+        versus = f" (no comparison: {why})"
+        previous_label = f"no comparison: {why}"
     return (
         context_extra
-        | headline(end, distinct, total)
+        | headline(end, distinct, total, len(loaded_days))
         | {
             "body": body,
             "start": first.isoformat(),
@@ -151,26 +219,52 @@ def week_context(root: Path, end: dt.date, today: dt.date | None = None) -> dict
             "days": days,
             "max_users": max((d["users"] for d in days), default=0),
             "total_user_days": total,
+            "loaded_days": len(loaded_days),
+            "partial": not complete,
+            "completeness": None if complete else completeness(days),
             # on a tie, the earlier day
             "busiest": max(counted, key=lambda d: d["users"]) if counted else None,
             "quietest": min(counted, key=lambda d: d["users"]) if counted else None,
             "previous_total_user_days": previous_total,
+            "previous_label": previous_label,
             "change_vs_previous_pct": change_pct,
             "previous_distinct_users": previous_distinct,
             "distinct_change_pct": distinct_pct,
             # beside the distinct users on the page and in the email: "(previous week 32, +3%)"
-            "distinct_versus": (
-                f" (previous week {previous_distinct:,}" + (f", {distinct_pct:+.0f}%" if distinct_pct else "") + ")"
-                if previous_distinct
-                else ""
-            ),
-            "updated_at": dt.datetime.fromtimestamp(state_file.stat().st_mtime, dt.timezone.utc).strftime(
-                "%Y-%m-%d %H:%M UTC"
-            ),
+            "distinct_versus": versus,
+            "data_line": data_line(fresh),
             "notices": notices,
-            "subject": subject(end, distinct, previous_distinct, total, previous_total),
+            "subject": subject(
+                end,
+                distinct,
+                previous_distinct if comparable else None,
+                total,
+                previous_total if comparable else None,
+                len(loaded_days),
+            ),
         }
     )
+
+
+def completeness(days: list[dict[str, Any]]) -> str:
+    """'5 of 8 days loaded (through Fri 19 May)'"""
+    loaded = [d for d in days if d["loaded"]]
+    through = f" (through {loaded[-1]['label']})" if loaded else ""
+    return f"{len(loaded)} of {len(days)} days loaded{through}"
+
+
+def _completeness_notice(days: list[dict[str, Any]], fresh: Freshness) -> str:
+    """The partial week's notice: how many days are loaded, and what the others are."""
+    parts = [f"Partial week: {completeness(days)}."]
+    waiting = [d["label"] for d in days if d["status"] == NOT_LOADED]
+    before = [d["label"] for d in days if d["status"] == BEFORE_LAKE]
+    if waiting:
+        parts.append(f"Not loaded yet: {', '.join(waiting)}.")
+    if before:
+        since = f" (it begins {_day_label(fresh.first_day)})" if fresh.first_day else ""
+        parts.append(f"Before the lake's data{since}: {', '.join(before)}.")
+    parts.append("Averages are over the loaded days; no change is stated against the week before.")
+    return " ".join(parts)
 
 
 @functools.cache
@@ -199,9 +293,11 @@ def history_context(root: Path) -> dict[str, Any]:
     weekday, and DAU/WAU/MAU of each day of the year up to its last day."""
     from pipelines.metrics.history import trend, windows
 
-    held = sorted(lake.read_state(root).files["sessions"])
+    state = lake.read_state(root)
+    held = sorted(state.files["sessions"])
     if not held:
         return {"lake_weeks": [], "max_lake_week": 0, "year": [], "max_year": 0, "year_since": None}
+    fresh = freshness(root, state)
     first, last = dt.date.fromisoformat(held[0]), dt.date.fromisoformat(held[-1])
     ends = []
     end: dt.date | None = last
@@ -216,6 +312,7 @@ def history_context(root: Path) -> dict[str, Any]:
             "user_days": user_days,
             "current": e == last,
             "before_lake": False,
+            "partial": not _window_loaded(fresh, e),
         }
         for e, n, user_days in windows(root, ends[::-1])
     ]
@@ -238,17 +335,18 @@ def date_label(day: dt.date) -> str:
     return f"{day.day} {day.strftime('%B')} {day.year:04d}"
 
 
-def headline(end: dt.date, distinct_users: int, user_days: int) -> dict[str, Any]:
-    """A week's headline, as its page shows it and the index lists it."""
+def headline(end: dt.date, distinct_users: int, user_days: int, loaded_days: int = WINDOW_DAYS) -> dict[str, Any]:
+    """A week's headline, as its page shows it and the index lists it: the average over its loaded days."""
     return {
         "end": end.isoformat(),
         "end_label": date_label(end),
         "distinct_users": distinct_users,
-        "average_daily_users": round(user_days / WINDOW_DAYS, 1),
+        "average_daily_users": round(user_days / loaded_days, 1) if loaded_days else None,
+        "loaded_days": loaded_days,
     }
 
 
-HEADLINE_KEYS = ("end", "end_label", "distinct_users", "average_daily_users")
+HEADLINE_KEYS = ("end", "end_label", "distinct_users", "average_daily_users", "loaded_days")
 
 
 def index_page(
