@@ -124,11 +124,14 @@ def sample_lake(tmp_path_factory):
             "Chat activity, week ending 12 May 2023: 33 active users (+3% vs 32 the week before), "
             "101 user-days (+6% vs 95)",
         ),
-        # the lake's first week: nothing before it to compare with
-        ("2023-04-30", "Chat activity, week ending 30 Apr 2023: 22 active users (none the week before), 29 user-days"),
-        # a week without users, and the calendar's first week (no week before exists)
-        ("2022-04-30", "Chat activity, week ending 30 Apr 2022: 0 active users (none the week before), 0 user-days"),
-        ("0001-01-03", "Chat activity, week ending 3 Jan 0001: 0 active users (none the week before), 0 user-days"),
+        # the lake's first week (it begins on 28 Apr): partial, and nothing before it to compare with
+        (
+            "2023-04-30",
+            "Chat activity, week ending 30 Apr 2023: 22 active users, 29 user-days (partial: 3 of 8 days)",
+        ),
+        # a week before the lake's data, and the calendar's first week (no week before exists)
+        ("2022-04-30", "Chat activity, week ending 30 Apr 2022: 0 active users, 0 user-days (partial: 0 of 8 days)"),
+        ("0001-01-03", "Chat activity, week ending 3 Jan 0001: 0 active users, 0 user-days (partial: 0 of 8 days)"),
     ],
 )
 def test_the_subject_compares_like_with_like(sample_lake, end, subject):
@@ -150,18 +153,27 @@ def test_the_headline_figures_say_which_is_which(sample_lake):
     assert "Active users this week: 33 (previous week 32, +3%)" in text
     assert "User-days:              101 (previous week 95, +6%)" in text
     first = report.week_context(sample_lake, dt.date(2023, 4, 30), today=dt.date(2024, 1, 1))
-    assert "active users this week</div>" in report.render_page(first)  # nothing to compare with
+    # nothing to compare with
+    assert "active users this week (no comparison: this week is partial)</div>" in report.render_page(first)
 
 
-def test_days_after_the_last_data_are_not_yet_there(two_weeks):
+def test_days_after_the_last_data_are_not_loaded_yet(two_weeks):
     context = report.week_context(two_weeks, dt.date(2023, 5, 21), today=dt.date(2023, 5, 22))
-    assert context["notices"][:3] == [
+    assert context["notices"][:2] == [
+        "Partial week: 6 of 8 days loaded (through Fri 19 May). Not loaded yet: Sat 20 May, Sun 21 May. "
+        "Averages are over the loaded days; no change is stated against the week before.",
         "No data for Sun 14 May, while the days around it have data: an export may be missing.",
-        "No data yet for Sat 20 May.",
-        "No data yet for Sun 21 May.",
     ]
-    assert "may be incomplete" in context["notices"][3]
+    assert "may be incomplete" in context["notices"][2]
     assert (context["previous_end"], context["next_end"]) == ("2023-05-14", None)
+    assert [d["status"] for d in context["days"]] == ["loaded"] * 6 + ["not loaded yet"] * 2
+    # the loaded days' users: 14..19 May (none on Sunday 14)
+    assert context["total_user_days"] == 0 + 3 + 3 + 5 + 3 + 3
+    assert context["average_daily_users"] == round(17 / 6, 1)
+    assert [d["change"] for d in context["days"]][-2:] == [None, None]
+    assert context["change_vs_previous_pct"] is None and context["distinct_change_pct"] is None
+    assert context["subject"].endswith("(partial: 6 of 8 days)")
+    assert context["counters_on"] == "2023-05-19"  # the last loaded day, not an empty Sunday
 
 
 def test_the_week_in_context_uses_the_history_functions(two_weeks):

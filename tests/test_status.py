@@ -21,9 +21,10 @@ def _day(days_ago: int) -> str:
 
 
 def recent_docs(missing: set[int] = frozenset()) -> list[dict]:
-    """Sessions on each of the last 10 days (but those `missing` days ago), and a rollup 12 days ago."""
+    """Sessions on each of the last 10 days (but those `missing` days ago), and a rollup 12 days ago;
+    the newest activity is yesterday at 23:00 (fresh: under 25 hours old whenever the test runs)."""
     docs = [
-        session(f"s{n}", "u1", f"{_day(n)}T10:00:00.000Z", f"{_day(n)}T11:00:00.000Z")
+        session(f"s{n}", "u1", f"{_day(n)}T10:00:00.000Z", f"{_day(n)}T{23 if n == 1 else 11}:00:00.000Z")
         for n in range(1, 11)
         if n not in missing
     ]
