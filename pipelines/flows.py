@@ -44,6 +44,7 @@ ingest_inbox = task(
 )
 # mail.send retries with backoff itself: the task does not retry on top of it
 send_report = task(runs.send_report, name="send report")
+send_corrections = task(runs.send_corrections, name="send corrections")
 publish_week = task(runs.publish_week, name="publish week")
 BACKFILL_TASKS = 8  # a backfill's weeks go to at most this many tasks (a task run costs Prefect ~60 ms)
 
@@ -75,9 +76,11 @@ def ingest_files(paths: list[str], settings: Settings | None = None, force: bool
     return ingest_with(settings or load_settings(), paths, force=force, stage_map=stage_map).lines()
 
 
-def _summary_markdown(summary_lines: list[str], weeks: list[outputs.WeekOutput]) -> str:
-    lines = ["# Nightly run", "", *[f"- {line}" for line in summary_lines], "", "## Outputs", ""]
-    lines += [f"- `{w.path}`: {'written' if w.written else 'unchanged'}" for w in weeks]
+def _summary_markdown(result: runs.NightlyResult) -> str:
+    lines = ["# Nightly run", "", *[f"- {line}" for line in result.summary], "", "## Outputs", ""]
+    partial = f" (partial: {result.loaded_days} of 8 days loaded)" if result.loaded_days < 8 else ""
+    lines += [f"- `{result.week.path}`: {'written' if result.week.written else 'unchanged'}{partial}"]
+    lines += [f"- correction mailed ({c.via}): {c.subject}" for c in result.corrections]
     return "\n".join(lines) + "\n"
 
 
@@ -90,7 +93,7 @@ def nightly(settings: Settings | None = None, run_date: dt.date | None = None, d
     """
     settings = settings or load_settings()
     logger = get_run_logger()
-    steps = runs.Steps(ingest=ingest_inbox, publish=publish_week, send=send_report)
+    steps = runs.Steps(ingest=ingest_inbox, publish=publish_week, send=send_report, correct=send_corrections)
     if dask_address:
         from prefect_dask import DaskTaskRunner
 
@@ -102,15 +105,21 @@ def nightly(settings: Settings | None = None, run_date: dt.date | None = None, d
         steps = replace(steps, ingest=ingest_on_cluster)
     result = runs.nightly_run(settings, run_date, dt.datetime.now(dt.timezone.utc), steps)
     end, week = result.end, result.week
+    for line in result.summary:
+        if line.startswith("warning: "):
+            logger.warning(line.removeprefix("warning: "))
     logger.info("week ending %s: %s", end, "written" if week.written else "unchanged")
+    for correction in result.corrections:
+        logger.info("correction of the week ending %s: %s (%s)", correction.end, correction.subject, correction.via)
+    partial = f" (partial: {result.loaded_days} of 8 days loaded)" if result.loaded_days < 8 else ""
     create_table_artifact(
         key="weekly-data",
         table=[
             {"date": f"{i['year']}-{i['month']:02d}-{i['day']:02d}", "users": i["users"]} for i in week.body["month"]
         ],
-        description=f"Active users per day, week ending {end.isoformat()}",
+        description=f"Active users per day, week ending {end.isoformat()}{partial}",
     )
-    create_markdown_artifact(key="nightly-summary", markdown=_summary_markdown(result.summary, [week]))
+    create_markdown_artifact(key="nightly-summary", markdown=_summary_markdown(result))
     return result.as_dict()
 
 

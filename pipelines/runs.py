@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pipelines.ingest.run import ingest_with
@@ -71,6 +71,32 @@ def send_report(settings: Settings, end: dt.date):
     return mail.send_week(context, settings.out, settings.outbox, resolve(MailSettings))
 
 
+def send_corrections(settings: Settings, end: dt.date) -> list:
+    """For each week mailed in the last ENGAGEMENT_CORRECTION_WEEKS weeks up to `end` whose numbers
+    changed since: its outputs published again (its page saying what was corrected) and one
+    correction mailed (publish/mail.py). The corrections made."""
+    from pipelines.lake.freshness import freshness
+    from pipelines.publish import mail, report
+
+    smtp = resolve(MailSettings)
+    oldest = end - dt.timedelta(days=7 * smtp.correction_weeks)
+    ends = sorted({e["end"] for e in mail.mailed(settings.out) if oldest.isoformat() <= e["end"] <= end.isoformat()})
+    fresh = freshness(settings.lake)
+    why = f"late data ingested on {fresh.ingested_at:%Y-%m-%d}" if fresh.ingested_at else "the lake changed"
+    made = []
+    for iso in ends:
+        day = dt.date.fromisoformat(iso)
+        correction = mail.correct_week(
+            report.week_context(settings.lake, day), settings.out, settings.outbox, smtp, why
+        )
+        if correction is not None:
+            publish_week(settings, day, index=False)  # its JSON and page, the page with the correction
+            made.append(correction)
+    if made:
+        outputs.write_index(settings.out, settings.lake)
+    return made
+
+
 @dataclass(frozen=True)
 class Steps:
     """How each step is run: the plain functions above, or the flow's tasks wrapping them."""
@@ -78,6 +104,7 @@ class Steps:
     ingest: Callable[[Settings], list[str]] = ingest_inbox
     publish: Callable[[Settings, dt.date], outputs.WeekOutput] = publish_week
     send: Callable[[Settings, dt.date], Any] = send_report
+    correct: Callable[[Settings, dt.date], list] = send_corrections
 
 
 @dataclass(frozen=True)
@@ -86,6 +113,8 @@ class NightlyResult:
     end: dt.date
     week: outputs.WeekOutput
     delivery: Any
+    corrections: list = field(default_factory=list)
+    loaded_days: int = 8
 
     def as_dict(self) -> dict:
         """What the command prints."""
@@ -94,6 +123,8 @@ class NightlyResult:
             "path": str(self.week.path),
             "written": self.week.written,
             "delivery": self.delivery.via,
+            "loaded_days": self.loaded_days,
+            "corrections": [{"end": c.end, "via": c.via, "subject": c.subject} for c in self.corrections],
             "body": self.week.body,
         }
 
@@ -131,14 +162,28 @@ def nightly_run(
                 record["outputs"] = {str(week.path): "written" if week.written else "unchanged"}
                 delivery = _step("send report", steps.send, settings, end)
                 record["delivery"] = delivery.via
+                corrections = _step("send corrections", steps.correct, settings, end)
+                record["corrections"] = [c.end for c in corrections]
             record["status"] = "succeeded"
-            return NightlyResult(summary, end, week, delivery)
+            loaded = _loaded_days(settings, end)
+            record["loaded_days"] = loaded
+            return NightlyResult(summary, end, week, delivery, corrections, loaded)
         except StepFailed as exc:
             record["failed_step"], record["error"] = exc.step, str(exc.__cause__ or exc)
             raise
         finally:
             record["ended"] = _now()
             append_run(settings.lake, record)
+
+
+def _loaded_days(settings: Settings, end: dt.date) -> int:
+    """How many of the week's 8 days are loaded (lake/freshness.py)."""
+    from pipelines.days import between
+    from pipelines.lake.freshness import LOADED, freshness
+    from pipelines.metrics.weekly import window
+
+    fresh = freshness(settings.lake)
+    return sum(fresh.status(dt.date.fromisoformat(d)) == LOADED for d in between(*window(end)))
 
 
 def _new_files(settings: Settings, since: str) -> int:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from typing import Annotated, Optional
 
 import typer
 
 from pipelines.cli.options import Lake, OutFile, Start, Zone, _write, command
+from pipelines.errors import UserError
 
 
 @command("report")
@@ -36,6 +38,10 @@ def cmd_send(
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="build the message, send nothing")] = False,
     resend: Annotated[bool, typer.Option("--resend", help="send even if this week already went to them")] = False,
+    correction: Annotated[
+        bool,
+        typer.Option("--correction", help="mail the correction of a week whose numbers changed since it was mailed"),
+    ] = False,
     out: Annotated[
         Optional[str],
         typer.Option(metavar="DIR", help="where the delivery ledger is (env ENGAGEMENT_OUT, default data/out)"),
@@ -48,7 +54,9 @@ def cmd_send(
     The report of the week ending on the date of --start: HTML and plain text, the JSON attached.
     SMTP settings come from ENGAGEMENT_SMTP_HOST/PORT/SECURITY/USER/PASSWORD, ENGAGEMENT_MAIL_FROM and
     ENGAGEMENT_MAIL_TO; without a host the message is written to the outbox (ENGAGEMENT_OUTBOX, default
-    data/outbox). A week already sent to the same people is not sent again unless --resend.
+    data/outbox). A week already sent to the same people is not sent again unless --resend; if its
+    numbers changed since, --correction mails them a correction (old and new numbers), as the nightly
+    run does by itself.
     """
     from pipelines.lake.zones import lake_zone
     from pipelines.publish import mail, outputs, report
@@ -59,6 +67,8 @@ def cmd_send(
     zone = lake_zone(settings.lake, settings.tz, settings.tz_explicit)
     context = report.week_context(settings.lake, date_of(start, zone))
     smtp = resolve(MailSettings)
+    if correction:
+        return _send_correction(settings, smtp, context)
     try:
         with outputs.publishing(settings.out, settings.outbox):
             delivery = mail.send_week(
@@ -67,11 +77,44 @@ def cmd_send(
     except mail.DeliveryFailed as exc:
         print(f"engagement send: {exc}; the report stays in {settings.outbox}", file=sys.stderr)
         return 1
+    nobody = "" if delivery.recipients else " and no recipient (--to, ENGAGEMENT_MAIL_TO)"
     where = {
         "smtp": f"sent to {', '.join(delivery.recipients)} via {smtp.smtp_host}:{smtp.smtp_port}",
-        "outbox": f"no SMTP server set (ENGAGEMENT_SMTP_HOST): written to {delivery.eml}",
+        "outbox": f"no SMTP server set (ENGAGEMENT_SMTP_HOST){nobody}: written to {delivery.eml}",
         "dry-run": f"would send {context['subject']!r} to {', '.join(delivery.recipients) or '(nobody)'}",
-        "skipped": f"already sent to {', '.join(delivery.recipients)} (--resend sends it again)",
+        "skipped": f"already sent to {', '.join(delivery.recipients) or '(nobody)'} (--resend sends it again)",
     }[delivery.via]
+    was = mail.stated_numbers(settings.out, context["end"]) if delivery.via == "skipped" else None
+    if was is not None and was != mail.week_numbers(context):
+        changed = "; ".join(mail.changes(was, mail.week_numbers(context)))
+        where = (
+            f"already sent to {', '.join(delivery.recipients) or '(nobody)'}, but its numbers changed since: "
+            f"{changed} (--correction mails the correction, --resend the whole week again)"
+        )
     print(f"{context['subject']}\n{where}")
+    return 0
+
+
+def _send_correction(settings, smtp, context) -> int:
+    """`send --correction`: the week's correction, if its numbers changed since it was mailed."""
+    from pipelines.lake.freshness import freshness
+    from pipelines.publish import mail, outputs
+
+    if mail.stated_numbers(settings.out, context["end"]) is None:
+        raise UserError(f"the week ending {context['end']} was not mailed: send it first (without --correction)")
+    fresh = freshness(settings.lake)
+    why = f"late data ingested on {fresh.ingested_at:%Y-%m-%d}" if fresh.ingested_at else "the lake changed"
+    try:
+        with outputs.publishing(settings.out, settings.outbox):
+            made = mail.correct_week(context, settings.out, settings.outbox, smtp, why)
+            if made is not None:
+                outputs.write_report(settings.lake, settings.out, dt.date.fromisoformat(context["end"]))
+    except mail.DeliveryFailed as exc:
+        print(f"engagement send: {exc}; the correction stays in {settings.outbox}", file=sys.stderr)
+        return 1
+    if made is None:
+        print(f"the week ending {context['end']} has the numbers it was mailed with: no correction to send")
+        return 0
+    how = {"smtp": f"sent to {', '.join(made.recipients)}", "outbox": f"written to {made.eml}"}
+    print(f"{made.subject}\n{how.get(made.via, 'recorded only (ENGAGEMENT_MAIL_CORRECTIONS is off)')}")
     return 0

@@ -102,6 +102,18 @@ def _key_path(folder: Path, end: dt.date, suffix: str) -> Path:
     return folder / KEYS / f"{end.isoformat()}{suffix}.key"
 
 
+def output_key(out: Path, state: lake.LakeState, end: dt.date, suffix: str) -> str:
+    """The key an output of `end` is written for: its window's; a page's, with the corrections its
+    week has had (a new one writes the page again)."""
+    key = window_key(state, end)
+    if suffix == ".html":
+        from pipelines.publish.mail import corrections_of
+
+        if corrections := corrections_of(out, end.isoformat()):
+            key = _key([key, json.dumps(corrections, sort_keys=True)])
+    return key
+
+
 def stale_outputs(out: Path, state: lake.LakeState) -> list[str]:
     """The published outputs (folder/<end><suffix>) whose 8 days changed after they were written."""
     stale = []
@@ -111,7 +123,7 @@ def stale_outputs(out: Path, state: lake.LakeState) -> list[str]:
                 end = dt.date.fromisoformat(key_file.name.removesuffix(f"{suffix}.key"))
             except ValueError:  # not one of ours
                 continue
-            if _read(key_file) != window_key(state, end):
+            if _read(key_file) != output_key(out, state, end, suffix):
                 stale.append(f"{folder}/{end.isoformat()}{suffix}")
     return stale
 
@@ -119,9 +131,9 @@ def stale_outputs(out: Path, state: lake.LakeState) -> list[str]:
 def up_to_date(out: Path, state: lake.LakeState, end: dt.date) -> bool:
     """True when every keyed output of `end` (JSON, page) exists and was written from its window's
     current inputs: publishing it again would change nothing."""
-    key = window_key(state, end)
     return all(
-        (out / folder / f"{end.isoformat()}{suffix}").exists() and _read(_key_path(out / folder, end, suffix)) == key
+        (out / folder / f"{end.isoformat()}{suffix}").exists()
+        and _read(_key_path(out / folder, end, suffix)) == output_key(out, state, end, suffix)
         for folder, suffix in KEYED
     )
 
@@ -154,16 +166,17 @@ def _keyed_write(folder: Path, end: dt.date, suffix: str, key: str, force: bool,
 
 def write_report(root: Path, out: Path, end: dt.date, force: bool = False) -> tuple[Path, bool]:
     """Write out/reports/<end>.html and refresh out/reports/index.html; keyed like the JSON."""
-    from pipelines.publish import report
+    from pipelines.publish import mail, report
 
     folder = out / "reports"
     rendered: dict = {}
 
     def render() -> str:
-        rendered.update(report.week_context(root, end))
+        rendered.update(report.week_context(root, end), corrections=mail.corrections_of(out, end.isoformat()))
         return report.render_page(rendered)
 
-    path, written, _ = _keyed_write(folder, end, ".html", window_key(lake.require_lake(root), end), force, render)
+    key = output_key(out, lake.require_lake(root), end, ".html")
+    path, written, _ = _keyed_write(folder, end, ".html", key, force, render)
     if rendered:
         headline = {k: rendered[k] for k in report.HEADLINE_KEYS}
         atomic_write_bytes(folder / KEYS / f"{end.isoformat()}.json", json.dumps(headline).encode("utf-8"))

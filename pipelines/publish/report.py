@@ -234,6 +234,8 @@ def week_context(root: Path, end: dt.date, today: dt.date | None = None) -> dict
             "distinct_versus": versus,
             "data_line": data_line(fresh),
             "notices": notices,
+            # corrections mailed for this week (publish/mail.py's ledger): the published page shows them
+            "corrections": [],
             "subject": subject(
                 end,
                 distinct,
