@@ -141,3 +141,53 @@ def cmd_status(
         return 1 if report["problems"] else 0
     print(json.dumps(report, indent=1) if as_json else health.as_text(report), end="\n" if as_json else "")
     return 0
+
+
+@command("verify")
+def cmd_verify(
+    against: Annotated[
+        str, typer.Option("--against", metavar="URL", help="the Rocket.Chat server (or `engagement serve`) to ask")
+    ],
+    user_id: Annotated[
+        str, typer.Option(metavar="ID", envvar="ENGAGEMENT_RC_USER_ID", help="an admin's user id (X-User-Id)")
+    ],
+    token: Annotated[
+        str,
+        typer.Option(
+            metavar="T", envvar="ENGAGEMENT_RC_TOKEN", help="that user's personal access token (X-Auth-Token)"
+        ),
+    ],
+    first: Annotated[
+        Optional[str], typer.Option("--from", metavar="D", help="first day (default: 45 days before --to)")
+    ] = None,
+    last: Annotated[
+        Optional[str], typer.Option("--to", metavar="D", help="last day (default: the lake's last loaded day)")
+    ] = None,
+    lake: Lake = None,
+) -> int:
+    """Check the lake's active users of each day against a live Rocket.Chat's; exit 1 if any differ.
+
+    Asks the server's Users tab endpoint (active-users) for the days --from..--to (by default the
+    lake's last 45 loaded days: Rocket.Chat keeps about 45) and prints each day whose users differ,
+    with both numbers and the likely cause: a day missing from the exports, zones that differ,
+    documents rejected at ingest, or a server that knows more (or less) than the exports did. This is
+    how an archive is proved before Rocket.Chat's TTL erases the days. The token can come from
+    ENGAGEMENT_RC_TOKEN instead of the command line (where other users of the machine can see it).
+    """
+    from pipelines import verify
+    from pipelines.days import check_range, clipped
+
+    root = _existing_lake(lake)
+    held_first, held_last = verify.default_range(root) if first is None or last is None else (None, None)
+    end = _date(last, "--to") if last is not None else held_last
+    begin = (
+        _date(first, "--from")
+        if first is not None
+        else min(end, max(held_first, clipped(end, 1 - verify.RETENTION_DAYS)))
+    )
+    check_range(begin, end)
+    if not against.startswith(("http://", "https://")):
+        raise UserError(f"{against!r} is not a server address: give one like https://chat.example.com", "against")
+    result = verify.verify(root, against, user_id, token, begin, end)
+    print("\n".join(result.lines()))
+    return 1 if result.differences else 0
