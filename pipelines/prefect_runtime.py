@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import os
 import sys
 from collections.abc import Iterator
@@ -33,6 +34,7 @@ def running_flows() -> Iterator[None]:
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
     start_temporary_server()
+    _no_tracebacks_for_failed_steps()
     # Prefect's flow-run heartbeat thread sleeps in 1 s steps and is joined at the run's end: up to a
     # second per command for heartbeats nothing reads unless a zombie-run automation is set up. Off
     # for the command's runs, unless PREFECT_FLOWS_HEARTBEAT_FREQUENCY asks for them.
@@ -47,6 +49,38 @@ def running_flows() -> Iterator[None]:
             yield
     finally:
         settle()  # before the temporary server stops at exit
+
+
+class _WithoutStepTraceback(logging.Formatter):
+    """A console formatter that leaves out the traceback of a failed step (runs.StepFailed): the
+    command already says, in one line, which step failed and why. Prefect's API log keeps it."""
+
+    def __init__(self, inner: logging.Formatter | None):
+        super().__init__()
+        self.inner = inner or logging.Formatter()
+
+    def format(self, record: logging.LogRecord) -> str:
+        from pipelines.runs import StepFailed
+
+        if not (record.exc_info and isinstance(record.exc_info[1], StepFailed)):
+            return self.inner.format(record)
+        saved = record.exc_info, record.exc_text
+        record.exc_info, record.exc_text = None, None
+        try:
+            return self.inner.format(record)
+        finally:
+            record.exc_info, record.exc_text = saved
+
+
+def _no_tracebacks_for_failed_steps() -> None:
+    """Prefect's console handlers print a failed step's line without its traceback."""
+    loggers = [
+        logging.getLogger(name) for name in list(logging.Logger.manager.loggerDict) if name.startswith("prefect")
+    ]
+    for logger in [logging.getLogger(), *loggers]:  # Prefect's console handler is the root logger's
+        for handler in logger.handlers:
+            if "Console" in type(handler).__name__ and not isinstance(handler.formatter, _WithoutStepTraceback):
+                handler.setFormatter(_WithoutStepTraceback(handler.formatter))
 
 
 def require_server() -> str:

@@ -208,3 +208,36 @@ def start_server(lake: Path, env: dict[str, str] | None = None) -> tuple[subproc
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(process.stderr.read()) from None
             time.sleep(0.2)
+
+
+class Inbox:
+    """An SMTP handler that refuses the first `refusals` messages, then keeps them."""
+
+    def __init__(self, refusals: int = 0):
+        self.refusals = refusals
+        self.messages: list[tuple[list[str], bytes]] = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+        if self.refusals:
+            self.refusals -= 1
+            return "451 4.3.0 try again later"
+        self.messages.append((list(envelope.rcpt_tos), envelope.original_content or envelope.content))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp_server():
+    started = []
+
+    def start(refusals: int = 0):
+        handler = Inbox(refusals)
+        from aiosmtpd.controller import Controller
+
+        controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+        controller.start()
+        started.append(controller)
+        return handler, controller.port
+
+    yield start
+    for controller in started:
+        controller.stop()

@@ -392,3 +392,45 @@ async def _read_deployment(name: str):
 
     async with get_client() as client:
         return await client.read_deployment_by_name(name)
+
+
+def test_a_nightly_on_stale_data_ends_failed_on_the_prefect_server(dirs, tmp_path):
+    """Three days without an export: the flow run is Failed (automations can notify on it), the
+    command exits 1 with one line, and nothing is published or mailed."""
+    import asyncio
+    from pathlib import Path
+
+    from conftest import session, write_ndjson
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+    from prefect.client.schemas.sorting import FlowRunSort
+    from prefect.settings import PREFECT_API_URL
+
+    old = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    inbox = Path(dirs["inbox"])
+    (inbox / "rocketchat_sessions.json").unlink()
+    write_ndjson(inbox / "old.json", [session("s", "u", old, old)])
+    result = run_cli(
+        "nightly",
+        *("--lake", dirs["lake"], "--inbox", dirs["inbox"], "--out", dirs["out"]),
+        env={"PREFECT_API_URL": PREFECT_API_URL.value(), "ENGAGEMENT_OUTBOX": str(tmp_path / "outbox")},
+        process=True,
+    )
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()  # Prefect's log lines, then the command's own
+    assert lines[-1].startswith("engagement nightly: step 'check freshness' failed: stale data: newest activity")
+    assert "Traceback" not in result.stderr  # the step's one line says it all (Prefect's API log keeps it)
+    assert not (Path(dirs["out"]) / "weekly-data").exists() and not (tmp_path / "outbox").exists()
+
+    async def last_state():
+        async with get_client() as client:
+            runs = await client.read_flow_runs(
+                flow_filter=FlowFilter(name=FlowFilterName(any_=["engagement-nightly"])),
+                sort=FlowRunSort.START_TIME_DESC,
+                limit=1,
+            )
+            return runs[0].state
+
+    state = asyncio.run(last_state())
+    assert state.is_failed(), state
+    assert "stale data" in (state.message or "")
