@@ -38,10 +38,9 @@ class StaleData(RuntimeError):
 
 
 def check_freshness(settings: Settings, run_date: dt.date | None, now: dt.datetime) -> dict[str, Any]:
-    """How fresh the lake is for this run (status.freshness_report), measured at `now`, or for a
+    """How fresh the lake is for this run (lake/freshness.py), measured at `now`, or for a
     rerun of a past week (`run_date`) at the end of that day: a StaleData past the error threshold."""
-    from pipelines.lake.freshness import day_end, freshness
-    from pipelines.status import freshness_report, stale_line
+    from pipelines.lake.freshness import day_end, freshness, freshness_report, stale_line
 
     fresh = freshness(settings.lake)
     at = min(now, day_end(run_date, fresh.zone)) if run_date is not None else now
@@ -146,13 +145,14 @@ def nightly_run(
     with exclusive(settings.lake, NIGHTLY_LOCK, wait=False):
         record: dict[str, Any] = {"started": _now(), "status": "failed", "failed_step": None, "ingest": []}
         try:
+            known = _ingested(settings)
             summary = _step("ingest the inbox", steps.ingest, settings)
             record["ingest"] = summary
-            record["new_files"] = _new_files(settings, record["started"])
+            record["new_files"] = len(_ingested(settings) - known)  # 0: no new export arrived for the night
             fresh = _step("check freshness", check_freshness, settings, run_date, now)
             record["freshness"] = fresh
             if fresh["level"] == "warn":
-                from pipelines.status import stale_line
+                from pipelines.lake.freshness import stale_line
 
                 summary = [*summary, f"warning: {stale_line(fresh)}"]
             end = outputs.nightly_end(settings.lake, settings.tz, settings.tz_explicit, run_date, now)
@@ -186,11 +186,11 @@ def _loaded_days(settings: Settings, end: dt.date) -> int:
     return sum(fresh.status(dt.date.fromisoformat(d)) == LOADED for d in between(*window(end)))
 
 
-def _new_files(settings: Settings, since: str) -> int:
-    """How many files this run's ingest took in (0: no new export arrived for the night)."""
+def _ingested(settings: Settings) -> set[tuple[str, str, str]]:
+    """The files the lake's manifest records, each (path, content, when): a run's new ones are the difference."""
     from pipelines.lake.manifest import read_manifest
 
-    return sum(entry.ingested_at >= since for entry in read_manifest(settings.lake).entries)
+    return {(e.path, e.content_hash, e.ingested_at) for e in read_manifest(settings.lake).entries}
 
 
 def _now() -> str:

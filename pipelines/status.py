@@ -12,39 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.lake import state as lake
-from pipelines.lake.freshness import Freshness, freshness
+from pipelines.lake.freshness import freshness, freshness_report, stale_line
 from pipelines.lake.manifest import read_manifest
 from pipelines.lake.snapshot import over_views
 from pipelines.publish.outputs import stale_outputs
 from pipelines.runs import read_runs
 from pipelines.sql import query
-from pipelines.timeparse import duration_label
 
 NIGHTLY_EVERY = dt.timedelta(hours=36)  # --check: a nightly run older than this is missing
 WARN_AFTER, ERROR_AFTER = dt.timedelta(hours=26), dt.timedelta(hours=50)  # the settings' defaults
-
-
-def freshness_report(fresh: Freshness, now: dt.datetime, warn: dt.timedelta, error: dt.timedelta) -> dict[str, Any]:
-    """How far the data reaches and how old it is at `now`, against the thresholds: level ok, warn or error."""
-    age = fresh.age(now)
-    level = "ok" if age is None or age <= warn else "warn" if age <= error else "error"
-    return {
-        "newest_activity": fresh.newest_label(),
-        "loaded_through": fresh.loaded_through.isoformat() if fresh.loaded_through else None,
-        "ingested_at": fresh.ingested_at.isoformat(timespec="seconds") if fresh.ingested_at else None,
-        "age_hours": round(age.total_seconds() / 3600, 1) if age is not None else None,
-        "age": duration_label(age) if age is not None else None,
-        "warn_after": duration_label(warn),
-        "error_after": duration_label(error),
-        "level": level,
-    }
-
-
-def stale_line(report: dict[str, Any]) -> str:
-    """`stale data: newest activity 2023-12-31 23:12 (1,068 days old; error after 50 h)`."""
-    threshold = report["error_after"] if report["level"] == "error" else report["warn_after"]
-    which = "error" if report["level"] == "error" else "warning"
-    return f"stale data: newest activity {report['newest_activity']} ({report['age']} old; {which} after {threshold})"
 
 
 def _ranges(days: list[dt.date]) -> list[list[str]]:

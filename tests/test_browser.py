@@ -131,5 +131,5 @@ def test_a_manager_browses_weeks_and_the_index_from_disk(browser, two_weeks, tmp
     assert page.url.endswith("/reports/index.html")
     assert page.locator("#year polyline").count() == 3 and page.locator("svg g.week").count() == 3
     page.screenshot(path=str(tmp_path / "index.png"), full_page=True)
-    page.click("text=19 May 2023")
+    page.click("table#weeks >> text=19 May 2023")
     assert page.url.endswith("/reports/2023-05-19.html")

@@ -86,7 +86,10 @@ def test_the_index_charts_the_lakes_history(two_weeks):
     ]
     assert history["year_since"] == "2023-05-04"
     html = report.index_page(two_weeks, [])
-    assert "DAU, WAU and MAU since 2023-05-04" in html
+    # the headings say the spans the charts really cover
+    assert "DAU, WAU and MAU, 4 May 2023 to 19 May 2023" in html
+    assert "each 8-day window, ending on a Friday, 5 May 2023 to 19 May 2023" in html
+    assert [t["label"] for t in history["date_ticks"]] == ["4 May", "11 May", "18 May"]
     assert html.count('class="week" data-end=') == 3 and html.count('<polyline class="line"') == 3
     assert "<script" not in html
     # the served index lists every week of the lake, with the headline each week's page shows

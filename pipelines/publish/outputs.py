@@ -173,14 +173,38 @@ def write_report(root: Path, out: Path, end: dt.date, force: bool = False) -> tu
 
     def render() -> str:
         rendered.update(report.week_context(root, end), corrections=mail.corrections_of(out, end.isoformat()))
+        # a published page links only to published pages (write_index adds a link once its page exists)
+        rendered.update(previous_end=_published(folder, shifted(end, -7)), next_end=_published(folder, shifted(end, 7)))
         return report.render_page(rendered)
 
     key = output_key(out, lake.require_lake(root), end, ".html")
     path, written, _ = _keyed_write(folder, end, ".html", key, force, render)
     if rendered:
         headline = {k: rendered[k] for k in report.HEADLINE_KEYS}
+        headline["links"] = [rendered["previous_end"], rendered["next_end"]]
         atomic_write_bytes(folder / KEYS / f"{end.isoformat()}.json", json.dumps(headline).encode("utf-8"))
     return path, written
+
+
+def _published(folder: Path, end: dt.date | None) -> str | None:
+    """`end` as a link target if its page is published, else None."""
+    return end.isoformat() if end is not None and (folder / f"{end.isoformat()}.html").exists() else None
+
+
+def _relink(out: Path, root: Path, headlines: dict[str, dict]) -> bool:
+    """Write again each published page (otherwise up to date) whose neighbour's page appeared or went
+    since it was written, so its previous/next links point at exactly the pages that exist."""
+    state = lake.read_state(root)
+    changed = False
+    for iso, headline in headlines.items():
+        end = dt.date.fromisoformat(iso)
+        wanted = [_published(out / "reports", shifted(end, -7)), _published(out / "reports", shifted(end, 7))]
+        key_path = _key_path(out / "reports", end, ".html")
+        fresh = _read(key_path) == output_key(out, state, end, ".html")
+        if headline.get("links") != wanted and fresh:  # a stale page waits for its backfill, links and all
+            write_report(root, out, end, force=True)
+            changed = True
+    return changed
 
 
 def write_index(out: Path, root: Path) -> Path:
@@ -189,7 +213,10 @@ def write_index(out: Path, root: Path) -> Path:
     from pipelines.publish import report
 
     folder = out / "reports"
-    headlines = [p.read_text(encoding="utf-8") for p in sorted((folder / KEYS).glob("*.json"))]
+    listed = {p.name.removesuffix(".json"): p for p in sorted((folder / KEYS).glob("*.json"))}
+    if _relink(out, root, {end: json.loads(p.read_text(encoding="utf-8")) for end, p in listed.items()}):
+        listed = {p.name.removesuffix(".json"): p for p in sorted((folder / KEYS).glob("*.json"))}
+    headlines = [p.read_text(encoding="utf-8") for p in listed.values()]
     # what the index shows: the weeks listed and the lake's rollups (their files are named by content)
     state = lake.read_state(root)
     inputs = [state.tz or "", *headlines, *sorted(state.files["sessions"])]
@@ -198,11 +225,15 @@ def write_index(out: Path, root: Path) -> Path:
     key_path = folder / KEYS / "index.html.key"
     if _read(key_path) == key and (folder / "index.html").exists():
         return folder / "index.html"  # nothing it shows changed: skip the year's trend
-    index = report.index_page(root, [json.loads(h) for h in headlines])
+    index = report.index_page(root, [_without_links(json.loads(h)) for h in headlines])
     if _read(folder / "index.html") != index:
         atomic_write_bytes(folder / "index.html", index.encode("utf-8"))
     atomic_write_bytes(key_path, key.encode("utf-8"))
     return folder / "index.html"
+
+
+def _without_links(headline: dict) -> dict:
+    return {k: v for k, v in headline.items() if k != "links"}
 
 
 def write_week(root: Path, out: Path, end: dt.date, force: bool = False) -> WeekOutput:

@@ -275,13 +275,15 @@ def environment():
     process: it caches the compiled templates (compiling them for each page cost 60 ms)."""
     from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-    return Environment(
+    env = Environment(
         loader=PackageLoader("pipelines.reports", "templates"),  # reports/templates, shipped in the wheel
         autoescape=select_autoescape(["html"]),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.globals["nice_ticks"] = nice_ticks  # the charts' axes
+    return env
 
 
 def render_page(context: dict[str, Any], site: bool = False, public: bool = False) -> str:
@@ -298,7 +300,17 @@ def history_context(root: Path) -> dict[str, Any]:
     state = lake.read_state(root)
     held = sorted(state.files["sessions"])
     if not held:
-        return {"lake_weeks": [], "max_lake_week": 0, "year": [], "max_year": 0, "year_since": None}
+        return {
+            "lake_weeks": [],
+            "max_lake_week": 0,
+            "year": [],
+            "max_year": 0,
+            "year_since": None,
+            "weeks_span": "",
+            "weekday": "",
+            "year_span": "",
+            "date_ticks": [],
+        }
     fresh = freshness(root, state)
     first, last = dt.date.fromisoformat(held[0]), dt.date.fromisoformat(held[-1])
     ends = []
@@ -322,6 +334,7 @@ def history_context(root: Path) -> dict[str, Any]:
         {"date": r["date"].isoformat(), "dau": r["dau"], "wau": r["wau"], "mau": r["mau"]}
         for r in trend(root, max(first, clipped(last, -364)), last, require=False).to_pylist()
     ]
+    year_first = dt.date.fromisoformat(year[0]["date"]) if year else last
     return {
         "lake_weeks": weeks,
         "max_lake_week": max((w["users"] for w in weeks), default=0),
@@ -329,7 +342,55 @@ def history_context(root: Path) -> dict[str, Any]:
         "max_year": max((r["mau"] for r in year), default=0),
         # a lake younger than a year is drawn from its first day, not squeezed into the right edge
         "year_since": first.isoformat() if first > clipped(last, -364) else None,
+        # the spans the charts really cover, for their headings
+        "weeks_span": f"{date_label(ends[-1])} to {date_label(last)}",
+        "weekday": last.strftime("%A"),
+        "year_span": f"{date_label(year_first)} to {date_label(last)}",
+        "date_ticks": date_ticks(year_first, last),
     }
+
+
+def nice_ticks(top: float, count: int = 4) -> list[int]:
+    """Round axis values from 0 to at least `top`: 0, 50, 100, 150 (about `count` steps of 1, 2 or 5 x 10^n)."""
+    import math
+
+    if top <= 0:
+        return [0, 1]
+    raw = top / count
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
+    step = max(1, int(step))
+    return list(range(0, int(math.ceil(top / step)) * step + 1, step))
+
+
+def date_ticks(first: dt.date, last: dt.date, most: int = 8) -> list[dict[str, Any]]:
+    """Dates to label on a time axis, at most `most` so labels never collide: month starts (every 1, 2,
+    3 or 6 months) over a long span, else every 1, 2 or 4 weeks from the first day; each with its
+    index (days from `first`) and label."""
+    days = (last - first).days
+    ticks: list[dt.date] = []
+    if days > 62:
+        for every in (1, 2, 3, 6, 12):
+            month = dt.date(first.year, first.month, 1)
+            ticks = []
+            while month <= last:
+                if month >= first and (month.month - 1) % every == 0:
+                    ticks.append(month)
+                month = dt.date(month.year + month.month // 12, month.month % 12 + 1, 1)
+            if len(ticks) <= most:
+                break
+        return [
+            {
+                "at": (t - first).days,
+                "label": t.strftime("%b %Y") if t.month == 1 or t == ticks[0] else t.strftime("%b"),
+            }
+            for t in ticks
+        ]
+    for every in (7, 14, 28):
+        ticks = [first + dt.timedelta(days=n) for n in range(0, days + 1, every)]
+        if len(ticks) <= most:
+            break
+    return [{"at": (t - first).days, "label": f"{t.day} {t.strftime('%b')}"} for t in ticks]
 
 
 def date_label(day: dt.date) -> str:
