@@ -241,3 +241,14 @@ def smtp_server():
     yield start
     for controller in started:
         controller.stop()
+
+
+SCREENSHOTS = ROOT / "build" / "screenshots"  # for a person to look at after the tests (git ignores build/)
+
+
+def screenshot(page, name: str) -> Path:
+    """Save a full-page screenshot as build/screenshots/<name>.png (kept after the run) and return it."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path

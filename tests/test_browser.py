@@ -6,6 +6,7 @@ import datetime as dt
 import shutil
 
 import pytest
+from conftest import screenshot
 
 from pipelines.publish import mail, report
 
@@ -130,6 +131,33 @@ def test_a_manager_browses_weeks_and_the_index_from_disk(browser, two_weeks, tmp
     page.click("#weeks-nav >> text=all weeks")
     assert page.url.endswith("/reports/index.html")
     assert page.locator("#year polyline").count() == 3 and page.locator("svg g.week").count() == 3
-    page.screenshot(path=str(tmp_path / "index.png"), full_page=True)
+    screenshot(page, "static-index")
     page.click("table#weeks >> text=19 May 2023")
     assert page.url.endswith("/reports/2023-05-19.html")
+
+
+def test_a_partial_week_reads_as_partial_in_chromium(browser, two_weeks, tmp_path):
+    """The week ending Sun 21 May holds data through Fri 19 May: the page and the email say 6 of 8
+    days are loaded, show the two others as not loaded yet (no bar, no -100%), and the subject says so."""
+    context = report.week_context(two_weeks, dt.date(2023, 5, 21), today=dt.date(2023, 6, 1))
+    subject, html, _ = mail.render_email(context)
+    assert subject.endswith("(partial: 6 of 8 days)")
+    for name, text in (("partial-page", report.render_page(context)), ("partial-email", html)):
+        path = tmp_path / f"{name}.html"
+        path.write_text(text)
+        page = browser.new_page(viewport={"width": 900, "height": 1000})
+        page.goto(path.as_uri())
+        shown = page.locator("body").inner_text()
+        assert "Partial week: 6 of 8 days loaded (through Fri 19 May)" in shown
+        assert "not loaded yet" in shown
+        for day in ("2023-05-20", "2023-05-21"):  # no count, no change: only that it is not loaded yet
+            row = page.locator(f"tr[data-date='{day}']").inner_text()
+            assert "not loaded yet" in row and "%" not in row and "-" not in row.replace("–", "")
+        waiting = page.eval_on_selector_all("[data-status]", "es => es.map(e => [e.dataset.date, e.dataset.status])")
+        assert [d for d, status in waiting if status == "not loaded yet"] == ["2023-05-20", "2023-05-21"]
+        if name == "partial-page":
+            drawn = page.eval_on_selector_all("g.bar rect", "rs => rs.length")
+            assert drawn == 6  # no bar for a day not loaded
+            assert "average daily users (over the 6 loaded days)" in shown
+        screenshot(page, name)
+        page.close()

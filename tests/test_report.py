@@ -163,7 +163,7 @@ def test_the_headline_figures_say_which_is_which(sample_lake):
 def test_days_after_the_last_data_are_not_loaded_yet(two_weeks):
     context = report.week_context(two_weeks, dt.date(2023, 5, 21), today=dt.date(2023, 5, 22))
     assert context["notices"][:2] == [
-        "Partial week: 6 of 8 days loaded (through Fri 19 May). Not loaded yet: Sat 20 May, Sun 21 May. "
+        "Not loaded yet: Sat 20 May, Sun 21 May. "
         "Averages are over the loaded days; no change is stated against the week before.",
         "No data for Sun 14 May, while the days around it have data: an export may be missing.",
     ]
@@ -177,6 +177,7 @@ def test_days_after_the_last_data_are_not_loaded_yet(two_weeks):
     assert context["change_vs_previous_pct"] is None and context["distinct_change_pct"] is None
     assert context["subject"].endswith("(partial: 6 of 8 days)")
     assert context["counters_on"] == "2023-05-19"  # the last loaded day, not an empty Sunday
+    assert context["completeness"] == "6 of 8 days loaded (through Fri 19 May)"
 
 
 def test_the_week_in_context_uses_the_history_functions(two_weeks):

@@ -7,7 +7,7 @@ import shutil
 
 import httpx
 import pytest
-from conftest import ROOT, run_cli, start_server
+from conftest import ROOT, run_cli, screenshot, start_server
 from helpers import ingest_docs
 
 from pipelines.api import site
@@ -144,6 +144,11 @@ def test_a_manager_logs_in_browses_and_logs_out_in_chromium(served, tmp_path):
         page = browser.new_page(viewport={"width": 900, "height": 1300})
         page.goto(base + "/reports/2023-05-19")
         assert "/reports/login" in page.url
+        # styled like the reports: the product's name, what to enter, where to get a token
+        assert page.locator(".product").inner_text().lower() == "chat-engagement"
+        assert "engagement users add" in page.locator("#login").inner_text()
+        assert page.eval_on_selector("button.primary", "b => getComputedStyle(b).backgroundColor") == "rgb(9, 105, 218)"
+        screenshot(page, "site-login")
         page.fill("input[name=user_id]", "boss")
         page.fill("input[name=token]", "wrong")
         page.click("button[type=submit]")
@@ -152,7 +157,7 @@ def test_a_manager_logs_in_browses_and_logs_out_in_chromium(served, tmp_path):
         page.fill("input[name=token]", tokens["boss"])
         page.click("#login button[type=submit]")
         assert page.url == base + "/reports/2023-05-19"
-        page.screenshot(path=str(tmp_path / "week.png"), full_page=True)
+        screenshot(page, "site-week")
         bars = page.eval_on_selector_all("g.bar", "gs => gs.map(g => [g.dataset.date, Number(g.dataset.users)])")
         from pipelines.metrics.weekly import weekly_data
 
@@ -167,6 +172,10 @@ def test_a_manager_logs_in_browses_and_logs_out_in_chromium(served, tmp_path):
         page.click("#site-bar button[type=submit]")
         assert page.url == base + "/reports/2023-05-05"
         assert page.locator("h1").inner_text() == "Chat activity, week ending 5 May 2023"
+        page.goto(base + "/reports/")
+        assert page.locator("h2").nth(2).inner_text() == "Weeks"  # drawn on demand, not "published"
+        assert page.locator("#history g.week").count() >= 3 and page.locator("#year g.legend").count() == 3
+        screenshot(page, "site-index")
         page.click("#logout")
         assert "/reports/login" in page.url
         page.goto(base + "/reports/2023-05-19")

@@ -76,6 +76,11 @@ def _counters(root: Path, end: dt.date, fresh: Freshness) -> list[dict[str, Any]
     return out
 
 
+def _loaded_days(fresh: Freshness, end: dt.date) -> int:
+    """How many days of the 8-day window ending on `end` are loaded."""
+    return sum(fresh.status(dt.date.fromisoformat(d)) == LOADED for d in between(*window(end)))
+
+
 def _window_loaded(fresh: Freshness, end: dt.date) -> bool:
     """True when every day of the 8-day window ending on `end` is loaded."""
     first, last = window(end)
@@ -256,8 +261,9 @@ def completeness(days: list[dict[str, Any]]) -> str:
 
 
 def _completeness_notice(days: list[dict[str, Any]], fresh: Freshness) -> str:
-    """The partial week's notice: how many days are loaded, and what the others are."""
-    parts = [f"Partial week: {completeness(days)}."]
+    """The partial week's notice (beside the 'Partial week: 6 of 8 days loaded' line): what the days
+    not loaded are, and what that means for the figures."""
+    parts = []
     waiting = [d["label"] for d in days if d["status"] == NOT_LOADED]
     before = [d["label"] for d in days if d["status"] == BEFORE_LAKE]
     if waiting:
@@ -327,6 +333,7 @@ def history_context(root: Path) -> dict[str, Any]:
             "current": e == last,
             "before_lake": False,
             "partial": not _window_loaded(fresh, e),
+            "loaded_days": _loaded_days(fresh, e),
         }
         for e, n, user_days in windows(root, ends[::-1])
     ]
@@ -422,7 +429,8 @@ def index_page(
     history = history_context(root)
     if published is None:
         published = [
-            headline(dt.date.fromisoformat(w["end"]), w["users"], w["user_days"]) for w in history["lake_weeks"]
+            headline(dt.date.fromisoformat(w["end"]), w["users"], w["user_days"], w["loaded_days"])
+            for w in history["lake_weeks"]
         ]
     ordered = sorted(published, key=lambda w: w["end"], reverse=True)
     return environment().get_template("index.html").render(weeks=ordered, site=site, public=public, **history)
