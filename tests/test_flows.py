@@ -260,8 +260,7 @@ def test_a_mail_server_that_refuses_fails_the_run_and_keeps_the_files(dirs, monk
     from pathlib import Path
 
     from aiosmtpd.controller import Controller
-    from conftest import free_port
-    from test_mail import Inbox
+    from conftest import Inbox, free_port
 
     from pipelines.flows import nightly
     from pipelines.runs import StepFailed
