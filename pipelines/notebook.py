@@ -61,7 +61,9 @@ class Lake:
 
     def sql(self, text: str) -> pd.DataFrame:
         """Read-only SQL over one snapshot: views sessions, user_daily, rejects (as `engagement query`)."""
-        return lakesql.run_query(self.root, text).to_pandas()
+        from pipelines.settings import load_settings
+
+        return lakesql.run_query(self.root, text, load_settings().query_limits()).to_pandas()
 
     def status(self) -> dict[str, Any]:
         """The lake's health (as `engagement status --json`), with its `problems`."""

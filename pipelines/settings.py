@@ -76,6 +76,9 @@ class Settings(_Engagement):
     cors_origins: Annotated[tuple[str, ...], NoDecode] = _setting(
         (), "origins whose pages may call `engagement serve` (comma-separated; CORS)", shown="none"
     )
+    query_memory: str = _setting("2GB", "the memory one `engagement query` (or `lake.sql`) may use")
+    query_threads: int = _setting(0, "the threads one query may use (0: every core)", shown="`0` (every core)")
+    query_timeout: float = _setting(300.0, "seconds before a query is stopped", shown="`300`")
     freshness_warn: dt.timedelta = _setting(
         dt.timedelta(hours=26), "newest activity older than this: a warning (`status --check`, nightly)", shown="`26h`"
     )
@@ -109,6 +112,43 @@ class Settings(_Engagement):
             except ValueError as exc:
                 raise ValueError(f"ENGAGEMENT_{info.field_name.upper()}: {exc}") from None
         return value
+
+    @field_validator("query_threads", mode="before")
+    @classmethod
+    def _threads(cls, value: Any) -> Any:
+        try:
+            threads = int(value)
+        except (TypeError, ValueError):
+            raise ValueError("ENGAGEMENT_QUERY_THREADS must be a number") from None
+        if not 0 <= threads <= 1024:
+            raise ValueError("ENGAGEMENT_QUERY_THREADS must be between 0 and 1024")
+        return threads
+
+    @field_validator("query_timeout", mode="before")
+    @classmethod
+    def _timeout(cls, value: Any) -> Any:
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            raise ValueError("ENGAGEMENT_QUERY_TIMEOUT must be a number of seconds") from None
+        if not 0 < seconds <= 86400:
+            raise ValueError("ENGAGEMENT_QUERY_TIMEOUT must be between 0 and 86400 seconds")
+        return seconds
+
+    @field_validator("query_memory")
+    @classmethod
+    def _memory(cls, value: str) -> str:
+        import re
+
+        if not re.fullmatch(r"\s*\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*", value, flags=re.I):
+            raise ValueError(f"ENGAGEMENT_QUERY_MEMORY must be a size such as 2GB or 512MB, not {value!r}")
+        return value.strip()
+
+    def query_limits(self):
+        """The bounds of one query (pipelines/metrics/lakesql.py)."""
+        from pipelines.metrics.lakesql import Limits
+
+        return Limits(self.query_memory, self.query_threads or None, self.query_timeout)
 
     @model_validator(mode="after")
     def _thresholds_in_order(self) -> Settings:

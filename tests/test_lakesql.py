@@ -120,3 +120,95 @@ def test_a_query_leaves_this_threads_reading_connection_unlocked(small):
         run_query(small, "select * from read_csv('/etc/passwd')")
     assert weekly_data(small, dt.date(2023, 5, 19)) == before
     assert trend(small, dt.date(2023, 5, 12), dt.date(2023, 5, 19)).num_rows == 8
+
+
+# --- the sandbox holds (issue 24's probes) ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "sql,kind",
+    [
+        ("EXPLAIN ANALYZE COPY (select * from sessions) TO '.tmp/dump.parquet'", "copy"),
+        ("explain analyze create table t as select 1", "create"),
+        ("/* hidden */ EXPLAIN ANALYZE DROP VIEW sessions", "drop"),
+        ("explain (format json) call pragma_version()", "call"),
+        ("EXPLAIN ANALYSE insert into t values (1)", "insert"),
+    ],
+)
+def test_explain_analyze_runs_nothing_but_a_read(small, tmp_path, sql, kind):
+    result = run_cli("query", "--lake", str(small), sql, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "engagement query: error: only a query that reads is run (SELECT, WITH, ...); "
+        f"a{'n' if kind[0] in 'aeiou' else ''} {kind} statement is refused"
+    )
+    assert not (tmp_path / ".tmp").exists()
+
+
+def test_explain_and_explain_analyze_of_a_read_still_work(small):
+    assert run_query(small, "explain analyze select count(*) from sessions").num_rows >= 1
+    assert run_query(small, "EXPLAIN select count(*) from sessions").num_rows >= 1
+
+
+def test_duckdbs_temporary_folder_holds_nothing_to_read(small, tmp_path):
+    (tmp_path / ".tmp").mkdir()
+    (tmp_path / ".tmp" / "secret.txt").write_text("secret")
+    for sql in ("select * from read_text('.tmp/secret.txt')", "select * from glob('.tmp/*')"):
+        result = run_cli("query", "--lake", str(small), sql, cwd=tmp_path)
+        assert result.returncode == 2 and "secret" not in result.stdout
+        assert "may read only the lake's tables" in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def test_an_unbounded_query_is_stopped_by_the_timeout_in_one_line(small):
+    result = run_cli(
+        "query",
+        "--lake",
+        str(small),
+        "select count(*) from range(1000000000000)",
+        env={"ENGAGEMENT_QUERY_TIMEOUT": "1"},
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "engagement query: error: the query ran longer than 1 s and was stopped: narrow it, or give it more "
+        "time with ENGAGEMENT_QUERY_TIMEOUT"
+    )
+
+
+def test_a_query_that_needs_more_memory_than_its_limit_is_one_line(small):
+    result = run_cli(
+        "query",
+        "--lake",
+        str(small),
+        "select list(range) from range(30000000)",
+        env={"ENGAGEMENT_QUERY_MEMORY": "64MB", "ENGAGEMENT_QUERY_THREADS": "1"},
+    )
+    assert result.returncode == 2 and "more than 64MB of memory" in result.stderr, result.stderr
+
+
+def test_the_rejects_view_shows_only_the_recorded_files_rejects(small):
+    before = run_query(small, "select count(*) as n from rejects").to_pylist()[0]["n"]
+    assert before == 2
+    stray = small / "rejects" / "ffffffffffffffff.jsonl"  # a killed run's: its file is not in the manifest
+    stray.write_text(json.dumps({"file": "/x", "line": 1, "reason": "bad_json", "text": "x"}) + "\n")
+    assert run_query(small, "select count(*) as n from rejects").to_pylist()[0]["n"] == before
+
+
+def test_a_symlinked_rejects_file_is_refused_in_one_line(small, tmp_path):
+    outside = tmp_path / "private.txt"
+    outside.write_text('{"file": "/etc/shadow", "line": 1, "reason": "x", "text": "root:secret"}\n')
+    outside.chmod(0o600)
+    (existing,) = (small / "rejects").glob("*.jsonl")
+    existing.unlink()
+    existing.symlink_to(outside)
+    result = run_cli("query", "--lake", str(small), "select text from rejects")
+    assert result.returncode == 2 and "secret" not in result.stdout
+    assert "is a symbolic link: refused" in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def test_the_notebook_sql_has_the_same_sandbox(small):
+    from pipelines.notebook import open_lake
+
+    lake = open_lake(small)
+    with pytest.raises(UserError, match="a copy statement is refused"):
+        lake.sql("EXPLAIN ANALYZE COPY (select 1) TO 'x.csv'")
+    assert lake.sql("select count(*) as n from sessions")["n"][0] == 3

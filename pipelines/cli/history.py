@@ -49,14 +49,19 @@ def cmd_query(
     Views: sessions (every stored document: date, _id, type, userId, loginAt, lastActivityAt,
     closedAt, _updatedAt, device, mostImportantRole, year, month, day), user_daily (one row per
     active user-day: date, userId, role, seconds, sessions, source) and rejects (file, line, reason,
-    text, offset, date). A statement that writes, attaches or reads other files is refused.
+    text, offset, date). A statement that writes, attaches or reads other files is refused (EXPLAIN
+    ANALYZE too, unless what it runs reads); a query is bounded by ENGAGEMENT_QUERY_MEMORY (2GB),
+    ENGAGEMENT_QUERY_THREADS (every core) and ENGAGEMENT_QUERY_TIMEOUT (300 s).
     """
     from pipelines.cli import tables
+    from pipelines.lake import state as lakes
     from pipelines.metrics import lakesql
+    from pipelines.settings import load_settings
 
     tables.check_format(fmt, out)
-    root = _existing_lake(lake)
-    tables.write(lakesql.run_query(root, text), fmt, out)
+    settings = load_settings(lake)
+    lakes.require_lake(settings.lake)
+    tables.write(lakesql.run_query(settings.lake, text, settings.query_limits()), fmt, out)
     return 0
 
 

@@ -7,7 +7,6 @@ holds the run around them: the lock, the manifest, the rejects files, the summar
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import os
 import shutil
@@ -27,7 +26,7 @@ from pipelines.ingest.progress import Progress, Quiet
 from pipelines.inputs.logs import LogMapping
 from pipelines.inputs.readers import find_inputs
 from pipelines.lake import manifest
-from pipelines.lake.layout import REJECTS_DIR
+from pipelines.lake.layout import REJECTS_DIR, rejects_key
 from pipelines.lake.writing import writing
 from pipelines.lake.zones import resolve_tz
 from pipelines.sql import connect
@@ -191,7 +190,7 @@ def _archive(path: Path, digest: str, folder: Path) -> Path:
 
 def _rejects_key(path: Path) -> str:
     """The name of an input file's rejects file: one per input path, replaced on each ingest."""
-    return hashlib.sha256(str(path.resolve()).encode("utf-8")).hexdigest()[:16]
+    return rejects_key(path)
 
 
 def _store_rejects(root: Path, path: Path, rejects: list[dict], summary: IngestSummary) -> None:

@@ -33,3 +33,11 @@ WRITE_LOCK = ".lock"  # one writer of the lake's data at a time; readers never n
 USERS_LOCK = ".users.lock"
 NIGHTLY_LOCK = ".nightly.lock"  # one nightly run at a time
 STAGING_DIR = ".staging"
+
+
+def rejects_key(path) -> str:
+    """The name (without .jsonl) of an input file's rejects file in REJECTS_DIR: one per input path."""
+    import hashlib
+    from pathlib import Path
+
+    return hashlib.sha256(str(Path(path).resolve()).encode("utf-8")).hexdigest()[:16]

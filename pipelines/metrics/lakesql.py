@@ -1,13 +1,17 @@
 """`engagement query`: read-only SQL over one consistent snapshot of the lake.
 
-Views: `sessions` and `user_daily` (the files the state names, never a glob) and `rejects` (every
-rejected document). Only a query that reads is run (SELECT, WITH, FROM, DESCRIBE, SUMMARIZE,
-EXPLAIN); DuckDB is then locked to exactly those files, so even a query cannot read or write
-anything else.
+Views: `sessions` and `user_daily` (the files the state names, never a glob) and `rejects` (the
+rejected documents of the files the manifest records). Only a query that reads is run (SELECT,
+WITH, FROM, DESCRIBE, SUMMARIZE, and EXPLAIN [ANALYZE] of those: the statement EXPLAIN would run is
+judged too, by DuckDB's own parser). DuckDB is then locked to exactly those files, with a private,
+empty temporary folder, so even a query cannot read or write anything else; its memory, threads
+and time are bounded (ENGAGEMENT_QUERY_MEMORY, _THREADS, _TIMEOUT).
 """
 
 from __future__ import annotations
 
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
@@ -33,7 +37,7 @@ REJECTS_SCHEMA = pa.schema(
 
 
 def check_read_only(text: str) -> None:
-    """A UserError unless `text` is exactly one statement that reads."""
+    """A UserError unless `text` is exactly one statement that reads (an EXPLAIN: of one that reads)."""
     import duckdb
 
     try:
@@ -43,10 +47,30 @@ def check_read_only(text: str) -> None:
     if len(statements) != 1:
         raise UserError(f"give one statement, not {len(statements)}")
     kind = statements[0].type
-    if kind not in (duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN):
+    if kind == duckdb.StatementType.EXPLAIN:  # EXPLAIN ANALYZE runs what it explains: judge that too
+        kind = _explained(statements[0].query)
+    if kind != duckdb.StatementType.SELECT:
         name = kind.name.lower()
         article = "an" if name[0] in "aeiou" else "a"
         raise UserError(f"only a query that reads is run (SELECT, WITH, ...); {article} {name} statement is refused")
+
+
+def _explained(text: str):
+    """The type of the statement an EXPLAIN statement explains (DuckDB's parser, after the keyword and
+    its options: ANALYZE, or a parenthesised list). A comment before EXPLAIN is DuckDB's to skip: the
+    statement's text starts at it."""
+    import re
+
+    import duckdb
+
+    body = re.sub(r"^\s*(?:(?:--[^\n]*\n|/\*.*?\*/)\s*)*", "", text, flags=re.S)  # leading comments
+    body = re.sub(r"^explain\s*", "", body, flags=re.I)
+    body = re.sub(r"^(?:analy[sz]e\b|\([^)]*\))\s*", "", body, flags=re.I)
+    try:
+        inner = duckdb.extract_statements(body)
+    except duckdb.Error:
+        return duckdb.StatementType.INVALID
+    return inner[0].type if len(inner) == 1 else duckdb.StatementType.INVALID
 
 
 def _first_line(exc: Exception) -> str:
@@ -54,7 +78,21 @@ def _first_line(exc: Exception) -> str:
 
 
 def rejects_files(root: Path) -> list[str]:
-    return sorted(str(p) for p in (root / REJECTS_DIR).glob("*.jsonl"))
+    """The rejects files of the input files the lake's manifest records (a run killed before it
+    recorded its files leaves rejects no snapshot includes); a symlink among them is refused."""
+    from pipelines.lake.layout import rejects_key
+    from pipelines.lake.manifest import read_manifest
+
+    folder = root / REJECTS_DIR
+    keys = {rejects_key(e.path) for e in read_manifest(root).entries}
+    files = []
+    for key in sorted(keys):
+        path = folder / f"{key}.jsonl"
+        if path.is_symlink():
+            raise UserError(f"the lake's rejects file {path} is a symbolic link: refused (remove it)")
+        if path.is_file():
+            files.append(str(path))
+    return files
 
 
 def rejects_view(con, root: Path) -> list[str]:
@@ -67,8 +105,19 @@ def rejects_view(con, root: Path) -> list[str]:
     return files
 
 
-def run_query(root: Path, text: str) -> pa.Table:
-    """The rows of a read-only query over one snapshot of the lake."""
+@dataclass(frozen=True)
+class Limits:
+    """What one query may use: DuckDB's memory limit, its threads, and seconds before it is stopped."""
+
+    memory: str = "2GB"
+    threads: int | None = None  # None: every core
+    timeout: float = 300.0
+
+
+def run_query(root: Path, text: str, limits: Limits = Limits()) -> pa.Table:
+    """The rows of a read-only query over one snapshot of the lake, within `limits`."""
+    import tempfile
+
     import duckdb
 
     check_read_only(text)
@@ -79,25 +128,40 @@ def run_query(root: Path, text: str) -> pa.Table:
         if readable:
             con.execute(query("lake/allow_paths"), {"paths": readable})
         con.execute(query("lake/read_only"))
+        timer = threading.Timer(limits.timeout, con.interrupt)
+        timer.start()
         try:
             return con.sql(text).to_arrow_table()
         except duckdb.PermissionException:
             if not all(Path(p).exists() for p in readable):  # a writer replaced a file: read again
                 raise duckdb.IOException("the snapshot changed while it was read") from None
             raise
+        except duckdb.InterruptException:
+            raise UserError(
+                f"the query ran longer than {limits.timeout:g} s and was stopped: narrow it, or give it "
+                "more time with ENGAGEMENT_QUERY_TIMEOUT"
+            ) from None
+        except duckdb.OutOfMemoryException:
+            raise UserError(
+                f"the query needs more than {limits.memory} of memory: narrow it, or raise ENGAGEMENT_QUERY_MEMORY"
+            ) from None
         except duckdb.IOException:
             raise
         except duckdb.Error as exc:
             raise UserError(f"the query failed: {_first_line(exc)}") from None
+        finally:
+            timer.cancel()
 
     def attempt(state: lake.LakeState) -> pa.Table:
-        # a connection of its own, new for each attempt: the query locks it (never the thread's reader)
-        con = connect()
-        try:
-            create_views(con, root, state)
-            return work(con, state)
-        finally:
-            con.close()
+        # a connection of its own, new for each attempt: the query locks it (never the thread's reader);
+        # its temporary folder private and empty, removed after (nothing in it for a query to read)
+        with tempfile.TemporaryDirectory(prefix="engagement-query-") as private:
+            con = connect(threads=limits.threads, memory_limit=limits.memory, spill=Path(private))
+            try:
+                create_views(con, root, state)
+                return work(con, state)
+            finally:
+                con.close()
 
     try:
         return lake.on_snapshot(root, attempt)
