@@ -33,14 +33,32 @@ def check_tz(name: str) -> str:
 
 
 def check_address(value: str, what: str) -> str:
-    """`value` if it is one plain email address; else a UserError (a line break could inject a header)."""
-    from email.utils import parseaddr
+    """`value` if it is exactly one plain email address (with or without a display name); else a
+    UserError: a line break could inject a header, and a comma a second recipient."""
+    from email.utils import getaddresses
 
-    _, address = parseaddr(value) if not any(ord(c) < 32 or ord(c) == 127 for c in value) else ("", "")
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise UserError(f"{what} {value!r} is not an email address: give one like boss@example.com")
+    found = [address for _, address in getaddresses([value]) if address]
+    if len(found) > 1 or value.count("@") > 1:
+        raise UserError(f"{what} {value!r} holds {max(len(found), 2)} addresses: give one address per value")
+    address = found[0] if found else ""
     local, at, domain = address.rpartition("@")
     if not (at and local and domain) or any(c.isspace() for c in address):
         raise UserError(f"{what} {value!r} is not an email address: give one like boss@example.com")
-    return value
+    return value.strip()
+
+
+def address_list(value: str, what: str) -> tuple[str, ...]:
+    """A comma-separated list of addresses (ENGAGEMENT_MAIL_TO), each exactly one address."""
+    from email.utils import formataddr, getaddresses
+
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise UserError(
+            f"{what} {value!r}: that is not an email address list (a line break?): give one like a@x.com, b@x.com"
+        )
+    pairs = getaddresses([value])
+    return tuple(check_address(formataddr((name, address)), what) for name, address in pairs if address)
 
 
 def _comma_list(value: Any) -> Any:
@@ -182,21 +200,46 @@ class MailSettings(_Engagement):
     public_url: str | None = _setting(
         None, "the report site's address as managers reach it: the email links to the week's page", shown="unset"
     )
+    smtp_allow_plaintext: bool = _setting(
+        False,
+        "allow `ENGAGEMENT_SMTP_SECURITY=none` with a password to a server that is not on this machine "
+        "(the password then crosses the network in clear)",
+        shown="`off`",
+    )
     mail_corrections: bool = _setting(
         True, "mail a correction when a mailed week's numbers change (`off`: only its page says so)", shown="`on`"
     )
     correction_weeks: int = _setting(8, "how many weeks back a mailed week is checked for corrections", shown="`8`")
 
-    @field_validator("mail_corrections", mode="before")
+    @model_validator(mode="after")
+    def _no_password_in_clear(self) -> MailSettings:
+        """A password over an unencrypted connection only to this machine, unless allowed outright."""
+        import ipaddress
+
+        if self.smtp_security != "none" or not self.smtp_password or self.smtp_allow_plaintext:
+            return self
+        host = (self.smtp_host or "").strip("[]")
+        try:
+            loopback = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = host.lower() == "localhost"
+        if not loopback:
+            raise ValueError(
+                f"ENGAGEMENT_SMTP_SECURITY=none would send the SMTP password in clear to {host}: use starttls "
+                "or ssl, or set ENGAGEMENT_SMTP_ALLOW_PLAINTEXT=on"
+            )
+        return self
+
+    @field_validator("smtp_allow_plaintext", "mail_corrections", mode="before")
     @classmethod
-    def _on_off(cls, value: Any) -> Any:
+    def _on_off(cls, value: Any, info) -> Any:
         if isinstance(value, str):
             lowered = value.strip().lower()
             if lowered in ("on", "true", "yes", "1"):
                 return True
             if lowered in ("off", "false", "no", "0"):
                 return False
-            raise ValueError(f"ENGAGEMENT_MAIL_CORRECTIONS must be on or off, not {value!r}")
+            raise ValueError(f"ENGAGEMENT_{info.field_name.upper()} must be on or off, not {value!r}")
         return value
 
     @field_validator("correction_weeks", mode="before")
@@ -261,7 +304,9 @@ class MailSettings(_Engagement):
     @field_validator("mail_to", mode="before")
     @classmethod
     def _recipients(cls, value: Any) -> Any:
-        return tuple(_user_check(check_address, a, "ENGAGEMENT_MAIL_TO has") for a in _comma_list(value))
+        if isinstance(value, str):
+            return _user_check(address_list, value, "ENGAGEMENT_MAIL_TO has")
+        return tuple(_user_check(check_address, a, "ENGAGEMENT_MAIL_TO has") for a in value)
 
 
 class Hooks(_Engagement):

@@ -78,7 +78,48 @@ def test_a_bad_address_is_one_line_not_a_traceback(small_lake, monkeypatch, args
         monkeypatch.setenv(name, value)
     code, _, err = call("send", "--lake", str(small_lake), "--start", "2023-05-19", *args)
     assert code == 2
-    assert err.count("\n") == 1 and "is not an email address" in err
+    assert err.count("\n") == 1 and ("is not an email address" in err or "not an email address list" in err)
+
+
+@pytest.mark.parametrize(
+    "args,env,says",
+    [
+        (["--to", "boss@example.com, spy@evil.com"], {}, "recipient 'boss@example.com, spy@evil.com' holds 2"),
+        (["--to", "boss@example.com spy@evil.com"], {}, "holds 2 addresses"),
+        (
+            [],
+            {"ENGAGEMENT_MAIL_FROM": "ceo@example.com,x@evil.com"},
+            "ENGAGEMENT_MAIL_FROM 'ceo@example.com,x@evil.com'",
+        ),
+        (
+            [],
+            {
+                "ENGAGEMENT_SMTP_HOST": "mail.example.com",
+                "ENGAGEMENT_SMTP_SECURITY": "none",
+                "ENGAGEMENT_SMTP_PASSWORD": "pw",
+            },
+            "ENGAGEMENT_SMTP_SECURITY=none would send the SMTP password in clear to mail.example.com",
+        ),
+    ],
+)
+def test_two_addresses_in_one_value_and_a_password_in_clear_are_refused(small_lake, monkeypatch, args, env, says):
+    monkeypatch.setenv("ENGAGEMENT_MAIL_TO", "boss@example.com")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    code, _, err = call("send", "--lake", str(small_lake), "--start", "2023-05-19", "--dry-run", *args)
+    assert code == 2 and says in err and err.count("\n") == 1, err
+
+
+def test_a_list_of_recipients_is_split_address_by_address(small_lake, monkeypatch):
+    from pipelines.settings import MailSettings, resolve
+
+    monkeypatch.setenv("ENGAGEMENT_MAIL_TO", '"Doe, John" <j@x.com>, b@y.com')
+    assert resolve(MailSettings).mail_to == ('"Doe, John" <j@x.com>', "b@y.com")
+    # on this machine, or allowed outright, a password without encryption is the user's call
+    loopback = {"smtp_host": "127.0.0.1", "smtp_security": "none", "smtp_password": "pw"}
+    assert resolve(MailSettings, **loopback).smtp_password == "pw"
+    outright = {**loopback, "smtp_host": "mail.example.com", "smtp_allow_plaintext": "on"}
+    assert resolve(MailSettings, **outright).smtp_allow_plaintext is True
 
 
 @pytest.mark.parametrize(
