@@ -94,6 +94,9 @@ class Settings(_Engagement):
     cors_origins: Annotated[tuple[str, ...], NoDecode] = _setting(
         (), "origins whose pages may call `engagement serve` (comma-separated; CORS)", shown="none"
     )
+    header_timeout: float = _setting(
+        10.0, "seconds `engagement serve` gives a client to send a request's headers", shown="`10`"
+    )
     query_memory: str = _setting("2GB", "the memory one `engagement query` (or `lake.sql`) may use")
     query_threads: int = _setting(0, "the threads one query may use (0: every core)", shown="`0` (every core)")
     query_timeout: float = _setting(300.0, "seconds before a query is stopped", shown="`300`")
@@ -141,6 +144,17 @@ class Settings(_Engagement):
         if not 0 <= threads <= 1024:
             raise ValueError("ENGAGEMENT_QUERY_THREADS must be between 0 and 1024")
         return threads
+
+    @field_validator("header_timeout", mode="before")
+    @classmethod
+    def _header_timeout(cls, value: Any) -> Any:
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            raise ValueError("ENGAGEMENT_HEADER_TIMEOUT must be a number of seconds") from None
+        if not 0 < seconds <= 3600:
+            raise ValueError("ENGAGEMENT_HEADER_TIMEOUT must be between 0 and 3600 seconds")
+        return seconds
 
     @field_validator("query_timeout", mode="before")
     @classmethod

@@ -42,6 +42,19 @@ FORBIDDEN = {
 }
 INTERNAL = {"success": False, "error": "Internal server error"}
 NO_CACHE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+# on every answer: the pages need no script, no frame, nothing from elsewhere; inline styles only
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+MAX_BODY = 64 * 1024  # bytes: no route takes more (the API reads none; a login form is a few hundred)
+MAX_LOGIN_BODY = 8 * 1024
+TOO_LARGE = {"success": False, "error": "the request body is too large"}
 # the range endpoints share this many threads; weekly-data and hourly-data have their own
 HEAVY_WORKERS = 1
 LIGHT_WORKERS = 8
@@ -158,7 +171,9 @@ class JsonCORSMiddleware(CORSMiddleware):
 
 
 class NoStore:
-    """ASGI middleware: Cache-Control: no-store and Pragma: no-cache on every answer."""
+    """ASGI middleware: Cache-Control: no-store, Pragma: no-cache and the security headers
+    (SECURITY_HEADERS) on every answer; a request body over its route's limit gets 413 before the
+    route reads it (a Content-Length over it, or a chunked body that grows over it)."""
 
     def __init__(self, app):
         self.app = app
@@ -166,17 +181,54 @@ class NoStore:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        limit = MAX_LOGIN_BODY if scope.get("path") == "/reports/login" else MAX_BODY
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            return await self._too_large(send)
+        started = False
 
         async def with_headers(message):
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 names = {name.lower() for name, _ in message.get("headers", [])}
                 extra = [
-                    (k.lower().encode(), v.encode()) for k, v in NO_CACHE.items() if k.lower().encode() not in names
+                    (k.lower().encode(), v.encode())
+                    for k, v in {**NO_CACHE, **SECURITY_HEADERS}.items()
+                    if k.lower().encode() not in names
                 ]
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
 
-        await self.app(scope, receive, with_headers)
+        received = 0
+
+        async def bounded():
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise _BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, bounded, with_headers)
+        except _BodyTooLarge:
+            if not started:
+                await self._too_large(send)
+
+    @staticmethod
+    async def _too_large(send) -> None:
+        body = json.dumps(TOO_LARGE).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        headers += [(k.lower().encode(), v.encode()) for k, v in {**NO_CACHE, **SECURITY_HEADERS}.items()]
+        headers.append((b"connection", b"close"))
+        await send({"type": "http.response.start", "status": 413, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+class _BodyTooLarge(Exception):
+    """A chunked request body grew over its route's limit."""
 
 
 def _instant(value: str) -> dt.datetime:
@@ -370,3 +422,49 @@ def create_app(root: Path, cors_origins: tuple[str, ...] = (), public_reports: b
 
     add_report_site(app, root, state, public=public_reports)
     return app
+
+
+HEADER_TIMEOUT = 10.0  # seconds a client has to send a request's headers
+
+
+def http_protocol(header_timeout: float = HEADER_TIMEOUT):
+    """uvicorn's h11 protocol with a header-read timeout: a client that dribbles its headers (one
+    line a second, to hold a connection) is closed `header_timeout` seconds after it began."""
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class WithHeaderTimeout(H11Protocol):
+        _header_timer = None
+
+        def _arm(self) -> None:
+            self._disarm()
+            self._header_timer = self.loop.call_later(header_timeout, self._headers_late)
+
+        def _disarm(self) -> None:
+            if self._header_timer is not None:
+                self._header_timer.cancel()
+                self._header_timer = None
+
+        def _headers_late(self) -> None:
+            if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+                self.transport.close()
+
+        def connection_made(self, transport) -> None:
+            super().connection_made(transport)
+            self._arm()
+
+        def handle_events(self) -> None:
+            super().handle_events()
+            if self.conn.their_state is not h11.IDLE:  # the headers are in
+                self._disarm()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing():
+                self._arm()  # the next request's headers have the same time
+
+        def connection_lost(self, exc) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+    return WithHeaderTimeout

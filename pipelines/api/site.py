@@ -4,9 +4,14 @@ files, cached on the lake's state like the API's answers.
 
 Managers log in with the user id and token the API takes (`engagement users add`); the permission
 view-engagement-dashboard is required. The session is a signed, expiring value in an HttpOnly,
-SameSite=Strict cookie (Secure over HTTPS), checked against the users file on every request, so a
-revoked user is out at once. Repeated failed logins from one client are answered more and more
-slowly. With `public` (`serve --public-reports`), no login: for a trusted intranet.
+SameSite=Strict cookie (Secure over HTTPS): a random session id, the user, and the generation of
+the user's token. It is checked against the users file on every request, so a revoked or re-keyed
+user is out at once; a logout records the session id (in the lake, so every server process sees it)
+and the cookie no longer opens anything. Login and logout refuse cross-site posts (their Origin,
+else their Referer, must be the site's own). Failed logins are budgeted, not merely slowed: 5 per
+user id and client, 20 per client, in 15 minutes, counted before the token is checked (so parallel
+tries count); past the budget, 429 with Retry-After. Someone else's failures never slow a login.
+With `public` (`serve --public-reports`), no login: for a trusted intranet.
 """
 
 from __future__ import annotations
@@ -25,16 +30,14 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import parse_qs, quote
 
-import anyio
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from pipelines.api import users
-from pipelines.lake.layout import SITE_KEY_FILE
+from pipelines.lake.layout import SITE_KEY_FILE, SITE_LOGOUTS_FILE
 
 COOKIE = "engagement_session"
 SESSION_HOURS = 12
-MAX_DELAY = 5.0  # seconds: the slowest answer to a client that keeps failing to log in
 
 
 def _key(root: Path) -> bytes:
@@ -54,48 +57,124 @@ def _sign(key: bytes, payload: str) -> str:
     return base64.urlsafe_b64encode(payload.encode("utf-8")).decode() + "." + base64.urlsafe_b64encode(mac).decode()
 
 
-def make_session(key: bytes, user_id: str, now: float | None = None) -> str:
-    """A cookie value: the user and when the session ends, signed."""
+def generation(record: dict) -> str:
+    """The generation of a user's token: changes when the user is re-keyed (a new salt)."""
+    return hashlib.sha256(record["salt"].encode()).hexdigest()[:16]
+
+
+def make_session(key: bytes, user_id: str, record_generation: str = "", now: float | None = None) -> str:
+    """A cookie value: a new session id, the user, its token's generation and when it ends, signed."""
     expires = int((now or time.time()) + SESSION_HOURS * 3600)
-    return _sign(key, f"{user_id}\n{expires}")
+    return _sign(key, f"{secrets.token_hex(16)}\n{user_id}\n{record_generation}\n{expires}")
 
 
-def session_user(key: bytes, value: str | None, now: float | None = None) -> str | None:
-    """The user a cookie value names, if its signature holds and it has not expired."""
+def session_of(key: bytes, value: str | None, now: float | None = None) -> tuple[str, str, str, int] | None:
+    """(session id, user, generation, expiry) of a cookie value whose signature holds and which has not expired."""
     if not value or "." not in value:
         return None
     encoded, _, mac = value.partition(".")
     try:
         payload = base64.urlsafe_b64decode(encoded.encode()).decode("utf-8")
-        user_id, expires = payload.rsplit("\n", 1)
+        sid, user_id, made_for, expires = payload.split("\n")
         fresh = int(expires) > (now or time.time())
     except (ValueError, UnicodeDecodeError):
         return None
-    return user_id if fresh and hmac.compare_digest(_sign(key, payload), value) else None
+    if not (fresh and hmac.compare_digest(_sign(key, payload), value)):
+        return None
+    return sid, user_id, made_for, int(expires)
+
+
+def session_user(key: bytes, value: str | None, now: float | None = None) -> str | None:
+    """The user a cookie value names, if its signature holds and it has not expired."""
+    session = session_of(key, value, now)
+    return session[1] if session else None
+
+
+class Logouts:
+    """Session ids logged out before they expired, kept in the lake (SITE_LOGOUTS_FILE) so that every
+    server process refuses them; re-read when the file changes."""
+
+    def __init__(self, root: Path):
+        self.path = root / SITE_LOGOUTS_FILE
+        self.lock = threading.Lock()
+        self.seen: tuple[int, int] | None = None
+        self.ended: dict[str, int] = {}
+
+    def _load(self) -> None:
+        import os
+
+        try:
+            st = os.stat(self.path, follow_symlinks=False)
+        except FileNotFoundError:
+            self.seen, self.ended = None, {}
+            return
+        if (st.st_mtime_ns, st.st_size) == self.seen:
+            return
+        ended = {}
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            sid, _, expires = line.partition(" ")
+            if expires.isdigit():
+                ended[sid] = int(expires)
+        self.seen, self.ended = (st.st_mtime_ns, st.st_size), ended
+
+    def ended_session(self, sid: str) -> bool:
+        with self.lock:
+            self._load()
+            return sid in self.ended
+
+    def end(self, sid: str, expires: int) -> None:
+        from pipelines.files import atomic_write_bytes
+
+        with self.lock:
+            self._load()
+            now = time.time()
+            self.ended = {s: e for s, e in self.ended.items() if e > now} | {sid: expires}
+            body = "".join(f"{s} {e}\n" for s, e in sorted(self.ended.items()))
+            atomic_write_bytes(self.path, body.encode("utf-8"), private=True)
+            self.seen = None
 
 
 class Failures:
-    """Failed logins per client: each one more doubles the wait before the answer (up to MAX_DELAY)."""
+    """A budget of failed logins in a sliding window: PER_USER per (client, user id) and PER_CLIENT per
+    client. An attempt takes a slot before its token is checked (so parallel attempts count) and gives
+    it back if it succeeds."""
+
+    PER_USER, PER_CLIENT, WINDOW = 5, 20, 15 * 60.0
 
     def __init__(self) -> None:
-        self.counts: OrderedDict[str, int] = OrderedDict()
+        self.times: OrderedDict[str, list[float]] = OrderedDict()
         self.lock = threading.Lock()
 
-    def delay(self, client: str) -> float:
-        with self.lock:
-            n = self.counts.get(client, 0)
-        return 0.0 if n == 0 else min(MAX_DELAY, 0.25 * 2 ** (n - 1))
+    def _recent(self, key: str, now: float) -> list[float]:
+        kept = [t for t in self.times.get(key, []) if now - t < self.WINDOW]
+        if kept:
+            self.times[key] = kept
+            self.times.move_to_end(key)
+        else:
+            self.times.pop(key, None)
+        return kept
 
-    def failed(self, client: str) -> None:
+    def take(self, client: str, user_id: str) -> tuple[float, float] | float:
+        """A slot (to give back on success), or the seconds until one is free (the budget is spent)."""
+        now = time.monotonic()
+        keys = ((f"{client}\n{user_id}", self.PER_USER), (client, self.PER_CLIENT))
         with self.lock:
-            self.counts[client] = self.counts.get(client, 0) + 1
-            self.counts.move_to_end(client)
-            while len(self.counts) > 10_000:
-                self.counts.popitem(last=False)
+            for key, budget in keys:
+                recent = self._recent(key, now)
+                if len(recent) >= budget:
+                    return max(1.0, self.WINDOW - (now - recent[0]))
+            for key, _ in keys:
+                self.times.setdefault(key, []).append(now)
+            while len(self.times) > 20_000:
+                self.times.popitem(last=False)
+            return (now, now)
 
-    def succeeded(self, client: str) -> None:
+    def give_back(self, client: str, user_id: str, slot: tuple[float, float]) -> None:
         with self.lock:
-            self.counts.pop(client, None)
+            for key in (f"{client}\n{user_id}", client):
+                times = self.times.get(key, [])
+                if slot[0] in times:
+                    times.remove(slot[0])
 
 
 SAFE_NEXT = re.compile(r"/reports/(index\.html|\d{4}-\d{2}-\d{2}(\.html)?)?")
@@ -120,15 +199,38 @@ def add_report_site(app: FastAPI, root: Path, cache, public: bool = False) -> No
 
     key = _key(root)
     failures = Failures()
+    logouts = Logouts(root)
 
     def signed_in(request: Request) -> str | None:
         if public:
             return "public"
-        user_id = session_user(key, request.cookies.get(COOKIE))
-        record = cache.users().get(user_id or "")
+        session = session_of(key, request.cookies.get(COOKIE))
+        if session is None:
+            return None
+        sid, user_id, made_for, _ = session
+        record = cache.users().get(user_id)
         if record is None or users.DEFAULT_PERMISSION not in record["permissions"]:
             return None
+        if not hmac.compare_digest(generation(record), made_for) or logouts.ended_session(sid):
+            return None  # re-keyed since, or logged out
         return user_id
+
+    def same_site(request: Request) -> bool:
+        """A post from the site's own pages: its Origin (else its Referer) is this site, if given."""
+        from urllib.parse import urlsplit
+
+        own = f"{request.url.scheme}://{request.headers.get('host', '')}"
+        origin = request.headers.get("origin")
+        if origin is not None:
+            return origin == own
+        referer = request.headers.get("referer")
+        if referer is not None:
+            parts = urlsplit(referer)
+            return f"{parts.scheme}://{parts.netloc}" == own
+        return True  # neither: not a browser's cross-site form (browsers send Origin with a post)
+
+    def cross_site() -> HTMLResponse:
+        return login_page("Log in from this site's own login page.", status=403)
 
     def to_login(request: Request) -> Response:
         wanted = quote(request.url.path, safe="/")
@@ -156,26 +258,28 @@ def add_report_site(app: FastAPI, root: Path, cache, public: bool = False) -> No
 
     @app.post("/reports/login", include_in_schema=False)
     async def login(request: Request):
+        if not same_site(request):
+            return cross_site()
         client = request.client.host if request.client else "?"
-        wait = failures.delay(client)
-        if wait:
-            await anyio.sleep(wait)
         form = parse_qs((await request.body()).decode("utf-8", "replace"))
         user_id = (form.get("user_id") or [""])[0].strip()
         token = (form.get("token") or [""])[0].strip()
         wanted = safe_next((form.get("next") or [None])[0])
+        slot = failures.take(client, user_id)
+        if not isinstance(slot, tuple):
+            page = login_page("Too many failed logins: wait, then try again.", wanted, status=429)
+            page.headers["Retry-After"] = str(int(slot))
+            return page
         record = users.check(cache.users(), user_id, token)
         if record is None:
-            failures.failed(client)
             return login_page("That user id and token do not match: try again.", wanted, status=401)
         if users.DEFAULT_PERMISSION not in record["permissions"]:
-            failures.failed(client)
             return login_page(f"{user_id} may not view the engagement dashboard.", wanted, status=403)
-        failures.succeeded(client)
+        failures.give_back(client, user_id, slot)
         response = RedirectResponse(wanted, status_code=303)
         response.set_cookie(
             COOKIE,
-            make_session(key, user_id),
+            make_session(key, user_id, generation(record)),
             max_age=SESSION_HOURS * 3600,
             httponly=True,
             samesite="strict",
@@ -186,6 +290,11 @@ def add_report_site(app: FastAPI, root: Path, cache, public: bool = False) -> No
 
     @app.post("/reports/logout", include_in_schema=False)
     async def logout(request: Request):
+        if not same_site(request):
+            return cross_site()
+        session = session_of(key, request.cookies.get(COOKIE))
+        if session is not None:  # the cookie opens nothing from now on, wherever it is replayed
+            logouts.end(session[0], session[3])
         response = RedirectResponse("/reports/login", status_code=303)
         response.delete_cookie(COOKIE, path="/reports/", httponly=True, samesite="strict")
         return response

@@ -18,6 +18,14 @@ def cmd_serve(
         bool, typer.Option("--public-reports", help="serve the report site without a login (a trusted intranet)")
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="no line per request (uvicorn's access log)")] = False,
+    forwarded_allow_ips: Annotated[
+        Optional[str],
+        typer.Option(
+            metavar="IPS",
+            help="trust X-Forwarded-For/-Proto from these proxy addresses (comma-separated); default: from none",
+        ),
+    ] = None,
+    max_connections: Annotated[int, typer.Option(help="connections served at once; more get 503")] = 200,
     lake: Lake = None,
 ) -> int:
     """Serve Rocket.Chat's user-engagement API from the lake (HTTP, uvicorn).
@@ -28,7 +36,10 @@ def cmd_serve(
     /openapi.json. ENGAGEMENT_CORS_ORIGINS (comma-separated) lets pages of those origins call it.
     The report site: /reports/ (every week) and /reports/YYYY-MM-DD (the week ending that day),
     behind a login with the same user id and token (--public-reports: no login). It prints where it
-    listens, then a line per request (--quiet: none); Ctrl-C or SIGTERM stops it.
+    listens, then a line per request (--quiet: none); Ctrl-C or SIGTERM stops it. Every request is
+    bounded: a body of at most 64 KB (8 KB for the login; more gets 413), headers within 10 s
+    (ENGAGEMENT_HEADER_TIMEOUT),
+    --max-connections at once; X-Forwarded-For is trusted only from --forwarded-allow-ips.
     """
     import copy
 
@@ -42,6 +53,8 @@ def cmd_serve(
     settings = load_settings(lake)
     lakes.require_lake(settings.lake)
     _check_listen(host, port)
+    if max_connections < 1:
+        raise UserError(f"--max-connections {max_connections} serves nobody: give 1 or more")
     app_ = create_app(settings.lake, settings.cors_origins, public_reports)
     where = f"http://{f'[{host}]' if ':' in host else host}:{port}"
     print(
@@ -49,7 +62,24 @@ def cmd_serve(
     )
     logging = copy.deepcopy(LOGGING_CONFIG)
     logging["loggers"]["uvicorn.error"]["level"] = "WARNING"  # uvicorn's start-up chatter: said above
-    uvicorn.run(app_, host=host, port=port, log_config=logging, log_level=None, access_log=not quiet)
+    from pipelines.api.server import http_protocol
+
+    proxies = {"proxy_headers": True, "forwarded_allow_ips": forwarded_allow_ips} if forwarded_allow_ips else {}
+    uvicorn.run(
+        app_,
+        host=host,
+        port=port,
+        log_config=logging,
+        log_level=None,
+        access_log=not quiet,
+        http=http_protocol(settings.header_timeout),
+        server_header=False,
+        proxy_headers=bool(proxies),
+        **{k: v for k, v in proxies.items() if k != "proxy_headers"},
+        limit_concurrency=max_connections,
+        timeout_keep_alive=5,
+        h11_max_incomplete_event_size=16 * 1024,
+    )
     return 0
 
 

@@ -8,7 +8,7 @@
                                                     (name analytics) and users accounts (name users)
     ids/run-<hash>.npy                              the _id-to-day index's runs (lake/idindex.py)
     rejects/<key>.jsonl                             rejected documents of one input file
-    _users.json, .site_key                          who may call the API, the site's signing key (api/)
+    _users.json, .site_key, .site_logouts           who may call the API, the site's signing key, ended sessions (api/)
     _runs.jsonl                                     one line per nightly run (runs.py)
     .lock, .users.lock, .nightly.lock               the writers' locks (lake/locks.py)
     .staging/                                       a writer's files in progress (lake/writing.py)
@@ -28,6 +28,7 @@ IDS_DIR = "ids"
 REJECTS_DIR = "rejects"
 USERS_FILE = "_users.json"
 SITE_KEY_FILE = ".site_key"
+SITE_LOGOUTS_FILE = ".site_logouts"  # session ids logged out before they expired (pipelines/api/site.py)
 RUNS_LEDGER = "_runs.jsonl"
 WRITE_LOCK = ".lock"  # one writer of the lake's data at a time; readers never need it
 USERS_LOCK = ".users.lock"
