@@ -47,3 +47,10 @@ def machine_error(exc: BaseException, path: object = None) -> MachineError | Non
         if os.strerror(code) in text:  # DuckDB's IOException and pyarrow's OSError carry only the text
             return MachineError(describe_os_error(OSError(code, os.strerror(code)), path))
     return None
+
+
+def shown(value: str, limit: int = 120) -> str:
+    """A name or value read from a file, fit for a one-line message: control and unprintable
+    characters escaped (a newline in it would make the line two), cut to `limit` characters."""
+    escaped = "".join(c if c.isprintable() else repr(c)[1:-1] for c in value)
+    return escaped if len(escaped) <= limit else escaped[: limit - 1] + "…"

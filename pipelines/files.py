@@ -16,9 +16,9 @@ from pipelines.errors import machine_error
 from pipelines.faults import crash_point
 
 
-@functools.cache
 def _umask() -> int:
-    """The process's umask, read without changing it (Linux), else by setting it back at once."""
+    """The process's umask now (a write into the lake narrows it: lake/writing.py's private), read
+    without changing it (Linux), else by setting it back at once."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
             if line.startswith("Umask:"):
@@ -103,3 +103,20 @@ def remove_temporaries(folder: Path, name: str = "*") -> None:
     for targets named `name` (a glob; every target by default). Call it only where no writer is at work."""
     for path in folder.glob(f".{name}.*.tmp"):
         path.unlink(missing_ok=True)
+
+
+def read_text_nofollow(path: Path) -> str:
+    """A file of the lake (its state, a ledger) read without following a symbolic link: one planted
+    in its place is refused (a UserError naming it), never read through. FileNotFoundError as usual."""
+    import errno
+
+    from pipelines.errors import UserError
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UserError(f"{path} is a symbolic link: refused (the lake reads only its own plain files)") from None
+        raise
+    with os.fdopen(fd, "rb") as handle:
+        return handle.read().decode("utf-8")

@@ -202,10 +202,11 @@ def read_runs(root) -> list[dict]:
     import json
 
     from pipelines.errors import UserError
+    from pipelines.files import read_text_nofollow
 
     path = root / LEDGER
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text_nofollow(path)
     except FileNotFoundError:
         return []
     except (OSError, UnicodeDecodeError) as exc:
@@ -232,7 +233,9 @@ def append_run(root, record: dict) -> None:
     import json
 
     from pipelines.files import atomic_write_bytes, remove_temporaries
+    from pipelines.lake.writing import private
 
     remove_temporaries(root, LEDGER)  # a killed run's; we hold the nightly lock, no other writes it
     lines = [json.dumps(r, sort_keys=False) for r in [*read_runs(root), record]]
-    atomic_write_bytes(root / LEDGER, ("\n".join(lines) + "\n").encode("utf-8"))
+    with private(root):  # the lake's own file: its owner's (lake/writing.py's lake_modes)
+        atomic_write_bytes(root / LEDGER, ("\n".join(lines) + "\n").encode("utf-8"))

@@ -94,6 +94,11 @@ class Settings(_Engagement):
     cors_origins: Annotated[tuple[str, ...], NoDecode] = _setting(
         (), "origins whose pages may call `engagement serve` (comma-separated; CORS)", shown="none"
     )
+    lake_group_readable: bool = _setting(
+        False,
+        "the lake readable by its group too (0750 folders, 0640 files); off: by its owner only (0700, 0600)",
+        shown="`off`",
+    )
     header_timeout: float = _setting(
         10.0, "seconds `engagement serve` gives a client to send a request's headers", shown="`10`"
     )
@@ -144,6 +149,16 @@ class Settings(_Engagement):
         if not 0 <= threads <= 1024:
             raise ValueError("ENGAGEMENT_QUERY_THREADS must be between 0 and 1024")
         return threads
+
+    @field_validator("lake_group_readable", mode="before")
+    @classmethod
+    def _group(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            lowered = value.strip().lower()
+            if lowered not in ("on", "true", "yes", "1", "off", "false", "no", "0"):
+                raise ValueError(f"ENGAGEMENT_LAKE_GROUP_READABLE must be on or off, not {value!r}")
+            return lowered in ("on", "true", "yes", "1")
+        return value
 
     @field_validator("header_timeout", mode="before")
     @classmethod

@@ -34,6 +34,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from pipelines.api import users
+from pipelines.files import read_text_nofollow
 from pipelines.lake.layout import SITE_KEY_FILE, SITE_LOGOUTS_FILE
 
 COOKIE = "engagement_session"
@@ -111,7 +112,7 @@ class Logouts:
         if (st.st_mtime_ns, st.st_size) == self.seen:
             return
         ended = {}
-        for line in self.path.read_text(encoding="utf-8").splitlines():
+        for line in read_text_nofollow(self.path).splitlines():
             sid, _, expires = line.partition(" ")
             if expires.isdigit():
                 ended[sid] = int(expires)

@@ -15,7 +15,7 @@ import secrets
 from pathlib import Path
 
 from pipelines.errors import UserError
-from pipelines.files import atomic_write_bytes, remove_temporaries
+from pipelines.files import atomic_write_bytes, read_text_nofollow, remove_temporaries
 from pipelines.lake.layout import USERS_FILE, USERS_LOCK
 from pipelines.lake.locks import exclusive
 
@@ -34,7 +34,7 @@ def _digest(salt: str, token: str) -> str:
 def load_users(root: Path) -> dict[str, dict]:
     """user id -> {salt, hash, permissions}."""
     try:
-        return json.loads(_path(root).read_text(encoding="utf-8"))
+        return json.loads(read_text_nofollow(_path(root)))
     except FileNotFoundError:
         return {}
     except (OSError, ValueError) as exc:
@@ -52,7 +52,9 @@ def _save(root: Path, users: dict[str, dict]) -> None:
 @contextlib.contextmanager
 def _changing(root: Path):
     """The users file's own lock (an ingest does not block `users add`); clears a killed writer's leftovers."""
-    with exclusive(root, USERS_LOCK):
+    from pipelines.lake.writing import private
+
+    with private(root), exclusive(root, USERS_LOCK):
         remove_temporaries(root, USERS_FILE)
         yield
 

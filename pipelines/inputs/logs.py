@@ -28,7 +28,7 @@ import pyarrow.compute  # noqa: F401 - pa.compute below
 
 from pipelines import arrow_numpy
 from pipelines.days import DEFAULT_TZ
-from pipelines.errors import UserError
+from pipelines.errors import UserError, shown
 from pipelines.fields import LOG_COLUMNS
 
 REQUIRED = ("userId", "loginAt", "lastActivityAt")
@@ -161,7 +161,10 @@ def csv_rows_careful(path: Path, mapping: LogMapping, rows_per_batch: int = 64 *
     with open_binary(path) as stream:
         text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
         reader = pycsv.reader(text, delimiter=delimiter)
-        next(reader, None)
+        try:
+            next(reader, None)  # the header (read by _csv_header)
+        except pycsv.Error as exc:
+            raise UserError(f"{path}: its first line is not a CSV header ({exc}): is it a session log?") from None
         rows: list[list[str]] = []
         lines: list[int] = []
         reasons: list[str | None] = []
@@ -218,10 +221,14 @@ def _csv_header(path: Path, mapping: LogMapping) -> tuple[list[str], str]:
     delimiter = "\t" if path.name.removesuffix(".gz").endswith(".tsv") else ","
     with open_binary(path) as stream:
         first = stream.readline().decode("utf-8-sig", "replace")
-    header = next(pycsv.reader(io.StringIO(first), delimiter=delimiter), [])
+    try:
+        header = next(pycsv.reader(io.StringIO(first, newline=""), delimiter=delimiter), [])
+    except pycsv.Error as exc:
+        raise UserError(f"{path}: its first line is not a CSV header ({exc}): is it a session log?") from None
     absent = [column for column in mapping.columns.values() if column not in header]
     if absent:
-        raise UserError(f"{path} has no column {absent[0]!r} (its columns: {', '.join(header)})")
+        columns = shown(", ".join(header)) or "none"
+        raise UserError(f"{path} has no column {shown(absent[0])!r} (its columns: {columns})")
     return header, delimiter
 
 

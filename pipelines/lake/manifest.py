@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from pipelines.errors import UserError
-from pipelines.files import atomic_write_bytes
+from pipelines.files import atomic_write_bytes, read_text_nofollow
 from pipelines.lake.layout import MANIFEST_FILE
 
 HASH_BUFFER = 4 * 1024 * 1024
@@ -73,7 +73,7 @@ class Manifest:
 def read_manifest(root: Path) -> Manifest:
     """The lake's manifest (empty for a new lake)."""
     try:
-        lines = (root / MANIFEST_FILE).read_text(encoding="utf-8").splitlines()
+        lines = read_text_nofollow(root / MANIFEST_FILE).splitlines()
     except FileNotFoundError:
         return Manifest([])
     lines = [line for line in lines if line.strip()]

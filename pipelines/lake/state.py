@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import TypeVar
 
 from pipelines.days import DEFAULT_TZ
 from pipelines.errors import UserError
-from pipelines.lake.layout import REGISTRATIONS, STATE_FILE, TABLES
+from pipelines.lake.layout import IDS_DIR, REGISTRATIONS, REGISTRATIONS_DIR, STATE_FILE, TABLES
 
 T = TypeVar("T")
 
@@ -65,11 +66,32 @@ class LakeState:
         return json.dumps(body, indent=1, sort_keys=False) + "\n"
 
 
+# what a path the state names must look like: inside the lake, in its own folder, named by content
+_NAMED = {
+    **{t: re.compile(rf"{t}/date=\d{{4}}-\d{{2}}-\d{{2}}/part-[0-9a-f]{{8,64}}\.parquet") for t in TABLES},
+    "registrations": re.compile(rf"{REGISTRATIONS_DIR}/(?:{'|'.join(REGISTRATIONS)})-[0-9a-f]{{8,64}}\.parquet"),
+    "ids": re.compile(rf"{IDS_DIR}/run-[0-9a-f]{{8,64}}\.npy"),
+}
+
+
+def _confined(path: Path, kind: str, names) -> None:
+    """A UserError unless every path the state names is one of the lake's own files."""
+    for name in names:
+        if not (isinstance(name, str) and _NAMED[kind].fullmatch(name)):
+            raise UserError(
+                f"the lake state {path} names {name!r}, which is not one of the lake's files: refused "
+                "(restore _state.json from a backup)"
+            )
+
+
 def read_state(root: Path) -> LakeState:
-    """Load the lake's state; an absent lake is an empty state."""
+    """Load the lake's state; an absent lake is an empty state. A state that names a file outside the
+    lake (or any path not of the lake's own form), or that is a symbolic link, is refused."""
+    from pipelines.files import read_text_nofollow
+
     path = root / STATE_FILE
     try:
-        body = json.loads(path.read_text(encoding="utf-8"))
+        body = json.loads(read_text_nofollow(path))
     except FileNotFoundError:
         return LakeState()
     except (OSError, ValueError) as exc:
@@ -78,9 +100,16 @@ def read_state(root: Path) -> LakeState:
         ) from None
     if body.get("version") != STATE_VERSION:
         raise UserError(f"{path} has state version {body.get('version')!r}; this tool reads version {STATE_VERSION}")
-    files = {t: dict(body.get("tables", {}).get(t, {})) for t in TABLES}
-    registrations = {n: r for n, r in dict(body.get("registrations", {})).items() if n in REGISTRATIONS}
-    ids = body.get("ids")
+    try:
+        files = {t: dict(body.get("tables", {}).get(t, {})) for t in TABLES}
+        registrations = {n: r for n, r in dict(body.get("registrations", {})).items() if n in REGISTRATIONS}
+        ids = body.get("ids")
+    except (TypeError, ValueError, AttributeError):
+        raise UserError(f"cannot read the lake state {path}: its tables are not as written; restore it") from None
+    for table in TABLES:
+        _confined(path, table, files[table].values())
+    _confined(path, "registrations", registrations.values())
+    _confined(path, "ids", ids or [])
     return LakeState(
         tz=body.get("tz"), files=files, registrations=registrations, ids=list(ids) if ids is not None else None
     )

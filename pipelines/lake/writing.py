@@ -71,10 +71,33 @@ class Writer:
         self.committed = True
 
 
+def lake_modes() -> tuple[int, int]:
+    """(umask, folder mode) of the lake's files: its owner's only (0600 files, 0700 folders: it holds
+    each user's activity, personal data), or with ENGAGEMENT_LAKE_GROUP_READABLE=on readable by the
+    group too (0640, 0750: a team of analysts)."""
+    group = os.environ.get("ENGAGEMENT_LAKE_GROUP_READABLE", "").strip().lower() in ("on", "true", "yes", "1")
+    return (0o027, 0o750) if group else (0o077, 0o700)
+
+
+@contextlib.contextmanager
+def private(root: Path) -> Iterator[None]:
+    """Around a write into the lake: its folder kept to its owner (see lake_modes), and the files and
+    folders the write makes too (the process's umask, restored after)."""
+    mask, mode = lake_modes()
+    root.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(PermissionError):  # not ours to change: the owner's modes stay
+        os.chmod(root, mode)
+    before = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(before)
+
+
 @contextlib.contextmanager
 def writing(root: Path, wait: bool = True) -> Iterator[Writer]:
     """The write protocol around a writer's work (see the module's docstring)."""
-    with write_lock(root, wait):
+    with private(root), write_lock(root, wait):
         state = read_state(root)
         remove_leftovers(root, state, thorough=False)  # of a run that was killed, or lost its disk
         writer = Writer(root, state, referenced(state))

@@ -20,7 +20,7 @@ from time import sleep
 from typing import Any, TypeVar
 
 from pipelines.errors import UserError
-from pipelines.files import atomic_write_bytes
+from pipelines.files import atomic_write_bytes, read_text_nofollow
 from pipelines.settings import MailSettings, check_address
 
 MAX_BYTES = 100 * 1024
@@ -104,7 +104,7 @@ def send(
 
 def _ledger(out: Path) -> list[dict]:
     try:
-        text = (out / LEDGER).read_text(encoding="utf-8")
+        text = read_text_nofollow(out / LEDGER)
     except FileNotFoundError:
         return []
     entries = []
