@@ -63,7 +63,7 @@ class Lake:
         """Read-only SQL over one snapshot: views sessions, user_daily, rejects (as `engagement query`)."""
         from pipelines.settings import load_settings
 
-        return lakesql.run_query(self.root, text, load_settings().query_limits()).to_pandas()
+        return lakesql.run_query(self.root, text, lakesql.limits_of(load_settings())).to_pandas()
 
     def status(self) -> dict[str, Any]:
         """The lake's health (as `engagement status --json`), with its `problems`."""

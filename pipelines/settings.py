@@ -191,12 +191,6 @@ class Settings(_Engagement):
             raise ValueError(f"ENGAGEMENT_QUERY_MEMORY must be a size such as 2GB or 512MB, not {value!r}")
         return value.strip()
 
-    def query_limits(self):
-        """The bounds of one query (pipelines/metrics/lakesql.py)."""
-        from pipelines.metrics.lakesql import Limits
-
-        return Limits(self.query_memory, self.query_threads or None, self.query_timeout)
-
     @model_validator(mode="after")
     def _thresholds_in_order(self) -> Settings:
         if self.freshness_error < self.freshness_warn:

@@ -14,7 +14,6 @@ import pytest
 from conftest import ROOT, run_cli, session
 from helpers import ingest_docs
 
-from pipelines import files
 from pipelines.cli.app import main
 
 
@@ -161,9 +160,8 @@ def test_a_user_id_a_header_cannot_carry_is_refused(lake, user_id):
     assert not (lake / "_users.json").exists()
 
 
-def test_published_files_follow_the_umask_and_secrets_stay_private(small_lake, tmp_path):
+def test_published_files_follow_the_umask_and_the_lake_stays_private(small_lake, tmp_path):
     old = os.umask(0o022)
-    files._umask.cache_clear()
     try:
         assert (
             call("weekly-data", "--lake", str(small_lake), "--start", "2023-05-19", "--out", str(tmp_path / "w.json"))[
@@ -180,7 +178,6 @@ def test_published_files_follow_the_umask_and_secrets_stay_private(small_lake, t
         ingest_docs(small_lake, tmp_path / "w.json", tz="Pacific/Kiritimati")  # rewrites state, manifest, rejects
     finally:
         os.umask(old)
-        files._umask.cache_clear()
 
     def mode(path):
         return stat.S_IMODE(path.stat().st_mode)
@@ -190,12 +187,13 @@ def test_published_files_follow_the_umask_and_secrets_stay_private(small_lake, t
         tmp_path / "r.html",
         tmp_path / "outbox" / "2023-05-19.eml",
         tmp_path / "out" / "deliveries.jsonl",
-        small_lake / "_state.json",
-        small_lake / "_manifest.jsonl",
     ]
-    published += list((small_lake / "rejects").glob("*.jsonl"))
-    assert {str(p): mode(p) for p in published} == {str(p): 0o644 for p in published}
-    assert mode(small_lake / "_users.json") == 0o600
+    assert {str(p): mode(p) for p in published} == {str(p): 0o644 for p in published}  # aggregates: the umask's
+    # the lake holds each user's activity: its owner's only, whatever the umask
+    lake_files = [small_lake / "_state.json", small_lake / "_manifest.jsonl", small_lake / "_users.json"]
+    lake_files += list((small_lake / "rejects").glob("*.jsonl"))
+    assert {str(p): mode(p) for p in lake_files} == {str(p): 0o600 for p in lake_files}
+    assert mode(small_lake) == 0o700
 
 
 def test_force_does_not_double_the_manifest(lake, export):

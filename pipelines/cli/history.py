@@ -61,7 +61,7 @@ def cmd_query(
     tables.check_format(fmt, out)
     settings = load_settings(lake)
     lakes.require_lake(settings.lake)
-    tables.write(lakesql.run_query(settings.lake, text, settings.query_limits()), fmt, out)
+    tables.write(lakesql.run_query(settings.lake, text, lakesql.limits_of(settings)), fmt, out)
     return 0
 
 

@@ -114,6 +114,11 @@ class Limits:
     timeout: float = 300.0
 
 
+def limits_of(settings) -> Limits:
+    """A query's bounds from the settings (ENGAGEMENT_QUERY_MEMORY, _THREADS, _TIMEOUT)."""
+    return Limits(settings.query_memory, settings.query_threads or None, settings.query_timeout)
+
+
 def run_query(root: Path, text: str, limits: Limits = Limits()) -> pa.Table:
     """The rows of a read-only query over one snapshot of the lake, within `limits`."""
     import tempfile
