@@ -3,7 +3,10 @@ budget, cross-site posts refused, security headers (issue 24's probes, each a te
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -126,3 +129,45 @@ def test_parallel_wrong_logins_meet_the_budget_and_spoofed_forwarding_is_ignored
     assert int(refused.headers["retry-after"]) > 0 and "Too many failed logins" in refused.text
     # someone else's failures do not block a user who knows their token (nor slow it: nothing sleeps)
     assert login(served, "boss", served["tokens"]["boss"]).status_code == 303
+
+
+def test_a_cross_site_logout_is_refused(served):
+    cookie = login(served, "boss", served["tokens"]["boss"]).cookies["engagement_session"]
+    answer = httpx.post(
+        served["base"] + "/reports/logout",
+        cookies={"engagement_session": cookie},
+        headers={"origin": "https://evil.example"},
+    )
+    assert answer.status_code == 403 and opens(served, cookie)  # a forged logout ends nothing
+
+
+def test_connections_beyond_the_cap_get_503(served):
+    from conftest import free_port
+
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pipelines", "serve", "--quiet", "--port", str(port), "--max-connections", "1"]
+        + ["--lake", str(served["lake"])],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")},
+    )
+    try:
+        assert process.stdout.readline().startswith("serving the lake")
+        deadline = time.monotonic() + 60
+        while True:  # until it answers
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/reports/login", timeout=1)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+        with socket.create_connection(("127.0.0.1", port)) as holding:
+            holding.sendall(b"GET /reports/login HTTP/1.1\r\n")  # a connection that holds the one place
+            time.sleep(0.2)
+            assert httpx.get(f"http://127.0.0.1:{port}/reports/login", timeout=10).status_code == 503
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
