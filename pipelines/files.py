@@ -120,3 +120,31 @@ def read_text_nofollow(path: Path) -> str:
         raise
     with os.fdopen(fd, "rb") as handle:
         return handle.read().decode("utf-8")
+
+
+def read_ledger(path: Path, keys: set[str], what: str, removing: str) -> list[dict]:
+    """A ledger of one JSON object a line (none yet: empty), read without following a link; a line
+    that is not an object with `keys` is a UserError naming `what` and the line, and what `removing`
+    that line means."""
+    import json
+
+    from pipelines.errors import UserError
+
+    try:
+        text = read_text_nofollow(path)
+    except FileNotFoundError:
+        return []
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read the {what} {path}: {exc}") from None
+    entries = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            entry = None
+        if not isinstance(entry, dict) or not keys <= entry.keys():
+            raise UserError(f"the {what} {path} is damaged at line {number}: remove that line ({removing})")
+        entries.append(entry)
+    return entries

@@ -199,32 +199,10 @@ def _now() -> str:
 
 def read_runs(root) -> list[dict]:
     """The run ledger, oldest first (none yet: empty)."""
-    import json
+    from pipelines.files import read_ledger
 
-    from pipelines.errors import UserError
-    from pipelines.files import read_text_nofollow
-
-    path = root / LEDGER
-    try:
-        text = read_text_nofollow(path)
-    except FileNotFoundError:
-        return []
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"cannot read the run ledger {path}: {exc}") from None
-    runs = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            run = json.loads(line)
-        except ValueError:
-            run = None
-        if not isinstance(run, dict) or not {"started", "ended", "status"} <= run.keys():
-            raise UserError(
-                f"the run ledger {path} is damaged at line {number}: remove that line (it is one run's record)"
-            )
-        runs.append(run)
-    return runs
+    keys = {"started", "ended", "status"}
+    return read_ledger(root / LEDGER, keys, "run ledger", "it is one run's record")
 
 
 def append_run(root, record: dict) -> None:

@@ -68,6 +68,34 @@ def _comma_list(value: Any) -> Any:
     return value
 
 
+SWITCH = {"on": True, "true": True, "yes": True, "1": True, "off": False, "false": False, "no": False, "0": False}
+
+
+def _switch(value: Any, info) -> Any:
+    """An on/off setting: on, true, yes, 1 or off, false, no, 0 (any case)."""
+    if isinstance(value, str):
+        if value.strip().lower() not in SWITCH:
+            raise ValueError(f"ENGAGEMENT_{info.field_name.upper()} must be on or off, not {value!r}")
+        return SWITCH[value.strip().lower()]
+    return value
+
+
+def _bounded(kind: type, low: float, high: float, what: str, unit: str = "", above_low: bool = False):
+    """A validator of a number setting of `kind` from `low` to `high` (above `low` if `above_low`)."""
+
+    def check(value: Any, info) -> Any:
+        name = f"ENGAGEMENT_{info.field_name.upper()}"
+        try:
+            number = kind(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be {what}") from None
+        if not (low < number if above_low else low <= number) or number > high:
+            raise ValueError(f"{name} must be between {low:g} and {high:g}{unit}")
+        return number
+
+    return check
+
+
 def _setting(default: Any, what: str, flag: str = "", shown: str | None = None) -> Any:
     """A field with what the settings table (docs/settings.md) says about it: its meaning, its flag, its default as shown."""
     return Field(default, description=what, json_schema_extra={"flag": flag, "shown": shown or f"`{default}`"})
@@ -139,48 +167,14 @@ class Settings(_Engagement):
                 raise ValueError(f"ENGAGEMENT_{info.field_name.upper()}: {exc}") from None
         return value
 
-    @field_validator("query_threads", mode="before")
-    @classmethod
-    def _threads(cls, value: Any) -> Any:
-        try:
-            threads = int(value)
-        except (TypeError, ValueError):
-            raise ValueError("ENGAGEMENT_QUERY_THREADS must be a number") from None
-        if not 0 <= threads <= 1024:
-            raise ValueError("ENGAGEMENT_QUERY_THREADS must be between 0 and 1024")
-        return threads
-
-    @field_validator("lake_group_readable", mode="before")
-    @classmethod
-    def _group(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            lowered = value.strip().lower()
-            if lowered not in ("on", "true", "yes", "1", "off", "false", "no", "0"):
-                raise ValueError(f"ENGAGEMENT_LAKE_GROUP_READABLE must be on or off, not {value!r}")
-            return lowered in ("on", "true", "yes", "1")
-        return value
-
-    @field_validator("header_timeout", mode="before")
-    @classmethod
-    def _header_timeout(cls, value: Any) -> Any:
-        try:
-            seconds = float(value)
-        except (TypeError, ValueError):
-            raise ValueError("ENGAGEMENT_HEADER_TIMEOUT must be a number of seconds") from None
-        if not 0 < seconds <= 3600:
-            raise ValueError("ENGAGEMENT_HEADER_TIMEOUT must be between 0 and 3600 seconds")
-        return seconds
-
-    @field_validator("query_timeout", mode="before")
-    @classmethod
-    def _timeout(cls, value: Any) -> Any:
-        try:
-            seconds = float(value)
-        except (TypeError, ValueError):
-            raise ValueError("ENGAGEMENT_QUERY_TIMEOUT must be a number of seconds") from None
-        if not 0 < seconds <= 86400:
-            raise ValueError("ENGAGEMENT_QUERY_TIMEOUT must be between 0 and 86400 seconds")
-        return seconds
+    _switches = field_validator("lake_group_readable", mode="before")(_switch)
+    _threads = field_validator("query_threads", mode="before")(_bounded(int, 0, 1024, "a number"))
+    _header_timeout = field_validator("header_timeout", mode="before")(
+        _bounded(float, 0, 3600, "a number of seconds", " seconds", above_low=True)
+    )
+    _timeout = field_validator("query_timeout", mode="before")(
+        _bounded(float, 0, 86400, "a number of seconds", " seconds", above_low=True)
+    )
 
     @field_validator("query_memory")
     @classmethod
@@ -253,28 +247,11 @@ class MailSettings(_Engagement):
             )
         return self
 
-    @field_validator("smtp_allow_plaintext", "mail_corrections", mode="before")
-    @classmethod
-    def _on_off(cls, value: Any, info) -> Any:
-        if isinstance(value, str):
-            lowered = value.strip().lower()
-            if lowered in ("on", "true", "yes", "1"):
-                return True
-            if lowered in ("off", "false", "no", "0"):
-                return False
-            raise ValueError(f"ENGAGEMENT_{info.field_name.upper()} must be on or off, not {value!r}")
-        return value
-
-    @field_validator("correction_weeks", mode="before")
-    @classmethod
-    def _weeks(cls, value: Any) -> Any:
-        try:
-            weeks = int(value)
-        except (TypeError, ValueError):
-            raise ValueError("ENGAGEMENT_CORRECTION_WEEKS must be a number of weeks") from None
-        if not 0 <= weeks <= 520:
-            raise ValueError("ENGAGEMENT_CORRECTION_WEEKS must be between 0 and 520")
-        return weeks
+    _switches = field_validator("smtp_allow_plaintext", "mail_corrections", mode="before")(_switch)
+    _weeks = field_validator("correction_weeks", mode="before")(_bounded(int, 0, 520, "a number of weeks"))
+    _backoff = field_validator("smtp_backoff", mode="before")(
+        _bounded(float, 0, 3600, "a number of seconds", " seconds")
+    )
 
     @field_validator("public_url")
     @classmethod
@@ -307,17 +284,6 @@ class MailSettings(_Engagement):
             return int(value)
         except (TypeError, ValueError):
             raise ValueError("ENGAGEMENT_SMTP_PORT must be a number") from None
-
-    @field_validator("smtp_backoff", mode="before")
-    @classmethod
-    def _backoff(cls, value: Any) -> float:
-        try:
-            seconds = float(value)
-        except (TypeError, ValueError):
-            raise ValueError("ENGAGEMENT_SMTP_BACKOFF must be a number of seconds") from None
-        if not 0 <= seconds <= 3600:
-            raise ValueError("ENGAGEMENT_SMTP_BACKOFF must be between 0 and 3600 seconds")
-        return seconds
 
     @field_validator("mail_from")
     @classmethod

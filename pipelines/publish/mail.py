@@ -20,7 +20,7 @@ from time import sleep
 from typing import Any, TypeVar
 
 from pipelines.errors import UserError
-from pipelines.files import atomic_write_bytes, read_text_nofollow
+from pipelines.files import atomic_write_bytes, read_ledger
 from pipelines.settings import MailSettings, check_address
 
 MAX_BYTES = 100 * 1024
@@ -103,25 +103,7 @@ def send(
 
 
 def _ledger(out: Path) -> list[dict]:
-    try:
-        text = read_text_nofollow(out / LEDGER)
-    except FileNotFoundError:
-        return []
-    entries = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            entry = None
-        if not isinstance(entry, dict) or not {"end", "to", "via"} <= entry.keys():
-            raise UserError(
-                f"the delivery ledger {out / LEDGER} is damaged at line {number}: remove that line "
-                "(that week may then be mailed again)"
-            )
-        entries.append(entry)
-    return entries
+    return read_ledger(out / LEDGER, {"end", "to", "via"}, "delivery ledger", "that week may then be mailed again")
 
 
 def mailed(out: Path) -> list[dict[str, Any]]:
