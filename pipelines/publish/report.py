@@ -159,8 +159,8 @@ def week_context(root: Path, end: dt.date, today: dt.date | None = None) -> dict
         loaded = status == LOADED
         users = current.get(day, 0) if loaded else 0
         week_before = shifted(day, -7)
-        comparable = loaded and week_before is not None and fresh.status(week_before) == LOADED
-        before = earlier.get(week_before, 0) if comparable else None
+        both_loaded = loaded and week_before is not None and fresh.status(week_before) == LOADED
+        before = earlier.get(week_before, 0) if both_loaded else None
         days.append(
             {
                 "date": day.isoformat(),
