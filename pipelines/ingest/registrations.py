@@ -38,13 +38,34 @@ from pipelines.sql import query
 COLLECTIONS = {"rocketchat_analytics": "analytics", "users": "users"}
 # the fields each collection's documents are read for, as JSON texts (from_json's structure)
 STRUCTURES = {
-    "analytics": {"_id": "JSON", "type": "JSON", "date": "JSON", "users": "JSON"},
+    "analytics": {"_id": "JSON", "type": "JSON", "date": "JSON", "users": "JSON", "room": "JSON", "messages": "JSON"},
     "users": {"_id": "JSON", "createdAt": "JSON", "roles": "JSON"},
 }
 # the stored columns
 SCHEMAS = {
     "analytics": pa.schema([("_id", pa.string()), ("date", pa.int32()), ("users", pa.int64())]),
     "users": pa.schema([("_id", pa.string()), ("createdAt", pa.timestamp("us")), ("anonymous", pa.bool_())]),
+    # type "messages" analytics documents: one room's messages of one server-local day
+    "messages": pa.schema(
+        [
+            ("_id", pa.string()),
+            ("date", pa.int32()),
+            ("room_id", pa.string()),
+            ("room_name", pa.string()),
+            ("room_t", pa.string()),
+            ("usernames", pa.list_(pa.string())),
+            ("messages", pa.int64()),
+        ]
+    ),
+}
+# the tables one collection's documents go to, with the query that judges them for each, and the
+# reason that query gives a document another table's query judges
+TABLES_OF = {
+    "analytics": (
+        ("analytics", "registrations/analytics_documents", "in_messages"),
+        ("messages", "registrations/messages_documents", "not_messages"),
+    ),
+    "users": (("users", "registrations/users_documents", None),),
 }
 # tokens that say which collection a JSON export's first documents come from
 _SESSION_TOKENS = (b'"loginAt"', b'"sessionId"', b'"lastActivityAt"', b'"user_daily"')
@@ -135,17 +156,20 @@ class Loaded:
     read: int
     rejects: list[dict]
     digest: str
+    tables: set[str]  # the tables that received documents (an analytics export fills two)
 
 
 def load(con, path: Path, collection: str, file_index: int) -> Loaded:
-    """Judge and type one export's documents into `incoming_analytics` or `incoming_users`."""
+    """Judge and type one export's documents into `incoming_<table>` of each of its tables
+    (analytics: `incoming_analytics` and `incoming_messages`; users: `incoming_users`)."""
     import duckdb
+    import pyarrow.compute as pc
 
-    from pipelines.ingest.load import _raw_lines, reject_places
+    from pipelines.ingest.load import _raw_lines
 
     rejects: list[dict] = []
     read = 0
-    table = f"incoming_{collection}"
+    tables: set[str] = set()
     structure = json.dumps(STRUCTURES[collection])
     params = {"file_index": file_index}
     for batch in _batches(path):
@@ -153,26 +177,43 @@ def load(con, path: Path, collection: str, file_index: int) -> Loaded:
             continue
         con.register("raw_lines", _raw_lines(con, batch))
         con.sql(query("staging/fields_from_lines"), params={"structure": structure}).create_view("fields", replace=True)
-        documents = con.sql(query(f"registrations/{collection}_documents"), params=params).to_arrow_table()
+        judged = [
+            (t, con.sql(query(q), params=params).to_arrow_table(), other) for t, q, other in TABLES_OF[collection]
+        ]
         con.unregister("raw_lines")
-        read += documents.num_rows
-        try:
-            con.from_arrow(documents).insert_into(table)
-        except duckdb.CatalogException:  # the run's first documents of this collection
-            con.from_arrow(documents).create(table)
-        bad = documents.filter(documents.column("reject_reason").is_valid())
-        places = reject_places(batch, bad.column("line_no").to_pylist())
-        for reason, _id, (_, where, offset) in zip(
-            bad.column("reject_reason").to_pylist(), bad.column("_id").to_pylist(), places
-        ):
-            # never the document's text: an account holds e-mail addresses, names, password hashes
-            reject = {"file": str(path.resolve()), "line": where, "reason": reason, "collection": collection}
-            if _id is not None:
-                reject["_id"] = _id
-            if offset is not None:
-                reject["offset"] = offset
-            rejects.append(reject)
-    return Loaded(path, collection, read, rejects, manifest.content_hash(path))
+        read += judged[0][1].num_rows  # every document is a row of each table's query: count it once
+        for table, documents, other in judged:
+            if other is not None:  # the documents another table's query judges
+                documents = documents.filter(pc.fill_null(pc.not_equal(documents["reject_reason"], other), True))
+            if documents.num_rows == 0:
+                continue
+            tables.add(table)
+            try:
+                con.from_arrow(documents).insert_into(f"incoming_{table}")
+            except duckdb.CatalogException:  # the run's first documents of this table
+                con.from_arrow(documents).create(f"incoming_{table}")
+            rejects += _rejects(path, collection, batch, documents)
+    return Loaded(path, collection, read, rejects, manifest.content_hash(path), tables)
+
+
+def _rejects(path: Path, collection: str, batch: pa.Table, documents: pa.Table) -> list[dict]:
+    """The rejected documents of a batch: file, line, reason, collection, _id and offset, never the text
+    (an account holds e-mail addresses, names, password hashes)."""
+    from pipelines.ingest.load import reject_places
+
+    bad = documents.filter(documents.column("reject_reason").is_valid())
+    places = reject_places(batch, bad.column("line_no").to_pylist())
+    out = []
+    for reason, _id, (_, where, offset) in zip(
+        bad.column("reject_reason").to_pylist(), bad.column("_id").to_pylist(), places
+    ):
+        reject = {"file": str(path.resolve()), "line": where, "reason": reason, "collection": collection}
+        if _id is not None:
+            reject["_id"] = _id
+        if offset is not None:
+            reject["offset"] = offset
+        out.append(reject)
+    return out
 
 
 def merge(con, writer: Writer, collections: set[str]) -> None:

@@ -137,7 +137,7 @@ def ingest(
                 summary.read += item.read
                 summary.stored += item.read - len(item.rejects)
                 summary.rejected.update(r["reason"] for r in item.rejects)
-            registrations.merge(con, writer, {item.collection for item in others_loaded if item.read})
+            registrations.merge(con, writer, {table for item in others_loaded for table in item.tables})
             loaded = [*loaded, *others_loaded]
             crash_point("merged")
             state.tz = tz

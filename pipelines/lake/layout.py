@@ -5,7 +5,8 @@
     sessions/date=YYYY-MM-DD/part-<hash>.parquet    every stored document, one row per _id
     user_daily/date=YYYY-MM-DD/part-<hash>.parquet  the active user-days of that date
     registrations/<name>-<hash>.parquet             new users: rocketchat_analytics "users" documents
-                                                    (name analytics) and users accounts (name users)
+                                                    (name analytics) and users accounts (name users);
+                                                    messages per room and day (analytics "messages")
     ids/run-<hash>.npy                              the _id-to-day index's runs (lake/idindex.py)
     rejects/<key>.jsonl                             rejected documents of one input file
     _users.json, .site_key, .site_logouts           who may call the API, the site's signing key, ended sessions (api/)
@@ -23,7 +24,8 @@ STATE_FILE = "_state.json"
 MANIFEST_FILE = "_manifest.jsonl"
 TABLES = ("sessions", "user_daily")  # partitioned by day: <table>/date=YYYY-MM-DD/part-<hash>.parquet
 REGISTRATIONS_DIR = "registrations"
-REGISTRATIONS = ("analytics", "users")  # one file each, not partitioned: a row per day, or per account
+# one file each, not partitioned: a row per day, per account, or per room and day (analytics "messages")
+REGISTRATIONS = ("analytics", "users", "messages")
 IDS_DIR = "ids"
 REJECTS_DIR = "rejects"
 USERS_FILE = "_users.json"

@@ -54,18 +54,43 @@ def period_days(start: dt.datetime, end: dt.datetime) -> int:
     return (whole if wall >= dt.timedelta(0) else -whole) + 1
 
 
+def period_body(zone: ZoneInfo, start: dt.datetime, end: dt.datetime, rows, key: str) -> dict[str, Any]:
+    """Rocket.Chat's weekly per-day body (new-users' and messages-sent's: see the module's doc) from
+    `rows(low, high, limit)`: the (yyyyMMdd, count) rows of dates low..high, latest first, at most
+    `limit`; `key` names each day's count ("users", "messages")."""
+    first, last = start.astimezone(zone), end.astimezone(zone)
+    count = period_days(first, last)
+    # Mongo's $limit with a count of 0 is not applied; a negative one Rocket.Chat cannot run
+    # (its ranges are then empty anyway: end's date lies before start's)
+    limit = count if count > 0 else NO_LIMIT
+    last_end = shifted(first.date(), -1)  # None: start is the calendar's first day, nothing before it
+    last_start = clipped(last_end, -count) if last_end and count >= 0 else dt.date.max
+
+    def between(low: dt.date, high: dt.date | None) -> list[tuple[int, int]]:
+        if high is None or low > high:
+            return []
+        return [(int(d), int(n)) for d, n in rows(as_int(low), as_int(high), limit)]
+
+    current = between(first.date(), last.date())
+    previous = between(last_start, last_end)
+    by_date = dict(current)
+    today = by_date.get(as_int(last.date()), 0)
+    yesterday_date = clipped(last.date(), -1)
+    yesterday = by_date.get(as_int(yesterday_date), 0) if yesterday_date != last.date() else 0
+    total, total_before = sum(n for _, n in current), sum(n for _, n in previous)
+    return {
+        "days": [{"day": midnight_iso(d, zone), key: n} for d, n in current],
+        "period": {"count": total, "variation": total - total_before},
+        "yesterday": {"count": yesterday, "variation": today - yesterday},
+        "success": True,
+    }
+
+
 def new_users(root: Path, start: dt.datetime, end: dt.datetime, con=None) -> dict[str, Any]:
     """The new-users body for the aware instants start..end."""
 
     def answer(state: lake.LakeState) -> dict[str, Any]:
         zone = ZoneInfo(state.zone)
-        first, last = start.astimezone(zone), end.astimezone(zone)
-        count = period_days(first, last)
-        # Mongo's $limit with a count of 0 is not applied; a negative one Rocket.Chat cannot run
-        # (its ranges are then empty anyway: end's date lies before start's)
-        limit = count if count > 0 else NO_LIMIT
-        last_end = shifted(first.date(), -1)  # None: start is the calendar's first day, nothing before it
-        last_start = clipped(last_end, -count) if last_end and count >= 0 else dt.date.max
         analytics = state.registration(root, "analytics")
         accounts = state.registration(root, "users")
         if analytics:
@@ -73,27 +98,12 @@ def new_users(root: Path, start: dt.datetime, end: dt.datetime, con=None) -> dic
         elif accounts:
             name, params = "marts/new_users_accounts", {"files": [accounts], "tz": str(zone)}
         else:
-            name, params = None, {}
+            return period_body(zone, start, end, lambda low, high, limit: [], "users")
 
-        def rows(low: dt.date, high: dt.date | None) -> list[tuple[int, int]]:
-            if name is None or high is None or low > high:
-                return []
-            bound = {**params, "first": as_int(low), "last": as_int(high), "limit": limit}
-            return [(int(d), int(u)) for d, u in con.execute(query(name), bound).fetchall()]
+        def rows(low: int, high: int, limit: int) -> list[tuple]:
+            return con.execute(query(name), {**params, "first": low, "last": high, "limit": limit}).fetchall()
 
-        current = rows(first.date(), last.date())
-        previous = rows(last_start, last_end)
-        by_date = dict(current)
-        today = by_date.get(as_int(last.date()), 0)
-        yesterday_date = clipped(last.date(), -1)
-        yesterday = by_date.get(as_int(yesterday_date), 0) if yesterday_date != last.date() else 0
-        total, total_before = sum(u for _, u in current), sum(u for _, u in previous)
-        return {
-            "days": [{"day": midnight_iso(d, zone), "users": u} for d, u in current],
-            "period": {"count": total, "variation": total - total_before},
-            "yesterday": {"count": yesterday, "variation": today - yesterday},
-            "success": True,
-        }
+        return period_body(zone, start, end, rows, "users")
 
     con = con or reader()
     return checked(NewUsers, lake.on_snapshot(root, answer))

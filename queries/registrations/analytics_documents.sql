@@ -1,7 +1,8 @@
 -- One row per document of a rocketchat_analytics export: its _id, date and users, typed, or the
 -- reason it is not stored. Reads the view `fields` (staging/fields_from_lines.sql with the
--- structure of pipelines/ingest/registrations.py). Only type "users" documents are kept: the others
--- (messages, rooms) are `unused_type`. $file_index tells the rows of each file apart.
+-- structure of pipelines/ingest/registrations.py). Type "users" documents are kept here; type
+-- "messages" ones are marked `in_messages` (registrations/messages_documents.sql judges and keeps
+-- them); the others (rooms) are `unused_type`. $file_index tells the rows of each file apart.
 with
 
 typed as (
@@ -22,6 +23,7 @@ judged as (
             case
                 when f.type is null then 'no_type'
                 when type is null then 'wrong_type:type'
+                when type = 'messages' then 'in_messages'
                 when type <> 'users' then 'unused_type'
                 when f.date is null then 'no_date'
                 when date_int is null then 'wrong_type:date'
