@@ -30,11 +30,11 @@ from starlette.middleware.cors import CORSMiddleware
 
 from pipelines.api import users
 from pipelines.lake import state as lake
-from pipelines.metrics import activity, contracts, new_users, weekly
+from pipelines.metrics import activity, contracts, messages, new_users, weekly
 from pipelines.metrics.contracts import Failure, Unauthorized
 from pipelines.timeparse import ISO_STRING_PATTERN, date_of, is_js_iso_string
 
-PREFIX = "/api/v1/engagement-dashboard/users"
+PREFIX = "/api/v1/engagement-dashboard"
 UNAUTHORIZED = {"status": "error", "message": "You must be logged in to do this."}
 FORBIDDEN = {
     "success": False,
@@ -371,7 +371,7 @@ def create_app(root: Path, cors_origins: tuple[str, ...] = (), public_reports: b
         route(path, summary, body, dates)(handler)
 
     endpoint(
-        "/chat-busier/weekly-data",
+        "/users/chat-busier/weekly-data",
         "Daily active users, the 8 days ending at start",
         "weekly",
         contracts.WeeklyData,
@@ -380,7 +380,7 @@ def create_app(root: Path, cors_origins: tuple[str, ...] = (), public_reports: b
         days=True,
     )
     endpoint(
-        "/active-users",
+        "/users/active-users",
         "Active users per date from start to end, with their ids",
         "active",
         contracts.ActiveUsers,
@@ -390,7 +390,7 @@ def create_app(root: Path, cors_origins: tuple[str, ...] = (), public_reports: b
         heavy=True,
     )
     endpoint(
-        "/chat-busier/hourly-data",
+        "/users/chat-busier/hourly-data",
         "Distinct users per even UTC hour, the 24 h up to start",
         "hourly",
         contracts.HourlyData,
@@ -399,7 +399,7 @@ def create_app(root: Path, cors_origins: tuple[str, ...] = (), public_reports: b
         days=False,
     )
     endpoint(
-        "/users-by-time-of-the-day-in-a-week",
+        "/users/users-by-time-of-the-day-in-a-week",
         "Distinct users per date and hour",
         "by-time",
         contracts.UsersByTime,
@@ -409,7 +409,7 @@ def create_app(root: Path, cors_origins: tuple[str, ...] = (), public_reports: b
         heavy=True,
     )
     endpoint(
-        "/new-users",
+        "/users/new-users",
         "Registrations per day from start to end, against the period before",
         "new",
         contracts.NewUsers,
@@ -417,6 +417,31 @@ def create_app(root: Path, cors_origins: tuple[str, ...] = (), public_reports: b
         new_users.new_users,
         days=False,
     )
+
+    for path, summary, kind, body, compute in (
+        (
+            "/messages/messages-sent",
+            "Messages per day from start to end, against the period before",
+            "messages-sent",
+            contracts.MessagesSent,
+            messages.messages_sent,
+        ),
+        (
+            "/messages/origin",
+            "Messages per room type from start to end",
+            "origin",
+            contracts.MessagesOrigin,
+            messages.messages_origin,
+        ),
+        (
+            "/messages/top-five-popular-channels",
+            "The five rooms with the most messages from start to end",
+            "top-five",
+            contracts.TopFiveChannels,
+            messages.top_five_popular_channels,
+        ),
+    ):
+        endpoint(path, summary, kind, body, ("start", "end"), compute, days=False)
 
     from pipelines.api.site import add_report_site
 

@@ -104,6 +104,46 @@ class NewUsers(_Body):
     success: Literal[True]
 
 
+class MessagesDay(_Body):
+    day: Annotated[str, Field(pattern=ISO_STRING_PATTERN)]
+    messages: int
+
+
+class MessagesSent(_Body):
+    """messages/messages-sent: messages per day from start to end, against the period before."""
+
+    days: list[MessagesDay]
+    period: Change
+    yesterday: Change
+    success: Literal[True]
+
+
+class Origin(_Body):
+    t: str
+    messages: int
+
+
+class MessagesOrigin(_Body):
+    """messages/origin: messages per room type from start to end (every dashboard type, 0 if none)."""
+
+    origins: list[Origin]
+    success: Literal[True]
+
+
+class PopularChannel(_Body):
+    t: str
+    messages: int
+    name: str | None
+    usernames: list[str]
+
+
+class TopFiveChannels(_Body):
+    """messages/top-five-popular-channels: the five rooms with the most messages from start to end."""
+
+    channels: Annotated[list[PopularChannel], Field(max_length=5)]
+    success: Literal[True]
+
+
 class Failure(_Body):
     """A refused request (400, 403, 404, 405, 500), as Rocket.Chat answers it."""
 

@@ -1,0 +1,88 @@
+"""The Messages tab: messages-sent, origin and top-five-popular-channels, as Rocket.Chat answers them.
+
+Rocket.Chat's ee/server/lib/engagementDashboard/messages.ts, on the lake's type "messages" analytics
+documents (one per room and server-local day: pipelines/ingest/registrations.py):
+
+- messages-sent: the per-day body new-users has (pipelines/metrics/new_users.py's period_body: the
+  same period, previous period, yesterday and day counting, the moment-era releases' way), of the
+  messages summed per date;
+- origin: the messages summed per room type over start..end, then each type the dashboard shows
+  (direct, private and public rooms: `d`, `p`, `c`) that has none, with 0;
+- top-five-popular-channels: the messages summed per room (type, name, usernames), most first, five.
+
+Dates are the lake's zone's days of the instants start and end, as yyyyMMdd integers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pipelines.lake import state as lake
+from pipelines.metrics.contracts import MessagesOrigin, MessagesSent, TopFiveChannels, checked
+from pipelines.metrics.new_users import as_int, period_body
+from pipelines.sql import query, reader
+
+# the room types whose messages the dashboard counts (roomCoordinator.getTypesToShowOnDashboard():
+# direct messages, private groups, public channels), in the order a missing one is added
+DASHBOARD_TYPES = ("d", "p", "c")
+
+
+def messages_sent(root: Path, start: dt.datetime, end: dt.datetime, con=None) -> dict[str, Any]:
+    """The messages-sent body for the aware instants start..end."""
+
+    def answer(state: lake.LakeState) -> dict[str, Any]:
+        files = state.registration(root, "messages")
+
+        def rows(low: int, high: int, limit: int) -> list[tuple]:
+            if files is None:
+                return []
+            bound = {"files": [files], "first": low, "last": high, "limit": limit}
+            return con.execute(query("marts/messages_sent"), bound).fetchall()
+
+        return period_body(ZoneInfo(state.zone), start, end, rows, "messages")
+
+    con = con or reader()
+    return checked(MessagesSent, lake.on_snapshot(root, answer))
+
+
+def _dates(state: lake.LakeState, start: dt.datetime, end: dt.datetime) -> dict[str, int]:
+    zone = ZoneInfo(state.zone)
+    return {"first": as_int(start.astimezone(zone).date()), "last": as_int(end.astimezone(zone).date())}
+
+
+def messages_origin(root: Path, start: dt.datetime, end: dt.datetime, con=None) -> dict[str, Any]:
+    """The origin body: messages per room type, every dashboard type present."""
+
+    def answer(state: lake.LakeState) -> dict[str, Any]:
+        files = state.registration(root, "messages")
+        found = []
+        if files is not None:
+            bound = {"files": [files], **_dates(state, start, end)}
+            found = [(t, int(n)) for t, n in con.execute(query("marts/messages_origin"), bound).fetchall()]
+        origins = [{"t": t, "messages": n} for t, n in found]
+        origins += [{"messages": 0, "t": t} for t in DASHBOARD_TYPES if t not in {t for t, _ in found}]
+        return {"origins": [{"t": o["t"], "messages": o["messages"]} for o in origins], "success": True}
+
+    con = con or reader()
+    return checked(MessagesOrigin, lake.on_snapshot(root, answer))
+
+
+def top_five_popular_channels(root: Path, start: dt.datetime, end: dt.datetime, con=None) -> dict[str, Any]:
+    """The top-five-popular-channels body: the five rooms with the most messages."""
+
+    def answer(state: lake.LakeState) -> dict[str, Any]:
+        files = state.registration(root, "messages")
+        channels = []
+        if files is not None:
+            bound = {"files": [files], **_dates(state, start, end)}
+            rows = con.execute(query("marts/messages_top_channels"), bound).fetchall()
+            channels = [
+                {"t": t, "messages": int(n), "name": name, "usernames": list(names or [])} for t, n, name, names in rows
+            ]
+        return {"channels": channels, "success": True}
+
+    con = con or reader()
+    return checked(TopFiveChannels, lake.on_snapshot(root, answer))

@@ -1,0 +1,132 @@
+"""The Messages tab (messages-sent, origin, top-five-popular-channels) from type "messages" analytics
+documents, answers worked out by hand, through a real server."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import httpx
+import pytest
+from conftest import run_cli, start_server, write_ndjson
+
+from pipelines.ingest.run import ingest
+from pipelines.metrics.messages import messages_origin, messages_sent, top_five_popular_channels
+
+BASE = "/api/v1/engagement-dashboard/messages"
+UTC = dt.timezone.utc
+
+
+def room(_id: str, name: str | None, t: str, usernames: list[str] | None = None) -> dict:
+    return {"_id": _id, "name": name, "t": t, "usernames": usernames or []}
+
+
+def messages(_id: str, date: int, where: dict, n) -> dict:
+    return {"_id": _id, "type": "messages", "date": date, "room": where, "messages": n}
+
+
+GENERAL, DEV, SECRET, DM = (
+    room("GENERAL", "general", "c"),
+    room("r-dev", "dev", "p"),
+    room("r-secret", "secret", "p"),
+    room("ab", None, "d", ["alice", "bob"]),
+)
+# Worked out by hand for start 2023-05-12T00:00Z .. end 2023-05-18T00:00Z (UTC): n = 7.
+# This period 12..18: 12 -> 10, 15 -> 5 + 3 = 8, 17 -> 2, 18 -> 6 + 1 = 7: count 27. The period
+# before, 4..11 (start - 1 - 7 .. start - 1), its 7 latest dates with data: only 3 have any, 11 -> 4,
+# 5 -> 9, 4 -> 100: 113: variation 27 - 113 = -86.
+# Yesterday (17): 2, today (18): 7: variation 5.
+# Origin over 12..18: c = 10 + 5 + 6 = 21, p = 3 + 2 = 5, d = 1; none of livechat.
+# Top five over 12..18: general 21, dev 3 + 2 = 5, the DM 1, secret 0 (a deleted message's -1 and +1)
+DOCUMENTS = [
+    messages("x04", 20230504, GENERAL, 100),
+    messages("x05", 20230505, DEV, 9),
+    messages("x11", 20230511, GENERAL, {"$numberInt": "4"}),
+    messages("x12", 20230512, GENERAL, 10),
+    messages("x15", 20230515, GENERAL, 5),
+    messages("x15b", 20230515, DEV, {"$numberLong": "3"}),
+    messages("x17", 20230517, DEV, 2),
+    messages("x18", 20230518, GENERAL, 6),
+    messages("x18b", 20230518, DM, 1),
+    messages("x18c", 20230518, SECRET, 0),
+    messages("x19", 20230519, GENERAL, 1000),  # after the period
+    {"_id": "u1", "type": "users", "date": 20230512, "users": 3},  # new-users' own
+]
+SENT = {
+    "days": [
+        {"day": "2023-05-18T00:00:00.000Z", "messages": 7},
+        {"day": "2023-05-17T00:00:00.000Z", "messages": 2},
+        {"day": "2023-05-15T00:00:00.000Z", "messages": 8},
+        {"day": "2023-05-12T00:00:00.000Z", "messages": 10},
+    ],
+    "period": {"count": 27, "variation": 27 - 113},
+    "yesterday": {"count": 2, "variation": 5},
+    "success": True,
+}
+ORIGIN = {
+    "origins": [{"t": "c", "messages": 21}, {"t": "d", "messages": 1}, {"t": "p", "messages": 5}],
+    "success": True,
+}
+TOP = {
+    "channels": [
+        {"t": "c", "messages": 21, "name": "general", "usernames": []},
+        {"t": "p", "messages": 5, "name": "dev", "usernames": []},
+        {"t": "d", "messages": 1, "name": None, "usernames": ["alice", "bob"]},
+        {"t": "p", "messages": 0, "name": "secret", "usernames": []},
+    ],
+    "success": True,
+}
+START, END = dt.datetime(2023, 5, 12, tzinfo=UTC), dt.datetime(2023, 5, 18, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory):
+    root = tmp_path_factory.mktemp("messages")
+    lake = root / "lake"
+    ingest([write_ndjson(root / "rocketchat_analytics.json", DOCUMENTS)], lake, "UTC")
+    return lake
+
+
+def test_the_three_bodies_are_the_hand_worked_answers(lake):
+    assert messages_sent(lake, START, END) == SENT
+    assert messages_origin(lake, START, END) == ORIGIN
+    assert top_five_popular_channels(lake, START, END) == TOP
+
+
+def test_a_lake_without_messages_answers_zeros_and_every_dashboard_type(tmp_path, export):
+    from conftest import session
+    from helpers import ingest_docs
+
+    ingest_docs(tmp_path / "lake", export([session("s", "u", "2023-05-12T10:00:00.000Z", "2023-05-12T11:00:00.000Z")]))
+    assert messages_sent(tmp_path / "lake", START, END)["period"] == {"count": 0, "variation": 0}
+    assert messages_origin(tmp_path / "lake", START, END)["origins"] == [
+        {"t": "d", "messages": 0},
+        {"t": "p", "messages": 0},
+        {"t": "c", "messages": 0},
+    ]
+    assert top_five_popular_channels(tmp_path / "lake", START, END) == {"channels": [], "success": True}
+
+
+def test_only_five_channels_most_messages_first(tmp_path):
+    docs = [messages(f"m{i}", 20230515, room(f"r{i}", f"room{i}", "c"), i) for i in range(1, 9)]
+    ingest([write_ndjson(tmp_path / "rocketchat_analytics.json", docs)], tmp_path / "lake", "UTC")
+    channels = top_five_popular_channels(tmp_path / "lake", START, END)["channels"]
+    assert [c["name"] for c in channels] == ["room8", "room7", "room6", "room5", "room4"]
+
+
+def test_the_messages_tab_through_a_real_server(lake):
+    token = run_cli("users", "add", "viewer", "--lake", str(lake)).stdout.splitlines()[-1]
+    process, base = start_server(lake)
+    try:
+        auth = {"X-User-Id": "viewer", "X-Auth-Token": token}
+        span = "start=2023-05-12T00:00:00.000Z&end=2023-05-18T00:00:00.000Z"
+        for path, body in (("messages-sent", SENT), ("origin", ORIGIN), ("top-five-popular-channels", TOP)):
+            answer = httpx.get(f"{base}{BASE}/{path}?{span}", headers=auth, timeout=30)
+            assert (answer.status_code, answer.json()) == (200, body)
+            assert httpx.get(f"{base}{BASE}/{path}?{span}", timeout=30).status_code == 401
+            missing = httpx.get(f"{base}{BASE}/{path}?start=2023-05-12T00:00:00.000Z", headers=auth, timeout=30)
+            assert missing.status_code == 400 and missing.json()["error"].startswith("Match error: Missing key 'end'")
+        spec = httpx.get(base + "/openapi.json", timeout=30).json()
+        assert {f"{BASE}/{p}" for p in ("messages-sent", "origin", "top-five-popular-channels")} <= set(spec["paths"])
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
