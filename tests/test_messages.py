@@ -130,3 +130,133 @@ def test_the_messages_tab_through_a_real_server(lake):
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+# The Channels tab. Rooms as rocketchat_room holds them; r-gone has messages but no room any more.
+ROOMS = [
+    {
+        "_id": "GENERAL",
+        "name": "general",
+        "t": "c",
+        "ts": {"$date": "2020-01-01T00:00:00.000Z"},
+        "_updatedAt": {"$date": "2023-05-18T09:30:00.000Z"},
+        "msgs": 5000,
+        "topic": "never stored",
+    },
+    {
+        "_id": "r-dev",
+        "fname": "Dev team",
+        "t": "p",
+        "ts": {"$date": "2021-02-03T04:05:06.789Z"},
+        "_updatedAt": {"$date": "2023-05-17T00:00:00.000Z"},
+        "msgs": 20,
+    },
+    {
+        "_id": "ab",
+        "t": "d",
+        "usernames": ["alice", "bob"],
+        "ts": {"$date": "2022-01-01T00:00:00.000Z"},
+        "_updatedAt": {"$date": "2023-05-18T12:00:00.000Z"},
+        "msgs": 1,
+    },
+    {"_id": "broken", "name": "no type"},
+]
+GONE = messages("x16", 20230516, room("r-gone", "gone", "c"), 50)
+# This period 12..18 and the last 4..11 (as new-users counts them), per room:
+# general: 10 + 5 + 6 = 21 this period, 4 + 100 = 104 the last; dev: 3 + 2 = 5 and 9; the DM: 1 and 0;
+# r-gone (50) is dropped: its room is gone; r-secret has no room in the export either.
+CHANNELS = {
+    "channels": [
+        {
+            "room": {
+                "_id": "GENERAL",
+                "name": "general",
+                "ts": "2020-01-01T00:00:00.000Z",
+                "t": "c",
+                "_updatedAt": "2023-05-18T09:30:00.000Z",
+            },
+            "messages": 21,
+            "lastWeekMessages": 104,
+            "diffFromLastWeek": -83,
+        },
+        {
+            "room": {
+                "_id": "r-dev",
+                "name": "Dev team",
+                "ts": "2021-02-03T04:05:06.789Z",
+                "t": "p",
+                "_updatedAt": "2023-05-17T00:00:00.000Z",
+            },
+            "messages": 5,
+            "lastWeekMessages": 9,
+            "diffFromLastWeek": -4,
+        },
+        {
+            "room": {
+                "_id": "ab",
+                "name": None,
+                "ts": "2022-01-01T00:00:00.000Z",
+                "t": "d",
+                "_updatedAt": "2023-05-18T12:00:00.000Z",
+                "usernames": ["alice", "bob"],
+            },
+            "messages": 1,
+            "lastWeekMessages": 0,
+            "diffFromLastWeek": 1,
+        },
+    ],
+    "total": 3,
+    "offset": 0,
+    "count": 3,
+    "success": True,
+}
+
+
+@pytest.fixture(scope="module")
+def with_rooms(tmp_path_factory):
+    root = tmp_path_factory.mktemp("channels")
+    lake = root / "lake"
+    ingest([write_ndjson(root / "rocketchat_analytics.json", [*DOCUMENTS, GONE])], lake, "UTC")
+    summary = ingest([write_ndjson(root / "rocketchat_room.json", ROOMS)], lake, "UTC")
+    return lake, summary
+
+
+def test_the_channels_list_is_the_hand_worked_answer(with_rooms):
+    from pipelines.metrics.channels import channels_list
+
+    lake, summary = with_rooms
+    assert dict(summary.rejected) == {"no_t": 1}
+    assert channels_list(lake, START, END) == CHANNELS
+    second = channels_list(lake, START, END, offset=1, count=1)
+    assert (second["channels"], second["total"], second["offset"], second["count"]) == (
+        CHANNELS["channels"][1:2],
+        3,
+        1,
+        1,
+    )
+    assert (
+        channels_list(lake, START, END, offset=10)["channels"] == []
+        and channels_list(lake, START, END, offset=10)["total"] == 3
+    )
+    import pyarrow.parquet as pq
+
+    (rooms,) = (lake / "registrations").glob("rooms-*.parquet")
+    assert "topic" not in pq.read_schema(rooms).names and "msgs" not in pq.read_schema(rooms).names
+
+
+def test_the_channels_tab_through_a_real_server(with_rooms):
+    lake, _ = with_rooms
+    token = run_cli("users", "add", "viewer", "--lake", str(lake)).stdout.splitlines()[-1]
+    process, base = start_server(lake)
+    try:
+        auth = {"X-User-Id": "viewer", "X-Auth-Token": token}
+        url = f"{base}/api/v1/engagement-dashboard/channels/list?start=2023-05-12T00:00:00.000Z&end=2023-05-18T00:00:00.000Z"
+        assert httpx.get(url, headers=auth, timeout=30).json() == CHANNELS
+        paged = httpx.get(url + "&offset=2&count=5", headers=auth, timeout=30).json()
+        assert (paged["channels"], paged["offset"], paged["count"]) == (CHANNELS["channels"][2:], 2, 1)
+        refused = httpx.get(url + "&hideRoomsWithNoActivity=true", headers=auth, timeout=30)
+        assert refused.status_code == 400 and "hideRoomsWithNoActivity" in refused.json()["error"]
+        assert httpx.get(url, timeout=30).status_code == 401
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

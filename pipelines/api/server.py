@@ -30,7 +30,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from pipelines.api import users
 from pipelines.lake import state as lake
-from pipelines.metrics import activity, contracts, messages, new_users, weekly
+from pipelines.metrics import activity, channels, contracts, messages, new_users, weekly
 from pipelines.metrics.contracts import Failure, Unauthorized
 from pipelines.timeparse import ISO_STRING_PATTERN, date_of, is_js_iso_string
 
@@ -229,6 +229,19 @@ class NoStore:
 
 class _BodyTooLarge(Exception):
     """A chunked request body grew over its route's limit."""
+
+
+def _page(request: Request) -> tuple[int, int]:
+    """(offset, count) as Rocket.Chat's getPaginationItems reads them: offset 0 and count 50 unless given
+    as whole numbers; a count over 100, or 0, is the limit or the default."""
+    from pipelines.metrics.channels import DEFAULT_COUNT, MAX_COUNT
+
+    def number(name: str, default: int) -> int:
+        value = request.query_params.get(name, "")
+        return int(value) if value.isascii() and value.isdigit() and len(value) < 12 else default
+
+    count = number("count", DEFAULT_COUNT) or DEFAULT_COUNT
+    return number("offset", 0), min(count, MAX_COUNT)
 
 
 def _instant(value: str) -> dt.datetime:
@@ -442,6 +455,27 @@ def create_app(root: Path, cors_origins: tuple[str, ...] = (), public_reports: b
         ),
     ):
         endpoint(path, summary, kind, body, ("start", "end"), compute, days=False)
+
+    @route(
+        "/channels/list",
+        "Each room's messages this period and the last, most first, a page",
+        contracts.ChannelsList,
+        ("start", "end"),
+    )
+    async def channels_list(request: Request):
+        query, denied = refuse(request, ("start", "end"))
+        if denied:
+            return denied
+        if "hideRoomsWithNoActivity" in request.query_params:  # removed from the current release
+            return JSONResponse(
+                {"success": False, "error": "Match error: Unknown key in field hideRoomsWithNoActivity"},
+                status_code=400,
+            )
+        offset, count = _page(request)
+        args = (_instant(query["start"]), _instant(query["end"]), offset, count)
+        return await state.answer(
+            "channels", args, lambda: channels.channels_list(root, *args, con=state.connection()), heavy=True
+        )
 
     from pipelines.api.site import add_report_site
 

@@ -35,16 +35,37 @@ from pipelines.lake.layout import REGISTRATIONS_DIR
 from pipelines.lake.writing import Writer
 from pipelines.sql import query
 
-COLLECTIONS = {"rocketchat_analytics": "analytics", "users": "users"}
+COLLECTIONS = {"rocketchat_analytics": "analytics", "users": "users", "rocketchat_room": "rooms"}
 # the fields each collection's documents are read for, as JSON texts (from_json's structure)
 STRUCTURES = {
     "analytics": {"_id": "JSON", "type": "JSON", "date": "JSON", "users": "JSON", "room": "JSON", "messages": "JSON"},
     "users": {"_id": "JSON", "createdAt": "JSON", "roles": "JSON"},
+    "rooms": {
+        "_id": "JSON",
+        "name": "JSON",
+        "fname": "JSON",
+        "ts": "JSON",
+        "t": "JSON",
+        "_updatedAt": "JSON",
+        "usernames": "JSON",
+    },
 }
 # the stored columns
 SCHEMAS = {
     "analytics": pa.schema([("_id", pa.string()), ("date", pa.int32()), ("users", pa.int64())]),
     "users": pa.schema([("_id", pa.string()), ("createdAt", pa.timestamp("us")), ("anonymous", pa.bool_())]),
+    # rooms (the Channels tab): what its list shows of each, nothing else
+    "rooms": pa.schema(
+        [
+            ("_id", pa.string()),
+            ("name", pa.string()),
+            ("fname", pa.string()),
+            ("ts", pa.timestamp("us")),
+            ("t", pa.string()),
+            ("_updatedAt", pa.timestamp("us")),
+            ("usernames", pa.list_(pa.string())),
+        ]
+    ),
     # type "messages" analytics documents: one room's messages of one server-local day
     "messages": pa.schema(
         [
@@ -66,6 +87,7 @@ TABLES_OF = {
         ("messages", "registrations/messages_documents", "not_messages"),
     ),
     "users": (("users", "registrations/users_documents", None),),
+    "rooms": (("rooms", "registrations/rooms_documents", None),),
 }
 # tokens that say which collection a JSON export's first documents come from
 _SESSION_TOKENS = (b'"loginAt"', b'"sessionId"', b'"lastActivityAt"', b'"user_daily"')
@@ -73,12 +95,13 @@ _ACCOUNT_TOKENS = (b'"username"', b'"emails"', b'"services"', b'"roles"')
 
 
 def collection_of(path: Path) -> str:
-    """Which collection an export holds: "sessions", "analytics" or "users".
+    """Which collection an export holds: "sessions", "analytics", "users" or "rooms".
 
     By its name first, as mongodump and the mongoexport commands of docs/commands/ingest.md name it
-    (rocketchat_analytics*, users*, e.g. users.bson.gz, rocketchat_analytics-2023.json); a JSON file
-    named otherwise by its first documents' fields (an account has createdAt and username, roles...;
-    an analytics document type and date). Anything else is a sessions export, judged as one.
+    (rocketchat_analytics*, users*, rocketchat_room*, e.g. users.bson.gz, rocketchat_analytics-2023.json);
+    a JSON file named otherwise by its first documents' fields (an account has createdAt and username,
+    roles...; an analytics document type and date; a room t and msgs or usersCount). Anything else is
+    a sessions export, judged as one.
     """
     stem = path.name.split(".", 1)[0]
     for prefix, collection in COLLECTIONS.items():
@@ -97,6 +120,8 @@ def collection_of(path: Path) -> str:
         return "users"
     if b'"date"' in head and b'"type"' in head:
         return "analytics"
+    if b'"t"' in head and (b'"msgs"' in head or b'"usersCount"' in head):
+        return "rooms"
     return "sessions"
 
 

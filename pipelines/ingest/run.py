@@ -109,7 +109,7 @@ def ingest(
         kinds = {} if mapping is not None else {path: registrations.collection_of(path) for path in todo}
         others = [path for path in todo if kinds.get(path, "sessions") != "sessions"]
         todo = [path for path in todo if kinds.get(path, "sessions") == "sessions"]
-        uses = {"analytics": "new-users and the Messages tab", "users": "new-users"}
+        uses = {"analytics": "new-users and the Messages tab", "users": "new-users", "rooms": "the Channels tab"}
         summary.notes += [f"{path}: an export of {kinds[path]} (for {uses[kinds[path]]})" for path in others]
         if archive is not None:
             for leftover in archive.glob(".*.tmp"):

@@ -25,7 +25,7 @@ MANIFEST_FILE = "_manifest.jsonl"
 TABLES = ("sessions", "user_daily")  # partitioned by day: <table>/date=YYYY-MM-DD/part-<hash>.parquet
 REGISTRATIONS_DIR = "registrations"
 # one file each, not partitioned: a row per day, per account, or per room and day (analytics "messages")
-REGISTRATIONS = ("analytics", "users", "messages")
+REGISTRATIONS = ("analytics", "users", "messages", "rooms")
 IDS_DIR = "ids"
 REJECTS_DIR = "rejects"
 USERS_FILE = "_users.json"

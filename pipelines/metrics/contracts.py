@@ -144,6 +144,35 @@ class TopFiveChannels(_Body):
     success: Literal[True]
 
 
+class ChannelRoom(_Body):
+    # Rocket.Chat's names start with an underscore, which pydantic keeps for private attributes
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, populate_by_name=True)
+
+    id: str = Field(alias="_id")
+    name: str | None
+    ts: str | None
+    t: str
+    updated_at: str | None = Field(alias="_updatedAt")
+    usernames: list[str] | None = None  # only a room that has them (a direct message)
+
+
+class Channel(_Body):
+    room: ChannelRoom
+    messages: int
+    lastWeekMessages: int
+    diffFromLastWeek: int
+
+
+class ChannelsList(_Body):
+    """channels/list: each room's messages this period and the last, most first, one page."""
+
+    channels: list[Channel]
+    total: int
+    offset: int
+    count: int
+    success: Literal[True]
+
+
 class Failure(_Body):
     """A refused request (400, 403, 404, 405, 500), as Rocket.Chat answers it."""
 
@@ -165,7 +194,8 @@ def checked(model: type[_Body], body: dict[str, Any]) -> dict[str, Any]:
         parsed = model.model_validate(body)
     except ValidationError as exc:
         raise ValueError(f"not a {model.__name__} body: {exc.errors()[0]['msg']} at {exc.errors()[0]['loc']}") from None
-    if json.dumps(parsed.model_dump(mode="json")) != json.dumps(body, default=str):
+    # by alias (Rocket.Chat's names), fields left unset left out (a room's usernames, when it has none)
+    if json.dumps(parsed.model_dump(mode="json", by_alias=True, exclude_unset=True)) != json.dumps(body, default=str):
         raise ValueError(f"not a {model.__name__} body: its keys are not in Rocket.Chat's order")
     return body
 
