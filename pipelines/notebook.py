@@ -46,6 +46,12 @@ class Lake:
         """DAU/WAU/MAU per day, or users per ISO week or month (as `engagement trend`)."""
         return history.trend(self.root, _date(first), _date(last), every).to_pandas()
 
+    def messages(self, first: dt.date | str, last: dt.date | str, every: str = "day", by: str = "") -> pd.DataFrame:
+        """Messages per day, ISO week or month, in total or per room or type (as `engagement messages`)."""
+        from pipelines.metrics import messages
+
+        return messages.by_period(self.root, _date(first), _date(last), every, by).to_pandas()
+
     def explain(self, date: dt.date | str) -> pd.DataFrame:
         """Every user seen that day, counted or not and why (as `engagement explain`); the day's
         rejects per reason are in `.attrs["rejects"]`."""

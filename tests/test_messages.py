@@ -4,6 +4,7 @@ documents, answers worked out by hand, through a real server."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import httpx
 import pytest
@@ -260,3 +261,53 @@ def test_the_channels_tab_through_a_real_server(with_rooms):
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_the_messages_command_per_period_room_and_type(with_rooms, tmp_path):
+    lake, _ = with_rooms
+    days = run_cli("messages", "--lake", str(lake), "--from", "2023-05-12", "--to", "2023-05-18", "--format", "csv")
+    assert days.stdout.splitlines() == [
+        "period_start,messages,partial",
+        "2023-05-12,10,false",
+        "2023-05-15,8,false",
+        "2023-05-16,50,false",
+        "2023-05-17,2,false",
+        "2023-05-18,7,false",
+    ]
+    weeks = run_cli(
+        "messages",
+        "--lake",
+        str(lake),
+        "--from",
+        "2023-05-10",
+        "--to",
+        "2023-05-18",
+        "--every",
+        "week",
+        "--by",
+        "type",
+        "--format",
+        "json",
+    )
+    rows = json.loads(weeks.stdout)
+    # the week of 8 May is cut by the range (from the 10th): partial; 15..21 too (to the 18th)
+    assert [(r["period_start"], r["t"], r["messages"], r["partial"]) for r in rows] == [
+        ("2023-05-08", "c", 14, True),
+        ("2023-05-15", "c", 61, True),
+        ("2023-05-15", "p", 5, True),
+        ("2023-05-15", "d", 1, True),
+    ]
+    from pipelines.notebook import open_lake
+
+    frame = open_lake(lake).messages("2023-05-18", "2023-05-18", by="room")
+    assert list(frame["room_id"]) == ["GENERAL", "ab", "r-secret"] and list(frame["messages"]) == [6, 1, 0]
+    empty = tmp_path / "empty"
+    from conftest import session
+    from conftest import write_ndjson as write
+    from helpers import ingest_docs
+
+    ingest_docs(
+        empty, write(tmp_path / "s.json", [session("s", "u", "2023-05-12T10:00:00.000Z", "2023-05-12T11:00:00.000Z")])
+    )
+    refused = run_cli("messages", "--lake", str(empty), "--from", "2023-05-12", "--to", "2023-05-18")
+    assert refused.returncode == 2 and "holds no messages: ingest an export of rocketchat_analytics" in refused.stderr

@@ -37,6 +37,34 @@ def cmd_trend(
     return 0
 
 
+@command("messages")
+def cmd_messages(
+    first: Annotated[str, typer.Option("--from", metavar="D", help="first day (YYYY-MM-DD)")],
+    last: Annotated[str, typer.Option("--to", metavar="D", help="last day (YYYY-MM-DD)")],
+    every: Annotated[Period, typer.Option(help="a row per day, ISO week or month")] = Period.day,
+    by: Annotated[Optional[str], typer.Option(metavar="room|type", help="a row per room, or per room type")] = None,
+    fmt: Format = "table",
+    out: OutFile = None,
+    lake: Lake = None,
+) -> int:
+    """Messages sent over any range of history: per day, ISO week or month, in total or per room or type.
+
+    From the type "messages" documents of ingested rocketchat_analytics exports (the Messages tab's
+    source): period_start, (room_id, room_name, t with --by room; t with --by type), messages, and
+    partial for a period the range cuts.
+    """
+    from pipelines.cli import tables
+    from pipelines.days import check_range
+    from pipelines.metrics import messages
+
+    tables.check_format(fmt, out)
+    root = _existing_lake(lake)
+    begin, end = _date(first, "--from"), _date(last, "--to")
+    check_range(begin, end)
+    tables.write(messages.by_period(root, begin, end, every.value, by or ""), fmt, out)
+    return 0
+
+
 @command("query")
 def cmd_query(
     text: Annotated[str, typer.Argument(metavar="SQL", help="one SELECT (or WITH, FROM, DESCRIBE, EXPLAIN)")],

@@ -17,13 +17,16 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from pipelines.lake import state as lake
 from pipelines.metrics.contracts import MessagesOrigin, MessagesSent, TopFiveChannels, checked
 from pipelines.metrics.new_users import as_int, period_body
 from pipelines.sql import query, reader
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 # the room types whose messages the dashboard counts (roomCoordinator.getTypesToShowOnDashboard():
 # direct messages, private groups, public channels), in the order a missing one is added
@@ -86,3 +89,38 @@ def top_five_popular_channels(root: Path, start: dt.datetime, end: dt.datetime, 
 
     con = con or reader()
     return checked(TopFiveChannels, lake.on_snapshot(root, answer))
+
+
+def by_period(root: Path, first: dt.date, last: dt.date, every: str = "day", by: str = "") -> pa.Table:
+    """Messages per day, ISO week or month of first..last (`engagement messages`), in total or per
+    room (`by="room"`) or room type (`by="type"`), from the messages analytics documents; a period
+    the range cuts is `partial`. No messages in the lake: a UserError saying what to ingest."""
+    from pipelines.errors import UserError
+
+    if every not in ("day", "week", "month"):
+        raise UserError(f"unknown period {every!r}: use day, week or month", "every")
+    if by not in ("", "room", "type"):
+        raise UserError(f"unknown grouping {by!r}: use room or type", "by")
+
+    def work(state: lake.LakeState):
+        files = state.registration(root, "messages")
+        if files is None:
+            raise UserError(
+                f"the lake {root} holds no messages: ingest an export of rocketchat_analytics "
+                '(its type "messages" documents)',
+                "lake",
+            )
+        params = {
+            "files": [files],
+            "first": first,
+            "last": last,
+            "first_int": as_int(first),
+            "last_int": as_int(last),
+            "unit": every,
+            "by": by,
+        }
+        table = reader().sql(query("marts/messages_by_period"), params=params).to_arrow_table()
+        keep = {"": ["period_start", "messages", "partial"], "type": ["period_start", "t", "messages", "partial"]}
+        return table.select(keep.get(by, table.column_names))
+
+    return lake.on_snapshot(root, work)
