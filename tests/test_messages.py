@@ -80,17 +80,17 @@ START, END = dt.datetime(2023, 5, 12, tzinfo=UTC), dt.datetime(2023, 5, 18, tzin
 
 
 @pytest.fixture(scope="module")
-def lake(tmp_path_factory):
+def analytics_lake(tmp_path_factory):
     root = tmp_path_factory.mktemp("messages")
     lake = root / "lake"
     ingest([write_ndjson(root / "rocketchat_analytics.json", DOCUMENTS)], lake, "UTC")
     return lake
 
 
-def test_the_three_bodies_are_the_hand_worked_answers(lake):
-    assert messages_sent(lake, START, END) == SENT
-    assert messages_origin(lake, START, END) == ORIGIN
-    assert top_five_popular_channels(lake, START, END) == TOP
+def test_the_three_bodies_are_the_hand_worked_answers(analytics_lake):
+    assert messages_sent(analytics_lake, START, END) == SENT
+    assert messages_origin(analytics_lake, START, END) == ORIGIN
+    assert top_five_popular_channels(analytics_lake, START, END) == TOP
 
 
 def test_a_lake_without_messages_answers_zeros_and_every_dashboard_type(tmp_path, export):
@@ -114,9 +114,9 @@ def test_only_five_channels_most_messages_first(tmp_path):
     assert [c["name"] for c in channels] == ["room8", "room7", "room6", "room5", "room4"]
 
 
-def test_the_messages_tab_through_a_real_server(lake):
-    token = run_cli("users", "add", "viewer", "--lake", str(lake)).stdout.splitlines()[-1]
-    process, base = start_server(lake)
+def test_the_messages_tab_through_a_real_server(analytics_lake):
+    token = run_cli("users", "add", "viewer", "--lake", str(analytics_lake)).stdout.splitlines()[-1]
+    process, base = start_server(analytics_lake)
     try:
         auth = {"X-User-Id": "viewer", "X-Auth-Token": token}
         span = "start=2023-05-12T00:00:00.000Z&end=2023-05-18T00:00:00.000Z"
@@ -311,3 +311,27 @@ def test_the_messages_command_per_period_room_and_type(with_rooms, tmp_path):
     )
     refused = run_cli("messages", "--lake", str(empty), "--from", "2023-05-12", "--to", "2023-05-18")
     assert refused.returncode == 2 and "holds no messages: ingest an export of rocketchat_analytics" in refused.stderr
+
+
+def test_the_weeks_page_and_email_gain_a_messages_section(with_rooms, two_weeks):
+    from pipelines.publish import mail, report
+
+    lake, _ = with_rooms
+    context = report.week_context(lake, dt.date(2023, 5, 18), today=dt.date(2023, 6, 1))
+    section = context["messages"]
+    # the report's 8 days, 11..18 May, against the same weekdays a week before (4..11 May)
+    assert [d["messages"] for d in section["days"]] == [4, 10, 0, 0, 8, 50, 2, 7]
+    assert [d["week_before"] for d in section["days"]] == [100, 9, 0, 0, 0, 0, 0, 4]
+    assert (section["total"], section["previous_total"]) == (81, 113)
+    assert [(o["t"], o["messages"]) for o in section["origins"]] == [("c", 75), ("d", 1), ("p", 5)]
+    assert [r["name"] for r in section["top"]] == ["gone", "general", "dev", "alice, bob", "secret"]
+    page = report.render_page(context)
+    assert (
+        '<h2 id="messages">Messages</h2>' in page
+        and '<tr data-date="2023-05-16"><td>Tue 16 May</td><td>50</td>' in page
+    )
+    _, html, text = mail.render_email(context)
+    assert 'id="messages-total"' in html and "Messages sent: 81 (previous week 113, -28%)" in text
+    # a lake without messages: no section at all (its pages as before)
+    plain = report.week_context(two_weeks, dt.date(2023, 5, 19), today=dt.date(2023, 6, 1))
+    assert plain["messages"] is None and 'id="messages"' not in report.render_page(plain)

@@ -15,6 +15,7 @@ from pipelines.days import between, clipped, shifted
 from pipelines.lake import state as lake
 from pipelines.lake.freshness import BEFORE_LAKE, LOADED, NOT_LOADED, Freshness, freshness
 from pipelines.metrics.weekly import WINDOW_DAYS, weekly_data, window
+from pipelines.sql import query
 
 
 def _by_date(body: dict) -> dict[dt.date, int]:
@@ -241,6 +242,8 @@ def week_context(root: Path, end: dt.date, today: dt.date | None = None) -> dict
             "notices": notices,
             # corrections mailed for this week (publish/mail.py's ledger): the published page shows them
             "corrections": [],
+            # the Messages section, when the lake holds messages analytics documents (else None)
+            "messages": messages_context(root, state, days),
             "subject": subject(
                 end,
                 distinct,
@@ -251,6 +254,59 @@ def week_context(root: Path, end: dt.date, today: dt.date | None = None) -> dict
             ),
         }
     )
+
+
+def messages_context(root: Path, state: lake.LakeState, days: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The week's Messages section (the dashboard's Messages tab, over the report's 8 days): messages
+    per day against the same weekday a week before, the total against the 8 days a week before,
+    the split by room type and the five most popular rooms. None when the lake holds no messages."""
+    from pipelines.metrics.new_users import NO_LIMIT, as_int
+    from pipelines.sql import reader
+
+    files = state.registration(root, "messages")
+    if files is None or not days:
+        return None
+    con = reader()
+    first, last = dt.date.fromisoformat(days[0]["date"]), dt.date.fromisoformat(days[-1]["date"])
+    before_first = clipped(first, -7)
+    bound = {"files": [files], "first": as_int(before_first), "last": as_int(last), "limit": NO_LIMIT}
+    per_date = {int(d): int(n) for d, n in con.execute(query("marts/messages_sent"), bound).fetchall()}
+    window = {"files": [files], "first": as_int(first), "last": as_int(last)}
+    rows = []
+    for d in days:
+        day = dt.date.fromisoformat(d["date"])
+        week_before = shifted(day, -7)
+        count = per_date.get(as_int(day), 0)
+        before = per_date.get(as_int(week_before), 0) if week_before else None
+        rows.append(
+            {
+                "date": d["date"],
+                "label": d["label"],
+                "messages": count,
+                "week_before": before,
+                "change": None if before is None else count - before,
+                "change_pct": None if before is None else _pct(count, before),
+            }
+        )
+    total = sum(r["messages"] for r in rows)
+    previous = sum(n for date, n in per_date.items() if as_int(before_first) <= date <= as_int(clipped(last, -7)))
+    origins = [(t, int(n)) for t, n in con.execute(query("marts/messages_origin"), window).fetchall()]
+    top = con.execute(query("marts/messages_top_channels"), window).fetchall()
+    return {
+        "days": rows,
+        "total": total,
+        "previous_total": previous,
+        "change_pct": _pct(total, previous),
+        "max": max((r["messages"] for r in rows), default=0),
+        "origins": [{"t": t, "label": ROOM_TYPES.get(t, t), "messages": n} for t, n in origins],
+        "top": [
+            {"name": name or ", ".join(names or []) or "(unnamed)", "t": ROOM_TYPES.get(t, t), "messages": int(n)}
+            for t, n, name, names in top
+        ],
+    }
+
+
+ROOM_TYPES = {"c": "public channels", "p": "private groups", "d": "direct messages", "l": "omnichannel"}
 
 
 def completeness(days: list[dict[str, Any]]) -> str:
