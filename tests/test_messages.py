@@ -335,3 +335,20 @@ def test_the_weeks_page_and_email_gain_a_messages_section(with_rooms, two_weeks)
     # a lake without messages: no section at all (its pages as before)
     plain = report.week_context(two_weeks, dt.date(2023, 5, 19), today=dt.date(2023, 6, 1))
     assert plain["messages"] is None and 'id="messages"' not in report.render_page(plain)
+
+
+def test_trend_gains_messages_when_the_lake_has_them(two_weeks, tmp_path):
+    from pipelines.metrics.history import trend
+
+    assert "messages" not in trend(two_weeks, dt.date(2023, 5, 12), dt.date(2023, 5, 18)).column_names
+    ingest([write_ndjson(tmp_path / "rocketchat_analytics.json", DOCUMENTS)], two_weeks, "UTC")
+    daily = trend(two_weeks, dt.date(2023, 5, 15), dt.date(2023, 5, 18)).to_pylist()
+    assert [(r["date"].isoformat(), r["messages"]) for r in daily] == [
+        ("2023-05-15", 8),
+        ("2023-05-16", 0),
+        ("2023-05-17", 2),
+        ("2023-05-18", 7),
+    ]
+    weekly = trend(two_weeks, dt.date(2023, 5, 10), dt.date(2023, 5, 18), "week").to_pylist()
+    # the week of 8 May counted from the 10th (the range's first day): 11 -> 4, 12 -> 10
+    assert [(r["period_start"].isoformat(), r["messages"]) for r in weekly] == [("2023-05-08", 14), ("2023-05-15", 17)]
