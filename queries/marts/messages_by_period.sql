@@ -5,7 +5,7 @@ with
 
 dated as (
     select
-        make_date((date // 10000)::integer, (date // 100 % 100)::integer, (date % 100)::integer) as day,
+        yyyymmdd_date(date) as day,
         room_id,
         room_name,
         room_t,

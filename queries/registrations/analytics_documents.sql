@@ -27,11 +27,7 @@ judged as (
                 when type <> 'users' then 'unused_type'
                 when f.date is null then 'no_date'
                 when date_int is null then 'wrong_type:date'
-                -- an integer yyyyMMdd naming a real date of years 0001..9999
-                when date_int not between 10101 and 99991231
-                    or try(make_date((date_int // 10000)::integer, (date_int // 100 % 100)::integer, (date_int % 100)::integer))
-                    is null
-                    then 'bad_date:date'
+                                when yyyymmdd_date(date_int) is null then 'bad_date:date'
                 when f.users is null then 'no_users'
                 when users is null then 'wrong_type:users'
             end

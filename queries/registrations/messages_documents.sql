@@ -31,10 +31,7 @@ judged as (
                 case
                     when f.date is null then 'no_date'
                     when date_int is null then 'wrong_type:date'
-                    when date_int not between 10101 and 99991231
-                        or try(make_date((date_int // 10000)::integer, (date_int // 100 % 100)::integer, (date_int % 100)::integer))
-                        is null
-                        then 'bad_date:date'
+                    when yyyymmdd_date(date_int) is null then 'bad_date:date'
                     when f.room is null or try(json_type(f.room)) is distinct from 'OBJECT' then 'no_room'
                     when room_id is null or room_t is null then 'wrong_type:room'
                     when f.messages is null then 'no_messages'
