@@ -73,7 +73,10 @@ class Lake:
 
     def status(self) -> dict[str, Any]:
         """The lake's health (as `engagement status --json`), with its `problems`."""
-        return status.status(self.root, self.out)
+        from pipelines.settings import load_settings
+
+        settings = load_settings()  # the freshness thresholds (ENGAGEMENT_FRESHNESS_WARN, _ERROR)
+        return status.status(self.root, self.out, warn=settings.freshness_warn, error=settings.freshness_error)
 
 
 def open_lake(path: str | Path = "data/lake", out: str | Path = "data/out") -> Lake:
