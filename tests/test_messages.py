@@ -352,3 +352,14 @@ def test_trend_gains_messages_when_the_lake_has_them(two_weeks, tmp_path):
     weekly = trend(two_weeks, dt.date(2023, 5, 10), dt.date(2023, 5, 18), "week").to_pylist()
     # the week of 8 May counted from the 10th (the range's first day): 11 -> 4, 12 -> 10
     assert [(r["period_start"].isoformat(), r["messages"]) for r in weekly] == [("2023-05-08", 14), ("2023-05-15", 17)]
+
+
+def test_explain_messages_names_each_rooms_count_and_its_source(with_rooms):
+    lake, _ = with_rooms
+    result = run_cli("explain", "--lake", str(lake), "--date", "2023-05-18", "--messages", "--format", "csv")
+    assert result.stdout.splitlines() == [
+        "room_id,room_name,t,messages,source",
+        "GENERAL,general,c,6,rocketchat_analytics",
+        "ab,,d,1,rocketchat_analytics",
+        "r-secret,secret,p,0,rocketchat_analytics",
+    ]

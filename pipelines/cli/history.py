@@ -104,6 +104,9 @@ def cmd_explain(
     compare_week: Annotated[
         Optional[str], typer.Option(metavar="END2", help="who is new and who is gone in the window ending END2")
     ] = None,
+    messages: Annotated[
+        bool, typer.Option("--messages", help="with --date: each room's messages that day, and their source")
+    ] = False,
     fmt: Format = "table",
     out: OutFile = None,
     lake: Lake = None,
@@ -115,7 +118,8 @@ def cmd_explain(
     the reason (anonymous; sessions under a whole second, without a device, lastActivityAt or
     loginAt), then the rejected documents that name the day, per reason and rejects file (table
     and json; csv and parquet hold the users). --compare D2, or --week END --compare-week END2:
-    who is new and who is gone.
+    who is new and who is gone. --date D --messages: each room's messages that day (the Messages
+    tab's numbers) and the source that answered.
     """
     from pipelines.cli import tables
     from pipelines.metrics import history
@@ -132,6 +136,11 @@ def cmd_explain(
     if date is None:
         raise UserError("name the day: --date D (or compare windows with --week END --compare-week END2)")
     day = _date(date, "--date")
+    if messages:
+        from pipelines.metrics import messages as message_counts
+
+        tables.write(message_counts.of_day(root, day), fmt, out)
+        return 0
     if compare is not None:
         other = _date(compare, "--compare")
         tables.write(history.compare(root, (day, day), (other, other)), fmt, out)

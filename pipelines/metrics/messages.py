@@ -124,3 +124,22 @@ def by_period(root: Path, first: dt.date, last: dt.date, every: str = "day", by:
         return table.select(keep.get(by, table.column_names))
 
     return lake.on_snapshot(root, work)
+
+
+def of_day(root: Path, day: dt.date) -> pa.Table:
+    """Each room's messages on `day` and their source (`engagement explain --date D --messages`):
+    today always the rocketchat_analytics documents, the Messages tab's own."""
+    from pipelines.errors import UserError
+
+    def work(state: lake.LakeState):
+        files = state.registration(root, "messages")
+        if files is None:
+            raise UserError(
+                f"the lake {root} holds no messages: ingest an export of rocketchat_analytics "
+                '(its type "messages" documents)',
+                "lake",
+            )
+        params = {"files": [files], "date": as_int(day)}
+        return reader().sql(query("marts/messages_of_day"), params=params).to_arrow_table()
+
+    return lake.on_snapshot(root, work)
