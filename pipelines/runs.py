@@ -74,14 +74,12 @@ def send_corrections(settings: Settings, end: dt.date) -> list:
     """For each week mailed in the last ENGAGEMENT_CORRECTION_WEEKS weeks up to `end` whose numbers
     changed since: its outputs published again (its page saying what was corrected) and one
     correction mailed (publish/mail.py). The corrections made."""
-    from pipelines.lake.freshness import freshness
     from pipelines.publish import mail, report
 
     smtp = resolve(MailSettings)
     oldest = end - dt.timedelta(days=7 * smtp.correction_weeks)
     ends = sorted({e["end"] for e in mail.mailed(settings.out) if oldest.isoformat() <= e["end"] <= end.isoformat()})
-    fresh = freshness(settings.lake)
-    why = f"late data ingested on {fresh.ingested_at:%Y-%m-%d}" if fresh.ingested_at else "the lake changed"
+    why = mail.why_corrected(settings.lake)
     made = []
     for iso in ends:
         day = dt.date.fromisoformat(iso)

@@ -97,13 +97,11 @@ def cmd_send(
 
 def _send_correction(settings, smtp, context) -> int:
     """`send --correction`: the week's correction, if its numbers changed since it was mailed."""
-    from pipelines.lake.freshness import freshness
     from pipelines.publish import mail, outputs
 
     if mail.stated_numbers(settings.out, context["end"]) is None:
         raise UserError(f"the week ending {context['end']} was not mailed: send it first (without --correction)")
-    fresh = freshness(settings.lake)
-    why = f"late data ingested on {fresh.ingested_at:%Y-%m-%d}" if fresh.ingested_at else "the lake changed"
+    why = mail.why_corrected(settings.lake)
     try:
         with outputs.publishing(settings.out, settings.outbox):
             made = mail.correct_week(context, settings.out, settings.outbox, smtp, why)

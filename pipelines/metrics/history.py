@@ -68,18 +68,18 @@ def trend(root: Path, first: dt.date, last: dt.date, every: str = "day", require
 def _with_messages(con, root: Path, state: lake.LakeState, table: pa.Table, first: dt.date, last: dt.date) -> pa.Table:
     """The trend's rows with a `messages` column (messages sent that day or period, from the messages
     analytics documents) when the lake holds any; the rows as they are otherwise."""
-    from pipelines.metrics.new_users import NO_LIMIT, as_int
+    from pipelines.metrics.messages import per_date
+    from pipelines.metrics.new_users import as_int
 
     files = state.registration(root, "messages")
     if files is None:
         return table
-    bound = {"files": [files], "first": as_int(first), "last": as_int(last), "limit": NO_LIMIT}
-    per_date = {int(d): int(n) for d, n in con.execute(query("marts/messages_sent"), bound).fetchall()}
+    sent = per_date(con, files, first, last)
     if "date" in table.column_names:
-        counts = [per_date.get(as_int(d), 0) for d in table.column("date").to_pylist()]
+        counts = [sent.get(as_int(d), 0) for d in table.column("date").to_pylist()]
     else:
         counts = [
-            sum(n for d, n in per_date.items() if as_int(max(low, first)) <= d <= as_int(min(high, last)))
+            sum(n for d, n in sent.items() if as_int(max(low, first)) <= d <= as_int(min(high, last)))
             for low, high in zip(table.column("period_start").to_pylist(), table.column("period_end").to_pylist())
         ]
     return table.append_column("messages", pa.array(counts, pa.int64()))

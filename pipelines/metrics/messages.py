@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from pipelines.lake import state as lake
 from pipelines.metrics.contracts import MessagesOrigin, MessagesSent, TopFiveChannels, checked
-from pipelines.metrics.new_users import as_int, period_body
+from pipelines.metrics.new_users import NO_LIMIT, as_int, period_body
 from pipelines.sql import query, reader
 
 if TYPE_CHECKING:
@@ -56,18 +56,22 @@ def _dates(state: lake.LakeState, start: dt.datetime, end: dt.datetime) -> dict[
     return {"first": as_int(start.astimezone(zone).date()), "last": as_int(end.astimezone(zone).date())}
 
 
+def _over_range(root: Path, state: lake.LakeState, con, name: str, start: dt.datetime, end: dt.datetime) -> list:
+    """The rows of mart `name` over the lake's days of start..end; none when the lake holds no messages."""
+    files = state.registration(root, "messages")
+    if files is None:
+        return []
+    return con.execute(query(name), {"files": [files], **_dates(state, start, end)}).fetchall()
+
+
 def messages_origin(root: Path, start: dt.datetime, end: dt.datetime, con=None) -> dict[str, Any]:
     """The origin body: messages per room type, every dashboard type present."""
 
     def answer(state: lake.LakeState) -> dict[str, Any]:
-        files = state.registration(root, "messages")
-        found = []
-        if files is not None:
-            bound = {"files": [files], **_dates(state, start, end)}
-            found = [(t, int(n)) for t, n in con.execute(query("marts/messages_origin"), bound).fetchall()]
-        origins = [{"t": t, "messages": n} for t, n in found]
-        origins += [{"messages": 0, "t": t} for t in DASHBOARD_TYPES if t not in {t for t, _ in found}]
-        return {"origins": [{"t": o["t"], "messages": o["messages"]} for o in origins], "success": True}
+        found = [(t, int(n)) for t, n in _over_range(root, state, con, "marts/messages_origin", start, end)]
+        missing = [t for t in DASHBOARD_TYPES if t not in {t for t, _ in found}]
+        origins = [{"t": t, "messages": n} for t, n in [*found, *((t, 0) for t in missing)]]
+        return {"origins": origins, "success": True}
 
     con = con or reader()
     return checked(MessagesOrigin, lake.on_snapshot(root, answer))
@@ -77,18 +81,35 @@ def top_five_popular_channels(root: Path, start: dt.datetime, end: dt.datetime, 
     """The top-five-popular-channels body: the five rooms with the most messages."""
 
     def answer(state: lake.LakeState) -> dict[str, Any]:
-        files = state.registration(root, "messages")
-        channels = []
-        if files is not None:
-            bound = {"files": [files], **_dates(state, start, end)}
-            rows = con.execute(query("marts/messages_top_channels"), bound).fetchall()
-            channels = [
-                {"t": t, "messages": int(n), "name": name, "usernames": list(names or [])} for t, n, name, names in rows
-            ]
+        rows = _over_range(root, state, con, "marts/messages_top_channels", start, end)
+        channels = [
+            {"t": t, "messages": int(n), "name": name, "usernames": list(names or [])} for t, n, name, names in rows
+        ]
         return {"channels": channels, "success": True}
 
     con = con or reader()
     return checked(TopFiveChannels, lake.on_snapshot(root, answer))
+
+
+def per_date(con, files: str, first: dt.date, last: dt.date) -> dict[int, int]:
+    """Messages sent per date (yyyyMMdd) of first..last, from the messages file `files`: for `trend`'s
+    column and the report's Messages section."""
+    bound = {"files": [files], "first": as_int(first), "last": as_int(last), "limit": NO_LIMIT}
+    return {int(d): int(n) for d, n in con.execute(query("marts/messages_sent"), bound).fetchall()}
+
+
+def _required(root: Path, state: lake.LakeState) -> str:
+    """The lake's messages file; a UserError saying what to ingest when it has none."""
+    from pipelines.errors import UserError
+
+    files = state.registration(root, "messages")
+    if files is None:
+        raise UserError(
+            f"the lake {root} holds no messages: ingest an export of rocketchat_analytics "
+            '(its type "messages" documents)',
+            "lake",
+        )
+    return files
 
 
 def by_period(root: Path, first: dt.date, last: dt.date, every: str = "day", by: str = "") -> pa.Table:
@@ -103,15 +124,8 @@ def by_period(root: Path, first: dt.date, last: dt.date, every: str = "day", by:
         raise UserError(f"unknown grouping {by!r}: use room or type", "by")
 
     def work(state: lake.LakeState):
-        files = state.registration(root, "messages")
-        if files is None:
-            raise UserError(
-                f"the lake {root} holds no messages: ingest an export of rocketchat_analytics "
-                '(its type "messages" documents)',
-                "lake",
-            )
         params = {
-            "files": [files],
+            "files": [_required(root, state)],
             "first": first,
             "last": last,
             "first_int": as_int(first),
@@ -129,17 +143,9 @@ def by_period(root: Path, first: dt.date, last: dt.date, every: str = "day", by:
 def of_day(root: Path, day: dt.date) -> pa.Table:
     """Each room's messages on `day` and their source (`engagement explain --date D --messages`):
     today always the rocketchat_analytics documents, the Messages tab's own."""
-    from pipelines.errors import UserError
 
     def work(state: lake.LakeState):
-        files = state.registration(root, "messages")
-        if files is None:
-            raise UserError(
-                f"the lake {root} holds no messages: ingest an export of rocketchat_analytics "
-                '(its type "messages" documents)',
-                "lake",
-            )
-        params = {"files": [files], "date": as_int(day)}
+        params = {"files": [_required(root, state)], "date": as_int(day)}
         return reader().sql(query("marts/messages_of_day"), params=params).to_arrow_table()
 
     return lake.on_snapshot(root, work)

@@ -201,6 +201,14 @@ def build_correction(
     return message
 
 
+def why_corrected(root: Path) -> str:
+    """Why a mailed week's numbers changed, as its correction says: the day late data was ingested."""
+    from pipelines.lake.freshness import freshness
+
+    fresh = freshness(root)
+    return f"late data ingested on {fresh.ingested_at:%Y-%m-%d}" if fresh.ingested_at else "the lake changed"
+
+
 @dataclass
 class Correction:
     """A correction correct_week made: of which week, to whom, how (smtp, outbox, or off: only recorded)."""

@@ -260,7 +260,8 @@ def messages_context(root: Path, state: lake.LakeState, days: list[dict[str, Any
     """The week's Messages section (the dashboard's Messages tab, over the report's 8 days): messages
     per day against the same weekday a week before, the total against the 8 days a week before,
     the split by room type and the five most popular rooms. None when the lake holds no messages."""
-    from pipelines.metrics.new_users import NO_LIMIT, as_int
+    from pipelines.metrics.messages import per_date as messages_per_date
+    from pipelines.metrics.new_users import as_int
     from pipelines.sql import reader
 
     files = state.registration(root, "messages")
@@ -269,8 +270,7 @@ def messages_context(root: Path, state: lake.LakeState, days: list[dict[str, Any
     con = reader()
     first, last = dt.date.fromisoformat(days[0]["date"]), dt.date.fromisoformat(days[-1]["date"])
     before_first = clipped(first, -7)
-    bound = {"files": [files], "first": as_int(before_first), "last": as_int(last), "limit": NO_LIMIT}
-    per_date = {int(d): int(n) for d, n in con.execute(query("marts/messages_sent"), bound).fetchall()}
+    per_date = messages_per_date(con, files, before_first, last)
     window = {"files": [files], "first": as_int(first), "last": as_int(last)}
     rows = []
     for d in days:
