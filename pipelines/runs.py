@@ -176,12 +176,10 @@ def nightly_run(
 
 def _loaded_days(settings: Settings, end: dt.date) -> int:
     """How many of the week's 8 days are loaded (lake/freshness.py)."""
-    from pipelines.days import between
-    from pipelines.lake.freshness import LOADED, freshness
+    from pipelines.lake.freshness import freshness
     from pipelines.metrics.weekly import window
 
-    fresh = freshness(settings.lake)
-    return sum(fresh.status(dt.date.fromisoformat(d)) == LOADED for d in between(*window(end)))
+    return freshness(settings.lake).loaded_days(*window(end))
 
 
 def _ingested(settings: Settings) -> set[tuple[str, str, str]]:

@@ -40,6 +40,9 @@ def test_a_day_counts_as_loaded_once_it_had_ended_before_the_ingest():
     # an export taken at noon holds half of its day: the day before is the last loaded one
     noon = freshness_of([entry("2023-05-19T11:00:00.000Z", "2023-05-19T12:00:00+00:00")], held)
     assert noon.loaded_through == D - dt.timedelta(days=1)
+    assert noon.loaded_days(dt.date(2023, 5, 12), dt.date(2023, 5, 19)) == 1  # only the 18th
+    assert after.loaded_days(dt.date(2023, 5, 12), dt.date(2023, 5, 19)) == 2
+    assert after.loaded_days(dt.date(2023, 5, 20), dt.date(2023, 5, 27)) == 0
     assert [noon.status(d) for d in (dt.date(2023, 5, 17), D - dt.timedelta(days=1), D)] == [
         BEFORE_LAKE,
         LOADED,

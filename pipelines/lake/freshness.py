@@ -61,6 +61,13 @@ class Freshness:
             return NOT_LOADED
         return LOADED
 
+    def loaded_days(self, first: dt.date, last: dt.date) -> int:
+        """How many days of first..last are loaded (they are one run: before, loaded, not loaded yet)."""
+        if self.first_day is None or self.loaded_through is None:
+            return 0
+        low, high = max(first, self.first_day), min(last, self.loaded_through)
+        return max((high - low).days + 1, 0)
+
     def age(self, at: dt.datetime) -> dt.timedelta | None:
         """How old the newest data is at `at`: from the newest activity, or from the end of the newest
         day when only a rollup reaches that day."""

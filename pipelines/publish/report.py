@@ -77,15 +77,9 @@ def _counters(root: Path, end: dt.date, fresh: Freshness) -> list[dict[str, Any]
     return out
 
 
-def _loaded_days(fresh: Freshness, end: dt.date) -> int:
-    """How many days of the 8-day window ending on `end` are loaded."""
-    return sum(fresh.status(dt.date.fromisoformat(d)) == LOADED for d in between(*window(end)))
-
-
 def _window_loaded(fresh: Freshness, end: dt.date) -> bool:
     """True when every day of the 8-day window ending on `end` is loaded."""
-    first, last = window(end)
-    return fresh.status(first) == LOADED and fresh.status(last) == LOADED
+    return fresh.loaded_days(*window(end)) == WINDOW_DAYS
 
 
 def _in_context(root: Path, end: dt.date, held: list[str], fresh: Freshness) -> dict[str, Any]:
@@ -389,7 +383,7 @@ def history_context(root: Path) -> dict[str, Any]:
             "current": e == last,
             "before_lake": False,
             "partial": not _window_loaded(fresh, e),
-            "loaded_days": _loaded_days(fresh, e),
+            "loaded_days": fresh.loaded_days(*window(e)),
         }
         for e, n, user_days in windows(root, ends[::-1])
     ]
