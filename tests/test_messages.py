@@ -267,12 +267,12 @@ def test_the_messages_command_per_period_room_and_type(with_rooms, tmp_path):
     lake, _ = with_rooms
     days = run_cli("messages", "--lake", str(lake), "--from", "2023-05-12", "--to", "2023-05-18", "--format", "csv")
     assert days.stdout.splitlines() == [
-        "period_start,messages,partial",
-        "2023-05-12,10,false",
-        "2023-05-15,8,false",
-        "2023-05-16,50,false",
-        "2023-05-17,2,false",
-        "2023-05-18,7,false",
+        "period_start,messages,partial,source",
+        "2023-05-12,10,false,rocketchat_analytics",
+        "2023-05-15,8,false,rocketchat_analytics",
+        "2023-05-16,50,false,rocketchat_analytics",
+        "2023-05-17,2,false,rocketchat_analytics",
+        "2023-05-18,7,false,rocketchat_analytics",
     ]
     weeks = run_cli(
         "messages",

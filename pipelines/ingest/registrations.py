@@ -95,7 +95,7 @@ _ACCOUNT_TOKENS = (b'"username"', b'"emails"', b'"services"', b'"roles"')
 
 
 def collection_of(path: Path) -> str:
-    """Which collection an export holds: "sessions", "analytics", "users" or "rooms".
+    """Which collection an export holds: "sessions", "analytics", "users", "rooms" or "chat_messages".
 
     By its name first, as mongodump and the mongoexport commands of docs/commands/ingest.md name it
     (rocketchat_analytics*, users*, rocketchat_room*, e.g. users.bson.gz, rocketchat_analytics-2023.json);
@@ -104,6 +104,8 @@ def collection_of(path: Path) -> str:
     a sessions export, judged as one.
     """
     stem = path.name.split(".", 1)[0]
+    if stem == "rocketchat_message" or stem.startswith("rocketchat_message-"):
+        return "chat_messages"  # (not rocketchat_message_read_receipt and the like: no "_" suffix)
     for prefix, collection in COLLECTIONS.items():
         if stem == prefix or stem.startswith((prefix + "-", prefix + "_")):
             return collection
@@ -122,6 +124,8 @@ def collection_of(path: Path) -> str:
         return "analytics"
     if b'"t"' in head and (b'"msgs"' in head or b'"usersCount"' in head):
         return "rooms"
+    if b'"rid"' in head and b'"ts"' in head and (b'"msg"' in head or b'"u"' in head):
+        return "chat_messages"
     return "sessions"
 
 

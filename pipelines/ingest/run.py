@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from pipelines.errors import MachineError, machine_error
 from pipelines.faults import crash_point
 from pipelines.files import atomic_write_bytes, flush_filesystem
-from pipelines.ingest import registrations
+from pipelines.ingest import messages, registrations
 from pipelines.ingest.load import StageJob, load_all, load_staged, reaches
 from pipelines.ingest.merge import merge
 from pipelines.ingest.progress import Progress, Quiet
@@ -109,7 +109,12 @@ def ingest(
         kinds = {} if mapping is not None else {path: registrations.collection_of(path) for path in todo}
         others = [path for path in todo if kinds.get(path, "sessions") != "sessions"]
         todo = [path for path in todo if kinds.get(path, "sessions") == "sessions"]
-        uses = {"analytics": "new-users and the Messages tab", "users": "new-users", "rooms": "the Channels tab"}
+        uses = {
+            "analytics": "new-users and the Messages tab",
+            "users": "new-users",
+            "rooms": "the Channels tab",
+            "chat_messages": "the Messages and Channels tabs",
+        }
         summary.notes += [f"{path}: an export of {kinds[path]} (for {uses[kinds[path]]})" for path in others]
         if archive is not None:
             for leftover in archive.glob(".*.tmp"):
@@ -133,12 +138,21 @@ def ingest(
             if summary.stored:
                 one_version_each = len(loaded) == 1 and loaded[0].fast
                 summary.days_touched = merge(con, writer, one_version_each, progress, summary.notes)
-            others_loaded = [registrations.load(con, path, kinds[path], len(todo) + i) for i, path in enumerate(others)]
+            others_loaded = [
+                messages.load(con, path, tz, len(todo) + i)
+                if kinds[path] == messages.COLLECTION
+                else registrations.load(con, path, kinds[path], len(todo) + i)
+                for i, path in enumerate(others)
+            ]
             for item in others_loaded:
                 summary.read += item.read
                 summary.stored += item.read - len(item.rejects)
                 summary.rejected.update(r["reason"] for r in item.rejects)
-            registrations.merge(con, writer, {table for item in others_loaded for table in item.tables})
+            tables = {table for item in others_loaded for table in item.tables}
+            registrations.merge(con, writer, tables - {messages.COLLECTION})
+            if messages.COLLECTION in tables:
+                message_days = messages.merge(con, writer)
+                summary.notes.append(f"message days touched: {len(message_days)}")
             loaded = [*loaded, *others_loaded]
             crash_point("merged")
             state.tz = tz

@@ -18,8 +18,8 @@ before it is kept.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import BinaryIO
+from collections.abc import Callable, Iterator
+from typing import BinaryIO, NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -63,42 +63,60 @@ def _kernels():
     return bson_kernels
 
 
-_NAMES = np.frombuffer(b"".join(f.encode() for f in FIELDS), np.uint8)
-_NAME_OFFSETS = np.cumsum([0] + [len(f) for f in FIELDS]).astype(np.int64)
-
-
 # the type code whose bytes a field collects (0: none), and its row in the collected bytes (-1: none)
 _COLLECT = np.array(
     [DOCUMENT if f.bson == "document" else STRING if f.stored == "string" else 0 for f in STORED], np.int16
 )
-_ROWS = np.where(_COLLECT > 0, np.cumsum(_COLLECT > 0) - 1, -1).astype(np.int64)
 
 
-def scan(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[dict, np.ndarray]:
-    """Walk the top-level elements of the documents [starts, ends); per wanted field, its type and value.
+def walk_fields(
+    buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, names: list[str], collect: np.ndarray
+) -> tuple[dict, np.ndarray]:
+    """Walk the top-level elements of the documents [starts, ends) for the fields `names`; per field its
+    type and value, and the bytes of the fields whose `collect` is their type code (a string's text, a
+    subdocument whole, which can be walked in turn).
 
     Returns ({field: (type codes, value positions, numbers, collected bytes or None, their offsets)}, bad):
     type code 0 where the field is absent; `bad` marks documents whose elements do not add up.
     """
-    n, width = len(starts), len(FIELDS)
+    n, width = len(starts), len(names)
+    name_bytes = np.frombuffer(b"".join(f.encode() for f in names), np.uint8)
+    name_offsets = np.cumsum([0] + [len(f.encode()) for f in names]).astype(np.int64)
+    rows = np.where(collect > 0, np.cumsum(collect > 0) - 1, -1).astype(np.int64)
     kinds = np.zeros((width, n), np.int16)
     positions = np.zeros((width, n), np.int64)
     numbers = np.zeros((width, n), np.int64)
     # a string or subdocument field collects at most the chunk's bytes (np.empty's pages take
     # memory only once written)
-    collecting = int((_COLLECT > 0).sum())
+    collecting = int((collect > 0).sum())
     data = np.empty((collecting, len(buf) if n else 0), np.uint8)
     offsets = np.zeros((collecting, n + 1), np.int64)
     bad = np.zeros(n, np.bool_)
     _kernels().walk(
-        buf, starts, ends, _NAMES, _NAME_OFFSETS, _COLLECT, _ROWS, kinds, positions, numbers, data, offsets, bad
+        buf, starts, ends, name_bytes, name_offsets, collect, rows, kinds, positions, numbers, data, offsets, bad
     )
     found = {}
-    for i, f in enumerate(FIELDS):
-        row = _ROWS[i]
+    for i, f in enumerate(names):
+        row = rows[i]
         collected = (data[row], offsets[row]) if row >= 0 else (None, None)
         found[f] = (kinds[i], positions[i], numbers[i], *collected)
     return found, bad
+
+
+def scan(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[dict, np.ndarray]:
+    """walk_fields for the sessions' stored fields."""
+    return walk_fields(buf, starts, ends, FIELDS, _COLLECT)
+
+
+def object_ids(buf: np.ndarray, codes: np.ndarray, positions: np.ndarray) -> pa.Array:
+    """The 24-character hex of each ObjectId value (type code 7) at `positions`; null elsewhere."""
+    is_oid = codes == OBJECT_ID
+    hexed = np.zeros((len(codes), 24), np.uint8)
+    if is_oid.any():
+        raw = buf[positions[is_oid][:, None] + np.arange(12)]
+        hexed[is_oid] = _HEX[raw].reshape(-1, 24)
+    hex_offsets = np.arange(len(codes) + 1, dtype=np.int64) * 24
+    return arrow_numpy.binaries(hexed.reshape(-1), hex_offsets, is_oid, pa.large_string())
 
 
 def columns(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[dict[str, pa.Array], np.ndarray]:
@@ -124,13 +142,7 @@ def columns(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[dict
             out[f"s_{name}"] = text
             bad |= invalid
             if field.bson == "id":
-                is_oid = codes == OBJECT_ID
-                hexed = np.zeros((len(codes), 24), np.uint8)
-                if is_oid.any():
-                    raw = buf[positions[is_oid][:, None] + np.arange(12)]
-                    hexed[is_oid] = _HEX[raw].reshape(-1, 24)
-                hex_offsets = np.arange(len(codes) + 1, dtype=np.int64) * 24
-                out[f"oid_{name}"] = arrow_numpy.binaries(hexed.reshape(-1), hex_offsets, is_oid, pa.large_string())
+                out[f"oid_{name}"] = object_ids(buf, codes, positions)
         elif field.stored == "timestamp":
             out[f"i_{name}"] = arrow_numpy.array(numbers)
         else:  # a whole number: from an int32, an int64 or a double
@@ -165,6 +177,18 @@ def _utf8(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
         return pc.if_else(arrow_numpy.array(invalid), nulls, values).cast(pa.large_string()), invalid
 
 
+class Shape(NamedTuple):
+    """What a dump's documents are read for: the batch's columns of documents [starts, ends) and
+    which are bad (`columns`), the batch's schema, and the walk that tells a document start (`scan`)."""
+
+    columns: Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[dict[str, pa.Array], np.ndarray]]
+    schema: Callable[[], pa.Schema]
+    scan: Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[dict, np.ndarray]]
+
+
+SESSIONS = Shape(columns, _schema, scan)
+
+
 def frame(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, str | None]:
     """Document starts and ends in `buf`; where the whole documents stop; a framing problem."""
     most = len(buf) // 5 + 1
@@ -174,31 +198,31 @@ def frame(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, str | None]:
     return starts[:count], ends[:count], int(stop), "corrupt_bson" if corrupt else None
 
 
-def _resync(view: np.ndarray, stop: int) -> int:
+def _resync(view: np.ndarray, stop: int, shape: Shape) -> int:
     """After a broken length at `stop`: where the next whole, well-formed document starts (-1: none here)."""
     seek = _kernels().seek
     position = stop
     while (position := seek(view, position, MAX_BSON_DOCUMENT)) >= 0:
         length = int(view[position : position + 4].view("<i4")[0])
         starts = np.array([position], np.int64)
-        found, bad = scan(view, starts, starts + length)
+        found, bad = shape.scan(view, starts, starts + length)
         if not bad[0] and any(codes[0] for codes, *_ in found.values()):
             return position
     return -1
 
 
-def _problem_row(number: int, offset: int, reason: str) -> pa.Table:
+def _problem_row(number: int, offset: int, reason: str, shape: Shape) -> pa.Table:
     given = {
         "line_no": arrow_numpy.integers([number]),
         "offset": arrow_numpy.integers([offset]),
         "known_reason": arrow_numpy.texts([reason], pa.string()),
     }
-    return pa.table({f.name: given.get(f.name, pa.nulls(1, f.type)) for f in _schema()})
+    return pa.table({f.name: given.get(f.name, pa.nulls(1, f.type)) for f in shape.schema()})
 
 
-def damage_table(damage, number: int) -> pa.Table:
+def damage_table(damage, number: int, shape: Shape | None = None) -> pa.Table:
     """The reject row of a damaged .bson.gz (pipelines/inputs/gzipped.py), numbered after the last document."""
-    return _problem_row(number, damage.offset, damage.reason)
+    return _problem_row(number, damage.offset, damage.reason, shape or SESSIONS)
 
 
 class _Window:
@@ -232,12 +256,13 @@ class _Window:
         self.filled -= count
 
 
-def bson_batches(stream: BinaryIO) -> Iterator[pa.Table]:
+def bson_batches(stream: BinaryIO, shape: Shape | None = None) -> Iterator[pa.Table]:
     """Yield one table per chunk: line_no (document number), offset, known_reason and the field columns.
 
     Broken framing is reported once, at its offset, as corrupt_bson; reading resumes at the next
     place where a well-formed document starts, so every readable document is kept.
     """
+    shape = shape or SESSIONS
     window = _Window(stream)
     base = 0  # file offset of the window's first byte
     number = 0
@@ -248,7 +273,7 @@ def bson_batches(stream: BinaryIO) -> Iterator[pa.Table]:
         view = window.view
         skip = 0
         if lost:
-            found = _resync(view, -1)
+            found = _resync(view, -1, shape)
             if found < 0:
                 if window.ended:
                     return
@@ -262,21 +287,21 @@ def bson_batches(stream: BinaryIO) -> Iterator[pa.Table]:
             view = view[skip:]
         s, e, stop, problem = frame(view)
         if len(s):
-            cols, bad = columns(view, s, e)
+            cols, bad = shape.columns(view, s, e)
             count = len(s)
             cols |= {
                 "line_no": arrow_numpy.array(np.arange(number + 1, number + count + 1, dtype=np.int64)),
                 "offset": arrow_numpy.array(s + base + skip),
                 "known_reason": arrow_numpy.text_where(bad, "bad_bson"),
             }
-            names = _schema().names
+            names = shape.schema().names
             table = pa.Table.from_arrays([cols[name] for name in names], names=names)
             number += count
             yield table
         stop += skip
         if problem:
             number += 1
-            yield _problem_row(number, base + stop, problem)
+            yield _problem_row(number, base + stop, problem, shape)
             lost = True
             base += stop + 1
             window.drop(stop + 1)
@@ -284,7 +309,7 @@ def bson_batches(stream: BinaryIO) -> Iterator[pa.Table]:
         if window.ended:
             if stop < window.filled:
                 number += 1
-                yield _problem_row(number, base + stop, "truncated_bson")
+                yield _problem_row(number, base + stop, "truncated_bson", shape)
             return
         base += stop
         window.drop(stop)

@@ -153,17 +153,20 @@ def sniff(path: Path) -> tuple[str, str]:
     return ("array" if head.lstrip()[:1] == b"[" else "newline_delimited"), compression
 
 
-def read_batches(path: Path) -> Iterator[pa.Table]:
+def read_batches(path: Path, shape=None) -> Iterator[pa.Table]:
     """Yield batches of raw documents from one export file (NDJSON, JSON array or BSON; gzip or not).
 
+    A dump's documents are read for the fields of `shape` (bson_reader.Shape; the sessions' by default).
     A damaged gzip yields every document before the damage, then one row for the damage itself.
     """
     with open_binary(path) as stream:
         if is_bson(path):
-            from pipelines.inputs.bson_reader import bson_batches
-            from pipelines.inputs.bson_reader import damage_table as damage_rows
+            from functools import partial
 
-            batches = bson_batches(stream)
+            from pipelines.inputs.bson_reader import bson_batches, damage_table
+
+            batches = bson_batches(stream, shape)
+            damage_rows = partial(damage_table, shape=shape)
         else:
             head = stream.read(4096)
             refuse_unreadable(path, stream)

@@ -7,6 +7,8 @@
     registrations/<name>-<hash>.parquet             new users: rocketchat_analytics "users" documents
                                                     (name analytics) and users accounts (name users);
                                                     messages per room and day (analytics "messages")
+    chat_messages/date=YYYY-MM-DD/part-<hash>.parquet  rocketchat_message: _id, rid, ts, has t, sender (never the text)
+    room_daily/date=YYYY-MM-DD/part-<hash>.parquet  per room: that date's messages without t, and with
     ids/run-<hash>.npy                              the _id-to-day index's runs (lake/idindex.py)
     rejects/<key>.jsonl                             rejected documents of one input file
     _users.json, .site_key, .site_logouts           who may call the API, the site's signing key, ended sessions (api/)
@@ -23,6 +25,8 @@ from __future__ import annotations
 STATE_FILE = "_state.json"
 MANIFEST_FILE = "_manifest.jsonl"
 TABLES = ("sessions", "user_daily")  # partitioned by day: <table>/date=YYYY-MM-DD/part-<hash>.parquet
+MESSAGE_TABLES = ("chat_messages", "room_daily")  # the same, of rocketchat_message (pipelines/ingest/messages.py)
+PARTITIONED = TABLES + MESSAGE_TABLES
 REGISTRATIONS_DIR = "registrations"
 # one file each, not partitioned: a row per day, per account, or per room and day (analytics "messages")
 REGISTRATIONS = ("analytics", "users", "messages", "rooms")

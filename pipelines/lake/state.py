@@ -17,7 +17,7 @@ from typing import TypeVar
 
 from pipelines.days import DEFAULT_TZ
 from pipelines.errors import UserError
-from pipelines.lake.layout import IDS_DIR, REGISTRATIONS, REGISTRATIONS_DIR, STATE_FILE, TABLES
+from pipelines.lake.layout import IDS_DIR, PARTITIONED, REGISTRATIONS, REGISTRATIONS_DIR, STATE_FILE, TABLES
 
 T = TypeVar("T")
 
@@ -29,7 +29,7 @@ class LakeState:
     """Which Parquet file is current for each (table, date), and the zone the lake was built in."""
 
     tz: str | None = None
-    files: dict[str, dict[str, str]] = field(default_factory=lambda: {t: {} for t in TABLES})
+    files: dict[str, dict[str, str]] = field(default_factory=lambda: {t: {} for t in PARTITIONED})
     registrations: dict[str, str] = field(default_factory=dict)  # name -> its current file
     ids: list[str] | None = None  # the _id-to-day index's runs (pipelines/lake/idindex.py); None: not built yet
 
@@ -57,7 +57,10 @@ class LakeState:
         body = {
             "version": STATE_VERSION,
             "tz": self.tz,
-            "tables": {t: dict(sorted(self.files.get(t, {}).items())) for t in TABLES},
+            # the messages' tables only once it has them: a lake without keeps its old bytes
+            "tables": {
+                t: dict(sorted(self.files.get(t, {}).items())) for t in PARTITIONED if t in TABLES or self.files.get(t)
+            },
         }
         if self.registrations:  # absent from a sessions-only lake, whose state keeps its old bytes
             body["registrations"] = dict(sorted(self.registrations.items()))
@@ -68,7 +71,7 @@ class LakeState:
 
 # what a path the state names must look like: inside the lake, in its own folder, named by content
 _NAMED = {
-    **{t: re.compile(rf"{t}/date=\d{{4}}-\d{{2}}-\d{{2}}/part-[0-9a-f]{{8,64}}\.parquet") for t in TABLES},
+    **{t: re.compile(rf"{t}/date=\d{{4}}-\d{{2}}-\d{{2}}/part-[0-9a-f]{{8,64}}\.parquet") for t in PARTITIONED},
     "registrations": re.compile(rf"{REGISTRATIONS_DIR}/(?:{'|'.join(REGISTRATIONS)})-[0-9a-f]{{8,64}}\.parquet"),
     "ids": re.compile(rf"{IDS_DIR}/run-[0-9a-f]{{8,64}}\.npy"),
 }
@@ -101,12 +104,12 @@ def read_state(root: Path) -> LakeState:
     if body.get("version") != STATE_VERSION:
         raise UserError(f"{path} has state version {body.get('version')!r}; this tool reads version {STATE_VERSION}")
     try:
-        files = {t: dict(body.get("tables", {}).get(t, {})) for t in TABLES}
+        files = {t: dict(body.get("tables", {}).get(t, {})) for t in PARTITIONED}
         registrations = {n: r for n, r in dict(body.get("registrations", {})).items() if n in REGISTRATIONS}
         ids = body.get("ids")
     except (TypeError, ValueError, AttributeError):
         raise UserError(f"cannot read the lake state {path}: its tables are not as written; restore it") from None
-    for table in TABLES:
+    for table in PARTITIONED:
         _confined(path, table, files[table].values())
     _confined(path, "registrations", registrations.values())
     _confined(path, "ids", ids or [])
@@ -165,5 +168,5 @@ def require_lake(root: Path) -> LakeState:
 
 def referenced(state: LakeState) -> set[str]:
     """Every file the state names, relative to the lake."""
-    named = {rel for table in TABLES for rel in state.files.get(table, {}).values()}
+    named = {rel for table in PARTITIONED for rel in state.files.get(table, {}).values()}
     return named | set(state.registrations.values()) | set(state.ids or [])

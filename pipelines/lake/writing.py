@@ -28,11 +28,11 @@ from pipelines.files import atomic_write_bytes, flush_filesystem, remove_tempora
 from pipelines.lake.layout import (
     IDS_DIR,
     MANIFEST_FILE,
+    PARTITIONED,
     REGISTRATIONS_DIR,
     REJECTS_DIR,
     STAGING_DIR,
     STATE_FILE,
-    TABLES,
     WRITE_LOCK,
 )
 from pipelines.lake.locks import exclusive
@@ -148,13 +148,17 @@ def remove_unreferenced(root: Path, state: LakeState) -> int:
     """Delete partition files the state no longer names (superseded days, leftovers of a crash)."""
     keep = {root / rel for rel in referenced(state)}
     removed = 0
-    placed = [(IDS_DIR, "*.npy"), (REGISTRATIONS_DIR, "*.parquet"), *((table, "date=*/*.parquet") for table in TABLES)]
+    placed = [
+        (IDS_DIR, "*.npy"),
+        (REGISTRATIONS_DIR, "*.parquet"),
+        *((table, "date=*/*.parquet") for table in PARTITIONED),
+    ]
     for folder, pattern in placed:
         for path in (root / folder).glob(pattern):
             if path not in keep:
                 path.unlink(missing_ok=True)
                 removed += 1
-    for table in TABLES:
+    for table in PARTITIONED:
         for folder in (root / table).glob("date=*"):
             with contextlib.suppress(OSError):
                 folder.rmdir()  # only succeeds when empty

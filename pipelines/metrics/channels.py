@@ -1,7 +1,8 @@
 """The Channels tab: channels/list, as Rocket.Chat answers it.
 
-Rocket.Chat's ee/server/lib/engagementDashboard/channels.ts and Analytics.ts, on the lake's type
-"messages" analytics documents and its rooms (an export of rocketchat_room: pipelines/ingest/
+Rocket.Chat's ee/server/lib/engagementDashboard/channels.ts and Analytics.ts, on each room's
+messages per day (pipelines/metrics/messages.py's room_days: the analytics documents, else the
+messages by Rocket.Chat's fill rule) and the lake's rooms (an export of rocketchat_room: pipelines/ingest/
 registrations.py), with dates in the lake's zone:
 
 - n = the period's days as new-users counts them (moment's diff + 1: pipelines/metrics/new_users.py);
@@ -23,7 +24,7 @@ from zoneinfo import ZoneInfo
 from pipelines.days import clipped, shifted
 from pipelines.lake import state as lake
 from pipelines.metrics.contracts import ChannelsList, checked
-from pipelines.metrics.messages import DASHBOARD_TYPES
+from pipelines.metrics.messages import DASHBOARD_TYPES, has_messages, over_room_days
 from pipelines.metrics.new_users import as_int, period_days
 from pipelines.sql import query, reader
 
@@ -55,11 +56,10 @@ def channels_list(
         days = period_days(first, last)
         end_of_last = shifted(first.date(), -1) or first.date()
         start_of_last = clipped(end_of_last, -days) if days >= 0 else end_of_last
-        messages, rooms = state.registration(root, "messages"), state.registration(root, "rooms")
+        rooms = state.registration(root, "rooms")
         rows: list[tuple] = []
-        if messages and rooms:
+        if has_messages(root, state) and rooms and start_of_last <= last.date():
             bound = {
-                "messages": [messages],
                 "rooms": [rooms],
                 "types": list(DASHBOARD_TYPES),
                 "start": as_int(first.date()),
@@ -67,7 +67,8 @@ def channels_list(
                 "start_of_last_week": as_int(start_of_last),
                 "end_of_last_week": as_int(end_of_last),
             }
-            rows = con.execute(query("marts/channels_list"), bound).fetchall()
+            with over_room_days(con, root, state, start_of_last, last.date()):
+                rows = con.execute(query("marts/channels_list"), bound).fetchall()
         page = rows[offset : offset + count] if count else rows[offset:]
         channels = [
             {

@@ -67,14 +67,13 @@ def trend(root: Path, first: dt.date, last: dt.date, every: str = "day", require
 
 def _with_messages(con, root: Path, state: lake.LakeState, table: pa.Table, first: dt.date, last: dt.date) -> pa.Table:
     """The trend's rows with a `messages` column (messages sent that day or period, from the messages
-    analytics documents) when the lake holds any; the rows as they are otherwise."""
-    from pipelines.metrics.messages import per_date
+    analytics documents, else the messages themselves) when the lake holds any; the rows as they are otherwise."""
+    from pipelines.metrics.messages import has_messages, per_date
     from pipelines.metrics.new_users import as_int
 
-    files = state.registration(root, "messages")
-    if files is None:
+    if not has_messages(root, state):
         return table
-    sent = per_date(con, files, first, last)
+    sent = per_date(con, root, state, first, last)
     if "date" in table.column_names:
         counts = [sent.get(as_int(d), 0) for d in table.column("date").to_pylist()]
     else:

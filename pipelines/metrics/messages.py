@@ -1,7 +1,15 @@
 """The Messages tab: messages-sent, origin and top-five-popular-channels, as Rocket.Chat answers them.
 
-Rocket.Chat's ee/server/lib/engagementDashboard/messages.ts, on the lake's type "messages" analytics
-documents (one per room and server-local day: pipelines/ingest/registrations.py):
+Rocket.Chat's ee/server/lib/engagementDashboard/messages.ts, on each room's messages per day
+(`room_days`), which come, day by day, from:
+
+- the lake's type "messages" analytics documents (one per room and server-local day: pipelines/
+  ingest/registrations.py), Rocket.Chat's own source, for every day the lake has any of them;
+- else, for a day it has none (older than Rocket.Chat's 90-day fill, or a server whose analytics
+  were lost), the messages of rocketchat_message by Rocket.Chat's fill rule (marts/room_days_filled.sql,
+  from the room_daily rollups of pipelines/ingest/messages.py).
+
+The answers:
 
 - messages-sent: the per-day body new-users has (pipelines/metrics/new_users.py's period_body: the
   same period, previous period, yesterday and day counting, the moment-era releases' way), of the
@@ -16,6 +24,8 @@ Dates are the lake's zone's days of the instants start and end, as yyyyMMdd inte
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -33,17 +43,84 @@ if TYPE_CHECKING:
 DASHBOARD_TYPES = ("d", "p", "c")
 
 
+SOURCES = ("rocketchat_analytics", "rocketchat_message")
+
+
+def has_messages(root: Path, state: lake.LakeState) -> bool:
+    """Whether the lake holds messages of either source."""
+    return state.registration(root, "messages") is not None or bool(state.files.get("room_daily"))
+
+
+def room_days(con, root: Path, state: lake.LakeState, first: dt.date, last: dt.date) -> pa.Table:
+    """Each room's messages per day of first..last (date as yyyyMMdd, room_id, room_name, room_t,
+    usernames, messages, source): the analytics documents' for the days they cover, the messages'
+    by Rocket.Chat's fill rule (their room_daily rollups joined with the rooms) for the others."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    parts = []
+    covered: set[int] = set()
+    analytics = state.registration(root, "messages")
+    bound = {"first": as_int(first), "last": as_int(last)}
+    if analytics is not None:
+        table = con.sql(query("marts/room_days_analytics"), params={"files": [analytics], **bound}).to_arrow_table()
+        covered = set(pc.unique(table.column("date")).to_pylist())
+        parts.append(table)
+    rooms = state.registration(root, "rooms")
+    daily = state.files.get("room_daily", {})
+    low, high = first.isoformat(), last.isoformat()
+    days = [
+        str(root / daily[d])
+        for d in sorted(daily)
+        if low <= d <= high and as_int(dt.date.fromisoformat(d)) not in covered
+    ]
+    if days and rooms is not None:
+        filled = con.sql(query("marts/room_days_filled"), params={"days": days, "rooms": [rooms]}).to_arrow_table()
+        parts.append(filled)
+    schema = _room_days_schema()
+    return pa.concat_tables([part.cast(schema) for part in parts]) if parts else schema.empty_table()
+
+
+def _room_days_schema():
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("date", pa.int32()),
+            ("room_id", pa.string()),
+            ("room_name", pa.string()),
+            ("room_t", pa.string()),
+            ("usernames", pa.list_(pa.string())),
+            ("messages", pa.int64()),
+            ("source", pa.string()),
+        ]
+    )
+
+
+@contextmanager
+def over_room_days(con, root: Path, state: lake.LakeState, first: dt.date, last: dt.date) -> Iterator[None]:
+    """`room_days` of first..last registered on `con` while the block runs (the marts read it)."""
+    con.register("room_days", room_days(con, root, state, first, last))
+    try:
+        yield
+    finally:
+        con.unregister("room_days")
+
+
+def _date(value: int) -> dt.date:
+    return dt.date(value // 10000, value // 100 % 100, value % 100)
+
+
 def messages_sent(root: Path, start: dt.datetime, end: dt.datetime, con=None) -> dict[str, Any]:
     """The messages-sent body for the aware instants start..end."""
 
     def answer(state: lake.LakeState) -> dict[str, Any]:
-        files = state.registration(root, "messages")
-
         def rows(low: int, high: int, limit: int) -> list[tuple]:
-            if files is None:
+            if not has_messages(root, state) or low > high:
                 return []
-            bound = {"files": [files], "first": low, "last": high, "limit": limit}
-            return con.execute(query("marts/messages_sent"), bound).fetchall()
+            with over_room_days(con, root, state, _date(low), _date(high)):
+                bound = {"first": low, "last": high, "limit": limit}
+                return con.execute(query("marts/messages_sent"), bound).fetchall()
 
         return period_body(ZoneInfo(state.zone), start, end, rows, "messages")
 
@@ -58,10 +135,11 @@ def _dates(state: lake.LakeState, start: dt.datetime, end: dt.datetime) -> dict[
 
 def _over_range(root: Path, state: lake.LakeState, con, name: str, start: dt.datetime, end: dt.datetime) -> list:
     """The rows of mart `name` over the lake's days of start..end; none when the lake holds no messages."""
-    files = state.registration(root, "messages")
-    if files is None:
+    dates = _dates(state, start, end)
+    if not has_messages(root, state) or dates["first"] > dates["last"]:
         return []
-    return con.execute(query(name), {"files": [files], **_dates(state, start, end)}).fetchall()
+    with over_room_days(con, root, state, _date(dates["first"]), _date(dates["last"])):
+        return con.execute(query(name), dates).fetchall()
 
 
 def messages_origin(root: Path, start: dt.datetime, end: dt.datetime, con=None) -> dict[str, Any]:
@@ -91,25 +169,35 @@ def top_five_popular_channels(root: Path, start: dt.datetime, end: dt.datetime, 
     return checked(TopFiveChannels, lake.on_snapshot(root, answer))
 
 
-def per_date(con, files: str, first: dt.date, last: dt.date) -> dict[int, int]:
-    """Messages sent per date (yyyyMMdd) of first..last, from the messages file `files`: for `trend`'s
-    column and the report's Messages section."""
-    bound = {"files": [files], "first": as_int(first), "last": as_int(last), "limit": NO_LIMIT}
-    return {int(d): int(n) for d, n in con.execute(query("marts/messages_sent"), bound).fetchall()}
+def per_date(con, root: Path, state: lake.LakeState, first: dt.date, last: dt.date) -> dict[int, int]:
+    """Messages sent per date (yyyyMMdd) of first..last: for `trend`'s column and the report's Messages section."""
+    if first > last:
+        return {}
+    with over_room_days(con, root, state, first, last):
+        bound = {"first": as_int(first), "last": as_int(last), "limit": NO_LIMIT}
+        return {int(d): int(n) for d, n in con.execute(query("marts/messages_sent"), bound).fetchall()}
 
 
-def _required(root: Path, state: lake.LakeState) -> str:
-    """The lake's messages file; a UserError saying what to ingest when it has none."""
+def _required(root: Path, state: lake.LakeState) -> None:
+    """A UserError saying what to ingest when the lake holds no messages it can count."""
     from pipelines.errors import UserError
 
-    files = state.registration(root, "messages")
-    if files is None:
+    if (
+        state.registration(root, "messages") is None
+        and state.files.get("room_daily")
+        and not state.registration(root, "rooms")
+    ):
         raise UserError(
-            f"the lake {root} holds no messages: ingest an export of rocketchat_analytics "
-            '(its type "messages" documents)',
+            f"the lake {root} holds messages but no rooms: ingest an export of rocketchat_room "
+            "(Rocket.Chat counts a message by its room, and drops those whose room is gone)",
             "lake",
         )
-    return files
+    if not has_messages(root, state):
+        raise UserError(
+            f"the lake {root} holds no messages: ingest an export of rocketchat_analytics "
+            '(its type "messages" documents) or of rocketchat_message',
+            "lake",
+        )
 
 
 def by_period(root: Path, first: dt.date, last: dt.date, every: str = "day", by: str = "") -> pa.Table:
@@ -124,8 +212,8 @@ def by_period(root: Path, first: dt.date, last: dt.date, every: str = "day", by:
         raise UserError(f"unknown grouping {by!r}: use room or type", "by")
 
     def work(state: lake.LakeState):
+        _required(root, state)
         params = {
-            "files": [_required(root, state)],
             "first": first,
             "last": last,
             "first_int": as_int(first),
@@ -133,19 +221,26 @@ def by_period(root: Path, first: dt.date, last: dt.date, every: str = "day", by:
             "unit": every,
             "by": by,
         }
-        table = reader().sql(query("marts/messages_by_period"), params=params).to_arrow_table()
-        keep = {"": ["period_start", "messages", "partial"], "type": ["period_start", "t", "messages", "partial"]}
+        con = reader()
+        with over_room_days(con, root, state, first, last):
+            table = con.sql(query("marts/messages_by_period"), params=params).to_arrow_table()
+        keep = {
+            "": ["period_start", "messages", "partial", "source"],
+            "type": ["period_start", "t", "messages", "partial", "source"],
+        }
         return table.select(keep.get(by, table.column_names))
 
     return lake.on_snapshot(root, work)
 
 
 def of_day(root: Path, day: dt.date) -> pa.Table:
-    """Each room's messages on `day` and their source (`engagement explain --date D --messages`):
-    today always the rocketchat_analytics documents, the Messages tab's own."""
+    """Each room's messages on `day` and their source (`engagement explain --date D --messages`): the
+    rocketchat_analytics documents when the lake has any for the day, else rocketchat_message."""
 
     def work(state: lake.LakeState):
-        params = {"files": [_required(root, state)], "date": as_int(day)}
-        return reader().sql(query("marts/messages_of_day"), params=params).to_arrow_table()
+        _required(root, state)
+        con = reader()
+        with over_room_days(con, root, state, day, day):
+            return con.sql(query("marts/messages_of_day"), params={"date": as_int(day)}).to_arrow_table()
 
     return lake.on_snapshot(root, work)

@@ -254,18 +254,18 @@ def messages_context(root: Path, state: lake.LakeState, days: list[dict[str, Any
     """The week's Messages section (the dashboard's Messages tab, over the report's 8 days): messages
     per day against the same weekday a week before, the total against the 8 days a week before,
     the split by room type and the five most popular rooms. None when the lake holds no messages."""
+    from pipelines.metrics.messages import has_messages, over_room_days
     from pipelines.metrics.messages import per_date as messages_per_date
     from pipelines.metrics.new_users import as_int
     from pipelines.sql import reader
 
-    files = state.registration(root, "messages")
-    if files is None or not days:
+    if not has_messages(root, state) or not days:
         return None
     con = reader()
     first, last = dt.date.fromisoformat(days[0]["date"]), dt.date.fromisoformat(days[-1]["date"])
     before_first = clipped(first, -7)
-    per_date = messages_per_date(con, files, before_first, last)
-    window = {"files": [files], "first": as_int(first), "last": as_int(last)}
+    per_date = messages_per_date(con, root, state, before_first, last)
+    window = {"first": as_int(first), "last": as_int(last)}
     rows = []
     for d in days:
         day = dt.date.fromisoformat(d["date"])
@@ -284,14 +284,18 @@ def messages_context(root: Path, state: lake.LakeState, days: list[dict[str, Any
         )
     total = sum(r["messages"] for r in rows)
     previous = sum(n for date, n in per_date.items() if as_int(before_first) <= date <= as_int(clipped(last, -7)))
-    origins = [(t, int(n)) for t, n in con.execute(query("marts/messages_origin"), window).fetchall()]
-    top = con.execute(query("marts/messages_top_channels"), window).fetchall()
+    with over_room_days(con, root, state, first, last):
+        origins = [(t, int(n)) for t, n in con.execute(query("marts/messages_origin"), window).fetchall()]
+        top = con.execute(query("marts/messages_top_channels"), window).fetchall()
+        sources = [s for (s,) in con.execute(query("marts/room_days_sources")).fetchall()]
     return {
         "days": rows,
         "total": total,
         "previous_total": previous,
         "change_pct": _pct(total, previous),
         "max": max((r["messages"] for r in rows), default=0),
+        # where the week's numbers come from: Rocket.Chat's analytics, or its messages by the fill rule
+        "filled": "rocketchat_message" in sources,
         "origins": [{"t": t, "label": ROOM_TYPES.get(t, t), "messages": n} for t, n in origins],
         "top": [
             {"name": name or ", ".join(names or []) or "(unnamed)", "t": ROOM_TYPES.get(t, t), "messages": int(n)}

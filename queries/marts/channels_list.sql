@@ -1,6 +1,6 @@
--- Rocket.Chat's Analytics.findRoomsByTypesWithNumberOfMessagesBetweenDate: the "messages" documents
--- ($messages) of the dashboard's room types ($types) dated $start_of_last_week..$end, summed per room
--- into this period's messages (dates >= $start) and the last period's (dates <= $end_of_last_week),
+-- Rocket.Chat's Analytics.findRoomsByTypesWithNumberOfMessagesBetweenDate: the rooms' messages per
+-- day (`room_days`: pipelines/metrics/messages.py) of the dashboard's room types ($types) dated
+-- $start_of_last_week..$end, summed per room into this period's messages (dates >= $start) and the last period's (dates <= $end_of_last_week),
 -- joined with the rooms that still exist ($rooms: a room no longer there is dropped), the name being
 -- the room's name, else its fname; most messages first (ties, which MongoDB leaves arbitrary: by
 -- _id). The page (offset, count) is taken by pipelines/metrics/channels.py, which counts the total.
@@ -11,7 +11,7 @@ per_room as (
         room_id,
         sum(case when date >= $start then messages else 0 end)::bigint as messages,
         sum(case when date <= $end_of_last_week then messages else 0 end)::bigint as last_week
-    from read_parquet($messages)
+    from room_days
     where room_t in (select unnest($types)) and date between $start_of_last_week and $end
     group by room_id
 ),

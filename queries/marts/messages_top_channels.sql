@@ -1,5 +1,5 @@
--- Rocket.Chat's Analytics.getMostPopularChannelsByMessagesSentQuantity: the "messages" documents
--- ($files) of dates $first..$last (integers yyyyMMdd), summed per room (type, name and usernames, as
+-- Rocket.Chat's Analytics.getMostPopularChannelsByMessagesSentQuantity: the rooms' messages per day
+-- (`room_days`) of dates $first..$last (integers yyyyMMdd), summed per room (type, name and usernames, as
 -- Rocket.Chat groups them), most messages first, the first five. Mongo breaks ties arbitrarily: here
 -- by type, then name.
 select
@@ -7,7 +7,7 @@ select
     sum(messages)::bigint as messages,
     room_name as name,
     usernames
-from read_parquet($files)
+from room_days
 where date between $first and $last
 group by room_t, room_name, usernames
 order by messages desc, t, name nulls last, usernames
