@@ -273,3 +273,20 @@ def test_the_weeks_page_and_email_say_when_messages_were_counted_from_the_messag
     ingest([write_ndjson(tmp_path / "a" / "rocketchat_analytics.json", ANALYTICS)], analytics_only, ZONE)
     plain = report.week_context(analytics_only, dt.date(2023, 5, 18), today=dt.date(2023, 6, 1))
     assert plain["messages"]["filled"] is False and 'id="messages-source"' not in report.render_page(plain)
+
+
+def test_query_reads_the_messages_tables_with_their_dates(filled):
+    rows = run_cli(
+        "query",
+        "--lake",
+        str(filled),
+        "--format",
+        "json",
+        "select date, rid, messages, system from room_daily where date = '2023-05-16' order by rid",
+    )
+    assert json.loads(rows.stdout) == [
+        {"date": "2023-05-16", "rid": "GENERAL", "messages": 0, "system": 1},
+        {"date": "2023-05-16", "rid": "r-dev", "messages": 1, "system": 0},
+    ]
+    count = run_cli("query", "--lake", str(filled), "--format", "csv", "select count(*) as n from chat_messages")
+    assert count.stdout.splitlines() == ["n", str(len(MESSAGES))]

@@ -1,6 +1,7 @@
 """`engagement query`: read-only SQL over one consistent snapshot of the lake.
 
-Views: `sessions` and `user_daily` (the files the state names, never a glob) and `rejects` (the
+Views: `sessions` and `user_daily` (the files the state names, never a glob), `chat_messages` and
+`room_daily` (the messages of rocketchat_message exports, with their `date`), and `rejects` (the
 rejected documents of the files the manifest records). Only a query that reads is run (SELECT,
 WITH, FROM, DESCRIBE, SUMMARIZE, and EXPLAIN [ANALYZE] of those: the statement EXPLAIN would run is
 judged too, by DuckDB's own parser). DuckDB is then locked to exactly those files, with a private,
@@ -119,6 +120,23 @@ def limits_of(settings) -> Limits:
     return Limits(settings.query_memory, settings.query_threads or None, settings.query_timeout)
 
 
+def message_views(con, root: Path, state: lake.LakeState) -> list[str]:
+    """Views `chat_messages` and `room_daily` over the state's files (each row with its `date`), empty
+    when the lake has none; the files they read."""
+    from pipelines.ingest.messages import ROLLUP_SCHEMA, SCHEMA
+
+    read: list[str] = []
+    for table, schema in (("chat_messages", SCHEMA), ("room_daily", ROLLUP_SCHEMA)):
+        files = state.paths(root, table)
+        if files:
+            relation = con.sql(query("lake/partitioned"), params={"files": files})
+        else:
+            relation = con.from_arrow(arrow_numpy.empty_table(schema.append(pa.field("date", pa.date32()))))
+        relation.create_view(table, replace=True)
+        read += files
+    return read
+
+
 def run_query(root: Path, text: str, limits: Limits = Limits()) -> pa.Table:
     """The rows of a read-only query over one snapshot of the lake, within `limits`."""
     import tempfile
@@ -129,7 +147,8 @@ def run_query(root: Path, text: str, limits: Limits = Limits()) -> pa.Table:
 
     def work(con, state: lake.LakeState) -> pa.Table:
         rejects = rejects_view(con, root)
-        readable = [*(p for t in lake.TABLES for p in state.paths(root, t)), *rejects]
+        messages = message_views(con, root, state)
+        readable = [*(p for t in lake.TABLES for p in state.paths(root, t)), *messages, *rejects]
         if readable:
             con.execute(query("lake/allow_paths"), {"paths": readable})
         con.execute(query("lake/read_only"))

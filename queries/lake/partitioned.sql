@@ -1,0 +1,3 @@
+-- A day-partitioned table's files ($files: those the state names), each row with its `date` (from
+-- its folder, date=YYYY-MM-DD): what `engagement query` shows of chat_messages and room_daily.
+select * from read_parquet($files, hive_partitioning = true, hive_types = {'date': 'DATE'})
