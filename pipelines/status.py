@@ -109,6 +109,7 @@ def _report(root: Path, out: Path, state: lake.LakeState, days: list[tuple], gap
         "days_with_rollups_only": _ranges([d for d, _, sessions, rollups in days if rollups and not sessions]),
         "gaps": _ranges(gaps),
         "new_users": _registrations(root, state),
+        "message_days": _message_days(state),
         "last_ingest": _last_ingest(root, con),
         "stale_outputs": stale_outputs(out, state),
         "last_nightly": runs[-1] if runs else None,
@@ -123,6 +124,12 @@ def _registrations(root: Path, state: lake.LakeState) -> dict[str, int]:
         name: pq.ParquetFile(path).metadata.num_rows if (path := state.registration(root, name)) else 0
         for name in lake.REGISTRATIONS
     }
+
+
+def _message_days(state: lake.LakeState) -> dict[str, Any]:
+    """The days the lake holds rocketchat_message rollups for (pipelines/ingest/messages.py)."""
+    held = sorted(state.files.get("room_daily", {}))
+    return {"days": len(held), "first": held[0] if held else None, "last": held[-1] if held else None}
 
 
 def _problems(report: dict[str, Any], gaps: list[dt.date], today: dt.date, now: dt.datetime) -> list[str]:
@@ -171,6 +178,13 @@ def as_text(report: dict[str, Any]) -> str:
         lines.append(
             f"new users: {held['analytics']:,} analytics documents, {held['users']:,} accounts "
             f"(new-users counts from {source})"
+        )
+    if held["messages"] or held["rooms"] or report["message_days"]["days"]:
+        days = report["message_days"]
+        span = f" ({days['first']} .. {days['last']})" if days["days"] else ""
+        lines.append(
+            f"messages: {held['messages']:,} analytics documents, {held['rooms']:,} rooms; "
+            f"rocketchat_message on {days['days']:,} days{span} (for days without analytics)"
         )
     ingest = report["last_ingest"]
     if ingest:

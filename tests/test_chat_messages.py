@@ -290,3 +290,8 @@ def test_query_reads_the_messages_tables_with_their_dates(filled):
     ]
     count = run_cli("query", "--lake", str(filled), "--format", "csv", "select count(*) as n from chat_messages")
     assert count.stdout.splitlines() == ["n", str(len(MESSAGES))]
+
+
+def test_status_counts_the_days_the_messages_cover(filled):
+    shown = run_cli("status", "--lake", str(filled)).stdout
+    assert "messages: 1 analytics documents, 4 rooms; rocketchat_message on 4 days (2023-05-15 .. 2023-05-18)" in shown
