@@ -37,9 +37,24 @@ def api(tmp_path_factory):
     lake = root / "lake"
     docs = [day(f"s{d}-{u}", f"u{u}", f"2023-05-{d:02d}") for d in range(12, 20) for u in range(3)]
     registrations = [{"_id": f"a{d}", "type": "users", "date": 20230500 + d, "users": d % 4} for d in range(1, 20)]
+    # the Messages and Channels tabs: rooms, and messages without analytics (Rocket.Chat's fill rule)
+    rooms = [{"_id": r, "t": t, "name": r, "msgs": 1} for r, t in (("GENERAL", "c"), ("dev", "p"), ("lc", "l"))]
+    chat = [
+        {
+            "_id": f"m{d}-{i}",
+            "rid": rid,
+            "msg": "hi",
+            "ts": {"$date": f"2023-05-{d:02d}T1{i}:00:00.000Z"},
+            "u": {"_id": "u0"},
+        }
+        for d in range(12, 20)
+        for i, rid in enumerate(("GENERAL", "dev", "lc", "gone"))
+    ]
     exports = [
         write_ndjson(root / "export.json", docs),
         write_ndjson(root / "rocketchat_analytics.json", registrations),
+        write_ndjson(root / "rocketchat_room.json", rooms),
+        write_ndjson(root / "rocketchat_message.json", chat),
     ]
     ingest(exports, lake, "UTC")
     token = run_cli("users", "add", "viewer", "--lake", str(lake)).stdout.splitlines()[-1]
@@ -284,3 +299,20 @@ def test_an_unexpected_error_is_json_and_logged_with_its_traceback(tmp_path):
         process.terminate()
         _, stderr = process.communicate(timeout=30)
     assert "Traceback" in stderr
+
+
+def test_the_messages_tabs_answer_from_the_messages_over_http(api):
+    span = "start=2023-05-12T00:00:00.000Z&end=2023-05-19T23:59:59.999Z"
+    origin = get(api, "/api/v1/engagement-dashboard/messages/origin", span).json()
+    # 8 days, one message a day in each room that exists; the deleted room's are not counted
+    assert origin == {
+        "origins": [
+            {"t": "c", "messages": 8},
+            {"t": "l", "messages": 8},
+            {"t": "p", "messages": 8},
+            {"t": "d", "messages": 0},
+        ],
+        "success": True,
+    }
+    listed = get(api, "/api/v1/engagement-dashboard/channels/list", span + "&offset=0&count=25").json()
+    assert [(c["room"]["_id"], c["messages"]) for c in listed["channels"]] == [("GENERAL", 8), ("dev", 8)]
