@@ -26,6 +26,8 @@ reason and _id, never the document's text.
 from __future__ import annotations
 
 import json
+from collections import deque
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -55,6 +57,7 @@ SCHEMA = pa.schema(
 )
 ROLLUP_SCHEMA = pa.schema([("rid", pa.string()), ("messages", pa.int64()), ("system", pa.int64())])
 WRITERS = 2  # days written at once
+STREAM_ROWS = 256 * 1024  # the run's messages are read back this many rows at a time
 _OPTIONS = {
     "chat_messages": {"use_dictionary": ["rid", "sender"], "write_statistics": ["_id", "ts"]},
     "room_daily": {"use_dictionary": False, "write_statistics": ["rid"]},
@@ -172,27 +175,43 @@ def _rollup(day: pa.Table) -> pa.Table:
     return summed.sort_by("rid").cast(ROLLUP_SCHEMA)
 
 
+def _first_versions(day: pa.Table) -> pa.Table:
+    """One day's rows (by _id, each _id's versions latest first) with only the first of each _id."""
+    ids = day.column("_id")
+    if len(ids) < 2:
+        return day
+    again = np.zeros(len(ids), np.bool_)  # the row repeats the _id of the row before it: an older version
+    again[1:] = arrow_numpy.values(pc.equal(ids.slice(1), ids.slice(0, len(ids) - 1)))
+    return day.filter(arrow_numpy.array(~again)) if again.any() else day
+
+
+def _by_day(relation) -> Iterator[tuple[str, pa.Table]]:
+    """The rows of messages/latest.sql (sorted by date), a day at a time, streamed: only one day's
+    messages (and a batch) are held here, however long the export."""
+    held: list[pa.Table] = []
+    held_date = None
+    for batch in relation.to_arrow_reader(STREAM_ROWS):
+        table = pa.Table.from_batches([batch])
+        dates = arrow_numpy.values(table.column("date")).astype("datetime64[D]")
+        cuts = [0, *(np.flatnonzero(dates[1:] != dates[:-1]) + 1).tolist(), len(dates)]
+        for low, high in zip(cuts, cuts[1:]):
+            date = str(dates[low])
+            if date != held_date and held:
+                yield held_date, _first_versions(pa.concat_tables(held).drop_columns(["date"]))
+                held = []
+            held_date = date
+            held.append(table.slice(low, high - low))
+    if held:
+        yield held_date, _first_versions(pa.concat_tables(held).drop_columns(["date"]))
+
+
 def merge(con, writer: Writer) -> list[str]:
     """Upsert the run's messages into their days' partitions and rebuild those days' room_daily;
     return the dates whose files changed."""
     root, state = writer.root, writer.state
-    latest = con.sql(query("messages/latest")).to_arrow_table()
-    if latest.num_rows == 0:
-        return []
-    dates = arrow_numpy.values(latest.column("date")).astype("datetime64[D]")
-    ids = latest.column("_id")
-    again = np.zeros(len(dates), np.bool_)  # an earlier version of the row before it (same date and _id)
-    again[1:] = arrow_numpy.values(pc.equal(ids.slice(1), ids.slice(0, len(ids) - 1))) & (dates[1:] == dates[:-1])
-    if again.any():
-        latest, dates = latest.filter(arrow_numpy.array(~again)), dates[~again]
-    cuts = np.flatnonzero(dates[1:] != dates[:-1]) + 1
-    bounds = list(zip([0, *cuts.tolist()], [*cuts.tolist(), len(dates)]))
     stored_files = state.files.setdefault("chat_messages", {})
 
-    def rebuild(bound: tuple[int, int]) -> tuple[str, str | None, str | None, bool]:
-        low, high = bound
-        date = str(dates[low])
-        arrived = latest.slice(low, high - low).drop_columns(["date"])
+    def rebuild(date: str, arrived: pa.Table) -> tuple[str, str | None, str | None, bool]:
         current = stored_files.get(date)
         if current is None:
             rows = arrived
@@ -208,11 +227,20 @@ def merge(con, writer: Writer) -> list[str]:
         return date, placed, _write(writer, "room_daily", date, _rollup(rows)), True
 
     changed: list[str] = []
-    with ThreadPoolExecutor(max_workers=WRITERS) as pool:
-        for date, placed, rollup, did in pool.map(rebuild, bounds):
-            if not did:
-                continue
+
+    def record(result: tuple[str, str | None, str | None, bool]) -> None:
+        date, placed, rollup, did = result
+        if did:
             stored_files[date] = placed
             state.files.setdefault("room_daily", {})[date] = rollup
             changed.append(date)
-    return changed
+
+    pending: deque = deque()
+    with ThreadPoolExecutor(max_workers=WRITERS) as pool:
+        for date, arrived in _by_day(con.sql(query("messages/latest"))):
+            pending.append(pool.submit(rebuild, date, arrived))
+            while len(pending) > WRITERS:  # a few days in flight, not the whole export
+                record(pending.popleft().result())
+        while pending:
+            record(pending.popleft().result())
+    return sorted(changed)
