@@ -295,3 +295,22 @@ def test_query_reads_the_messages_tables_with_their_dates(filled):
 def test_status_counts_the_days_the_messages_cover(filled):
     shown = run_cli("status", "--lake", str(filled)).stdout
     assert "messages: 1 analytics documents, 4 rooms; rocketchat_message on 4 days (2023-05-15 .. 2023-05-18)" in shown
+
+
+def test_a_dump_folder_with_rooms_and_messages_is_read_and_its_metadata_left_alone(tmp_path):
+    import gzip
+
+    folder = tmp_path / "dump" / "rocketchat"
+    folder.mkdir(parents=True)
+    for name, docs in (("rocketchat_message", MESSAGES), ("rocketchat_room", ROOMS)):
+        with gzip.open(folder / f"{name}.bson.gz", "wb") as out:
+            out.write(b"".join(bsonjs.loads(json.dumps(d)) for d in docs))
+        with gzip.open(folder / f"{name}.metadata.json.gz", "wb") as out:
+            out.write(json.dumps({"indexes": [], "collectionName": name}).encode())
+    (folder / "rocketchat_message_read_receipt.bson").write_bytes(bsonjs.loads('{"_id": "r1"}'))
+    lake = tmp_path / "lake"
+    run = ingest([tmp_path / "dump"], lake, ZONE)
+    assert (run.files, run.read, run.stored) == (2, len(MESSAGES) + len(ROOMS), len(MESSAGES) + len(ROOMS))
+    assert any("rocketchat_message_read_receipt.bson: a collection this tool does not read" in n for n in run.notes)
+    # no analytics: the 18th counts both its messages, 3 + 2 in all
+    assert messages_origin(lake, START, END)["origins"][0] == {"t": "c", "messages": 5}

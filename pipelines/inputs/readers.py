@@ -25,8 +25,10 @@ from pipelines.inputs.json_lines import ndjson_batches
 JSON_SUFFIXES = (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson.gz")
 BSON_SUFFIXES = (".bson", ".bson.gz")
 COLLECTION = "rocketchat_sessions"
-# a dump's collections an ingest reads: sessions, and the two new-users counts from (registrations.py)
-DUMPED = (COLLECTION, "rocketchat_analytics", "users")
+# a dump's collections an ingest reads: sessions; analytics and users (new-users), rooms (the
+# Channels tab): pipelines/ingest/registrations.py; messages: pipelines/ingest/messages.py
+DUMPED = (COLLECTION, "rocketchat_analytics", "users", "rocketchat_room", "rocketchat_message")
+METADATA_SUFFIXES = (".metadata.json", ".metadata.json.gz")  # mongodump's note of a collection's indexes
 
 
 def is_bson(path: Path) -> bool:
@@ -57,9 +59,8 @@ def require_inbox(folder: Path) -> Path:
 def find_inputs(paths: list[str | Path], notes: list[str] | None = None, logs: bool = False) -> list[Path]:
     """Expand files and folders (recursively) into the sorted list of export files to read.
 
-    In a folder: JSON exports (not a dump's *.metadata.json), and of mongodump's .bson files those
-    of rocketchat_sessions, rocketchat_analytics and users; other collections are noted in `notes`
-    and left alone.
+    In a folder: JSON exports (not a dump's *.metadata.json[.gz]), and of mongodump's .bson files
+    those of the collections in DUMPED; other collections are noted in `notes` and left alone.
     With `logs`, a folder's session logs instead (.csv, .tsv, .jsonl, .ndjson, .json, .log).
     Folders whose files are all something else (pictures, pages) are a UserError naming them.
     """
@@ -73,7 +74,7 @@ def find_inputs(paths: list[str | Path], notes: list[str] | None = None, logs: b
                 if logs:
                     if name.endswith(LOG_SUFFIXES):
                         found.append(candidate)
-                elif name.endswith(JSON_SUFFIXES) and not name.endswith(".metadata.json"):
+                elif name.endswith(JSON_SUFFIXES) and not name.endswith(METADATA_SUFFIXES):
                     found.append(candidate)
                 elif is_bson(candidate):
                     if name.split(".", 1)[0] in DUMPED:
