@@ -314,3 +314,66 @@ def test_a_dump_folder_with_rooms_and_messages_is_read_and_its_metadata_left_alo
     assert any("rocketchat_message_read_receipt.bson: a collection this tool does not read" in n for n in run.notes)
     # no analytics: the 18th counts both its messages, 3 + 2 in all
     assert messages_origin(lake, START, END)["origins"][0] == {"t": "c", "messages": 5}
+
+
+_ROOMS = ("GENERAL", "r-dev", "ab")
+
+
+def _generated():
+    from hypothesis import strategies as st
+
+    moment = st.integers(min_value=0, max_value=3 * 86_400_000 - 1).map(
+        lambda ms: dt.datetime(2023, 5, 15, tzinfo=dt.timezone.utc) + dt.timedelta(milliseconds=ms)
+    )
+    one = st.tuples(st.integers(0, 30), st.sampled_from(_ROOMS), moment, st.booleans())
+    return st.lists(one, min_size=1, max_size=40)
+
+
+def _doc(n: int, rid: str, ts: dt.datetime, system: bool) -> dict:
+    doc = message(f"m{n}", rid, ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z")
+    return doc | {"t": "uj"} if system else doc
+
+
+def test_room_daily_is_the_plain_count_of_the_latest_versions_whatever_the_messages(tmp_path_factory):
+    """Generated messages (repeated _ids: the later line wins; system messages; days cut by the zone):
+    room_daily equals a plain count, and a mongodump of them gives the same files."""
+    from zoneinfo import ZoneInfo
+
+    from hypothesis import HealthCheck, given, settings
+
+    @settings(
+        max_examples=10, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    )
+    @given(_generated())
+    def check(rows):
+        folder = tmp_path_factory.mktemp("generated")
+        # a message's ts is fixed: a repeated _id repeats its first ts (a later export's version)
+        first_ts = {}
+        docs = []
+        for n, rid, ts, system in rows:
+            ts = first_ts.setdefault(n, ts)
+            docs.append(_doc(n, rid, ts, system))
+        latest = {d["_id"]: d for d in docs}  # the later line wins
+        expected: dict[tuple[str, str], list[int]] = {}
+        for d in latest.values():
+            moment = dt.datetime.fromisoformat(d["ts"]["$date"].replace("Z", "+00:00"))
+            key = (moment.astimezone(ZoneInfo(ZONE)).date().isoformat(), d["rid"])
+            counts = expected.setdefault(key, [0, 0])
+            counts[1 if "t" in d else 0] += 1
+        export = write_ndjson(folder / "rocketchat_message.json", docs)
+        dump = folder / "dump" / "rocketchat_message.bson"
+        dump.parent.mkdir()
+        dump.write_bytes(b"".join(bsonjs.loads(json.dumps(d)) for d in docs))
+        one, two = folder / "one", folder / "two"
+        ingest([export], one, ZONE)
+        ingest([dump], two, ZONE)
+        got = {}
+        for path in (one / "room_daily").rglob("*.parquet"):
+            date = path.parent.name.removeprefix("date=")
+            for row in pq.read_table(path).to_pylist():
+                got[(date, row["rid"])] = [row["messages"], row["system"]]
+        assert got == expected
+        files = [sorted(p.relative_to(lake).as_posix() for p in lake.rglob("*.parquet")) for lake in (one, two)]
+        assert files[0] == files[1]
+
+    check()

@@ -81,7 +81,8 @@ def _forget(con, file_index: int) -> None:
 
 def _fast(con, path: Path, tz: str, file_index: int) -> int | None:
     """A JSON export through DuckDB's parallel reader: the documents read, or None (nothing kept) when
-    one is rejected (the careful path then reports it with its line)."""
+    one is rejected (the careful path then reports it with its line) or an _id comes twice (the later
+    line must win, and only the careful path numbers lines)."""
     import duckdb
 
     fmt, compression = sniff(path)
@@ -92,8 +93,8 @@ def _fast(con, path: Path, tz: str, file_index: int) -> int | None:
         _insert(con, file_index, tz)
     except duckdb.Error:
         return None
-    read, rejected = con.execute(query("messages/file_counts"), {"file_index": file_index}).fetchall()[0]
-    if rejected:
+    read, rejected, repeated = con.execute(query("messages/file_counts"), {"file_index": file_index}).fetchall()[0]
+    if rejected or repeated:
         _forget(con, file_index)
         return None
     return read
