@@ -73,7 +73,7 @@ def test_a_folder_of_every_form_in_any_order_gives_the_json_lake(tmp_path, seed)
     assert week(tmp_path / "mixed-lake", "2023-05-19") == week(tmp_path / "reference", "2023-05-19")
 
 
-def test_a_dump_folder_reads_sessions_analytics_and_users_and_nothing_else(tmp_path):
+def test_a_dump_folder_reads_the_collections_it_counts_from_and_nothing_else(tmp_path):
     import datetime as dt
 
     dump = tmp_path / "dump" / "rocketchat"
@@ -92,11 +92,11 @@ def test_a_dump_folder_reads_sessions_analytics_and_users_and_nothing_else(tmp_p
     }
     (dump / "users.bson").write_bytes(bson.encode(account))
     (dump / "users.metadata.json").write_text("{}")
-    (dump / "rocketchat_message.bson").write_bytes(bson.encode({"_id": "m1", "msg": "hello"}))
+    (dump / "rocketchat_subscription.bson").write_bytes(bson.encode({"_id": "s1", "rid": "GENERAL"}))
     summary = ingest_docs(tmp_path / "lake", tmp_path / "dump")
     assert summary.files == 2 and summary.read == 101 and summary.stored == 101 and not summary.rejected
     assert summary.notes == [
-        f"ignored {dump / 'rocketchat_message.bson'}: a collection this tool does not read",
+        f"ignored {dump / 'rocketchat_subscription.bson'}: a collection this tool does not read",
         f"{dump / 'users.bson'}: an export of users (for new-users)",
     ]
     stored = [p for p in (tmp_path / "lake" / "registrations").glob("users-*.parquet")]

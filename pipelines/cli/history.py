@@ -50,8 +50,9 @@ def cmd_messages(
     """Messages sent over any range of history: per day, ISO week or month, in total or per room or type.
 
     From the type "messages" documents of ingested rocketchat_analytics exports (the Messages tab's
-    source): period_start, (room_id, room_name, t with --by room; t with --by type), messages, and
-    partial for a period the range cuts.
+    source), and for days they do not cover from rocketchat_message exports by Rocket.Chat's fill
+    rule: period_start, (room_id, room_name, t with --by room; t with --by type), messages, partial
+    for a period the range cuts, and source (rocketchat_analytics, rocketchat_message, or both).
     """
     from pipelines.cli import tables
     from pipelines.days import check_range
