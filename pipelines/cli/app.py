@@ -1,6 +1,6 @@
 """The `engagement` command line (Typer): a thin front over the plain functions.
 
-One module per command group (ingest, weekly, reports, serve, nightly, history) registers its commands
+One module per command group (ingest, weekly, reports, serve, nightly, history, cohorts) registers its commands
 on the app of `options`, where the options shared by several commands are declared once. Heavy
 libraries (DuckDB, pyarrow, pydantic-settings, Prefect) are imported inside the commands that need
 them, so `engagement --help` stays instant and no command but a flow's imports Prefect. A user's
@@ -19,7 +19,7 @@ import typer
 from pipelines.cli.options import app
 
 # each group registers its commands on `app` when imported: in this order, the order of `--help`
-for _group in ("ingest", "weekly", "reports", "serve", "nightly", "history"):
+for _group in ("ingest", "weekly", "reports", "serve", "nightly", "history", "cohorts"):
     importlib.import_module(f"pipelines.cli.{_group}")
 
 

@@ -1,0 +1,205 @@
+"""Who stays: retention cohorts, lifecycle, stickiness and last-seen, over the lake's whole history.
+
+Each view reads the counted user-days (`user_daily`, non-anonymous as weekly-data counts them) of
+one snapshot of the lake (snapshot.over_views), in the lake's zone, through one query of
+queries/history/, and returns an Arrow table; the CLI prints it, the notebook API hands it over as
+a DataFrame, the report site draws it. A user's first day is the first day the lake counts the
+user active: a lake that begins after a server did cannot know who was active before it, and
+retention says so when its first cohort holds the lake's first day (`note`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+import pyarrow as pa
+
+from pipelines.errors import UserError
+from pipelines.lake import state as lake
+from pipelines.lake.snapshot import over_views
+from pipelines.metrics.history import check_range, require_days
+from pipelines.sql import query
+
+COHORT_UNITS = ("week", "month")
+LIFECYCLE_UNITS = ("day", "week", "month")
+WINDOWS = (7, 30)
+SHOWS = ("histogram", "daily")
+
+
+def _unit(every: str, allowed: tuple[str, ...]) -> str:
+    if every not in allowed:
+        raise UserError(f"unknown period {every!r}: use {', '.join(allowed[:-1])} or {allowed[-1]}", "every")
+    return every
+
+
+def _lake_first_day(state: lake.LakeState) -> dt.date | None:
+    held = sorted(state.files["user_daily"])
+    return dt.date.fromisoformat(held[0]) if held else None
+
+
+def _lake_last_day(state: lake.LakeState) -> dt.date | None:
+    held = sorted(state.files["user_daily"])
+    return dt.date.fromisoformat(held[-1]) if held else None
+
+
+def _loaded_end(state: lake.LakeState, last: dt.date) -> dt.date:
+    """The range's end, or the lake's last day when that is earlier: a day after the lake's data is
+    unknown, not a day nobody came, so no view counts it."""
+    held = _lake_last_day(state)
+    return min(last, held) if held else last
+
+
+def _cut_note(starts: list[dt.date], unit: str, end: dt.date, last: dt.date) -> str | None:
+    """What to say when the last period runs past the days counted (the range's end, or the lake's)."""
+    if not starts:
+        return None
+    final = starts[-1]
+    period_end = _next(final, unit) - dt.timedelta(days=1)
+    if period_end <= end:
+        return None
+    why = "the range ends" if end == last else "the lake's data ends"
+    return (
+        f"the last period (from {final}) is partial: {why} on {end}, so it counts {(end - final).days + 1} of its days"
+    )
+
+
+def _with_note(table: pa.Table, note: str | None) -> pa.Table:
+    """The table, carrying `note` (what its reader must know) in its schema's metadata."""
+    return table.replace_schema_metadata({"note": note}) if note else table
+
+
+def note_of(table: pa.Table) -> str | None:
+    """The note a view's table carries (retention's cut first cohort), if any."""
+    metadata = table.schema.metadata or {}
+    value = metadata.get(b"note")
+    return value.decode("utf-8") if value else None
+
+
+def retention(root: Path, first: dt.date, last: dt.date, every: str = "week", periods: int | None = None) -> pa.Table:
+    """Retention cohorts of first..last: a row per cohort (the users first counted in an ISO week or
+    calendar month starting in the range) and period k = 0, 1, ... (up to `periods`, and to the
+    period holding `last`): cohort_start, cohort_size, period, active, share."""
+    unit = _unit(every, COHORT_UNITS)
+    if periods is not None and periods < 0:
+        raise UserError(f"--periods must be 0 or more, not {periods}", "periods")
+
+    def work(con, state: lake.LakeState) -> pa.Table:
+        require_days(root, state)
+        check_range(state, first, last)
+        end = _loaded_end(state, last)
+        params = {"first": first, "last": end, "unit": unit, "periods": periods}
+        table = con.sql(query("history/retention"), params=params).to_arrow_table()
+        notes = []
+        lake_first = _lake_first_day(state)
+        if table.num_rows and lake_first is not None:
+            earliest = table.column("cohort_start")[0].as_py()
+            if earliest <= lake_first < _next(earliest, unit):
+                notes.append(
+                    f"the lake's data begins on {lake_first}, in the cohort of {earliest}: its users may "
+                    "have been active before the lake begins (they are the lake's first, not the server's)"
+                )
+        if table.num_rows:
+            reached = max(
+                _shift(c, unit, k)
+                for c, k in zip(table.column("cohort_start").to_pylist(), table.column("period").to_pylist())
+            )
+            notes.append(_cut_note([reached], unit, end, last) or "")
+        return _with_note(table, "; ".join(n for n in notes if n) or None)
+
+    return over_views(root, work, None, last)
+
+
+def _next(start: dt.date, unit: str) -> dt.date:
+    """The start of the period after the one starting on `start`."""
+    return _shift(start, unit, 1)
+
+
+def _shift(start: dt.date, unit: str, k: int) -> dt.date:
+    """The start of the k-th period after the one starting on `start`."""
+    if unit == "day":
+        return start + dt.timedelta(days=k)
+    if unit == "week":
+        return start + dt.timedelta(days=7 * k)
+    months = start.year * 12 + start.month - 1 + k
+    return dt.date(months // 12, months % 12 + 1, 1)
+
+
+def lifecycle(root: Path, first: dt.date, last: dt.date, every: str = "week") -> pa.Table:
+    """Per day, ISO week or month starting in first..last: period_start, new, returning, resurrecting
+    and dormant (negative) users, as PostHog's lifecycle draws them."""
+    unit = _unit(every, LIFECYCLE_UNITS)
+
+    def work(con, state: lake.LakeState) -> pa.Table:
+        require_days(root, state)
+        check_range(state, first, last)
+        end = _loaded_end(state, last)
+        params = {"first": first, "last": end, "unit": unit}
+        table = con.sql(query("history/lifecycle"), params=params).to_arrow_table()
+        return _with_note(table, _cut_note(table.column("period_start").to_pylist(), unit, end, last))
+
+    return over_views(root, work, None, last)
+
+
+def stickiness(root: Path, first: dt.date, last: dt.date, window: int = 7, show: str = "histogram") -> pa.Table:
+    """Stickiness of first..last. `show="histogram"`: per window of `window` (7 or 30) days ending on
+    `last`, how many users were active on 1, 2, ... of its days (window_start, window_end,
+    days_active, users, partial). `show="daily"`: per day, dau, dau_avg_30, mau, dau_mau,
+    retained_30 (Synapse's 30-day retained users) and partial."""
+    if window not in WINDOWS:
+        raise UserError(f"--window must be 7 or 30, not {window}", "window")
+    if show not in SHOWS:
+        raise UserError(f"unknown view {show!r}: use histogram or daily", "show")
+
+    def work(con, state: lake.LakeState) -> pa.Table:
+        require_days(root, state)
+        check_range(state, first, last)
+        end = _loaded_end(state, last)
+        params = {"first": first, "last": end, "lake_first": _lake_first_day(state)}
+        if show == "daily":
+            return con.sql(query("history/stickiness_daily"), params=params).to_arrow_table()
+        params["window"] = window
+        return con.sql(query("history/stickiness_histogram"), params=params).to_arrow_table()
+
+    low = first - dt.timedelta(days=59) if show == "daily" and first > dt.date(1, 3, 1) else first
+    return over_views(root, work, low, last)
+
+
+def parse_span(text: str) -> int:
+    """A span of days: 90d, 12w, 6m (30-day months) or a plain number of days."""
+    match = re.fullmatch(r"\s*(\d+)\s*([dwm]?)\s*", text or "")
+    if not match:
+        raise UserError(f"cannot read the span {text!r}: write it as 90d, 12w or 3m", "inactive-for")
+    days = int(match.group(1)) * {"": 1, "d": 1, "w": 7, "m": 30}[match.group(2)]
+    if days < 1:
+        raise UserError("--inactive-for must be at least one day", "inactive-for")
+    return days
+
+
+def last_seen(root: Path, as_of: dt.date | None = None, inactive_days: int | None = None) -> pa.Table:
+    """Every user counted on or before `as_of` (default: today): userId, first_day, last_day,
+    days_active, role (the last day's); with `inactive_days`, only those not seen for that long."""
+    as_of = as_of or dt.date.today()
+
+    def work(con, state: lake.LakeState) -> pa.Table:
+        require_days(root, state)
+        params = {"as_of": as_of, "inactive_days": inactive_days}
+        return con.sql(query("history/last_seen"), params=params).to_arrow_table()
+
+    return over_views(root, work, None, as_of)
+
+
+def last_seen_counts(root: Path, as_of: dt.date | None = None, inactive_days: int | None = None) -> pa.Table:
+    """`engagement last-seen --count`: as_of, users (counted on or before it), and with
+    `inactive_days`, how many of them are inactive (not seen for that long) and active."""
+    as_of = as_of or dt.date.today()
+    every = last_seen(root, as_of)
+    row = {"as_of": [as_of], "users": [every.num_rows]}
+    if inactive_days is not None:
+        import pyarrow.compute as pc
+
+        cutoff = as_of - dt.timedelta(days=inactive_days)
+        inactive = pc.sum(pc.less_equal(every.column("last_day"), pa.scalar(cutoff, pa.date32()))).as_py() or 0
+        row |= {"inactive_for_days": [inactive_days], "inactive": [inactive], "active": [every.num_rows - inactive]}
+    return pa.table(row)
