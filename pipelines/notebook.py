@@ -6,6 +6,8 @@
     lake.explain("2023-05-19")                      # DataFrame of users; .attrs["rejects"] too
     lake.sql("select count(*) from sessions")       # read-only SQL on a snapshot
     lake.weekly_data("2023-05-19")                  # the endpoint's body, a dict
+    lake.retention("2023-01-01", "2023-06-30")      # cohorts: cohort_start, cohort_size, period, active, share
+    lake.last_seen(inactive_for="90d")              # who has not been seen for 90 days
     lake.status()                                   # the lake's health, a dict
 
 Every method is the function the CLI calls; dates are `datetime.date` or "YYYY-MM-DD".
@@ -27,6 +29,16 @@ from pipelines.metrics.weekly import weekly_data
 
 def _date(value: dt.date | str) -> dt.date:
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(value)
+
+
+def _framed(table) -> pd.DataFrame:
+    """A view's table as a DataFrame, its note (if any) in `.attrs["note"]`."""
+    from pipelines.metrics.cohorts import note_of
+
+    frame = table.replace_schema_metadata(None).to_pandas()
+    if note := note_of(table):
+        frame.attrs["note"] = note
+    return frame
 
 
 class Lake:
@@ -51,6 +63,40 @@ class Lake:
         from pipelines.metrics import messages
 
         return messages.by_period(self.root, _date(first), _date(last), every, by).to_pandas()
+
+    def retention(
+        self, first: dt.date | str, last: dt.date | str, every: str = "week", periods: int | None = None
+    ) -> pd.DataFrame:
+        """Retention cohorts (as `engagement retention`); what to know about them in `.attrs["note"]`."""
+        from pipelines.metrics import cohorts
+
+        return _framed(cohorts.retention(self.root, _date(first), _date(last), every, periods))
+
+    def lifecycle(self, first: dt.date | str, last: dt.date | str, every: str = "week") -> pd.DataFrame:
+        """New, returning, resurrecting and dormant users per period (as `engagement lifecycle`)."""
+        from pipelines.metrics import cohorts
+
+        return _framed(cohorts.lifecycle(self.root, _date(first), _date(last), every))
+
+    def stickiness(
+        self, first: dt.date | str, last: dt.date | str, window: int = 7, show: str = "histogram"
+    ) -> pd.DataFrame:
+        """Users by active days per window, or DAU/MAU and 30-day retained users per day (as `engagement stickiness`)."""
+        from pipelines.metrics import cohorts
+
+        return _framed(cohorts.stickiness(self.root, _date(first), _date(last), window, show))
+
+    def last_seen(
+        self, inactive_for: str | int | None = None, as_of: dt.date | str | None = None, count: bool = False
+    ) -> pd.DataFrame:
+        """Every user's first and last counted day, or those not seen for `inactive_for` ("90d", or a
+        number of days); `count`: only the numbers (as `engagement last-seen`)."""
+        from pipelines.metrics import cohorts
+
+        days = cohorts.parse_span(str(inactive_for)) if inactive_for is not None else None
+        day = _date(as_of) if as_of is not None else None
+        table = cohorts.last_seen_counts(self.root, day, days) if count else cohorts.last_seen(self.root, day, days)
+        return _framed(table)
 
     def explain(self, date: dt.date | str) -> pd.DataFrame:
         """Every user seen that day, counted or not and why (as `engagement explain`); the day's

@@ -287,3 +287,43 @@ def test_every_view_equals_the_plain_computation_on_generated_user_days(tmp_path
         assert rows(seen, "userId", "first_day", "last_day", "days_active") == expected
 
     check()
+
+
+def test_the_notebook_gives_the_same_views_as_dataframes(who):
+    from pipelines.notebook import open_lake
+
+    lake = open_lake(who)
+    frame = lake.retention("2023-05-01", "2023-05-21")
+    assert list(frame["active"]) == [2, 1, 2, 2, 1, 1] and "begins on 2023-05-01" in frame.attrs["note"]
+    assert list(lake.lifecycle("2023-05-01", "2023-05-21")["dormant"]) == [0, -1, -1]
+    assert list(lake.stickiness("2023-05-17", "2023-05-17", show="daily")["mau"]) == [5]
+    assert list(lake.last_seen(inactive_for="7d", as_of="2023-05-21")["userId"]) == ["carol"]
+    assert lake.last_seen(inactive_for=7, as_of="2023-05-21", count=True).to_dict("records")[0]["inactive"] == 1
+
+
+def test_the_weeks_page_and_email_say_who_stays(tmp_path):
+    from pipelines.publish import mail, report
+
+    docs = [
+        day("o1", "old", "2023-03-27"),  # the lake's first day
+        day("o2", "old", "2023-05-05"),
+        day("p1", "p1", "2023-04-03"),  # first seen in the 8 days four weeks before, and back
+        day("p1b", "p1", "2023-05-02"),
+        day("p2", "p2", "2023-04-05"),  # first seen then, not back
+        day("p3", "p3", "2023-04-10"),
+        day("p3b", "p3", "2023-05-08"),
+        day("n1", "n1", "2023-05-03"),  # new this week
+        day("x1", "ghost", "2023-05-04", role="anonymous"),
+    ]
+    lake = tmp_path / "lake"
+    ingest([write_ndjson(tmp_path / "w.json", docs)], lake, "UTC")
+    context = report.week_context(lake, D(2023, 5, 8), today=D(2023, 6, 1))
+    assert {k: context["who_stays"][k] for k in ("new", "cohort", "back")} == {"new": 1, "cohort": 3, "back": 2}
+    line = context["who_stays"]["line"]
+    assert line.startswith("1 new user this week; of the 3 first seen four weeks earlier (") and "2 (67%)" in line
+    _, html, text = mail.render_email(context)
+    assert 'id="who-stays"' in report.render_page(context) and 'id="who-stays"' in html
+    assert f"Who stays:              {line}." in text
+    # four weeks before the lake's first days nobody's first day is known: only the new users
+    early = report.week_context(lake, D(2023, 4, 10), today=D(2023, 6, 1))["who_stays"]
+    assert early == {"new": 3, "cohort": None, "back": None, "line": "3 new users this week"}

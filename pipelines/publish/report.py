@@ -238,6 +238,8 @@ def week_context(root: Path, end: dt.date, today: dt.date | None = None) -> dict
             "corrections": [],
             # the Messages section, when the lake holds messages analytics documents (else None)
             "messages": messages_context(root, state, days),
+            # the "who stays" line: the week's new users, and the users first seen four weeks earlier
+            "who_stays": who_stays_context(root, state, first, end, complete),
             "subject": subject(
                 end,
                 distinct,
@@ -248,6 +250,38 @@ def week_context(root: Path, end: dt.date, today: dt.date | None = None) -> dict
             ),
         }
     )
+
+
+def who_stays_context(
+    root: Path, state: lake.LakeState, first: dt.date, last: dt.date, complete: bool = True
+) -> dict[str, Any] | None:
+    """The week's "who stays" line: how many users were new in the 8 days first..last (first counted
+    in the lake then), and of those first counted in the 8 days four weeks earlier, how many were
+    active this week. That second part only when the lake holds those earlier days (before its
+    first day, who was new is unknown); a partial week (not `complete`) says its counts are of the
+    loaded days. None for a lake without user-days."""
+    from pipelines.lake.snapshot import over_views
+
+    held = sorted(state.files["user_daily"])
+    if not held:
+        return None
+    cohort_first, cohort_last = first - dt.timedelta(days=28), last - dt.timedelta(days=28)
+    params = {"first": first, "last": last, "cohort_first": cohort_first, "cohort_last": cohort_last}
+    new, cohort, back = over_views(
+        root, lambda con, _: con.execute(query("history/who_stays_week"), params).fetchall()[0], None, last
+    )
+    known = cohort_first >= dt.date.fromisoformat(held[0])
+    line = f"{new:,} new user{'' if new == 1 else 's'} " + (
+        "this week" if complete else "in the loaded days of this week"
+    )
+    if known and cohort:
+        line += (
+            f"; of the {cohort:,} first seen four weeks earlier ({date_label(cohort_first)} to "
+            f"{date_label(cohort_last)}), {back:,} ({100 * back / cohort:.0f}%) were active this week"
+        )
+    elif known:
+        line += f"; nobody was first seen four weeks earlier ({date_label(cohort_first)} to {date_label(cohort_last)})"
+    return {"new": new, "cohort": cohort if known else None, "back": back if known else None, "line": line}
 
 
 def messages_context(root: Path, state: lake.LakeState, days: list[dict[str, Any]]) -> dict[str, Any] | None:
