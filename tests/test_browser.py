@@ -161,3 +161,46 @@ def test_a_partial_week_reads_as_partial_in_chromium(browser, two_weeks, tmp_pat
             assert "average daily users (over the 6 loaded days)" in shown
         screenshot(page, name)
         page.close()
+
+
+def test_the_index_draws_who_stays_in_chromium(browser, tmp_path):
+    """The retention triangle, the lifecycle bars and DAU/MAU, read back from Chromium as the
+    hand-worked answers (tests/test_cohorts.py) say."""
+    from conftest import write_ndjson
+    from test_cohorts import DOCS
+
+    from pipelines.ingest.run import ingest
+    from pipelines.publish import outputs
+
+    lake, out = tmp_path / "lake", tmp_path / "out"
+    ingest([write_ndjson(tmp_path / "export.json", DOCS)], lake, "UTC")
+    outputs.write_index(out, lake)
+    page = browser.new_page(viewport={"width": 900, "height": 1400})
+    page.goto((out / "reports" / "index.html").as_uri())
+    triangle = page.eval_on_selector_all(
+        "#retention tr[data-cohort]",
+        "rows => rows.map(r => [r.dataset.cohort, ...Array.from(r.querySelectorAll('td.share'), td => td.textContent)])",
+    )
+    assert triangle == [["2023-05-01", "100%", "50%", "100%"], ["2023-05-08", "100%", "50%"], ["2023-05-15", "100%"]]
+    shades = page.eval_on_selector_all(
+        "#retention td.share", "tds => tds.map(td => getComputedStyle(td).backgroundColor)"
+    )
+    assert shades[0] != shades[1] and shades[0] == shades[2]  # shaded by share: 100%, 50%, 100%
+    weeks = page.eval_on_selector_all(
+        "#lifecycle g.life",
+        "gs => gs.map(g => [g.dataset.start, ...['new', 'returning', 'resurrecting', 'dormant'].map(k => Number(g.dataset[k]))])",
+    )
+    assert weeks == [["2023-05-01", 2, 0, 0, 0], ["2023-05-08", 2, 1, 0, -1], ["2023-05-15", 1, 2, 1, -1]]
+    # above the axis the three stack, below it the dormant: the week of 8 May's bars, in pixels
+    rects = page.eval_on_selector_all(
+        "#lifecycle g.life:nth-of-type(2) rect",
+        "rs => rs.map(r => [r.getBoundingClientRect().top, r.getBoundingClientRect().height])",
+    )
+    (ret_top, ret_h), (new_top, new_h), _, (dormant_top, dormant_h) = rects
+    assert new_h == pytest.approx(2 * ret_h, rel=0.02) and dormant_h == pytest.approx(ret_h, rel=0.02)
+    assert new_top < ret_top < dormant_top and dormant_top == pytest.approx(ret_top + ret_h, abs=0.5)
+    # a lake of 17 days: every day's 30 days reach before it, so the whole line is the dashed one
+    dashed = page.get_attribute("#dau-mau polyline.ratio.partial", "points").split()
+    assert len(dashed) == 17 and page.get_attribute("#dau-mau polyline.ratio:not(.partial)", "points").strip() == ""
+    assert "DAU/MAU 11.8%" in page.locator("#dau-mau").text_content()  # 17 May: (10 user-days / 17 days) / 5 users
+    screenshot(page, "who-stays-index")

@@ -51,7 +51,7 @@ def _loaded_end(state: lake.LakeState, last: dt.date) -> dt.date:
     return min(last, held) if held else last
 
 
-def _cut_note(starts: list[dt.date], unit: str, end: dt.date, last: dt.date) -> str | None:
+def _cut_note(starts: list[dt.date], unit: str, end: dt.date, state: lake.LakeState) -> str | None:
     """What to say when the last period runs past the days counted (the range's end, or the lake's)."""
     if not starts:
         return None
@@ -59,7 +59,7 @@ def _cut_note(starts: list[dt.date], unit: str, end: dt.date, last: dt.date) -> 
     period_end = _next(final, unit) - dt.timedelta(days=1)
     if period_end <= end:
         return None
-    why = "the range ends" if end == last else "the lake's data ends"
+    why = "the lake's data ends" if end == _lake_last_day(state) else "the range ends"
     return (
         f"the last period (from {final}) is partial: {why} on {end}, so it counts {(end - final).days + 1} of its days"
     )
@@ -105,7 +105,7 @@ def retention(root: Path, first: dt.date, last: dt.date, every: str = "week", pe
                 _shift(c, unit, k)
                 for c, k in zip(table.column("cohort_start").to_pylist(), table.column("period").to_pylist())
             )
-            notes.append(_cut_note([reached], unit, end, last) or "")
+            notes.append(_cut_note([reached], unit, end, state) or "")
         return _with_note(table, "; ".join(n for n in notes if n) or None)
 
     return over_views(root, work, None, last)
@@ -137,7 +137,7 @@ def lifecycle(root: Path, first: dt.date, last: dt.date, every: str = "week") ->
         end = _loaded_end(state, last)
         params = {"first": first, "last": end, "unit": unit}
         table = con.sql(query("history/lifecycle"), params=params).to_arrow_table()
-        return _with_note(table, _cut_note(table.column("period_start").to_pylist(), unit, end, last))
+        return _with_note(table, _cut_note(table.column("period_start").to_pylist(), unit, end, state))
 
     return over_views(root, work, None, last)
 

@@ -265,12 +265,12 @@ def who_stays_context(
     held = sorted(state.files["user_daily"])
     if not held:
         return None
-    cohort_first, cohort_last = first - dt.timedelta(days=28), last - dt.timedelta(days=28)
+    cohort_first, cohort_last = clipped(first, -28), clipped(last, -28)
     params = {"first": first, "last": last, "cohort_first": cohort_first, "cohort_last": cohort_last}
     new, cohort, back = over_views(
         root, lambda con, _: con.execute(query("history/who_stays_week"), params).fetchall()[0], None, last
     )
-    known = cohort_first >= dt.date.fromisoformat(held[0])
+    known = cohort_first >= dt.date.fromisoformat(held[0]) and cohort_last == shifted(last, -28)
     line = f"{new:,} new user{'' if new == 1 else 's'} " + (
         "this week" if complete else "in the loaded days of this week"
     )
@@ -445,6 +445,58 @@ def history_context(root: Path) -> dict[str, Any]:
     }
 
 
+def who_stays_charts(root: Path) -> dict[str, Any] | None:
+    """The index's "who stays" charts, from pipelines/metrics/cohorts.py: the retention triangle of
+    the last 12 weekly cohorts (each row a cohort, each cell the share of it active k weeks on), the
+    lifecycle of the last 26 weeks (new, returning and resurrecting above the axis, dormant below),
+    and DAU/MAU of each day of the last year. None for a lake without user-days."""
+    from pipelines.metrics import cohorts
+
+    state = lake.read_state(root)
+    held = sorted(state.files["user_daily"])
+    if not held:
+        return None
+    first, last = dt.date.fromisoformat(held[0]), dt.date.fromisoformat(held[-1])
+    monday, first_monday = last - dt.timedelta(days=last.weekday()), first - dt.timedelta(days=first.weekday())
+    retention = cohorts.retention(root, max(first_monday, monday - dt.timedelta(weeks=11)), last, "week", 11)
+    triangle: list[dict[str, Any]] = []
+    for row in retention.to_pylist():
+        if not triangle or triangle[-1]["start"] != row["cohort_start"]:
+            label = f"{row['cohort_start'].day} {row['cohort_start'].strftime('%b %y')}"
+            triangle.append({"start": row["cohort_start"], "label": label, "size": row["cohort_size"], "cells": []})
+        triangle[-1]["cells"].append({"period": row["period"], "active": row["active"], "share": row["share"]})
+    life_table = cohorts.lifecycle(root, max(first_monday, monday - dt.timedelta(weeks=25)), last, "week")
+    life = life_table.to_pylist()
+    for row in life:
+        row["label"] = f"{row['period_start'].day} {row['period_start'].strftime('%b')}"
+    up = max((r["new"] + r["returning"] + r["resurrecting"] for r in life), default=0)
+    down = max((-r["dormant"] for r in life), default=0)
+    year_first = max(first, clipped(last, -364))
+    ratio = [
+        # partial: its 30 days reach before the lake's first day (the month's users are not all known)
+        {
+            "date": r["date"].isoformat(),
+            "pct": round(100 * (r["dau_mau"] or 0), 1),
+            "partial": r["date"] < first + dt.timedelta(days=29),
+        }
+        for r in cohorts.stickiness(root, year_first, last, show="daily").to_pylist()
+    ]
+    return {
+        "triangle": triangle,
+        "triangle_periods": max((len(c["cells"]) for c in triangle), default=0),
+        "triangle_note": cohorts.note_of(retention),
+        "lifecycle": life,
+        "lifecycle_up": nice_ticks(up)[-1] if up else 1,
+        "lifecycle_down": nice_ticks(down)[-1] if down else 0,
+        "lifecycle_note": cohorts.note_of(life_table),
+        "ratio": ratio,
+        "ratio_top": nice_ticks(max((r["pct"] for r in ratio), default=0) or 1)[-1],
+        "ratio_ticks": date_ticks(year_first, last),
+        "ratio_span": f"{date_label(year_first)} to {date_label(last)}",
+        "ratio_partial": any(r["partial"] for r in ratio),
+    }
+
+
 def nice_ticks(top: float, count: int = 4) -> list[int]:
     """Round axis values from 0 to at least `top`: 0, 50, 100, 150 (about `count` steps of 1, 2 or 5 x 10^n)."""
     import math
@@ -521,4 +573,7 @@ def index_page(
             for w in history["lake_weeks"]
         ]
     ordered = sorted(published, key=lambda w: w["end"], reverse=True)
-    return environment().get_template("index.html").render(weeks=ordered, site=site, public=public, **history)
+    charts = who_stays_charts(root)
+    return (
+        environment().get_template("index.html").render(weeks=ordered, site=site, public=public, who=charts, **history)
+    )
