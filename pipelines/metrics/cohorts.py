@@ -26,6 +26,7 @@ COHORT_UNITS = ("week", "month")
 LIFECYCLE_UNITS = ("day", "week", "month")
 WINDOWS = (7, 30)
 SHOWS = ("histogram", "daily")
+_FIRSTS: dict[tuple, pa.Table] = {}  # the last snapshot's first days (first_days), by its user_daily files
 
 
 def _unit(every: str, allowed: tuple[str, ...]) -> str:
@@ -203,3 +204,39 @@ def last_seen_counts(root: Path, as_of: dt.date | None = None, inactive_days: in
         inactive = pc.sum(pc.less_equal(every.column("last_day"), pa.scalar(cutoff, pa.date32()))).as_py() or 0
         row |= {"inactive_for_days": [inactive_days], "inactive": [inactive], "active": [every.num_rows - inactive]}
     return pa.table(row)
+
+
+def first_days(root: Path, state: lake.LakeState) -> pa.Table:
+    """Every user's first counted day in the lake (userId, first_day), for the snapshot `state`.
+
+    The same for every week of a snapshot, so it is computed once per snapshot and process (a
+    backfill's weeks, the served site's pages), keyed by the user_daily files the state names
+    (named by their content: another snapshot is another key)."""
+    key = (str(root), tuple(sorted(state.files["user_daily"].items())))
+    if key not in _FIRSTS:
+
+        def work(con, _state: lake.LakeState) -> pa.Table:
+            return con.sql(query("history/first_days")).to_arrow_table()
+
+        table = over_views(root, work)
+        _FIRSTS.clear()
+        _FIRSTS[key] = table
+    return _FIRSTS[key]
+
+
+def who_stays_week(
+    root: Path, state: lake.LakeState, first: dt.date, last: dt.date, cohort_first: dt.date, cohort_last: dt.date
+) -> tuple[int, int, int]:
+    """(new, cohort, back): users first counted in first..last; those first counted in
+    cohort_first..cohort_last, and how many of them were active in first..last."""
+    firsts = first_days(root, state)
+    params = {"first": first, "last": last, "cohort_first": cohort_first, "cohort_last": cohort_last}
+
+    def work(con, _state: lake.LakeState) -> tuple[int, int, int]:
+        con.register("firsts", firsts)
+        try:
+            return tuple(con.execute(query("history/who_stays_week"), params).fetchall()[0])
+        finally:
+            con.unregister("firsts")
+
+    return over_views(root, work, first, last)

@@ -260,16 +260,13 @@ def who_stays_context(
     active this week. That second part only when the lake holds those earlier days (before its
     first day, who was new is unknown); a partial week (not `complete`) says its counts are of the
     loaded days. None for a lake without user-days."""
-    from pipelines.lake.snapshot import over_views
+    from pipelines.metrics.cohorts import who_stays_week
 
     held = sorted(state.files["user_daily"])
     if not held:
         return None
     cohort_first, cohort_last = clipped(first, -28), clipped(last, -28)
-    params = {"first": first, "last": last, "cohort_first": cohort_first, "cohort_last": cohort_last}
-    new, cohort, back = over_views(
-        root, lambda con, _: con.execute(query("history/who_stays_week"), params).fetchall()[0], None, last
-    )
+    new, cohort, back = who_stays_week(root, state, first, last, cohort_first, cohort_last)
     known = cohort_first >= dt.date.fromisoformat(held[0]) and cohort_last == shifted(last, -28)
     line = f"{new:,} new user{'' if new == 1 else 's'} " + (
         "this week" if complete else "in the loaded days of this week"
@@ -404,6 +401,7 @@ def history_context(root: Path) -> dict[str, Any]:
             "weekday": "",
             "year_span": "",
             "date_ticks": [],
+            "dau_mau": [],
         }
     fresh = freshness(root, state)
     first, last = dt.date.fromisoformat(held[0]), dt.date.fromisoformat(held[-1])
@@ -425,9 +423,13 @@ def history_context(root: Path) -> dict[str, Any]:
         }
         for e, n, user_days in windows(root, ends[::-1])
     ]
+    # the year's days, and the 29 before them (DAU/MAU averages the DAU of 30 days)
+    year_from = max(first, clipped(last, -364))
+    rows = trend(root, max(first, clipped(year_from, -29)), last, require=False).to_pylist()
     year = [
         {"date": r["date"].isoformat(), "dau": r["dau"], "wau": r["wau"], "mau": r["mau"]}
-        for r in trend(root, max(first, clipped(last, -364)), last, require=False).to_pylist()
+        for r in rows
+        if r["date"] >= year_from
     ]
     year_first = dt.date.fromisoformat(year[0]["date"]) if year else last
     return {
@@ -442,10 +444,27 @@ def history_context(root: Path) -> dict[str, Any]:
         "weekday": last.strftime("%A"),
         "year_span": f"{date_label(year_first)} to {date_label(last)}",
         "date_ticks": date_ticks(year_first, last),
+        "dau_mau": dau_mau(rows, year_from, first),
     }
 
 
-def who_stays_charts(root: Path) -> dict[str, Any] | None:
+def dau_mau(rows: list[dict[str, Any]], since: dt.date, lake_first: dt.date) -> list[dict[str, Any]]:
+    """DAU/MAU of each day from `since` on, in percent, from trend's daily rows (which start up to 29
+    days before it): the average DAU of the 30 days ending that day (those the lake holds) over that
+    day's MAU, as `engagement stickiness --show daily` gives it. `partial`: those 30 days reach
+    before the lake's first day."""
+    out = []
+    for i, r in enumerate(rows):
+        if r["date"] < since:
+            continue
+        window = [w["dau"] for w in rows[max(0, i - 29) : i + 1]]
+        pct = round(100 * sum(window) / len(window) / r["mau"], 1) if r["mau"] else 0.0
+        partial = r["date"] < lake_first + dt.timedelta(days=29)
+        out.append({"date": r["date"].isoformat(), "pct": pct, "partial": partial})
+    return out
+
+
+def who_stays_charts(root: Path, ratio: list[dict[str, Any]] | None = None) -> dict[str, Any] | None:
     """The index's "who stays" charts, from pipelines/metrics/cohorts.py: the retention triangle of
     the last 12 weekly cohorts (each row a cohort, each cell the share of it active k weeks on), the
     lifecycle of the last 26 weeks (new, returning and resurrecting above the axis, dormant below),
@@ -472,15 +491,8 @@ def who_stays_charts(root: Path) -> dict[str, Any] | None:
     up = max((r["new"] + r["returning"] + r["resurrecting"] for r in life), default=0)
     down = max((-r["dormant"] for r in life), default=0)
     year_first = max(first, clipped(last, -364))
-    ratio = [
-        # partial: its 30 days reach before the lake's first day (the month's users are not all known)
-        {
-            "date": r["date"].isoformat(),
-            "pct": round(100 * (r["dau_mau"] or 0), 1),
-            "partial": r["date"] < first + dt.timedelta(days=29),
-        }
-        for r in cohorts.stickiness(root, year_first, last, show="daily").to_pylist()
-    ]
+    if ratio is None:  # (the index passes the one it drew from trend's rows)
+        ratio = history_context(root)["dau_mau"]
     return {
         "triangle": triangle,
         "triangle_periods": max((len(c["cells"]) for c in triangle), default=0),
@@ -573,7 +585,7 @@ def index_page(
             for w in history["lake_weeks"]
         ]
     ordered = sorted(published, key=lambda w: w["end"], reverse=True)
-    charts = who_stays_charts(root)
+    charts = who_stays_charts(root, history.get("dau_mau"))
     return (
         environment().get_template("index.html").render(weeks=ordered, site=site, public=public, who=charts, **history)
     )

@@ -7,73 +7,97 @@
 -- and dormant: the users active in the previous period and not in this one, as a negative number.
 -- Days after $last are never read (a last period cut by $last counts its days up to $last). Reads
 -- the view `user_daily` (pipelines/lake/snapshot.py) of every day up to $last.
+--
+-- As in history/retention.sql, the user-days are aggregated once into each user's active periods
+-- as 64-bit masks (macros/period_index.sql numbers the periods); each set bit of a period in the
+-- range, or just before it, is then one row that knows whether the periods before and after it
+-- are set too (across a block's edge, from the user's neighbouring block).
 with
 
-active as (
-    select distinct
-        userId,
-        cast(date_trunc($unit, date) as date) as period_start
-    from user_daily
-    where date <= $last::date
-        and is_counted(role)
-),
-
-firsts as (
+marks as materialized (
     select
         userId,
-        min(period_start) as first_period
-    from active
-    group by userId
-),
-
-periods as (
-    select
-        period_start,
-        cast(period_start - ('1 ' || $unit)::interval as date) as previous_start
+        idx // 64 as chunk,
+        bit_or(1::ubigint << cast(idx % 64 as ubigint)) as mask
     from (
-        select cast(unnest(generate_series($first::date, $last::date, interval 1 day)) as date) as period_start
+        select userId, period_index($unit, date) as idx
+        from user_daily
+        where date <= $last::date
+            and is_counted(role)
     )
-    where cast(date_trunc($unit, period_start) as date) = period_start
+    group by userId, chunk
 ),
 
-now_active as (
+bounds as (
     select
-        p.period_start,
-        f.first_period = p.period_start as is_new,
-        b.userId is not null as was_active
-    from periods as p
-    inner join active as a on a.period_start = p.period_start
-    inner join firsts as f on f.userId = a.userId
-    left join active as b on b.userId = a.userId and b.period_start = p.previous_start
+        period_index($unit, $first::date)
+            + case when period_start($unit, period_index($unit, $first::date)) < $first::date then 1 else 0 end
+            as low,
+        period_index($unit, $last::date) as high
 ),
 
-gone as (
+blocks as (
     select
-        p.period_start,
-        count(*) as dormant
-    from periods as p
-    inner join active as b on b.period_start = p.previous_start
-    anti join active as a on a.userId = b.userId and a.period_start = p.period_start
-    group by p.period_start
+        chunk,
+        mask,
+        min(chunk * 64 + lowest_bit(mask)) over by_user as first_idx,
+        lag(chunk) over by_chunk as before_chunk,
+        lag(mask) over by_chunk as before_mask,
+        lead(chunk) over by_chunk as after_chunk,
+        lead(mask) over by_chunk as after_mask
+    from marks
+    window by_user as (partition by userId), by_chunk as (partition by userId order by chunk)
+),
+
+-- each active period from the one before the range's first to its last
+bits as (
+    select
+        k.chunk * 64 + b.bit as idx,
+        k.first_idx,
+        case when b.bit > 0 then (k.mask >> (b.bit - 1)::ubigint) & 1 = 1
+            else coalesce(k.before_chunk = k.chunk - 1 and (k.before_mask >> 63::ubigint) & 1 = 1, false)
+        end as was_active,
+        case when b.bit < 63 then (k.mask >> (b.bit + 1)::ubigint) & 1 = 1
+            else coalesce(k.after_chunk = k.chunk + 1 and k.after_mask & 1 = 1, false)
+        end as stays_active
+    from blocks as k
+    cross join (select unnest(range(64)) as bit) as b
+    where k.chunk between ((select low from bounds) - 1) // 64 and (select high from bounds) // 64
+        and (k.mask >> b.bit::ubigint) & 1 = 1
+        and k.chunk * 64 + b.bit between (select low from bounds) - 1 and (select high from bounds)
 ),
 
 counts as (
     select
-        period_start,
-        count(*) filter (where is_new) as new,
-        count(*) filter (where not is_new and was_active) as returning,
-        count(*) filter (where not is_new and not was_active) as resurrecting
-    from now_active
-    group by period_start
+        idx,
+        count(*) filter (where idx = first_idx) as new,
+        count(*) filter (where idx <> first_idx and was_active) as returning,
+        count(*) filter (where idx <> first_idx and not was_active) as resurrecting
+    from bits
+    group by idx
+),
+
+-- active in a period and not in the next: dormant in the next
+gone as (
+    select
+        idx + 1 as idx,
+        count(*) as dormant
+    from bits
+    where not stays_active
+    group by idx
+),
+
+periods as (
+    select unnest(range((select low from bounds), (select high from bounds) + 1)) as idx
 )
 
 select
-    p.period_start,
+    period_start($unit, p.idx) as period_start,
     coalesce(c.new, 0) as new,
     coalesce(c.returning, 0) as returning,
     coalesce(c.resurrecting, 0) as resurrecting,
     -coalesce(g.dormant, 0) as dormant
 from periods as p
-left join counts as c on c.period_start = p.period_start
-left join gone as g on g.period_start = p.period_start
-order by p.period_start
+left join counts as c on c.idx = p.idx
+left join gone as g on g.idx = p.idx
+order by p.idx

@@ -8,13 +8,30 @@
 -- `user_daily` (pipelines/lake/snapshot.py) of $first - 59 .. $last.
 with
 
-user_days as (
-    select distinct
+user_dates as materialized (
+    select
         userId,
         date
     from user_daily
     where date between $first::date - 59 and $last::date
         and is_counted(role)
+),
+
+-- each user as a small number (sorting each user's days by it, not by the text of the id, is
+-- what keeps the window passes below quick)
+numbered as (
+    select
+        userId,
+        row_number() over () as uid
+    from (select distinct userId from user_dates)
+),
+
+user_days as materialized (
+    select
+        n.uid as userId,
+        c.date
+    from user_dates as c
+    inner join numbered as n on n.userId = c.userId
 ),
 
 dates as (
@@ -40,6 +57,18 @@ averaged as (
     window thirty as (order by date rows between 29 preceding and current row)
 ),
 
+-- one pass over each user's days: the gap to the day before (mau), and the latest active day 31..59
+-- days before (retained)
+stepped as materialized (
+    select
+        userId,
+        date,
+        date - lag(date) over by_user as gap,
+        max(date) over (by_user range between interval 59 days preceding and interval 31 days preceding) as a
+    from user_days
+    window by_user as (partition by userId order by date)
+),
+
 -- mau: a user active on day t counts for t .. t + 29; runs of such spans joined into islands
 mau_islands as (
     select
@@ -47,37 +76,20 @@ mau_islands as (
         date,
         sum(case when gap is null or gap > 30 then 1 else 0 end)
             over (partition by userId order by date rows unbounded preceding) as island
-    from (
-        select
-            userId,
-            date,
-            date - lag(date) over (partition by userId order by date) as gap
-        from user_days
-    )
+    from stepped
 ),
 
 -- retained: for each active day b, the latest active day a 31..59 days before it makes the user
 -- retained on every day t of b .. a + 59; overlapping spans of a user joined into one
-pairs as (
-    select
-        userId,
-        date as b,
-        max(date) over (
-            partition by userId order by date
-            range between interval 59 days preceding and interval 31 days preceding
-        ) as a
-    from user_days
-),
-
 spans as (
     select
         userId,
-        b as span_start,
+        date as span_start,
         cast(a + 59 as date) as span_end,
         max(cast(a + 59 as date)) over (
-            partition by userId order by b rows between unbounded preceding and 1 preceding
+            partition by userId order by date rows between unbounded preceding and 1 preceding
         ) as reached
-    from pairs
+    from stepped
     where a is not null
 ),
 

@@ -2,22 +2,22 @@
 -- users were new (their first counted day in the lake falls in them), and of the users first counted
 -- in the 8 days four weeks earlier ($cohort_first..$cohort_last), how many there were and how many
 -- of them were active in $first..$last. Users are non-anonymous, as weekly-data counts them. Reads
--- the view `user_daily` (pipelines/lake/snapshot.py) of every day up to $last.
+-- `firsts` (history/first_days.sql: every user's first day) and the view `user_daily`
+-- (pipelines/lake/snapshot.py) of $first..$last.
 with
 
-firsts as (
-    select
-        userId,
-        min(date) as first_day,
-        count(*) filter (where date between $first::date and $last::date) > 0 as active_now
+active_now as (
+    select distinct userId
     from user_daily
-    where date <= $last::date
+    where date between $first::date and $last::date
         and is_counted(role)
-    group by userId
 )
 
 select
     count(*) filter (where first_day between $first::date and $last::date) as new,
     count(*) filter (where first_day between $cohort_first::date and $cohort_last::date) as cohort,
-    count(*) filter (where first_day between $cohort_first::date and $cohort_last::date and active_now) as back
+    count(*) filter (
+        where first_day between $cohort_first::date and $cohort_last::date
+            and userId in (select userId from active_now)
+    ) as back
 from firsts
