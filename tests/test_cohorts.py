@@ -202,19 +202,39 @@ def plain_retention(active: dict[str, set[dt.date]], first, last, end, periods=N
     return out
 
 
-def plain_lifecycle(active, first, end):
-    weeks = {u: {_monday(d) for d in days} for u, days in active.items()}
-    firsts = {u: min(w) for u, w in weeks.items()}
+def _period(unit: str, d: dt.date) -> dt.date:
+    return {"day": d, "week": _monday(d), "month": d.replace(day=1)}[unit]
+
+
+def _previous(unit: str, p: dt.date) -> dt.date:
+    if unit == "month":
+        return (p - dt.timedelta(days=1)).replace(day=1)
+    return p - dt.timedelta(days=1 if unit == "day" else 7)
+
+
+def plain_lifecycle(active, first, end, unit="week"):
+    periods = {u: {_period(unit, d) for d in days} for u, days in active.items()}
+    firsts = {u: min(w) for u, w in periods.items()}
     out = []
     p = first
     while p <= end:
-        if _monday(p) == p:
-            prev = p - dt.timedelta(days=7)
-            now = {u for u, w in weeks.items() if p in w}
-            before = {u for u, w in weeks.items() if prev in w}
+        if _period(unit, p) == p:
+            prev = _previous(unit, p)
+            now = {u for u, w in periods.items() if p in w}
+            before = {u for u, w in periods.items() if prev in w}
             new = {u for u in now if firsts[u] == p}
             out.append((p, len(new), len((now - new) & before), len(now - new - before), -len(before - now)))
         p += dt.timedelta(days=1)
+    return out
+
+
+def plain_histogram(active, first, end, window):
+    out = []
+    for k in reversed(range(((end - first).days + 1) // window)):
+        stop = end - dt.timedelta(days=k * window)
+        start = stop - dt.timedelta(days=window - 1)
+        counts = [sum(1 for d in days if start <= d <= stop) for days in active.values()]
+        out += [(start, n, sum(1 for c in counts if c == n)) for n in range(1, window + 1)]
     return out
 
 
@@ -270,8 +290,19 @@ def test_every_view_equals_the_plain_computation_on_generated_user_days(tmp_path
         end = min(last, lake_last)
         got = rows(cohorts.retention(lake, first, last), "cohort_start", "cohort_size", "period", "active", "share")
         assert got == [(c, s, k, n, float(share)) for c, s, k, n, share in plain_retention(active, first, last, end)]
-        got = rows(cohorts.lifecycle(lake, first, last), "period_start", "new", "returning", "resurrecting", "dormant")
-        assert got == plain_lifecycle(active, first, end)
+        for unit in ("day", "week", "month"):
+            got = rows(
+                cohorts.lifecycle(lake, first, last, unit),
+                "period_start",
+                "new",
+                "returning",
+                "resurrecting",
+                "dormant",
+            )
+            assert got == plain_lifecycle(active, first, end, unit), unit
+        for window in (7, 30):
+            got = rows(cohorts.stickiness(lake, first, last, window), "window_start", "days_active", "users")
+            assert got == plain_histogram(active, first, end, window), window
         daily = cohorts.stickiness(lake, first, last, show="daily")
         got = rows(daily, "date", "dau", "mau", "retained_30")
         plain = plain_daily(active, lake_first, first, end)
@@ -327,3 +358,66 @@ def test_the_weeks_page_and_email_say_who_stays(tmp_path):
     # four weeks before the lake's first days nobody's first day is known: only the new users
     early = report.week_context(lake, D(2023, 4, 10), today=D(2023, 6, 1))["who_stays"]
     assert early == {"new": 3, "cohort": None, "back": None, "line": "3 new users this week"}
+
+
+def _plain_last_seen(active, as_of):
+    seen = [(u, min(days), max(days), len(days)) for u, days in active.items() if min(days) <= as_of]
+    return sorted(seen, key=lambda r: (-r[2].toordinal(), r[0]))
+
+
+def _check_against_plain(lake: Path, active: dict[str, set[dt.date]], held: list[dt.date], first, last) -> None:
+    end = min(last, held[-1])
+    got = rows(cohorts.retention(lake, first, last), "cohort_start", "cohort_size", "period", "active", "share")
+    assert got == [(c, s, k, n, float(share)) for c, s, k, n, share in plain_retention(active, first, last, end)]
+    for unit in ("day", "week", "month"):
+        got = rows(
+            cohorts.lifecycle(lake, first, last, unit), "period_start", "new", "returning", "resurrecting", "dormant"
+        )
+        assert got == plain_lifecycle(active, first, end, unit), unit
+    for window in (7, 30):
+        got = rows(cohorts.stickiness(lake, first, last, window), "window_start", "days_active", "users")
+        assert got == plain_histogram(active, first, end, window), window
+    tail = max(first, end - dt.timedelta(days=45))
+    daily = cohorts.stickiness(lake, tail, last, show="daily")
+    plain = plain_daily(active, held[0], tail, end)
+    assert rows(daily, "date", "dau", "mau", "retained_30") == [(t, a, m, r) for t, a, _, m, r in plain]
+    assert daily.column("dau_avg_30").to_pylist() == pytest.approx([b for _, _, b, _, _ in plain], abs=0.0051)
+    got = rows(cohorts.last_seen(lake, end), "userId", "first_day", "last_day", "days_active")
+    assert got == _plain_last_seen(active, end)
+
+
+def test_the_views_equal_the_plain_computation_on_the_sample_and_a_generated_year(tmp_path):
+    import random
+
+    from conftest import ROOT
+
+    # the bundled sample (data/sample: what `make demo` ingests), read back as user-days
+    sample = tmp_path / "sample"
+    ingest([ROOT / "data" / "sample"], sample, "UTC")
+    import duckdb
+
+    user_days = duckdb.sql(f"select userId, date, role from read_parquet('{sample}/user_daily/*/*.parquet')").fetchall()
+    active: dict[str, set[dt.date]] = {}
+    for user, date, role in user_days:
+        if role != "anonymous":
+            active.setdefault(user, set()).add(date)
+    held = sorted({d for _, d, _ in user_days})
+    _check_against_plain(sample, active, held, held[0], held[-1])
+    # a generated year: 120 users, each with a habit (how often they come) and a span of months
+    rng = random.Random(26)
+    start = D(2023, 1, 1)
+    docs, active = [], {}
+    for i in range(120):
+        user, often = f"y{i}", rng.choice([0.05, 0.2, 0.6])
+        begin, stop = sorted(rng.sample(range(365), 2))
+        for k in range(begin, stop + 1):
+            if rng.random() < often:
+                d = start + dt.timedelta(days=k)
+                role = "anonymous" if i % 17 == 0 else "user"
+                docs.append(user_daily(user, d.year, d.month, d.day, role=role))
+                if role != "anonymous":
+                    active.setdefault(user, set()).add(d)
+    year = tmp_path / "year"
+    ingest([write_ndjson(tmp_path / "year.json", docs)], year, "UTC")
+    held = sorted({D(doc["year"], doc["month"], doc["day"]) for doc in docs})
+    _check_against_plain(year, active, held, D(2023, 1, 1), D(2023, 12, 31))

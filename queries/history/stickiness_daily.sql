@@ -6,32 +6,39 @@
 -- day; `partial` when those 60 days reach before $lake_first (mau and retained_30 may then count
 -- fewer than the server had). Users are non-anonymous, as weekly-data counts them. Reads the view
 -- `user_daily` (pipelines/lake/snapshot.py) of $first - 59 .. $last.
+--
+-- One pass over each user's days, in order (d1 < d2 < ...), gives every count as spans that never
+-- overlap for one user, so each is one +1 and one -1 and no spans need joining:
+--   mau       a user counts from d(i) to min(d(i) + 29, d(i+1) - 1);
+--   retained  on the days whose earliest active day of the last 60 is d(i), i.e. from d(i-1) + 60
+--             to d(i) + 59, a user is retained from the first active day g(i) >= d(i) + 31 on
+--             (when there is one by d(i) + 59): from max(d(i-1) + 60, g(i)) to d(i) + 59.
 with
 
-user_dates as materialized (
+-- days as whole numbers: the one order every window shares (one sort of the user-days)
+stepped as materialized (
     select
-        userId,
-        date
-    from user_daily
-    where date between $first::date - 59 and $last::date
-        and is_counted(role)
+        d,
+        lag(d) over by_user as before,
+        lead(d) over by_user as after,
+        min(d) over (by_user range between 31 following and 59 following) as g
+    from (
+        select userId, date - date '0001-01-01' as d
+        from user_daily
+        where date between $first::date - 59 and $last::date
+            and is_counted(role)
+    )
+    window by_user as (partition by userId order by d)
 ),
 
--- each user as a small number (sorting each user's days by it, not by the text of the id, is
--- what keeps the window passes below quick)
-numbered as (
-    select
-        userId,
-        row_number() over () as uid
-    from (select distinct userId from user_dates)
-),
-
-user_days as materialized (
-    select
-        n.uid as userId,
-        c.date
-    from user_dates as c
-    inner join numbered as n on n.userId = c.userId
+changes as (
+    select 'mau' as what, d, 1 as change from stepped
+    union all
+    select 'mau', least(d + 30, coalesce(after, d + 30)), -1 from stepped
+    union all
+    select 'retained', greatest(coalesce(before + 60, g), g), 1 from stepped where g is not null
+    union all
+    select 'retained', d + 60, -1 from stepped where g is not null and greatest(coalesce(before + 60, g), g) <= d + 59
 ),
 
 dates as (
@@ -40,90 +47,35 @@ dates as (
 
 daily as (
     select
-        d.date,
-        count(u.userId) as dau
-    from dates as d
-    left join user_days as u on u.date = d.date
-    group by d.date
+        date '0001-01-01' + cast(d as integer) as date,
+        count(*) as dau
+    from stepped
+    group by d
 ),
 
 averaged as (
     select
-        date,
-        dau,
-        sum(dau) over thirty
-            / greatest(count(*) filter (where date >= $lake_first::date) over thirty, 1) as dau_avg_30
-    from daily
-    window thirty as (order by date rows between 29 preceding and current row)
-),
-
--- one pass over each user's days: the gap to the day before (mau), and the latest active day 31..59
--- days before (retained)
-stepped as materialized (
-    select
-        userId,
-        date,
-        date - lag(date) over by_user as gap,
-        max(date) over (by_user range between interval 59 days preceding and interval 31 days preceding) as a
-    from user_days
-    window by_user as (partition by userId order by date)
-),
-
--- mau: a user active on day t counts for t .. t + 29; runs of such spans joined into islands
-mau_islands as (
-    select
-        userId,
-        date,
-        sum(case when gap is null or gap > 30 then 1 else 0 end)
-            over (partition by userId order by date rows unbounded preceding) as island
-    from stepped
-),
-
--- retained: for each active day b, the latest active day a 31..59 days before it makes the user
--- retained on every day t of b .. a + 59; overlapping spans of a user joined into one
-spans as (
-    select
-        userId,
-        date as span_start,
-        cast(a + 59 as date) as span_end,
-        max(cast(a + 59 as date)) over (
-            partition by userId order by date rows between unbounded preceding and 1 preceding
-        ) as reached
-    from stepped
-    where a is not null
-),
-
-retained_islands as (
-    select
-        userId,
-        span_start,
-        span_end,
-        sum(case when reached is null or span_start > reached + 1 then 1 else 0 end)
-            over (partition by userId order by span_start rows unbounded preceding) as island
-    from spans
-),
-
-changes as (
-    select 'mau' as what, min(date) as date, 1 as change from mau_islands group by userId, island
-    union all
-    select 'mau', max(date) + 30, -1 from mau_islands group by userId, island
-    union all
-    select 'retained', min(span_start), 1 from retained_islands group by userId, island
-    union all
-    select 'retained', max(span_end) + 1, -1 from retained_islands group by userId, island
+        t.date,
+        coalesce(u.dau, 0) as dau,
+        sum(coalesce(u.dau, 0)) over thirty
+            / greatest(count(*) filter (where t.date >= $lake_first::date) over thirty, 1) as dau_avg_30
+    from dates as t
+    left join daily as u on u.date = t.date
+    window thirty as (order by t.date rows between 29 preceding and current row)
 ),
 
 counted as (
     select
         what,
-        date,
-        sum(sum(change)) over (partition by what order by date rows unbounded preceding) as users
+        date '0001-01-01' + cast(d as integer) as date,
+        sum(sum(change)) over (partition by what order by d rows unbounded preceding) as users
     from (
-        select what, date, change from changes
+        select what, d, change from changes
         union all
-        select what, date, 0 as change from dates cross join (select unnest(['mau', 'retained']) as what)
+        select what, date - date '0001-01-01' as d, 0 as change
+        from dates cross join (select unnest(['mau', 'retained']) as what)
     )
-    group by what, date
+    group by what, d
 )
 
 select
