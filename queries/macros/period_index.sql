@@ -20,3 +20,8 @@ end;
 -- user's periods in a block of them.
 create or replace macro lowest_bit(mask) as
 cast(log2(cast(mask & ~(mask - 1) as double)) as integer);
+
+-- x << k for a 128-bit number, the bits shifted past the top dropped (DuckDB refuses the overflow):
+-- history/stickiness_daily.sql's bit-parallel spans.
+create or replace macro shl128(x, k) as
+(x & ((1::uhugeint << cast(128 - k as uhugeint)) - 1)) << cast(k as uhugeint);
