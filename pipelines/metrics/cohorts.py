@@ -206,37 +206,34 @@ def last_seen_counts(root: Path, as_of: dt.date | None = None, inactive_days: in
     return pa.table(row)
 
 
-def first_days(root: Path, state: lake.LakeState) -> pa.Table:
-    """Every user's first counted day in the lake (userId, first_day), for the snapshot `state`.
+def first_days(con, state: lake.LakeState, root: Path) -> pa.Table:
+    """Every user's first counted day in the lake (userId, first_day), for the snapshot `state`
+    whose views `con` holds.
 
     The same for every week of a snapshot, so it is computed once per snapshot and process (a
     backfill's weeks, the served site's pages), keyed by the user_daily files the state names
     (named by their content: another snapshot is another key)."""
     key = (str(root), tuple(sorted(state.files["user_daily"].items())))
-    if key not in _FIRSTS:
-
-        def work(con, _state: lake.LakeState) -> pa.Table:
-            return con.sql(query("history/first_days")).to_arrow_table()
-
-        table = over_views(root, work)
-        _FIRSTS.clear()
+    table = _FIRSTS.get(key)
+    if table is None:
+        table = con.sql(query("history/first_days")).to_arrow_table()
+        _FIRSTS.clear()  # one snapshot kept (the served site's threads may race here: each keeps its own table)
         _FIRSTS[key] = table
-    return _FIRSTS[key]
+    return table
 
 
 def who_stays_week(
-    root: Path, state: lake.LakeState, first: dt.date, last: dt.date, cohort_first: dt.date, cohort_last: dt.date
+    root: Path, first: dt.date, last: dt.date, cohort_first: dt.date, cohort_last: dt.date
 ) -> tuple[int, int, int]:
     """(new, cohort, back): users first counted in first..last; those first counted in
-    cohort_first..cohort_last, and how many of them were active in first..last."""
-    firsts = first_days(root, state)
+    cohort_first..cohort_last, and how many of them were active in first..last. One snapshot."""
     params = {"first": first, "last": last, "cohort_first": cohort_first, "cohort_last": cohort_last}
 
-    def work(con, _state: lake.LakeState) -> tuple[int, int, int]:
-        con.register("firsts", firsts)
+    def work(con, state: lake.LakeState) -> tuple[int, int, int]:
+        con.register("firsts", first_days(con, state, root))
         try:
             return tuple(con.execute(query("history/who_stays_week"), params).fetchall()[0])
         finally:
             con.unregister("firsts")
 
-    return over_views(root, work, first, last)
+    return over_views(root, work)

@@ -266,7 +266,7 @@ def who_stays_context(
     if not held:
         return None
     cohort_first, cohort_last = clipped(first, -28), clipped(last, -28)
-    new, cohort, back = who_stays_week(root, state, first, last, cohort_first, cohort_last)
+    new, cohort, back = who_stays_week(root, first, last, cohort_first, cohort_last)
     known = cohort_first >= dt.date.fromisoformat(held[0]) and cohort_last == shifted(last, -28)
     line = f"{new:,} new user{'' if new == 1 else 's'} " + (
         "this week" if complete else "in the loaded days of this week"

@@ -2,8 +2,8 @@
 -- users were new (their first counted day in the lake falls in them), and of the users first counted
 -- in the 8 days four weeks earlier ($cohort_first..$cohort_last), how many there were and how many
 -- of them were active in $first..$last. Users are non-anonymous, as weekly-data counts them. Reads
--- `firsts` (history/first_days.sql: every user's first day) and the view `user_daily`
--- (pipelines/lake/snapshot.py) of $first..$last.
+-- `firsts` (history/first_days.sql: every user's first day, of the same snapshot) and the view
+-- `user_daily` (pipelines/lake/snapshot.py).
 with
 
 active_now as (
