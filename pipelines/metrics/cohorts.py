@@ -90,8 +90,7 @@ def retention(root: Path, first: dt.date, last: dt.date, every: str = "week", pe
         require_days(root, state)
         check_range(state, first, last)
         end = _loaded_end(state, last)
-        params = {"first": first, "last": end, "unit": unit, "periods": periods}
-        table = con.sql(query("history/retention"), params=params).to_arrow_table()
+        table = _over_masks(con, "retention", unit, {"first": first, "last": end, "unit": unit, "periods": periods})
         notes = []
         lake_first = _lake_first_day(state)
         if table.num_rows and lake_first is not None:
@@ -110,6 +109,17 @@ def retention(root: Path, first: dt.date, last: dt.date, every: str = "week", pe
         return _with_note(table, "; ".join(n for n in notes if n) or None)
 
     return over_views(root, work, None, last)
+
+
+def _over_masks(con, name: str, unit: str, params: dict) -> pa.Table:
+    """The rows of history/<name>.sql, which reads `marks`: each user's active periods up to
+    params["last"] as 64-bit masks (history/period_masks.sql), made once here for the query."""
+    masks = con.sql(query("history/period_masks"), params={"unit": unit, "last": params["last"]}).to_arrow_table()
+    con.register("marks", masks)
+    try:
+        return con.sql(query(f"history/{name}"), params=params).to_arrow_table()
+    finally:
+        con.unregister("marks")
 
 
 def _next(start: dt.date, unit: str) -> dt.date:
@@ -136,8 +146,7 @@ def lifecycle(root: Path, first: dt.date, last: dt.date, every: str = "week") ->
         require_days(root, state)
         check_range(state, first, last)
         end = _loaded_end(state, last)
-        params = {"first": first, "last": end, "unit": unit}
-        table = con.sql(query("history/lifecycle"), params=params).to_arrow_table()
+        table = _over_masks(con, "lifecycle", unit, {"first": first, "last": end, "unit": unit})
         return _with_note(table, _cut_note(table.column("period_start").to_pylist(), unit, end, state))
 
     return over_views(root, work, None, last)

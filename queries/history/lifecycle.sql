@@ -6,33 +6,14 @@
 --   resurrecting not active in the previous period, and first seen before it;
 -- and dormant: the users active in the previous period and not in this one, as a negative number.
 -- Days after $last are never read (a last period cut by $last counts its days up to $last). Reads
--- the view `user_daily` (pipelines/lake/snapshot.py) of every day up to $last.
---
--- As in history/retention.sql, the user-days are aggregated once into each user's active periods
--- as 64-bit masks (macros/period_index.sql numbers the periods); each set bit of a period in the
--- range, or just before it, is then one row that knows whether the periods before and after it
--- are set too (across a block's edge, from the user's neighbouring block).
+-- `marks`: each user's active periods up to $last as 64-bit masks (history/period_masks.sql); each
+-- set bit of a period in the range, or just before it, is one row that knows whether the periods
+-- before and after it are set too (across a block's edge, from the user's neighbouring block).
 with
-
-marks as materialized (
-    select
-        userId,
-        idx // 64 as chunk,
-        bit_or(1::ubigint << cast(idx % 64 as ubigint)) as mask
-    from (
-        select userId, period_index($unit, date) as idx
-        from user_daily
-        where date <= $last::date
-            and is_counted(role)
-    )
-    group by userId, chunk
-),
 
 bounds as (
     select
-        period_index($unit, $first::date)
-            + case when period_start($unit, period_index($unit, $first::date)) < $first::date then 1 else 0 end
-            as low,
+        period_from($unit, $first::date) as low,
         period_index($unit, $last::date) as high
 ),
 

@@ -2,35 +2,15 @@
 -- calendar month ($unit) of the first day the lake counts the user active (non-anonymous, as
 -- weekly-data counts); cohorts whose period starts in $first..$last. For each cohort and k = 0, 1,
 -- ... (up to $periods, when given, and to the period holding $last): how many of the cohort are
--- active in its period + k, and the share. Days after $last are never read. Reads the view
--- `user_daily` (pipelines/lake/snapshot.py) of every day up to $last. Long form: a row per cohort
--- and k, zeros included.
---
--- The user-days are aggregated once, into each user's active periods as 64-bit masks (a row per
--- user and block of 64 periods: macros/period_index.sql numbers the periods), and only the cohorts'
--- set bits are spread back into rows: on years of history that is several times faster than a
--- distinct of every user and period.
+-- active in its period + k, and the share. Days after $last are never read. Reads `marks`: each
+-- user's active periods up to $last as 64-bit masks (history/period_masks.sql); only the cohorts'
+-- set bits are spread back into rows, several times faster on years of history than a distinct of
+-- every user and period. Long form: a row per cohort and k, zeros included.
 with
-
-marks as materialized (
-    select
-        userId,
-        idx // 64 as chunk,
-        bit_or(1::ubigint << cast(idx % 64 as ubigint)) as mask
-    from (
-        select userId, period_index($unit, date) as idx
-        from user_daily
-        where date <= $last::date
-            and is_counted(role)
-    )
-    group by userId, chunk
-),
 
 bounds as (
     select
-        period_index($unit, $first::date)
-            + case when period_start($unit, period_index($unit, $first::date)) < $first::date then 1 else 0 end
-            as low,
+        period_from($unit, $first::date) as low,
         period_index($unit, $last::date) as high
 ),
 

@@ -25,3 +25,7 @@ cast(log2(cast(mask & ~(mask - 1) as double)) as integer);
 -- history/stickiness_daily.sql's bit-parallel spans.
 create or replace macro shl128(x, k) as
 (x & ((1::uhugeint << cast(128 - k as uhugeint)) - 1)) << cast(k as uhugeint);
+
+-- The number of the first period that starts on or after day d (d's own when d starts it).
+create or replace macro period_from(unit, d) as
+period_index(unit, d) + case when period_start(unit, period_index(unit, d)) < d then 1 else 0 end;
