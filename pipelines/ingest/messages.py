@@ -117,7 +117,8 @@ def load(con, path: Path, tz: str, file_index: int) -> Loaded:
 
 
 def _careful(con, path: Path, tz: str, file_index: int) -> Loaded:
-    from pipelines.ingest.load import _raw_lines, prefetched, reject_places
+    from pipelines.ingest.load import _raw_lines, prefetched
+    from pipelines.ingest.registrations import rejects_of
     from pipelines.inputs.message_bson import SHAPE
 
     bson = is_bson(path)
@@ -142,15 +143,9 @@ def _careful(con, path: Path, tz: str, file_index: int) -> Loaded:
         _insert(con, file_index, tz)
         con.unregister(relation)
         bound = {"file_index": file_index, "first": first, "last": last}
-        bad = con.execute(query("messages/batch_rejects"), bound).fetchall()
-        places = reject_places(batch, [line_no for line_no, _, _ in bad])
-        for (_, reason, _id), (_, where, offset) in zip(bad, places):
-            reject = {"file": str(path.resolve()), "line": where, "reason": reason, "collection": "rocketchat_message"}
-            if _id is not None:
-                reject["_id"] = _id
-            if offset is not None:
-                reject["offset"] = offset
-            rejects.append(reject)
+        # reported as the other collections' rejects are: file, line or offset, reason, _id; never the text
+        bad = con.sql(query("messages/batch_rejects"), params=bound).to_arrow_table()
+        rejects += rejects_of(path, COLLECTION, batch, bad)
     read = con.execute(query("messages/file_counts"), {"file_index": file_index}).fetchall()[0][0]
     stored = read - len(rejects)
     return Loaded(path, COLLECTION, read, rejects, "", {COLLECTION} if stored else set())

@@ -221,11 +221,11 @@ def load(con, path: Path, collection: str, file_index: int) -> Loaded:
                 con.from_arrow(documents).insert_into(f"incoming_{table}")
             except duckdb.CatalogException:  # the run's first documents of this table
                 con.from_arrow(documents).create(f"incoming_{table}")
-            rejects += _rejects(path, collection, batch, documents)
+            rejects += rejects_of(path, collection, batch, documents)
     return Loaded(path, collection, read, rejects, manifest.content_hash(path), tables)
 
 
-def _rejects(path: Path, collection: str, batch: pa.Table, documents: pa.Table) -> list[dict]:
+def rejects_of(path: Path, collection: str, batch: pa.Table, documents: pa.Table) -> list[dict]:
     """The rejected documents of a batch: file, line, reason, collection, _id and offset, never the text
     (an account holds e-mail addresses, names, password hashes)."""
     from pipelines.ingest.load import reject_places
