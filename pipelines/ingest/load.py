@@ -55,13 +55,17 @@ def _fields_view(con, fields: duckdb.DuckDBPyRelation) -> None:
     con.sql(query("staging/typed_from_json")).create_view("typed", replace=True)
 
 
+def append(relation, table: str) -> None:
+    """Append a relation's rows to the run's table `table`, which its first rows create."""
+    try:
+        relation.insert_into(table)
+    except duckdb.CatalogException:  # the run's first rows of this table
+        relation.create(table)
+
+
 def _insert_documents(con, tz: str, file_index: int) -> None:
     """Type the documents of the `fields` view and append them, stored or rejected, to `incoming`."""
-    documents = con.sql(query("staging/documents"), params={"tz": tz, "file_index": file_index})
-    try:
-        documents.insert_into("incoming")
-    except duckdb.CatalogException:  # the run's first documents
-        documents.create("incoming")
+    append(con.sql(query("staging/documents"), params={"tz": tz, "file_index": file_index}), "incoming")
 
 
 def _fast_load(con, path: Path, tz: str, file_index: int) -> int | None:

@@ -66,13 +66,9 @@ _OPTIONS = {
 
 def _insert(con, file_index: int, tz: str) -> None:
     """Judge the documents of the view `message_fields` and append them to `incoming_chat_messages`."""
-    import duckdb
+    from pipelines.ingest.load import append
 
-    documents = con.sql(query("messages/documents"), params={"tz": tz, "file_index": file_index})
-    try:
-        documents.insert_into("incoming_chat_messages")
-    except duckdb.CatalogException:  # the run's first messages
-        documents.create("incoming_chat_messages")
+    append(con.sql(query("messages/documents"), params={"tz": tz, "file_index": file_index}), "incoming_chat_messages")
 
 
 def _forget(con, file_index: int) -> None:

@@ -191,10 +191,9 @@ class Loaded:
 def load(con, path: Path, collection: str, file_index: int) -> Loaded:
     """Judge and type one export's documents into `incoming_<table>` of each of its tables
     (analytics: `incoming_analytics` and `incoming_messages`; users: `incoming_users`)."""
-    import duckdb
     import pyarrow.compute as pc
 
-    from pipelines.ingest.load import _raw_lines
+    from pipelines.ingest.load import _raw_lines, append
 
     rejects: list[dict] = []
     read = 0
@@ -217,10 +216,7 @@ def load(con, path: Path, collection: str, file_index: int) -> Loaded:
             if documents.num_rows == 0:
                 continue
             tables.add(table)
-            try:
-                con.from_arrow(documents).insert_into(f"incoming_{table}")
-            except duckdb.CatalogException:  # the run's first documents of this table
-                con.from_arrow(documents).create(f"incoming_{table}")
+            append(con.from_arrow(documents), f"incoming_{table}")
             rejects += rejects_of(path, collection, batch, documents)
     return Loaded(path, collection, read, rejects, manifest.content_hash(path), tables)
 
