@@ -64,6 +64,9 @@ PARQUET_OPTIONS = {
         "use_dictionary": ["date", "role", "source"],
         "write_statistics": ["date", "userId"],
     },
+    # rocketchat_message's tables (pipelines/ingest/messages.py)
+    "chat_messages": {"use_dictionary": ["rid", "sender"], "write_statistics": ["_id", "ts"]},
+    "room_daily": {"use_dictionary": False, "write_statistics": ["rid"]},
 }
 
 

@@ -23,7 +23,7 @@ ROW_GROUP_SIZE = 256 * 1024
 WRITERS = 2  # days rebuilt at once
 
 
-def _write_partition(writer: Writer, table_name: str, date: str, rows: pa.Table) -> str | None:
+def write_partition(writer: Writer, table_name: str, date: str, rows: pa.Table) -> str | None:
     """Write one date's rows as its partition file; return its path in the lake (None: no rows)."""
     if rows.num_rows == 0:
         return None
@@ -121,12 +121,12 @@ def merge(con, writer: Writer, one_version_each: bool, progress: Progress, notes
         files = [str(root / current) if current else str(empty)]
         sessions = cursor.sql(partition_sql, params={"files": files, "date": date}).to_arrow_table()
         sessions = sessions.take(pc.sort_indices(sessions.column("_id")))  # half of sort_by's time
-        placed = _write_partition(writer, "sessions", date, sessions)
+        placed = write_partition(writer, "sessions", date, sessions)
         if placed == current:
             return None
         cursor.register("day_sessions", sessions)
         user_days = cursor.sql(rollup_sql).to_arrow_table()
-        return placed, _write_partition(writer, "user_daily", date, user_days)
+        return placed, write_partition(writer, "user_daily", date, user_days)
 
     def index() -> list[str]:
         """The id index's runs once it knows where each accepted version now lives (reads `accepted`

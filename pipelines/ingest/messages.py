@@ -37,6 +37,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipelines import arrow_numpy
+from pipelines.ingest.merge import write_partition
 from pipelines.ingest.registrations import Loaded
 from pipelines.inputs.readers import is_bson, read_batches, sniff
 from pipelines.lake import manifest
@@ -58,10 +59,6 @@ SCHEMA = pa.schema(
 ROLLUP_SCHEMA = pa.schema([("rid", pa.string()), ("messages", pa.int64()), ("system", pa.int64())])
 WRITERS = 2  # days written at once
 STREAM_ROWS = 256 * 1024  # the run's messages are read back this many rows at a time
-_OPTIONS = {
-    "chat_messages": {"use_dictionary": ["rid", "sender"], "write_statistics": ["_id", "ts"]},
-    "room_daily": {"use_dictionary": False, "write_statistics": ["rid"]},
-}
 
 
 def _insert(con, file_index: int, tz: str) -> None:
@@ -147,15 +144,6 @@ def _careful(con, path: Path, tz: str, file_index: int) -> Loaded:
     return Loaded(path, COLLECTION, read, rejects, "", {COLLECTION} if stored else set())
 
 
-def _write(writer: Writer, table: str, date: str, rows: pa.Table) -> str | None:
-    if rows.num_rows == 0:
-        return None
-    staged = writer.staging / f"{table}-{date}.parquet"
-    # pyarrow writes the same bytes for the same rows: a rerun changes nothing
-    pq.write_table(rows.combine_chunks(), staged, compression="zstd", **_OPTIONS[table])
-    return writer.place_partition(table, date, staged)
-
-
 def _rollup(day: pa.Table) -> pa.Table:
     """Per room of one day's messages: those without `t` (what the fill counts) and those with."""
     t = day.column("t")
@@ -213,10 +201,10 @@ def merge(con, writer: Writer) -> list[str]:
             rows = pa.concat_tables([kept, arrived.cast(SCHEMA)])
             rows = rows.take(pc.sort_indices(rows.column("_id")))
         rows = rows.cast(SCHEMA)
-        placed = _write(writer, "chat_messages", date, rows)
+        placed = write_partition(writer, "chat_messages", date, rows)
         if placed == current:
             return date, placed, None, False
-        return date, placed, _write(writer, "room_daily", date, _rollup(rows)), True
+        return date, placed, write_partition(writer, "room_daily", date, _rollup(rows)), True
 
     changed: list[str] = []
 
