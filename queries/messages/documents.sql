@@ -8,14 +8,8 @@ judged as (
     select
         *,
         coalesce(
-            case
-                when known_reason is not null then known_reason
-                when bad_utf8 then 'bad_utf8'
-                when not is_json then 'bad_json'
-                when not is_object then 'not_an_object'
-                when not has_id then 'no_id'
-                when _id is null then 'wrong_type:_id'
-            end,
+            -- (has_id stands for the _id's text, which only its absence makes null)
+            unreadable_reason(known_reason, bad_utf8, is_json, is_object, nullif(has_id, false), _id),
             case
                 when not has_rid then 'no_rid'
                 when rid is null then 'wrong_type:rid'
