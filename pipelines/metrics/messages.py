@@ -82,19 +82,14 @@ def room_days(con, root: Path, state: lake.LakeState, first: dt.date, last: dt.d
 
 
 def _room_days_schema():
+    """room_days' columns: the stored "messages" analytics documents' (pipelines/ingest/registrations.py)
+    without their _id, and where each row comes from."""
     import pyarrow as pa
 
-    return pa.schema(
-        [
-            ("date", pa.int32()),
-            ("room_id", pa.string()),
-            ("room_name", pa.string()),
-            ("room_t", pa.string()),
-            ("usernames", pa.list_(pa.string())),
-            ("messages", pa.int64()),
-            ("source", pa.string()),
-        ]
-    )
+    from pipelines.ingest.registrations import SCHEMAS
+
+    stored = SCHEMAS["messages"]
+    return stored.remove(stored.get_field_index("_id")).append(pa.field("source", pa.string()))
 
 
 @contextmanager
