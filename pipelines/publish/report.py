@@ -464,11 +464,12 @@ def dau_mau(rows: list[dict[str, Any]], since: dt.date, lake_first: dt.date) -> 
     return out
 
 
-def who_stays_charts(root: Path, ratio: list[dict[str, Any]] | None = None) -> dict[str, Any] | None:
+def who_stays_charts(root: Path, ratio: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The index's "who stays" charts, from pipelines/metrics/cohorts.py: the retention triangle of
     the last 12 weekly cohorts (each row a cohort, each cell the share of it active k weeks on), the
     lifecycle of the last 26 weeks (new, returning and resurrecting above the axis, dormant below),
-    and DAU/MAU of each day of the last year. None for a lake without user-days."""
+    and DAU/MAU of each day of the last year (`ratio`: history_context's dau_mau, drawn from the trend
+    rows the index reads anyway). None for a lake without user-days."""
     from pipelines.metrics import cohorts
 
     state = lake.read_state(root)
@@ -490,9 +491,6 @@ def who_stays_charts(root: Path, ratio: list[dict[str, Any]] | None = None) -> d
         row["label"] = f"{row['period_start'].day} {row['period_start'].strftime('%b')}"
     up = max((r["new"] + r["returning"] + r["resurrecting"] for r in life), default=0)
     down = max((-r["dormant"] for r in life), default=0)
-    year_first = max(first, clipped(last, -364))
-    if ratio is None:  # (the index passes the one it drew from trend's rows)
-        ratio = history_context(root)["dau_mau"]
     return {
         "triangle": triangle,
         "triangle_periods": max((len(c["cells"]) for c in triangle), default=0),
@@ -503,8 +501,6 @@ def who_stays_charts(root: Path, ratio: list[dict[str, Any]] | None = None) -> d
         "lifecycle_note": cohorts.note_of(life_table),
         "ratio": ratio,
         "ratio_top": nice_ticks(max((r["pct"] for r in ratio), default=0) or 1)[-1],
-        "ratio_ticks": date_ticks(year_first, last),
-        "ratio_span": f"{date_label(year_first)} to {date_label(last)}",
         "ratio_partial": any(r["partial"] for r in ratio),
     }
 
@@ -585,7 +581,7 @@ def index_page(
             for w in history["lake_weeks"]
         ]
     ordered = sorted(published, key=lambda w: w["end"], reverse=True)
-    charts = who_stays_charts(root, history.get("dau_mau"))
+    charts = who_stays_charts(root, history["dau_mau"])
     return (
         environment().get_template("index.html").render(weeks=ordered, site=site, public=public, who=charts, **history)
     )
