@@ -17,7 +17,7 @@
 --             j = 31 .. 59 to the older day, x << j (an active day j days before) and s_j (an active
 --             day in the j - 30 days ending this one), kept in r; the 28 steps after the first are
 --             the same step, written out (levels 32 .. 59).
--- The users of each day are then the sums of one bit over the blocks (192 sums per block).
+-- The users of each day are then the sums of one bit over the blocks (64 sums per block and set).
 -- history/stickiness_daily.sql's results are checked against a plain computation by the tests.
 with
 
@@ -81,7 +81,7 @@ retained as (
     from (select c, x, x as s, shl128(x, 31) & x as r from windows))))))))))))))))))))))))))))
 ),
 
-bits as (
+bits as materialized (
     select
         c,
         x,
@@ -99,75 +99,48 @@ bits as (
     )
 ),
 
+-- the three bit sets of each block as rows, so that one list of 64 bit sums counts each
 per_block as (
     select
         c,
+        kind,
         [
-            sum(cast((x >> 64::uhugeint) & 1 as integer)), sum(cast((x >> 65::uhugeint) & 1 as integer)), sum(cast((x >> 66::uhugeint) & 1 as integer)), sum(cast((x >> 67::uhugeint) & 1 as integer)),
-            sum(cast((x >> 68::uhugeint) & 1 as integer)), sum(cast((x >> 69::uhugeint) & 1 as integer)), sum(cast((x >> 70::uhugeint) & 1 as integer)), sum(cast((x >> 71::uhugeint) & 1 as integer)),
-            sum(cast((x >> 72::uhugeint) & 1 as integer)), sum(cast((x >> 73::uhugeint) & 1 as integer)), sum(cast((x >> 74::uhugeint) & 1 as integer)), sum(cast((x >> 75::uhugeint) & 1 as integer)),
-            sum(cast((x >> 76::uhugeint) & 1 as integer)), sum(cast((x >> 77::uhugeint) & 1 as integer)), sum(cast((x >> 78::uhugeint) & 1 as integer)), sum(cast((x >> 79::uhugeint) & 1 as integer)),
-            sum(cast((x >> 80::uhugeint) & 1 as integer)), sum(cast((x >> 81::uhugeint) & 1 as integer)), sum(cast((x >> 82::uhugeint) & 1 as integer)), sum(cast((x >> 83::uhugeint) & 1 as integer)),
-            sum(cast((x >> 84::uhugeint) & 1 as integer)), sum(cast((x >> 85::uhugeint) & 1 as integer)), sum(cast((x >> 86::uhugeint) & 1 as integer)), sum(cast((x >> 87::uhugeint) & 1 as integer)),
-            sum(cast((x >> 88::uhugeint) & 1 as integer)), sum(cast((x >> 89::uhugeint) & 1 as integer)), sum(cast((x >> 90::uhugeint) & 1 as integer)), sum(cast((x >> 91::uhugeint) & 1 as integer)),
-            sum(cast((x >> 92::uhugeint) & 1 as integer)), sum(cast((x >> 93::uhugeint) & 1 as integer)), sum(cast((x >> 94::uhugeint) & 1 as integer)), sum(cast((x >> 95::uhugeint) & 1 as integer)),
-            sum(cast((x >> 96::uhugeint) & 1 as integer)), sum(cast((x >> 97::uhugeint) & 1 as integer)), sum(cast((x >> 98::uhugeint) & 1 as integer)), sum(cast((x >> 99::uhugeint) & 1 as integer)),
-            sum(cast((x >> 100::uhugeint) & 1 as integer)), sum(cast((x >> 101::uhugeint) & 1 as integer)), sum(cast((x >> 102::uhugeint) & 1 as integer)), sum(cast((x >> 103::uhugeint) & 1 as integer)),
-            sum(cast((x >> 104::uhugeint) & 1 as integer)), sum(cast((x >> 105::uhugeint) & 1 as integer)), sum(cast((x >> 106::uhugeint) & 1 as integer)), sum(cast((x >> 107::uhugeint) & 1 as integer)),
-            sum(cast((x >> 108::uhugeint) & 1 as integer)), sum(cast((x >> 109::uhugeint) & 1 as integer)), sum(cast((x >> 110::uhugeint) & 1 as integer)), sum(cast((x >> 111::uhugeint) & 1 as integer)),
-            sum(cast((x >> 112::uhugeint) & 1 as integer)), sum(cast((x >> 113::uhugeint) & 1 as integer)), sum(cast((x >> 114::uhugeint) & 1 as integer)), sum(cast((x >> 115::uhugeint) & 1 as integer)),
-            sum(cast((x >> 116::uhugeint) & 1 as integer)), sum(cast((x >> 117::uhugeint) & 1 as integer)), sum(cast((x >> 118::uhugeint) & 1 as integer)), sum(cast((x >> 119::uhugeint) & 1 as integer)),
-            sum(cast((x >> 120::uhugeint) & 1 as integer)), sum(cast((x >> 121::uhugeint) & 1 as integer)), sum(cast((x >> 122::uhugeint) & 1 as integer)), sum(cast((x >> 123::uhugeint) & 1 as integer)),
-            sum(cast((x >> 124::uhugeint) & 1 as integer)), sum(cast((x >> 125::uhugeint) & 1 as integer)), sum(cast((x >> 126::uhugeint) & 1 as integer)), sum(cast((x >> 127::uhugeint) & 1 as integer))
-        ] as active,
-        [
-            sum(cast((m >> 64::uhugeint) & 1 as integer)), sum(cast((m >> 65::uhugeint) & 1 as integer)), sum(cast((m >> 66::uhugeint) & 1 as integer)), sum(cast((m >> 67::uhugeint) & 1 as integer)),
-            sum(cast((m >> 68::uhugeint) & 1 as integer)), sum(cast((m >> 69::uhugeint) & 1 as integer)), sum(cast((m >> 70::uhugeint) & 1 as integer)), sum(cast((m >> 71::uhugeint) & 1 as integer)),
-            sum(cast((m >> 72::uhugeint) & 1 as integer)), sum(cast((m >> 73::uhugeint) & 1 as integer)), sum(cast((m >> 74::uhugeint) & 1 as integer)), sum(cast((m >> 75::uhugeint) & 1 as integer)),
-            sum(cast((m >> 76::uhugeint) & 1 as integer)), sum(cast((m >> 77::uhugeint) & 1 as integer)), sum(cast((m >> 78::uhugeint) & 1 as integer)), sum(cast((m >> 79::uhugeint) & 1 as integer)),
-            sum(cast((m >> 80::uhugeint) & 1 as integer)), sum(cast((m >> 81::uhugeint) & 1 as integer)), sum(cast((m >> 82::uhugeint) & 1 as integer)), sum(cast((m >> 83::uhugeint) & 1 as integer)),
-            sum(cast((m >> 84::uhugeint) & 1 as integer)), sum(cast((m >> 85::uhugeint) & 1 as integer)), sum(cast((m >> 86::uhugeint) & 1 as integer)), sum(cast((m >> 87::uhugeint) & 1 as integer)),
-            sum(cast((m >> 88::uhugeint) & 1 as integer)), sum(cast((m >> 89::uhugeint) & 1 as integer)), sum(cast((m >> 90::uhugeint) & 1 as integer)), sum(cast((m >> 91::uhugeint) & 1 as integer)),
-            sum(cast((m >> 92::uhugeint) & 1 as integer)), sum(cast((m >> 93::uhugeint) & 1 as integer)), sum(cast((m >> 94::uhugeint) & 1 as integer)), sum(cast((m >> 95::uhugeint) & 1 as integer)),
-            sum(cast((m >> 96::uhugeint) & 1 as integer)), sum(cast((m >> 97::uhugeint) & 1 as integer)), sum(cast((m >> 98::uhugeint) & 1 as integer)), sum(cast((m >> 99::uhugeint) & 1 as integer)),
-            sum(cast((m >> 100::uhugeint) & 1 as integer)), sum(cast((m >> 101::uhugeint) & 1 as integer)), sum(cast((m >> 102::uhugeint) & 1 as integer)), sum(cast((m >> 103::uhugeint) & 1 as integer)),
-            sum(cast((m >> 104::uhugeint) & 1 as integer)), sum(cast((m >> 105::uhugeint) & 1 as integer)), sum(cast((m >> 106::uhugeint) & 1 as integer)), sum(cast((m >> 107::uhugeint) & 1 as integer)),
-            sum(cast((m >> 108::uhugeint) & 1 as integer)), sum(cast((m >> 109::uhugeint) & 1 as integer)), sum(cast((m >> 110::uhugeint) & 1 as integer)), sum(cast((m >> 111::uhugeint) & 1 as integer)),
-            sum(cast((m >> 112::uhugeint) & 1 as integer)), sum(cast((m >> 113::uhugeint) & 1 as integer)), sum(cast((m >> 114::uhugeint) & 1 as integer)), sum(cast((m >> 115::uhugeint) & 1 as integer)),
-            sum(cast((m >> 116::uhugeint) & 1 as integer)), sum(cast((m >> 117::uhugeint) & 1 as integer)), sum(cast((m >> 118::uhugeint) & 1 as integer)), sum(cast((m >> 119::uhugeint) & 1 as integer)),
-            sum(cast((m >> 120::uhugeint) & 1 as integer)), sum(cast((m >> 121::uhugeint) & 1 as integer)), sum(cast((m >> 122::uhugeint) & 1 as integer)), sum(cast((m >> 123::uhugeint) & 1 as integer)),
-            sum(cast((m >> 124::uhugeint) & 1 as integer)), sum(cast((m >> 125::uhugeint) & 1 as integer)), sum(cast((m >> 126::uhugeint) & 1 as integer)), sum(cast((m >> 127::uhugeint) & 1 as integer))
-        ] as monthly,
-        [
-            sum(cast((r >> 64::uhugeint) & 1 as integer)), sum(cast((r >> 65::uhugeint) & 1 as integer)), sum(cast((r >> 66::uhugeint) & 1 as integer)), sum(cast((r >> 67::uhugeint) & 1 as integer)),
-            sum(cast((r >> 68::uhugeint) & 1 as integer)), sum(cast((r >> 69::uhugeint) & 1 as integer)), sum(cast((r >> 70::uhugeint) & 1 as integer)), sum(cast((r >> 71::uhugeint) & 1 as integer)),
-            sum(cast((r >> 72::uhugeint) & 1 as integer)), sum(cast((r >> 73::uhugeint) & 1 as integer)), sum(cast((r >> 74::uhugeint) & 1 as integer)), sum(cast((r >> 75::uhugeint) & 1 as integer)),
-            sum(cast((r >> 76::uhugeint) & 1 as integer)), sum(cast((r >> 77::uhugeint) & 1 as integer)), sum(cast((r >> 78::uhugeint) & 1 as integer)), sum(cast((r >> 79::uhugeint) & 1 as integer)),
-            sum(cast((r >> 80::uhugeint) & 1 as integer)), sum(cast((r >> 81::uhugeint) & 1 as integer)), sum(cast((r >> 82::uhugeint) & 1 as integer)), sum(cast((r >> 83::uhugeint) & 1 as integer)),
-            sum(cast((r >> 84::uhugeint) & 1 as integer)), sum(cast((r >> 85::uhugeint) & 1 as integer)), sum(cast((r >> 86::uhugeint) & 1 as integer)), sum(cast((r >> 87::uhugeint) & 1 as integer)),
-            sum(cast((r >> 88::uhugeint) & 1 as integer)), sum(cast((r >> 89::uhugeint) & 1 as integer)), sum(cast((r >> 90::uhugeint) & 1 as integer)), sum(cast((r >> 91::uhugeint) & 1 as integer)),
-            sum(cast((r >> 92::uhugeint) & 1 as integer)), sum(cast((r >> 93::uhugeint) & 1 as integer)), sum(cast((r >> 94::uhugeint) & 1 as integer)), sum(cast((r >> 95::uhugeint) & 1 as integer)),
-            sum(cast((r >> 96::uhugeint) & 1 as integer)), sum(cast((r >> 97::uhugeint) & 1 as integer)), sum(cast((r >> 98::uhugeint) & 1 as integer)), sum(cast((r >> 99::uhugeint) & 1 as integer)),
-            sum(cast((r >> 100::uhugeint) & 1 as integer)), sum(cast((r >> 101::uhugeint) & 1 as integer)), sum(cast((r >> 102::uhugeint) & 1 as integer)), sum(cast((r >> 103::uhugeint) & 1 as integer)),
-            sum(cast((r >> 104::uhugeint) & 1 as integer)), sum(cast((r >> 105::uhugeint) & 1 as integer)), sum(cast((r >> 106::uhugeint) & 1 as integer)), sum(cast((r >> 107::uhugeint) & 1 as integer)),
-            sum(cast((r >> 108::uhugeint) & 1 as integer)), sum(cast((r >> 109::uhugeint) & 1 as integer)), sum(cast((r >> 110::uhugeint) & 1 as integer)), sum(cast((r >> 111::uhugeint) & 1 as integer)),
-            sum(cast((r >> 112::uhugeint) & 1 as integer)), sum(cast((r >> 113::uhugeint) & 1 as integer)), sum(cast((r >> 114::uhugeint) & 1 as integer)), sum(cast((r >> 115::uhugeint) & 1 as integer)),
-            sum(cast((r >> 116::uhugeint) & 1 as integer)), sum(cast((r >> 117::uhugeint) & 1 as integer)), sum(cast((r >> 118::uhugeint) & 1 as integer)), sum(cast((r >> 119::uhugeint) & 1 as integer)),
-            sum(cast((r >> 120::uhugeint) & 1 as integer)), sum(cast((r >> 121::uhugeint) & 1 as integer)), sum(cast((r >> 122::uhugeint) & 1 as integer)), sum(cast((r >> 123::uhugeint) & 1 as integer)),
-            sum(cast((r >> 124::uhugeint) & 1 as integer)), sum(cast((r >> 125::uhugeint) & 1 as integer)), sum(cast((r >> 126::uhugeint) & 1 as integer)), sum(cast((r >> 127::uhugeint) & 1 as integer))
-        ] as kept
-    from bits
-    group by c
+            sum(cast((v >> 64::uhugeint) & 1 as integer)), sum(cast((v >> 65::uhugeint) & 1 as integer)), sum(cast((v >> 66::uhugeint) & 1 as integer)), sum(cast((v >> 67::uhugeint) & 1 as integer)),
+            sum(cast((v >> 68::uhugeint) & 1 as integer)), sum(cast((v >> 69::uhugeint) & 1 as integer)), sum(cast((v >> 70::uhugeint) & 1 as integer)), sum(cast((v >> 71::uhugeint) & 1 as integer)),
+            sum(cast((v >> 72::uhugeint) & 1 as integer)), sum(cast((v >> 73::uhugeint) & 1 as integer)), sum(cast((v >> 74::uhugeint) & 1 as integer)), sum(cast((v >> 75::uhugeint) & 1 as integer)),
+            sum(cast((v >> 76::uhugeint) & 1 as integer)), sum(cast((v >> 77::uhugeint) & 1 as integer)), sum(cast((v >> 78::uhugeint) & 1 as integer)), sum(cast((v >> 79::uhugeint) & 1 as integer)),
+            sum(cast((v >> 80::uhugeint) & 1 as integer)), sum(cast((v >> 81::uhugeint) & 1 as integer)), sum(cast((v >> 82::uhugeint) & 1 as integer)), sum(cast((v >> 83::uhugeint) & 1 as integer)),
+            sum(cast((v >> 84::uhugeint) & 1 as integer)), sum(cast((v >> 85::uhugeint) & 1 as integer)), sum(cast((v >> 86::uhugeint) & 1 as integer)), sum(cast((v >> 87::uhugeint) & 1 as integer)),
+            sum(cast((v >> 88::uhugeint) & 1 as integer)), sum(cast((v >> 89::uhugeint) & 1 as integer)), sum(cast((v >> 90::uhugeint) & 1 as integer)), sum(cast((v >> 91::uhugeint) & 1 as integer)),
+            sum(cast((v >> 92::uhugeint) & 1 as integer)), sum(cast((v >> 93::uhugeint) & 1 as integer)), sum(cast((v >> 94::uhugeint) & 1 as integer)), sum(cast((v >> 95::uhugeint) & 1 as integer)),
+            sum(cast((v >> 96::uhugeint) & 1 as integer)), sum(cast((v >> 97::uhugeint) & 1 as integer)), sum(cast((v >> 98::uhugeint) & 1 as integer)), sum(cast((v >> 99::uhugeint) & 1 as integer)),
+            sum(cast((v >> 100::uhugeint) & 1 as integer)), sum(cast((v >> 101::uhugeint) & 1 as integer)), sum(cast((v >> 102::uhugeint) & 1 as integer)), sum(cast((v >> 103::uhugeint) & 1 as integer)),
+            sum(cast((v >> 104::uhugeint) & 1 as integer)), sum(cast((v >> 105::uhugeint) & 1 as integer)), sum(cast((v >> 106::uhugeint) & 1 as integer)), sum(cast((v >> 107::uhugeint) & 1 as integer)),
+            sum(cast((v >> 108::uhugeint) & 1 as integer)), sum(cast((v >> 109::uhugeint) & 1 as integer)), sum(cast((v >> 110::uhugeint) & 1 as integer)), sum(cast((v >> 111::uhugeint) & 1 as integer)),
+            sum(cast((v >> 112::uhugeint) & 1 as integer)), sum(cast((v >> 113::uhugeint) & 1 as integer)), sum(cast((v >> 114::uhugeint) & 1 as integer)), sum(cast((v >> 115::uhugeint) & 1 as integer)),
+            sum(cast((v >> 116::uhugeint) & 1 as integer)), sum(cast((v >> 117::uhugeint) & 1 as integer)), sum(cast((v >> 118::uhugeint) & 1 as integer)), sum(cast((v >> 119::uhugeint) & 1 as integer)),
+            sum(cast((v >> 120::uhugeint) & 1 as integer)), sum(cast((v >> 121::uhugeint) & 1 as integer)), sum(cast((v >> 122::uhugeint) & 1 as integer)), sum(cast((v >> 123::uhugeint) & 1 as integer)),
+            sum(cast((v >> 124::uhugeint) & 1 as integer)), sum(cast((v >> 125::uhugeint) & 1 as integer)), sum(cast((v >> 126::uhugeint) & 1 as integer)), sum(cast((v >> 127::uhugeint) & 1 as integer))
+        ] as counts
+    from (
+        select c, 'active' as kind, x as v from bits
+        union all
+        select c, 'monthly', m from bits
+        union all
+        select c, 'kept', r from bits
+    )
+    group by c, kind
 ),
 
 per_day as (
     select
         date '0001-01-01' + cast(c * 64 + b as integer) as date,
-        active[b + 1] as dau,
-        monthly[b + 1] as mau,
-        kept[b + 1] as retained_30
+        sum(counts[b + 1]) filter (where kind = 'active') as dau,
+        sum(counts[b + 1]) filter (where kind = 'monthly') as mau,
+        sum(counts[b + 1]) filter (where kind = 'kept') as retained_30
     from per_block
     cross join (select unnest(range(64)) as b)
+    group by c, b
 ),
 
 dates as (
