@@ -15,7 +15,7 @@ from dataclasses import replace
 from prefect import flow, get_run_logger, task, unmapped
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from pipelines import runs
+from pipelines import clock, runs
 from pipelines.errors import UserError
 from pipelines.ingest import load
 from pipelines.ingest.run import ingest_with
@@ -103,7 +103,7 @@ def nightly(settings: Settings | None = None, run_date: dt.date | None = None, d
             return on_cluster([str(settings.inbox)], settings)
 
         steps = replace(steps, ingest=ingest_on_cluster)
-    result = runs.nightly_run(settings, run_date, dt.datetime.now(dt.timezone.utc), steps)
+    result = runs.nightly_run(settings, run_date, clock.now(), steps)
     end, week = result.end, result.week
     for line in result.summary:
         if line.startswith("warning: "):

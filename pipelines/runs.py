@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pipelines import clock
 from pipelines.ingest.run import ingest_with
 from pipelines.lake.layout import NIGHTLY_LOCK
 from pipelines.lake.layout import RUNS_LEDGER as LEDGER
@@ -190,7 +191,7 @@ def _ingested(settings: Settings) -> set[tuple[str, str, str]]:
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return clock.now_iso()
 
 
 def read_runs(root) -> list[dict]:

@@ -298,6 +298,32 @@ class MailSettings(_Engagement):
         return tuple(_user_check(check_address, a, "ENGAGEMENT_MAIL_TO has") for a in value)
 
 
+class Clock(_Engagement):
+    """The instant the commands take as now (pipelines/clock.py), read each time a command asks."""
+
+    now: dt.datetime | None = _setting(
+        None,
+        "the instant the commands take as now (freshness ages, `--as-of`'s default, the times an ingest, a run "
+        "or a mail is recorded at), such as `2023-05-20T02:30:00Z`: examples that read the same on any day, "
+        "a past night rerun as it ran",
+        shown="unset: the system clock",
+    )
+
+    @field_validator("now", mode="before")
+    @classmethod
+    def _instant(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            try:
+                moment = dt.datetime.fromisoformat(text.replace("z", "Z"))
+            except ValueError:
+                raise ValueError(
+                    f"ENGAGEMENT_NOW must be an ISO time such as 2023-05-20T02:30:00Z or a date, not {value!r}"
+                ) from None
+            value = moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc) if isinstance(value, dt.datetime) else value
+
+
 class Hooks(_Engagement):
     """For tests of what a crash leaves (pipelines/faults.py)."""
 
@@ -346,7 +372,7 @@ def load_settings(
 def settings_table() -> list[str]:
     """The table of docs/settings.md, from the declarations above."""
     rows = ["| setting | flag | environment | default |", "|---|---|---|---|"]
-    for model in (Settings, MailSettings, Hooks):
+    for model in (Settings, MailSettings, Clock, Hooks):
         for name, field in model.model_fields.items():
             extra = field.json_schema_extra or {}
             env = f"`ENGAGEMENT_{name.upper()}`"

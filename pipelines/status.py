@@ -11,6 +11,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+from pipelines import clock
 from pipelines.lake import state as lake
 from pipelines.lake.freshness import freshness, freshness_report, stale_line
 from pipelines.lake.manifest import read_manifest
@@ -80,7 +81,7 @@ def status(
     thresholds (ENGAGEMENT_FRESHNESS_WARN, _ERROR)."""
     from zoneinfo import ZoneInfo
 
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or clock.now()
 
     def work(con, state: lake.LakeState) -> dict[str, Any]:
         days = con.execute(query("lake/days")).fetchall()

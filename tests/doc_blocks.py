@@ -7,6 +7,10 @@ A block is the text between `<!-- NAME:start -->` and `<!-- NAME:end -->` in REA
 of docs/. tests/test_docs.py fails when one is stale (tests/test_flows.py for the demo block, which
 needs a Prefect server: it compares with times, run names and ports masked). Paths that depend on the machine (the temporary
 lake, the clone's folder, the rejects file's key) are shown as a user of the default paths sees them.
+
+The blocks run at a fixed now (ENGAGEMENT_NOW=EXAMPLE_NOW, pipelines/clock.py): a few hours after the
+sample's last day, so `status` shows ages as a nightly would see them, and a block reads the same on
+any day (tests/test_docs.py checks them with the machine's clock a year ahead too).
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ README = ROOT / "README.md"
 PAGES = [README, *sorted((ROOT / "docs").rglob("*.md"))]
 # blocks that bench/benchmark.py writes (measurements, not examples)
 MEASURED = ("archive", "benchmark")
+# the instant the examples run at: the night after the sample's last day (2023-05-19)
+EXAMPLE_NOW = "2023-05-20T02:30:00Z"
 sys.path.insert(0, str(ROOT))
 
 
@@ -90,9 +96,7 @@ def _commands_block(lake: Path, commands: list[list[str]]) -> str:
         if code:
             lines += ["$ echo $?", str(code)]
         lines.append("")
-    text = _shown("\n".join(lines).rstrip("\n"), lake)
-    # when the example ran is not part of the example
-    return _fenced(re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", "2023-05-20T02:30:00+00:00", text))
+    return _fenced(_shown("\n".join(lines).rstrip("\n"), lake))
 
 
 def trend_block(lake: Path) -> str:
@@ -187,11 +191,36 @@ BLOCKS: dict[str, Callable[[Path], str]] = {
 }
 
 
+@contextlib.contextmanager
+def example_clock():
+    """The commands' now pinned at EXAMPLE_NOW (pipelines/clock.py) for the time of the block."""
+    saved = os.environ.get("ENGAGEMENT_NOW")
+    os.environ["ENGAGEMENT_NOW"] = EXAMPLE_NOW
+    try:
+        yield
+    finally:
+        if saved is None:
+            del os.environ["ENGAGEMENT_NOW"]
+        else:
+            os.environ["ENGAGEMENT_NOW"] = saved
+
+
 def rendered() -> dict[str, str]:
-    """Each block's text, from one fresh lake (the blocks run in order on it)."""
-    with tempfile.TemporaryDirectory() as folder:
+    """Each block's text, from one fresh lake (the blocks run in order on it, at EXAMPLE_NOW)."""
+    with tempfile.TemporaryDirectory() as folder, example_clock():
         lake = Path(folder) / "lake"
         return {name: make(lake) for name, make in BLOCKS.items()}
+
+
+def stale_blocks() -> list[str]:
+    """`page: name` of every block whose text is not what its commands print now."""
+    where = in_docs()
+    return sorted(
+        f"{page.relative_to(ROOT)}: {name}"
+        for name, block in rendered().items()
+        for page, shown in where.get(name, [])
+        if shown != block
+    )
 
 
 def _demo_recipe() -> list[str]:

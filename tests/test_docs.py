@@ -3,18 +3,40 @@
 
 from __future__ import annotations
 
-from doc_blocks import BLOCKS, MEASURED, ROOT, in_docs, rendered
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from doc_blocks import BLOCKS, MEASURED, ROOT, in_docs, stale_blocks
+
+# Debian's libfaketime: the whole process (Python, DuckDB, pyarrow) sees the clock it is told
+LIBFAKETIME = next(iter(sorted(Path("/usr/lib").glob("*/faketime/libfaketime.so.1"))), None)
 
 
 def test_every_example_block_is_what_the_commands_print():
-    where = in_docs()
-    stale = sorted(
-        f"{page.relative_to(ROOT)}: {name}"
-        for name, block in rendered().items()
-        for page, shown in where.get(name, [])
-        if shown != block
-    )
+    stale = stale_blocks()
     assert not stale, f"example blocks out of date: {stale}; run make examples"
+
+
+@pytest.mark.skipif(LIBFAKETIME is None, reason="Debian's faketime is not installed (.ci/run installs it)")
+def test_the_example_blocks_read_the_same_with_the_clock_a_year_ahead():
+    """A block must not change because the calendar moved: the same check, in a process whose clock
+    (every clock it reads, libfaketime's) is a year ahead of the machine's."""
+    script = (
+        "import datetime, json, doc_blocks; "
+        "print(json.dumps({'today': datetime.date.today().isoformat(), 'stale': doc_blocks.stale_blocks()}))"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ENGAGEMENT_")}
+    env |= {"LD_PRELOAD": str(LIBFAKETIME), "FAKETIME": "+365d", "PYTHONPATH": str(ROOT / "tests")}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout.splitlines()[-1])
+    assert dt.date.fromisoformat(seen["today"]) >= dt.date.today() + dt.timedelta(days=364)  # the clock moved
+    assert seen["stale"] == [], f"example blocks that change with the date: {seen['stale']}"
 
 
 def test_every_block_is_made_by_a_command_and_stands_once():

@@ -6,7 +6,6 @@ holds the run around them: the lock, the manifest, the rejects files, the summar
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import shutil
@@ -16,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pipelines import clock
 from pipelines.errors import MachineError, machine_error
 from pipelines.faults import crash_point
 from pipelines.files import atomic_write_bytes, flush_filesystem
@@ -92,6 +92,7 @@ def ingest(
     and the merge reduces them; without it, files are read here, into one DuckDB.
     """
     notes: list[str] = []
+    run_at = clock.now_iso()  # one time for the run's files: when it started (a bad ENGAGEMENT_NOW stops it here)
     files = find_inputs(paths, notes, logs=mapping is not None)
     summary = IngestSummary(files=len(files), notes=notes)
     with writing(root) as writer:  # the lake's write protocol: lock, state, staging, commit, cleanup
@@ -156,7 +157,6 @@ def ingest(
             loaded = [*loaded, *others_loaded]
             crash_point("merged")
             state.tz = tz
-            run_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")  # one time for the run's files
             for item in loaded:
                 _store_rejects(root, item.path, item.rejects, summary)
                 if archive is not None:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 from typing import NamedTuple
 
+from pipelines import clock
 from pipelines.errors import UserError
 from pipelines.files import atomic_write_bytes, read_text_nofollow
 from pipelines.lake.layout import MANIFEST_FILE
@@ -129,7 +129,7 @@ def new_entry(
         documents=documents,
         stored=stored,
         rejected=rejected,
-        ingested_at=ingested_at or dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        ingested_at=ingested_at or clock.now_iso(),
         newest_activity=reach[0],
         newest_rollup_day=reach[1],
     )

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from pipelines import clock
 from pipelines.errors import UserError
 from pipelines.lake import state as lake
 from pipelines.lake.snapshot import over_views
@@ -190,7 +191,7 @@ def parse_span(text: str) -> int:
 def last_seen(root: Path, as_of: dt.date | None = None, inactive_days: int | None = None) -> pa.Table:
     """Every user counted on or before `as_of` (default: today): userId, first_day, last_day,
     days_active, role (the last day's); with `inactive_days`, only those not seen for that long."""
-    as_of = as_of or dt.date.today()
+    as_of = as_of or clock.today()
 
     def work(con, state: lake.LakeState) -> pa.Table:
         require_days(root, state)
@@ -203,7 +204,7 @@ def last_seen(root: Path, as_of: dt.date | None = None, inactive_days: int | Non
 def last_seen_counts(root: Path, as_of: dt.date | None = None, inactive_days: int | None = None) -> pa.Table:
     """`engagement last-seen --count`: as_of, users (counted on or before it), and with
     `inactive_days`, how many of them are inactive (not seen for that long) and active."""
-    as_of = as_of or dt.date.today()
+    as_of = as_of or clock.today()
     every = last_seen(root, as_of)
     row = {"as_of": [as_of], "users": [every.num_rows]}
     if inactive_days is not None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from time import sleep
 from typing import Any, TypeVar
 
+from pipelines import clock
 from pipelines.errors import UserError
 from pipelines.files import atomic_write_bytes, read_ledger
 from pipelines.settings import MailSettings, check_address
@@ -55,7 +56,7 @@ def build_message(
     message["Subject"] = subject
     message["From"] = sender
     message["To"] = ", ".join(recipients)
-    message["Date"] = formatdate(localtime=False)
+    message["Date"] = formatdate(clock.now().timestamp(), localtime=False)
     message["Message-ID"] = make_msgid(domain="chat-engagement")
     message.set_content(text)
     message.add_alternative(html, subtype="html")
@@ -190,7 +191,7 @@ def build_correction(
     message["Subject"] = fields["subject"]
     message["From"] = sender
     message["To"] = ", ".join(recipients)
-    message["Date"] = formatdate(localtime=False)
+    message["Date"] = formatdate(clock.now().timestamp(), localtime=False)
     message["Message-ID"] = make_msgid(domain="chat-engagement")
     message.set_content(env.get_template("correction.txt").render(**fields))
     import css_inline
@@ -295,7 +296,7 @@ def _record(out: Path, delivery: D, numbers: dict[str, Any], was: dict[str, Any]
         "end": delivery.end,
         "to": delivery.recipients,
         "via": delivery.via,
-        "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "at": clock.now_iso(),
         "numbers": numbers,
     }
     if was is not None:

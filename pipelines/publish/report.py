@@ -11,6 +11,7 @@ import functools
 from pathlib import Path
 from typing import Any
 
+from pipelines import clock
 from pipelines.days import between, clipped, shifted
 from pipelines.lake import state as lake
 from pipelines.lake.freshness import BEFORE_LAKE, LOADED, NOT_LOADED, Freshness, freshness
@@ -146,7 +147,7 @@ def week_context(root: Path, end: dt.date, today: dt.date | None = None) -> dict
     # the same weekday a week earlier of the window's first day is before the previous window
     earlier |= _by_date(weekly_data(root, shifted(end, -14)))
     first, _ = window(end)
-    today = today or dt.date.today()
+    today = today or clock.today()
     days = []
     for iso in between(first, end):
         day = dt.date.fromisoformat(iso)
