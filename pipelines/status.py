@@ -13,6 +13,7 @@ from typing import Any
 
 from pipelines import clock
 from pipelines.lake import state as lake
+from pipelines.lake.forgetting import forgotten_counts
 from pipelines.lake.freshness import freshness, freshness_report, stale_line
 from pipelines.lake.manifest import read_manifest
 from pipelines.lake.snapshot import over_views
@@ -114,6 +115,7 @@ def _report(root: Path, out: Path, state: lake.LakeState, days: list[tuple], gap
         "last_ingest": _last_ingest(root, con),
         "stale_outputs": stale_outputs(out, state),
         "last_nightly": runs[-1] if runs else None,
+        "forgotten": forgotten_counts(root, state),
     }
 
 
@@ -204,6 +206,8 @@ def as_text(report: dict[str, Any]) -> str:
             f"error after {fresh['error_after']})"
         )
     lines.append(f"stale outputs: {', '.join(report['stale_outputs']) or 'none'}")
+    gone = report["forgotten"]
+    lines.append(f"forgotten: {gone['user_ids']} user id(s), {gone['usernames']} username(s) (engagement forget)")
     night = report["last_nightly"]
     if night:
         how = "succeeded" if night["status"] == "succeeded" else f"failed at step '{night['failed_step']}'"

@@ -101,3 +101,64 @@ def cmd_ingest(
         )
     print("\n".join(summary.lines()))
     return 0
+
+
+def _forget_file(path: str) -> tuple[list[str], list[str]]:
+    """--from-file: one user id a line, or `@name` for a username; blank lines and # comments skipped."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read --from-file {path}: {exc}") from None
+    ids, names = [], []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            (names if line.startswith("@") else ids).append(line.removeprefix("@"))
+    return ids, names
+
+
+@command("forget")
+def cmd_forget(
+    user_ids: Annotated[
+        Optional[list[str]], typer.Argument(metavar="USER_ID", help="a Rocket.Chat user id", show_default=False)
+    ] = None,
+    username: Annotated[
+        Optional[list[str]], typer.Option("--username", metavar="NAME", help="a username to forget too (repeat)")
+    ] = None,
+    from_file: Annotated[
+        Optional[str],
+        typer.Option("--from-file", metavar="FILE", help="user ids, one a line, and @usernames (# comments)"),
+    ] = None,
+    lake: Lake = None,
+    out: Annotated[
+        Optional[str],
+        typer.Option("--out", metavar="DIR", help="the published outputs (env ENGAGEMENT_OUT, default data/out)"),
+    ] = None,
+) -> int:
+    """Forget people: their user ids and usernames become pseudonyms in every file; no count changes.
+
+    Every stored occurrence of each user id (sessions, user_daily, the messages' senders, accounts,
+    rejects) and of each username (rooms' and analytics documents' usernames) is replaced by a
+    pseudonym: random, one per value, the same everywhere, so that every distinct-user count, every
+    endpoint body, trend and cohort stays as it was. The lake keeps a tombstone per value (a keyed
+    hash, never the value), so a later ingest of an old export brings nobody back. One write.
+    Then the published weeks, pages and emails (--out, ENGAGEMENT_OUTBOX) are written again without them.
+    """
+    from pipelines.ingest.forget import forget
+    from pipelines.settings import load_settings
+
+    ids, names = list(user_ids or []), list(username or [])
+    if from_file is not None:
+        more_ids, more_names = _forget_file(from_file)
+        ids, names = ids + more_ids, names + more_names
+    settings = load_settings(lake, out=out)
+    summary = forget(settings.lake, ids, names)
+    from pipelines.lake.forgetting import read_tombstones
+    from pipelines.lake.state import read_state
+    from pipelines.publish.outputs import forget_in_outputs
+
+    tombs = read_tombstones(settings.lake, read_state(settings.lake))
+    rewritten = forget_in_outputs(settings.lake, settings.out, settings.outbox, ids + names, tombs.scrub_text)
+    print("\n".join(summary.lines()))
+    print(f"published files written again without them: {len(rewritten)} (under {settings.out} and {settings.outbox})")
+    return 0

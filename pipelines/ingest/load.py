@@ -344,9 +344,17 @@ def staged_path(staging: str | Path, file_index: int) -> Path:
 
 
 def load_staged(
-    con, items: list[_Loaded], staging: Path, known: manifest.Manifest, force: bool, summary, progress: Progress
+    con,
+    items: list[_Loaded],
+    staging: Path,
+    known: manifest.Manifest,
+    force: bool,
+    summary,
+    progress: Progress,
+    table: bool = False,
 ) -> list[_Loaded]:
-    """Reduce step's start: the staged files, less any whose content the lake (or this run) has, as `incoming`."""
+    """Reduce step's start: the staged files, less any whose content the lake (or this run) has, as
+    `incoming` (a view over them; with `table`, a table, which the forgotten people's scrub updates)."""
     loaded: list[_Loaded] = []
     seen: dict[str, Path] = {}
     for item in sorted(items, key=lambda i: i.file_index):
@@ -355,6 +363,8 @@ def load_staged(
             loaded.append(item)
     summary.stored = summary.read - sum(summary.rejected.values())
     files = [str(staged_path(staging, item.file_index)) for item in loaded if item.read]
-    if files:
+    if files and table:
+        con.read_parquet(files).create("incoming")
+    elif files:
         con.read_parquet(files).create_view("incoming", replace=True)
     return loaded

@@ -26,6 +26,7 @@ from pipelines.ingest.progress import Progress, Quiet
 from pipelines.inputs.logs import LogMapping
 from pipelines.inputs.readers import find_inputs
 from pipelines.lake import manifest
+from pipelines.lake.forgetting import INCOMING, read_tombstones, scrub_incoming
 from pipelines.lake.layout import REJECTS_DIR, rejects_key
 from pipelines.lake.writing import writing
 from pipelines.lake.zones import resolve_tz
@@ -98,6 +99,7 @@ def ingest(
     with writing(root) as writer:  # the lake's write protocol: lock, state, staging, commit, cleanup
         state = writer.state
         tz = resolve_tz(state, tz, tz_explicit, root)
+        tombs = read_tombstones(root, state)  # forgotten people stay forgotten (lake/forgetting.py)
         known = manifest.read_manifest(root)
         todo = []
         for path in files:
@@ -131,8 +133,9 @@ def ingest(
                 loaded = load_all(con, todo, tz, known, force, summary, mapping, progress)
             else:
                 jobs = [StageJob(str(p), i, tz, str(staging), mapping, memory_limit) for i, p in enumerate(todo)]
-                loaded = load_staged(con, stage_map(jobs), staging, known, force, summary, progress)
+                loaded = load_staged(con, stage_map(jobs), staging, known, force, summary, progress, bool(tombs))
             crash_point("loaded")
+            scrub_incoming(con, tombs, ["incoming"])
             # how far each file's stored documents reach (the lake's freshness, lake/freshness.py)
             by_index = reaches(con) if loaded else {}
             reach = {item.path: by_index[item.file_index] for item in loaded if item.file_index in by_index}
@@ -145,6 +148,7 @@ def ingest(
                 else registrations.load(con, path, kinds[path], len(todo) + i)
                 for i, path in enumerate(others)
             ]
+            scrub_incoming(con, tombs, [t for t in INCOMING if t != "incoming"])
             for item in others_loaded:
                 summary.read += item.read
                 summary.stored += item.read - len(item.rejects)
@@ -158,7 +162,7 @@ def ingest(
             crash_point("merged")
             state.tz = tz
             for item in loaded:
-                _store_rejects(root, item.path, item.rejects, summary)
+                _store_rejects(root, item.path, [tombs.scrub_reject(r) for r in item.rejects], summary)
                 if archive is not None:
                     summary.archived.append(str(_archive(item.path, item.digest, archive)))
                 rejected = len(item.rejects)

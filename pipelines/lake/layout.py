@@ -11,6 +11,8 @@
     room_daily/date=YYYY-MM-DD/part-<hash>.parquet  per room: that date's messages without t, and with
     ids/run-<hash>.npy                              the _id-to-day index's runs (lake/idindex.py)
     rejects/<key>.jsonl                             rejected documents of one input file
+    forgotten/tombstones-<hash>.json                forgotten user ids and usernames: HMAC -> pseudonym (lake/forgetting.py)
+    .forget_key                                     the HMAC key of those tombstones (0600)
     _users.json, .site_key, .site_logouts           who may call the API, the site's signing key, ended sessions (api/)
     _runs.jsonl                                     one line per nightly run (runs.py)
     .lock, .users.lock, .nightly.lock               the writers' locks (lake/locks.py)
@@ -32,6 +34,8 @@ REGISTRATIONS_DIR = "registrations"
 REGISTRATIONS = ("analytics", "users", "messages", "rooms")
 IDS_DIR = "ids"
 REJECTS_DIR = "rejects"
+FORGOTTEN_DIR = "forgotten"
+FORGET_KEY_FILE = ".forget_key"
 USERS_FILE = "_users.json"
 SITE_KEY_FILE = ".site_key"
 SITE_LOGOUTS_FILE = ".site_logouts"  # session ids logged out before they expired (pipelines/api/site.py)

@@ -17,7 +17,15 @@ from typing import TypeVar
 
 from pipelines.days import DEFAULT_TZ
 from pipelines.errors import UserError
-from pipelines.lake.layout import IDS_DIR, PARTITIONED, REGISTRATIONS, REGISTRATIONS_DIR, STATE_FILE, TABLES
+from pipelines.lake.layout import (
+    FORGOTTEN_DIR,
+    IDS_DIR,
+    PARTITIONED,
+    REGISTRATIONS,
+    REGISTRATIONS_DIR,
+    STATE_FILE,
+    TABLES,
+)
 
 T = TypeVar("T")
 
@@ -32,6 +40,7 @@ class LakeState:
     files: dict[str, dict[str, str]] = field(default_factory=lambda: {t: {} for t in PARTITIONED})
     registrations: dict[str, str] = field(default_factory=dict)  # name -> its current file
     ids: list[str] | None = None  # the _id-to-day index's runs (pipelines/lake/idindex.py); None: not built yet
+    forgotten: str | None = None  # the tombstones of forgotten people (pipelines/lake/forgetting.py); None: nobody
 
     @property
     def zone(self) -> str:
@@ -66,6 +75,8 @@ class LakeState:
             body["registrations"] = dict(sorted(self.registrations.items()))
         if self.ids is not None:
             body["ids"] = list(self.ids)
+        if self.forgotten is not None:  # absent until someone is forgotten
+            body["forgotten"] = self.forgotten
         return json.dumps(body, indent=1, sort_keys=False) + "\n"
 
 
@@ -74,6 +85,7 @@ _NAMED = {
     **{t: re.compile(rf"{t}/date=\d{{4}}-\d{{2}}-\d{{2}}/part-[0-9a-f]{{8,64}}\.parquet") for t in PARTITIONED},
     "registrations": re.compile(rf"{REGISTRATIONS_DIR}/(?:{'|'.join(REGISTRATIONS)})-[0-9a-f]{{8,64}}\.parquet"),
     "ids": re.compile(rf"{IDS_DIR}/run-[0-9a-f]{{8,64}}\.npy"),
+    "forgotten": re.compile(rf"{FORGOTTEN_DIR}/tombstones-[0-9a-f]{{8,64}}\.json"),
 }
 
 
@@ -107,14 +119,20 @@ def read_state(root: Path) -> LakeState:
         files = {t: dict(body.get("tables", {}).get(t, {})) for t in PARTITIONED}
         registrations = {n: r for n, r in dict(body.get("registrations", {})).items() if n in REGISTRATIONS}
         ids = body.get("ids")
+        forgotten = body.get("forgotten")
     except (TypeError, ValueError, AttributeError):
         raise UserError(f"cannot read the lake state {path}: its tables are not as written; restore it") from None
     for table in PARTITIONED:
         _confined(path, table, files[table].values())
     _confined(path, "registrations", registrations.values())
     _confined(path, "ids", ids or [])
+    _confined(path, "forgotten", [forgotten] if forgotten is not None else [])
     return LakeState(
-        tz=body.get("tz"), files=files, registrations=registrations, ids=list(ids) if ids is not None else None
+        tz=body.get("tz"),
+        files=files,
+        registrations=registrations,
+        ids=list(ids) if ids is not None else None,
+        forgotten=forgotten,
     )
 
 
@@ -169,4 +187,5 @@ def require_lake(root: Path) -> LakeState:
 def referenced(state: LakeState) -> set[str]:
     """Every file the state names, relative to the lake."""
     named = {rel for table in PARTITIONED for rel in state.files.get(table, {}).values()}
-    return named | set(state.registrations.values()) | set(state.ids or [])
+    forgotten = {state.forgotten} if state.forgotten else set()
+    return named | set(state.registrations.values()) | set(state.ids or []) | forgotten

@@ -26,6 +26,7 @@ from pathlib import Path
 from pipelines.faults import crash_point
 from pipelines.files import atomic_write_bytes, flush_filesystem, remove_temporaries
 from pipelines.lake.layout import (
+    FORGOTTEN_DIR,
     IDS_DIR,
     MANIFEST_FILE,
     PARTITIONED,
@@ -150,6 +151,7 @@ def remove_unreferenced(root: Path, state: LakeState) -> int:
     removed = 0
     placed = [
         (IDS_DIR, "*.npy"),
+        (FORGOTTEN_DIR, "*.json"),
         (REGISTRATIONS_DIR, "*.parquet"),
         *((table, "date=*/*.parquet") for table in PARTITIONED),
     ]

@@ -245,3 +245,42 @@ def write_week(root: Path, out: Path, end: dt.date, force: bool = False) -> Week
     key = window_key(lake.require_lake(root), end)
     path, written, text = _keyed_write(out / "weekly-data", end, ".json", key, force, render)
     return WeekOutput(end, path, written, json.loads(text))
+
+
+def forget_in_outputs(root: Path, out: Path, outbox: Path, values: list[str], scrub) -> list[str]:
+    """After `engagement forget` (pipelines/ingest/forget.py): every published week whose window's
+    files the forget rewrote is published again from the lake (the same numbers; a forgotten
+    username reads as its pseudonym), and the index with it; then every file left under the outputs
+    and the outbox that still names one of `values` (a delivery's record, an email, its parts
+    decoded) has each of them replaced by `scrub` (text -> text). Returns the files written again."""
+    import email
+    from email import policy
+
+    written: list[str] = []
+    with publishing(out, outbox):
+        state = lake.read_state(root)
+        ends = sorted({dt.date.fromisoformat(Path(name).stem) for name in stale_outputs(out, state)})
+        for end in ends:
+            written.append(str(write_week(root, out, end).path))
+            written.append(str(write_report(root, out, end)[0]))
+        if ends and (out / "reports" / "index.html").exists():
+            written.append(str(write_index(out, root)))
+        for path in sorted(p for folder in (out, outbox) if folder.exists() for p in folder.rglob("*") if p.is_file()):
+            data = path.read_bytes()
+            if path.suffix == ".eml":
+                message = email.message_from_bytes(data, policy=policy.default)
+                parts = [p for p in message.walk() if p.get_content_maintype() == "text"]
+                if not any(v in p.get_content() for p in parts for v in values) and not any(
+                    v.encode() in data for v in values
+                ):
+                    continue
+                for part in parts:
+                    part.set_content(scrub(part.get_content()), subtype=part.get_content_subtype())
+                atomic_write_bytes(path, bytes(message))
+            else:
+                text = data.decode("utf-8", "replace")
+                if not any(v in text for v in values):
+                    continue
+                atomic_write_bytes(path, scrub(text).encode("utf-8"))
+            written.append(str(path))
+    return sorted(set(written))
