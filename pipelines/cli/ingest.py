@@ -153,12 +153,10 @@ def cmd_forget(
         ids, names = ids + more_ids, names + more_names
     settings = load_settings(lake, out=out)
     summary = forget(settings.lake, ids, names)
-    from pipelines.lake.forgetting import read_tombstones
-    from pipelines.lake.state import read_state
     from pipelines.publish.outputs import forget_in_outputs
 
-    tombs = read_tombstones(settings.lake, read_state(settings.lake))
-    rewritten = forget_in_outputs(settings.lake, settings.out, settings.outbox, ids + names, tombs.scrub_text)
+    scrub = summary.tombstones.scrub_text
+    rewritten = forget_in_outputs(settings.lake, settings.out, settings.outbox, ids + names, scrub)
     print("\n".join(summary.lines()))
     print(f"published files written again without them: {len(rewritten)} (under {settings.out} and {settings.outbox})")
     return 0

@@ -20,7 +20,8 @@ from pathlib import Path
 from pipelines.errors import UserError
 from pipelines.faults import crash_point
 from pipelines.files import atomic_write_bytes
-from pipelines.ingest.merge import write_partition
+from pipelines.ingest.merge import rebuild_id_index, write_partition
+from pipelines.ingest.registrations import write_registration
 from pipelines.lake.forgetting import (
     ID_PREFIXED,
     PARTITION_COLUMNS,
@@ -32,7 +33,7 @@ from pipelines.lake.forgetting import (
     replace_prefixes,
     replace_values,
 )
-from pipelines.lake.layout import REGISTRATIONS_DIR, REJECTS_DIR
+from pipelines.lake.layout import REJECTS_DIR
 from pipelines.lake.state import require_lake
 from pipelines.lake.writing import Writer, writing
 
@@ -44,15 +45,15 @@ SORTED_BY = {"user_daily": [("date", "ascending"), ("userId", "ascending")], "us
 class ForgetSummary:
     ids: int  # user ids given
     usernames: int  # usernames given
-    forgotten: dict[str, int] = field(default_factory=dict)  # the lake's tombstones after: kind -> count
+    tombstones: Tombstones  # the lake's, as committed (the published outputs are scrubbed with them)
     files: dict[str, int] = field(default_factory=dict)  # files rewritten, per table (rejects too)
 
     def lines(self) -> list[str]:
         rewritten = ", ".join(f"{table} {n}" for table, n in sorted(self.files.items()) if n) or "none"
         return [
             f"forgotten: {self.ids} user id(s), {self.usernames} username(s); files rewritten: {rewritten}",
-            f"the lake now holds {self.forgotten.get('id', 0)} forgotten user id(s) and "
-            f"{self.forgotten.get('username', 0)} forgotten username(s), as pseudonyms (never the values)",
+            f"the lake now holds {self.tombstones.count('id')} forgotten user id(s) and "
+            f"{self.tombstones.count('username')} forgotten username(s), as pseudonyms (never the values)",
         ]
 
 
@@ -70,9 +71,9 @@ def forget(root: Path, ids: list[str], usernames: list[str]) -> ForgetSummary:
     if not ids and not usernames:
         raise UserError("name at least one user id (or --username NAME, or --from-file FILE) to forget")
     require_lake(root)
-    summary = ForgetSummary(len(ids), len(usernames))
     with writing(root) as writer:
         tombs = read_tombstones(root, writer.state, create_key=True)
+        summary = ForgetSummary(len(ids), len(usernames), tombs)
         given: dict[Kind, dict[str, str]] = {
             "id": {value: tombs.forget("id", value) for value in ids},
             "username": {value: tombs.forget("username", value) for value in usernames},
@@ -88,26 +89,21 @@ def forget(root: Path, ids: list[str], usernames: list[str]) -> ForgetSummary:
         crash_point("forget rejects written")
         writer.state.forgotten = place_tombstones(root, writer.staging, writer.place, tombs)
         writer.commit()
-        summary.forgotten = {kind: tombs.count(kind) for kind in ("id", "username")}
     return summary
 
 
-def _replaced(rows, columns: dict[str, Kind], given: dict[Kind, dict[str, str]], prefixed=None):
-    """`rows` with the given values of `columns` replaced by their pseudonyms (and, with `prefixed`,
-    (column, id column), the ids at the head of that column); None when none was there."""
+def _replaced(rows, columns: dict[str, Kind], given: dict[Kind, dict[str, str]], prefixed: str | None = None):
+    """`rows` with the given values of `columns` replaced by their pseudonyms (and the ids at the head
+    of the column `prefixed`); None when none was there."""
+    changes = [(column, replace_values, given[kind]) for column, kind in columns.items()]
+    if prefixed is not None:
+        changes.append((prefixed, replace_prefixes, given["id"]))
     changed = False
-    if prefixed is not None and given["id"]:
-        column, _ = prefixed
-        before = rows.column(column).combine_chunks()
-        after = replace_prefixes(before, given["id"])
-        if after is not before:
-            rows = rows.set_column(rows.column_names.index(column), column, after)
-            changed = True
-    for column, kind in columns.items():
-        if column not in rows.column_names or not given[kind]:
+    for column, replace, mapping in changes:
+        if column not in rows.column_names or not mapping:
             continue
         before = rows.column(column).combine_chunks()
-        after = replace_values(before, given[kind])
+        after = replace(before, mapping)
         if after is not before:
             rows = rows.set_column(rows.column_names.index(column), column, after)
             changed = True
@@ -166,9 +162,7 @@ def _rewrite_registration(writer: Writer, name: str, columns: dict[str, Kind], g
         return 0
     if name in SORTED_BY:
         rows = rows.sort_by(SORTED_BY[name])
-    staged = writer.staging / f"{name}.parquet"
-    pq.write_table(rows.combine_chunks(), staged, compression="zstd")  # as registrations.merge writes it
-    writer.state.registrations[name] = writer.place(REGISTRATIONS_DIR, name, staged)
+    write_registration(writer, name, rows)
     return 1
 
 
@@ -192,14 +186,10 @@ def _rewrite_rejects(root: Path, tombs: Tombstones) -> int:
 def _rebuild_id_index(writer: Writer) -> None:
     """The _id index (lake/idindex.py) built again from the sessions partitions: no entry is left of an
     _id that named a forgotten person (the old runs go when the write commits)."""
-    from pipelines.ingest.merge import _entries
-    from pipelines.lake import idindex
-    from pipelines.sql import connect, query
+    from pipelines.sql import connect
 
-    state = writer.state
     con = connect(ordered=False)
     try:
-        every = con.sql(query("intermediate/stored_id_entries"), params={"files": state.paths(writer.root, "sessions")})
-        state.ids = idindex.add(writer.root, writer.staging, [], _entries(every))
+        rebuild_id_index(con, writer.root, writer.state, writer.staging)
     finally:
         con.close()

@@ -57,6 +57,12 @@ def _entries(relation) -> "np.ndarray":
     return idindex.entries(idindex.keys(table.column("_id")), arrow_numpy.values(table.column("d")))
 
 
+def rebuild_id_index(con, root: Path, state: lake.LakeState, staging: Path) -> None:
+    """Point `state` at an _id index (lake/idindex.py) built afresh from its sessions partitions."""
+    every = con.sql(query("intermediate/stored_id_entries"), params={"files": state.paths(root, "sessions")})
+    state.ids = idindex.add(root, staging, [], _entries(every))
+
+
 def _holding_files(con, root: Path, state: lake.LakeState, staging: Path, notes: list[str]) -> list[str]:
     """The sessions partitions that can hold a stored version of an incoming _id: the incoming
     dates' and those the _id index names (pipelines/lake/idindex.py), never every partition.
@@ -79,8 +85,7 @@ def _holding_files(con, root: Path, state: lake.LakeState, staging: Path, notes:
                 (root / relative).unlink(missing_ok=True)
             state.ids = None
     if state.ids is None:
-        every = con.sql(query("intermediate/stored_id_entries"), params={"files": state.paths(root, "sessions")})
-        state.ids = idindex.add(root, staging, [], _entries(every))
+        rebuild_id_index(con, root, state, staging)
         days = idindex.days_of(root, state.ids, hashes)
     days |= {idindex.EPOCH + dt.timedelta(days=int(d)) for d in np.unique(arrow_numpy.values(incoming.column("d")))}
     current = state.files["sessions"]

@@ -254,7 +254,12 @@ def merge(con, writer: Writer, collections: set[str]) -> None:
         rows = rows.cast(SCHEMAS[collection])
         if rows.num_rows == 0:
             continue
-        staged = staging / f"{collection}.parquet"
-        # pyarrow writes the same bytes for the same rows: a rerun changes nothing
-        pq.write_table(rows.combine_chunks(), staged, compression="zstd")
-        state.registrations[collection] = writer.place(REGISTRATIONS_DIR, collection, staged)
+        write_registration(writer, collection, rows)
+
+
+def write_registration(writer: Writer, collection: str, rows: pa.Table) -> None:
+    """Write a registrations table's rows as its file, and point the writer's state at it."""
+    staged = writer.staging / f"{collection}.parquet"
+    # pyarrow writes the same bytes for the same rows: a rerun changes nothing
+    pq.write_table(rows.combine_chunks(), staged, compression="zstd")
+    writer.state.registrations[collection] = writer.place(REGISTRATIONS_DIR, collection, staged)

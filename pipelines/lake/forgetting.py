@@ -38,14 +38,14 @@ KINDS: tuple[Kind, ...] = ("id", "username")
 PSEUDONYM_PREFIX = "forgotten-"  # never a Rocket.Chat id (17 letters and digits), and plain to read
 
 # the stored columns that hold a user id or a username: per partitioned table, per registrations table
-# (and the _id of Rocket.Chat's user_daily documents in sessions, `<userId>-<year>-<month>-<day>`:
-# ID_PREFIXED, rewritten with its userId)
+# (and ID_PREFIXED: the column that starts with a user id, the _id of Rocket.Chat's user_daily
+# documents in sessions, `<userId>-<year>-<month>-<day>`)
 PARTITION_COLUMNS: dict[str, dict[str, Kind]] = {
     "sessions": {"userId": "id"},
     "user_daily": {"userId": "id"},
     "chat_messages": {"sender": "id"},
 }
-ID_PREFIXED = {"sessions": ("_id", "userId")}
+ID_PREFIXED = {"sessions": "_id"}
 REGISTRATION_COLUMNS: dict[str, dict[str, Kind]] = {
     "users": {"_id": "id"},
     "rooms": {"usernames": "username", "name": "username", "fname": "username"},
@@ -155,9 +155,10 @@ def read_key(root: Path, create: bool = False) -> bytes | None:
             return None
     except ValueError:
         raise UserError(f"{path} is not a key this tool wrote: restore it from a backup") from None
-    atomic_write_bytes(path, (secrets.token_hex(32) + "\n").encode("ascii"))
+    key = secrets.token_bytes(32)
+    atomic_write_bytes(path, (key.hex() + "\n").encode("ascii"))
     os.chmod(path, 0o600)
-    return bytes.fromhex(path.read_text(encoding="ascii").strip())
+    return key
 
 
 def read_tombstones(root: Path, state: LakeState, create_key: bool = False) -> Tombstones:
@@ -171,23 +172,22 @@ def read_tombstones(root: Path, state: LakeState, create_key: bool = False) -> T
             f"the lake {root} has forgotten people but no {FORGET_KEY_FILE}: restore it from a backup "
             "(without it, an old export would bring them back)"
         )
+    return Tombstones(key, _marks(root, relative))
+
+
+def _marks(root: Path, relative: str) -> dict[Kind, dict[str, str]]:
+    """The tombstones' file the state names: kind -> HMAC hex -> pseudonym."""
     try:
         body = json.loads(read_text_nofollow(root / relative))
-        marks = {kind: dict(body[f"{kind}s"]) for kind in KINDS}
+        return {kind: dict(body[f"{kind}s"]) for kind in KINDS}
     except (OSError, ValueError, KeyError, TypeError):
         raise UserError(f"cannot read {root / relative}: restore it from a backup") from None
-    return Tombstones(key, marks)
 
 
 def forgotten_counts(root: Path, state: LakeState) -> dict[str, int]:
     """How many user ids and usernames the lake has forgotten: numbers, never who (no key is read)."""
-    if state.forgotten is None:
-        return {"user_ids": 0, "usernames": 0}
-    try:
-        body = json.loads(read_text_nofollow(root / state.forgotten))
-        return {"user_ids": len(body["ids"]), "usernames": len(body["usernames"])}
-    except (OSError, ValueError, KeyError, TypeError):
-        raise UserError(f"cannot read {root / state.forgotten}: restore it from a backup") from None
+    marks = _marks(root, state.forgotten) if state.forgotten is not None else {kind: {} for kind in KINDS}
+    return {"user_ids": len(marks["id"]), "usernames": len(marks["username"])}
 
 
 def place_tombstones(root: Path, staging: Path, place: Callable[[str, str, Path, str], str], tombs: Tombstones) -> str:
@@ -209,13 +209,14 @@ def scrub_incoming(con, tombs: Tombstones, tables: Iterable[str]) -> None:
     if not tombs:
         return
     for table in tables:
+        try:
+            relation = con.table(table)
+        except duckdb.CatalogException:  # this run brought none of that collection
+            continue
+        types = {column: kind.id for column, kind in zip(relation.columns, relation.types)}
         rows = []
         for column, kind in INCOMING_COLUMNS[table].items():
-            try:
-                relation = con.table(table)
-            except duckdb.CatalogException:
-                break
-            listed = pa.types.is_list(relation.select(column).limit(0).to_arrow_table().schema.field(0).type)
+            listed = types[column] == "list"
             values = relation.select(f"unnest({column})" if listed else column).to_arrow_table().column(0)
             unique = pc.unique(values.combine_chunks()).to_pylist()
             rows += [(kind, value, p) for value, p in tombs.mapping(kind, unique).items()]
@@ -223,6 +224,7 @@ def scrub_incoming(con, tombs: Tombstones, tables: Iterable[str]) -> None:
             kinds, values, pseudonyms = zip(*rows)
             found = pa.table({"kind": list(kinds), "value": list(values), "pseudonym": list(pseudonyms)})
             con.register("forgotten_values", found)
+            con.sql(query("forget/username_map")).create_view("forgotten_usernames", replace=True)
             con.execute(query(INCOMING[table]))
             con.unregister("forgotten_values")
 
@@ -246,23 +248,6 @@ def replace_values(array, mapping: dict[str, str]):
         return array
     swapped = pa.array(list(mapping.values()), pa.string()).take(at)
     return pc.if_else(pc.is_valid(at), swapped, array).cast(array.type)
-
-
-def scrub_table(rows, columns: dict[str, Kind], tombs: Tombstones):
-    """An Arrow table with the forgotten values of `columns` replaced; the same object when none was there."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    changed = rows
-    for column, kind in columns.items():
-        if column not in rows.column_names:
-            continue
-        array = rows.column(column).combine_chunks()
-        flat = array.values if pa.types.is_list(array.type) else array
-        mapping = tombs.mapping(kind, pc.unique(flat).to_pylist())
-        if mapping:
-            changed = changed.set_column(changed.column_names.index(column), column, replace_values(array, mapping))
-    return changed
 
 
 def replace_prefixes(array, mapping: dict[str, str]):
