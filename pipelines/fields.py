@@ -64,6 +64,8 @@ PARQUET_OPTIONS = {
         "use_dictionary": ["date", "role", "source"],
         "write_statistics": ["date", "userId"],
     },
+    # what hourly-data and users-by-time keep of a pruned date (pipelines/ingest/prune.py)
+    "logins": {"use_dictionary": ["date", "userId", "closedHour"], "write_statistics": ["date", "loginAt"]},
     # rocketchat_message's tables (pipelines/ingest/messages.py)
     "chat_messages": {"use_dictionary": ["rid", "sender"], "write_statistics": ["_id", "ts"]},
     "room_daily": {"use_dictionary": False, "write_statistics": ["rid"]},

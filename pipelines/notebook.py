@@ -122,7 +122,13 @@ class Lake:
         from pipelines.settings import load_settings
 
         settings = load_settings()  # the freshness thresholds (ENGAGEMENT_FRESHNESS_WARN, _ERROR)
-        return status.status(self.root, self.out, warn=settings.freshness_warn, error=settings.freshness_error)
+        return status.status(
+            self.root,
+            self.out,
+            warn=settings.freshness_warn,
+            error=settings.freshness_error,
+            keep_raw=settings.keep_raw,
+        )
 
 
 def open_lake(path: str | Path = "data/lake", out: str | Path = "data/out") -> Lake:

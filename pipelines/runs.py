@@ -34,6 +34,15 @@ def ingest_inbox(settings: Settings) -> list[str]:
     return ingest_with(settings, [require_inbox(settings.inbox)]).lines()
 
 
+def prune_raw(settings: Settings, now: dt.datetime) -> list[str]:
+    """Drop the lake's raw rows older than ENGAGEMENT_KEEP_RAW before `now` (ingest/prune.py); the
+    summary's lines."""
+    from pipelines.ingest.prune import prune
+
+    assert settings.keep_raw is not None
+    return prune(settings.lake, settings.keep_raw, now).lines()
+
+
 class StaleData(RuntimeError):
     """The lake's newest activity is older than the error threshold: nothing is published."""
 
@@ -146,6 +155,8 @@ def nightly_run(
         try:
             known = _ingested(settings)
             summary = _step("ingest the inbox", steps.ingest, settings)
+            if settings.keep_raw is not None:  # ENGAGEMENT_KEEP_RAW: raw rows age out, the counts stay
+                summary = [*summary, *_step("prune raw data", prune_raw, settings, now)]
             record["ingest"] = summary
             record["new_files"] = len(_ingested(settings) - known)  # 0: no new export arrived for the night
             fresh = _step("check freshness", check_freshness, settings, run_date, now)

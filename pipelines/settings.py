@@ -133,6 +133,13 @@ class Settings(_Engagement):
     query_memory: str = _setting("2GB", "the memory one `engagement query` (or `lake.sql`) may use")
     query_threads: int = _setting(0, "the threads one query may use (0: every core)", shown="`0` (every core)")
     query_timeout: float = _setting(300.0, "seconds before a query is stopped", shown="`300`")
+    keep_raw: dt.timedelta | None = _setting(
+        None,
+        "raw session and message rows older than this are dropped after each nightly ingest (`engagement prune`); "
+        "the rollups, and every count, stay",
+        "`--keep-raw 30d`",
+        shown="unset (keep everything)",
+    )
     freshness_warn: dt.timedelta = _setting(
         dt.timedelta(hours=26), "newest activity older than this: a warning (`status --check`, nightly)", shown="`26h`"
     )
@@ -165,6 +172,18 @@ class Settings(_Engagement):
                 return parse_duration(value)
             except ValueError as exc:
                 raise ValueError(f"ENGAGEMENT_{info.field_name.upper()}: {exc}") from None
+        return value
+
+    @field_validator("keep_raw", mode="before")
+    @classmethod
+    def _retention(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            from pipelines.ingest.prune import parse_keep
+
+            try:
+                return parse_keep(value)
+            except ValueError as exc:
+                raise ValueError(f"ENGAGEMENT_KEEP_RAW: {exc}") from None
         return value
 
     _switches = field_validator("lake_group_readable", mode="before")(_switch)

@@ -15,6 +15,7 @@ from pipelines import clock
 from pipelines.lake import state as lake
 from pipelines.lake.forgetting import forgotten_counts
 from pipelines.lake.freshness import freshness, freshness_report, stale_line
+from pipelines.lake.layout import LOGINS
 from pipelines.lake.manifest import read_manifest
 from pipelines.lake.snapshot import over_views
 from pipelines.publish.outputs import stale_outputs
@@ -76,18 +77,23 @@ def status(
     now: dt.datetime | None = None,
     warn: dt.timedelta = WARN_AFTER,
     error: dt.timedelta = ERROR_AFTER,
+    keep_raw: dt.timedelta | None = None,
 ) -> dict[str, Any]:
     """The lake's health as a dict (what --json prints), with `problems` (what --check reports and
     exits 1 for) and `warnings` (what it reports without failing). `warn`, `error`: the freshness
-    thresholds (ENGAGEMENT_FRESHNESS_WARN, _ERROR)."""
+    thresholds (ENGAGEMENT_FRESHNESS_WARN, _ERROR); `keep_raw`: the retention (ENGAGEMENT_KEEP_RAW)."""
     from zoneinfo import ZoneInfo
 
     now = now or clock.now()
 
     def work(con, state: lake.LakeState) -> dict[str, Any]:
         days = con.execute(query("lake/days")).fetchall()
+        # a pruned day keeps only its rollups (ingest/prune.py): held, with no raw document left
+        pruned = [dt.date.fromisoformat(d) for d in state.files.get(LOGINS, {})]
+        days = sorted([*days, *((d, 0, 0, 0) for d in pruned)])
         gaps = _gaps([d for d, *_ in days])
         report = _report(root, out, state, days, gaps, con)
+        report["raw_data"] = _raw_data(state, keep_raw)
         report["freshness"] = freshness_report(freshness(root, state), now, warn, error)
         report["problems"] = _problems(report, gaps, now.astimezone(ZoneInfo(state.zone)).date(), now)
         report["warnings"] = [stale_line(report["freshness"])] if report["freshness"]["level"] == "warn" else []
@@ -116,6 +122,17 @@ def _report(root: Path, out: Path, state: lake.LakeState, days: list[tuple], gap
         "stale_outputs": stale_outputs(out, state),
         "last_nightly": runs[-1] if runs else None,
         "forgotten": forgotten_counts(root, state),
+    }
+
+
+def _raw_data(state: lake.LakeState, keep: dt.timedelta | None) -> dict[str, Any]:
+    """The retention (ENGAGEMENT_KEEP_RAW, None: keep everything), the last date whose raw rows are
+    pruned, how many dates are, and when the last prune ran (ingest/prune.py)."""
+    return {
+        "keep_days": keep.days if keep is not None else None,
+        "pruned_through": state.pruned_through,
+        "pruned_days": len(state.files.get(LOGINS, {})),
+        "last_pruned_at": state.pruned[-1]["at"] if state.pruned else None,
     }
 
 
@@ -206,6 +223,15 @@ def as_text(report: dict[str, Any]) -> str:
             f"error after {fresh['error_after']})"
         )
     lines.append(f"stale outputs: {', '.join(report['stale_outputs']) or 'none'}")
+    raw = report["raw_data"]
+    keep = f"{raw['keep_days']:,} days (ENGAGEMENT_KEEP_RAW)" if raw["keep_days"] is not None else "everything"
+    pruned = (
+        f"pruned through {raw['pruned_through']} ({raw['pruned_days']:,} days keep only their rollups; "
+        f"last prune {raw['last_pruned_at']})"
+        if raw["pruned_through"]
+        else "nothing pruned"
+    )
+    lines.append(f"raw data kept: {keep}; {pruned}")
     gone = report["forgotten"]
     lines.append(f"forgotten: {gone['user_ids']} user id(s), {gone['usernames']} username(s) (engagement forget)")
     night = report["last_nightly"]

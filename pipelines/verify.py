@@ -98,7 +98,7 @@ def _cause(root: Path, state: lake.LakeState, day: dt.date, mine: set[str], thei
     from pipelines.metrics.history import explain
 
     server = theirs.get(day, set())
-    if day.isoformat() not in state.files["sessions"] and day.isoformat() not in state.files["user_daily"]:
+    if day.isoformat() not in state.held_days() and day.isoformat() not in state.files["user_daily"]:
         return "no data in the lake for this day: an export is missing (ingest one that covers it)"
     if not server:
         return "the server has no users this day: its data expired, or it was down"

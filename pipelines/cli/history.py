@@ -177,7 +177,13 @@ def cmd_status(
 
     settings = load_settings(lake, out=out)
     lakes.require_lake(settings.lake)
-    report = health.status(settings.lake, settings.out, warn=settings.freshness_warn, error=settings.freshness_error)
+    report = health.status(
+        settings.lake,
+        settings.out,
+        warn=settings.freshness_warn,
+        error=settings.freshness_error,
+        keep_raw=settings.keep_raw,
+    )
     if check:
         lines = report["problems"] + [f"warning: {w}" for w in report["warnings"]]
         print("\n".join(lines) if lines else "ok: no problems")

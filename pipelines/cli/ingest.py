@@ -160,3 +160,31 @@ def cmd_forget(
     print("\n".join(summary.lines()))
     print(f"published files written again without them: {len(rewritten)} (under {settings.out} and {settings.outbox})")
     return 0
+
+
+@command("prune")
+def cmd_prune(
+    keep_raw: Annotated[
+        Optional[str],
+        typer.Option(
+            "--keep-raw", metavar="DURATION", help="keep this much raw data: 30d, 13w (env ENGAGEMENT_KEEP_RAW)"
+        ),
+    ] = None,
+    lake: Lake = None,
+) -> int:
+    """Drop raw sessions and messages older than --keep-raw; the rollups, and every count, stay.
+
+    Each date wholly older than the cutoff (in the lake's zone) loses its raw session and message
+    rows, and its rejected documents their raw text. First its sessions are kept as the `logins`
+    rollup (what hourly-data and users-by-time count), so every endpoint body over a pruned range
+    is what it was. A later export's documents of a pruned date are rejected (pruned_day). One write.
+    """
+    from pipelines.ingest.prune import check_keep, prune
+    from pipelines.settings import load_settings
+
+    settings = load_settings(lake)
+    keep = check_keep(keep_raw) if keep_raw is not None else settings.keep_raw
+    if keep is None:
+        raise UserError("say how much raw data to keep: --keep-raw 30d (or set ENGAGEMENT_KEEP_RAW)")
+    print("\n".join(prune(settings.lake, keep).lines()))
+    return 0

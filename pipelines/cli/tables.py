@@ -116,21 +116,30 @@ def write_explained(
     the users)."""
     import pyarrow.compute as pc
 
+    from pipelines.metrics.cohorts import note_of
+
+    note = note_of(users)
     counted = sum(users.column("counted").to_pylist())
     if user is not None:
         users = users.filter(pc.equal(users.column("userId"), user))
     if fmt == "json":
         body = {"date": day.isoformat(), "counted": counted, "users": users.to_pylist(), "rejects": rejects.to_pylist()}
+        if note:
+            body["note"] = note
         text = json.dumps(body, default=_plain, ensure_ascii=False, indent=1)
         _emit((text + "\n").encode("utf-8"), out)
     elif fmt == "table":
         parts = [f"{day.isoformat()}: {counted} users counted (weekly-data's number)", as_text(users).rstrip("\n")]
+        if note:
+            parts.insert(1, f"note: {note}")
         if rejects.num_rows:
             parts += [f"rejected documents that name {day.isoformat()}:", as_text(rejects).rstrip("\n")]
         else:
             parts.append(f"no rejected document names {day.isoformat()}")
         _emit(("\n\n".join(parts) + "\n").encode("utf-8"), out)
     else:
+        if note:
+            print(f"note: {note}", file=sys.stderr)
         write(users, fmt, out)
 
 

@@ -21,6 +21,7 @@ from pipelines.errors import UserError
 from pipelines.faults import crash_point
 from pipelines.files import atomic_write_bytes
 from pipelines.ingest.merge import rebuild_id_index, write_partition
+from pipelines.ingest.prune import LOGINS_ORDER
 from pipelines.ingest.registrations import write_registration
 from pipelines.lake.forgetting import (
     ID_PREFIXED,
@@ -38,7 +39,11 @@ from pipelines.lake.state import require_lake
 from pipelines.lake.writing import Writer, writing
 
 # the order a rewritten file keeps its rows in, where a forgotten column is the sort key
-SORTED_BY = {"user_daily": [("date", "ascending"), ("userId", "ascending")], "users": [("_id", "ascending")]}
+SORTED_BY = {
+    "user_daily": [("date", "ascending"), ("userId", "ascending")],
+    "logins": LOGINS_ORDER,
+    "users": [("_id", "ascending")],
+}
 
 
 @dataclass

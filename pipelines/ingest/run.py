@@ -23,6 +23,7 @@ from pipelines.ingest import messages, registrations
 from pipelines.ingest.load import StageJob, load_all, load_staged, reaches
 from pipelines.ingest.merge import merge
 from pipelines.ingest.progress import Progress, Quiet
+from pipelines.ingest.prune import PRUNED_REASON, pruned_days, refuse_pruned
 from pipelines.inputs.logs import LogMapping
 from pipelines.inputs.readers import find_inputs
 from pipelines.lake import manifest
@@ -133,12 +134,17 @@ def ingest(
                 loaded = load_all(con, todo, tz, known, force, summary, mapping, progress)
             else:
                 jobs = [StageJob(str(p), i, tz, str(staging), mapping, memory_limit) for i, p in enumerate(todo)]
-                loaded = load_staged(con, stage_map(jobs), staging, known, force, summary, progress, bool(tombs))
+                # a table, not a view, when the forgotten people's scrub or the pruned dates' refusal updates it
+                updated = bool(tombs) or bool(pruned_days(state)["sessions"])
+                loaded = load_staged(con, stage_map(jobs), staging, known, force, summary, progress, updated)
             crash_point("loaded")
             scrub_incoming(con, tombs, ["incoming"])
             # how far each file's stored documents reach (the lake's freshness, lake/freshness.py)
             by_index = reaches(con) if loaded else {}
             reach = {item.path: by_index[item.file_index] for item in loaded if item.file_index in by_index}
+            # a pruned date keeps only its rollups: its documents are rejected (ingest/prune.py)
+            refused = refuse_pruned(con, state, "incoming") if summary.stored else {}
+            _count_refused(summary, refused)
             if summary.stored:
                 one_version_each = len(loaded) == 1 and loaded[0].fast
                 summary.days_touched = merge(con, writer, one_version_each, progress, summary.notes)
@@ -153,19 +159,24 @@ def ingest(
                 summary.read += item.read
                 summary.stored += item.read - len(item.rejects)
                 summary.rejected.update(r["reason"] for r in item.rejects)
+            if any(messages.COLLECTION in item.tables for item in others_loaded):
+                refused_messages = refuse_pruned(con, state, "incoming_chat_messages")
+                _count_refused(summary, refused_messages)
+                refused |= refused_messages
             tables = {table for item in others_loaded for table in item.tables}
             registrations.merge(con, writer, tables - {messages.COLLECTION})
             if messages.COLLECTION in tables:
                 message_days = messages.merge(con, writer)
                 summary.notes.append(f"message days touched: {len(message_days)}")
+            indexes = [item.file_index for item in loaded] + [len(todo) + i for i in range(len(others))]
             loaded = [*loaded, *others_loaded]
             crash_point("merged")
             state.tz = tz
-            for item in loaded:
+            for index, item in zip(indexes, loaded):
                 _store_rejects(root, item.path, [tombs.scrub_reject(r) for r in item.rejects], summary)
                 if archive is not None:
                     summary.archived.append(str(_archive(item.path, item.digest, archive)))
-                rejected = len(item.rejects)
+                rejected = len(item.rejects) + refused.get(index, 0)
                 where = reach.get(item.path, (None, None))
                 known.add(
                     manifest.new_entry(item.path, item.digest, item.read, item.read - rejected, rejected, run_at, where)
@@ -189,6 +200,18 @@ def ingest(
             if con is not None:
                 con.close()
     return summary
+
+
+def _count_refused(summary: IngestSummary, refused: dict[int, int]) -> None:
+    """Documents of pruned dates, counted as rejected (reason pruned_day) instead of stored."""
+    if refused:
+        summary.stored -= sum(refused.values())
+        if not summary.rejected[PRUNED_REASON]:
+            summary.notes.append(
+                f"{PRUNED_REASON}: documents of dates whose raw rows are pruned are not stored; "
+                "those dates keep their counts (engagement prune)"
+            )
+        summary.rejected[PRUNED_REASON] += sum(refused.values())
 
 
 def ingest_with(settings: Settings, paths: list[str | Path], **options) -> IngestSummary:

@@ -43,6 +43,7 @@ PSEUDONYM_PREFIX = "forgotten-"  # never a Rocket.Chat id (17 letters and digits
 PARTITION_COLUMNS: dict[str, dict[str, Kind]] = {
     "sessions": {"userId": "id"},
     "user_daily": {"userId": "id"},
+    "logins": {"userId": "id"},
     "chat_messages": {"sender": "id"},
 }
 ID_PREFIXED = {"sessions": "_id"}

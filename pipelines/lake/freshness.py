@@ -95,7 +95,7 @@ def _loaded_through(day: dt.date, ingested: dt.datetime, zone: str) -> dt.date:
 def freshness_of(entries: list[Entry], state: lake.LakeState) -> Freshness:
     """The lake's freshness from its manifest's entries and its state (which days it holds)."""
     zone = state.zone
-    held = sorted({*state.files["sessions"], *state.files["user_daily"]})
+    held = sorted({*state.held_days(), *state.files["user_daily"]})
     if not held:
         return Freshness(zone, None, None, None, None, None)
     first = dt.date.fromisoformat(held[0])

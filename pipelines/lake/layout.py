@@ -4,6 +4,7 @@
     _manifest.jsonl                                 every input file ingested (lake/manifest.py)
     sessions/date=YYYY-MM-DD/part-<hash>.parquet    every stored document, one row per _id
     user_daily/date=YYYY-MM-DD/part-<hash>.parquet  the active user-days of that date
+    logins/date=YYYY-MM-DD/part-<hash>.parquet      a pruned date's logins: userId, loginAt, closedAt's hour (ingest/prune.py)
     registrations/<name>-<hash>.parquet             new users: rocketchat_analytics "users" documents
                                                     (name analytics) and users accounts (name users);
                                                     messages per room and day (analytics "messages")
@@ -27,8 +28,10 @@ from __future__ import annotations
 STATE_FILE = "_state.json"
 MANIFEST_FILE = "_manifest.jsonl"
 TABLES = ("sessions", "user_daily")  # partitioned by day: <table>/date=YYYY-MM-DD/part-<hash>.parquet
+LOGINS = "logins"  # what hourly-data and users-by-time need of a date whose raw sessions are pruned
 MESSAGE_TABLES = ("chat_messages", "room_daily")  # the same, of rocketchat_message (pipelines/ingest/messages.py)
-PARTITIONED = TABLES + MESSAGE_TABLES
+PARTITIONED = (*TABLES, LOGINS, *MESSAGE_TABLES)
+RAW_TABLES = ("sessions", "chat_messages")  # what `engagement prune` drops; every other table stays
 REGISTRATIONS_DIR = "registrations"
 # one file each, not partitioned: a row per day, per account, or per room and day (analytics "messages")
 REGISTRATIONS = ("analytics", "users", "messages", "rooms")

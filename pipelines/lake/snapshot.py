@@ -17,6 +17,7 @@ import pyarrow as pa
 from pipelines import arrow_numpy
 from pipelines.fields import sessions_schema
 from pipelines.lake import state as lake
+from pipelines.lake.layout import LOGINS
 from pipelines.sql import query, reader
 
 USER_DAILY_SCHEMA = pa.schema(
@@ -77,3 +78,36 @@ def rows_over_days(root, table: str, first, last, name: str, params: dict, con=N
     return lake.query_partitions(
         root, table, first, last, lambda files: con.execute(query(name), {"files": files, **params}).fetchall(), []
     )
+
+
+LOGIN_COLUMNS = "userId, loginAt, closedHour"
+
+
+def logins_view(con, root: Path, state: lake.LakeState, first: dt.date, last: dt.date) -> bool:
+    """The view `logins` (marts/logins.sql's userId, loginAt, closedHour) of dates first..last: from the
+    raw sessions of a date that has them, from the `logins` rollup of a pruned one. False: neither."""
+    parts = []
+    raw = state.paths(root, "sessions", first, last)
+    if raw:
+        parts.append(con.sql(query("marts/logins"), params={"files": raw}).select(LOGIN_COLUMNS))
+    pruned = state.paths(root, LOGINS, first, last)
+    if pruned:
+        parts.append(con.read_parquet(pruned).select(LOGIN_COLUMNS))
+    if not parts:
+        return False
+    relation = parts[0] if len(parts) == 1 else parts[0].union(parts[1])
+    relation.create_view("logins", replace=True)
+    return True
+
+
+def rows_over_logins(root, first, last, name: str, params: dict, con=None) -> list[tuple]:
+    """Rows of queries/<name>.sql over the view `logins` of dates first..last (see logins_view); none
+    when the lake holds no session of those dates (the query is not run). One snapshot, no lock."""
+    con = con or reader()
+
+    def run(state: lake.LakeState) -> list[tuple]:
+        if not logins_view(con, root, state, first, last):
+            return []
+        return con.execute(query(name), params).fetchall()
+
+    return lake.on_snapshot(root, run)

@@ -20,6 +20,7 @@ from pipelines.errors import UserError
 from pipelines.lake.layout import (
     FORGOTTEN_DIR,
     IDS_DIR,
+    LOGINS,
     PARTITIONED,
     REGISTRATIONS,
     REGISTRATIONS_DIR,
@@ -41,11 +42,27 @@ class LakeState:
     registrations: dict[str, str] = field(default_factory=dict)  # name -> its current file
     ids: list[str] | None = None  # the _id-to-day index's runs (pipelines/lake/idindex.py); None: not built yet
     forgotten: str | None = None  # the tombstones of forgotten people (pipelines/lake/forgetting.py); None: nobody
+    # each prune that dropped raw rows (pipelines/ingest/prune.py): {"at": when, "through": its last
+    # date, "days": the dates it dropped, as runs [[first, last], ...] of consecutive dates}
+    pruned: list[dict] = field(default_factory=list)
 
     @property
     def zone(self) -> str:
         """The zone the lake counts days in (recorded by its first ingest)."""
         return self.tz or DEFAULT_TZ
+
+    @property
+    def pruned_through(self) -> str | None:
+        """The last date (YYYY-MM-DD) whose raw rows are pruned; None when nothing is."""
+        return max(p["through"] for p in self.pruned) if self.pruned else None
+
+    def pruned_at(self, date: str) -> str | None:
+        """When the raw rows of `date` were dropped; None: they were not."""
+        return next((p["at"] for p in self.pruned if any(a <= date <= b for a, b in p["days"])), None)
+
+    def held_days(self) -> list[str]:
+        """The dates (YYYY-MM-DD) the lake holds sessions for: raw ones, or pruned to their rollups."""
+        return sorted({*self.files.get("sessions", {}), *self.files.get(LOGINS, {})})
 
     def registration(self, root: Path, name: str) -> str | None:
         """The absolute path of a registrations table's current file; None when the lake has none."""
@@ -77,6 +94,8 @@ class LakeState:
             body["ids"] = list(self.ids)
         if self.forgotten is not None:  # absent until someone is forgotten
             body["forgotten"] = self.forgotten
+        if self.pruned:  # absent until a prune drops raw rows
+            body["pruned"] = [{"at": p["at"], "through": p["through"], "days": p["days"]} for p in self.pruned]
         return json.dumps(body, indent=1, sort_keys=False) + "\n"
 
 
@@ -120,7 +139,14 @@ def read_state(root: Path) -> LakeState:
         registrations = {n: r for n, r in dict(body.get("registrations", {})).items() if n in REGISTRATIONS}
         ids = body.get("ids")
         forgotten = body.get("forgotten")
-    except (TypeError, ValueError, AttributeError):
+        pruned = [
+            {"at": str(p["at"]), "through": str(p["through"]), "days": [[str(a), str(b)] for a, b in p["days"]]}
+            for p in body.get("pruned", [])
+        ]
+        for p in pruned:
+            for day in [p["through"], *(d for run in p["days"] for d in run)]:
+                dt.date.fromisoformat(day)
+    except (TypeError, ValueError, AttributeError, KeyError):
         raise UserError(f"cannot read the lake state {path}: its tables are not as written; restore it") from None
     for table in PARTITIONED:
         _confined(path, table, files[table].values())
@@ -133,6 +159,7 @@ def read_state(root: Path) -> LakeState:
         registrations=registrations,
         ids=list(ids) if ids is not None else None,
         forgotten=forgotten,
+        pruned=pruned,
     )
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.days import clipped, instant_clipped
-from pipelines.lake.snapshot import rows_over_days
+from pipelines.lake.snapshot import rows_over_days, rows_over_logins
 from pipelines.metrics.contracts import ActiveUsers, HourlyData, UsersByTime, checked
 
 
@@ -38,7 +38,7 @@ def hourly_data(root: Path, start: dt.datetime, con=None) -> dict[str, Any]:
     """The hourly-data body for the 24 hours up to `start` (an aware datetime)."""
     first = instant_clipped(start, -dt.timedelta(hours=24))
     params = {"from": _utc_naive(first), "to": _utc_naive(start)}
-    rows = rows_over_days(root, "sessions", *_session_dates(first, start), "marts/hourly_data", params, con) or [
+    rows = rows_over_logins(root, *_session_dates(first, start), "marts/hourly_data", params, con) or [
         (0, hour) for hour in range(22, -1, -2)
     ]
     return checked(HourlyData, {"hours": [{"users": users, "hour": hour} for users, hour in rows], "success": True})
@@ -47,7 +47,7 @@ def hourly_data(root: Path, start: dt.datetime, con=None) -> dict[str, Any]:
 def users_by_time(root: Path, start: dt.datetime, end: dt.datetime, con=None) -> dict[str, Any]:
     """The users-by-time-of-the-day-in-a-week body for loginAt in [start, end]."""
     params = {"from": _utc_naive(start), "to": _utc_naive(end)}
-    rows = rows_over_days(root, "sessions", *_session_dates(start, end), "marts/users_by_time", params, con)
+    rows = rows_over_logins(root, *_session_dates(start, end), "marts/users_by_time", params, con)
     body = {
         "week": [{"users": u, "hour": h, "day": d, "month": m, "year": y} for u, h, d, m, y in rows],
         "success": True,

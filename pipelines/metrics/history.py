@@ -23,13 +23,13 @@ EVERY = ("day", "week", "month")
 
 def span_note(state: lake.LakeState) -> str:
     """What days the lake holds, for a message."""
-    days = sorted(state.files["sessions"])
+    days = state.held_days()
     return f"the lake holds {days[0]} .. {days[-1]}" if days else "the lake holds no days yet"
 
 
 def require_days(root: Path, state: lake.LakeState) -> None:
     """A UserError for a lake that holds no day yet (every document rejected, or none read)."""
-    if not state.files["sessions"]:
+    if not state.held_days():
         raise UserError(f"the lake {root} holds no days yet: ingest exports into it first")
 
 
@@ -41,7 +41,7 @@ def check_range(state: lake.LakeState, first: dt.date, last: dt.date) -> None:
 def _held(state: lake.LakeState, first: dt.date, last: dt.date) -> list[dt.date]:
     """The dates first..last the lake holds any document for."""
     low, high = first.isoformat(), last.isoformat()
-    return [dt.date.fromisoformat(d) for d in state.files["sessions"] if low <= d <= high]
+    return [dt.date.fromisoformat(d) for d in state.held_days() if low <= d <= high]
 
 
 def trend(root: Path, first: dt.date, last: dt.date, every: str = "day", require: bool = True) -> pa.Table:
@@ -98,9 +98,31 @@ def explain(root: Path, date: dt.date, con=None) -> tuple[pa.Table, pa.Table]:
         require_days(root, state)
         rejects_view(db, root)
         users = _fetch(db, "history/explain_day", {"date": date})
+        note = _pruned_note(root, state, date)
+        if note is not None:
+            users = users.replace_schema_metadata({**(users.schema.metadata or {}), b"note": note.encode("utf-8")})
         return users, _fetch(db, "history/rejects_of_day", {"date": date})
 
     return over_views(root, work, date, date, con)
+
+
+def _pruned_note(root: Path, state: lake.LakeState, date: dt.date) -> str | None:
+    """What `explain` says of a date whose raw sessions are pruned (ingest/prune.py); None for another."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from pipelines.lake.layout import LOGINS
+
+    relative = state.files.get(LOGINS, {}).get(date.isoformat())
+    if relative is None:
+        return None
+    logins = pq.read_table(root / relative, columns=["userId"]).column("userId")
+    return (
+        f"the raw sessions of {date.isoformat()} were pruned at {state.pruned_at(date.isoformat()) or '?'} "
+        "(engagement prune, ENGAGEMENT_KEEP_RAW): the users counted are the user_daily rollup's, which stays "
+        "(the device is no longer known), and users seen and not counted cannot be listed; the logins rollup keeps "
+        f"{len(logins):,} login(s) of {pc.count_distinct(logins).as_py():,} user(s) for hourly-data and users-by-time"
+    )
 
 
 def compare(root: Path, a: tuple[dt.date, dt.date], b: tuple[dt.date, dt.date]) -> pa.Table:

@@ -219,7 +219,7 @@ def write_index(out: Path, root: Path) -> Path:
     headlines = [p.read_text(encoding="utf-8") for p in listed.values()]
     # what the index shows: the weeks listed and the lake's rollups (their files are named by content)
     state = lake.read_state(root)
-    inputs = [state.tz or "", *headlines, *sorted(state.files["sessions"])]
+    inputs = [state.tz or "", *headlines, *state.held_days()]
     inputs += [f"{day}={name}" for day, name in sorted(state.files["user_daily"].items())]
     key = _key(inputs)
     key_path = folder / KEYS / "index.html.key"

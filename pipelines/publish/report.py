@@ -178,12 +178,12 @@ def week_context(root: Path, end: dt.date, today: dt.date | None = None) -> dict
     previous_end = shifted(end, -7)
     previous_complete = previous_end is not None and _window_loaded(fresh, previous_end)
     previous_total = sum(i["users"] for i in previous_body["month"])
-    held = sorted(state.files["sessions"])
+    held = state.held_days()
     notices: list[str] = []
     if not complete:
         notices.append(_completeness_notice(days, fresh))
     for d in loaded_days:
-        if d["date"] not in state.files["sessions"] and held and held[0] < d["date"] < held[-1]:
+        if d["date"] not in held and held and held[0] < d["date"] < held[-1]:
             # a hole in the data: likely a missing export
             notices.append(f"No data for {d['label']}, while the days around it have data: an export may be missing.")
     if end >= clipped(today, -1):
@@ -390,7 +390,7 @@ def history_context(root: Path) -> dict[str, Any]:
     from pipelines.metrics.history import trend, windows
 
     state = lake.read_state(root)
-    held = sorted(state.files["sessions"])
+    held = state.held_days()
     if not held:
         return {
             "lake_weeks": [],

@@ -1,6 +1,6 @@
--- GET engagement-dashboard/users/chat-busier/hourly-data: raw sessions ($files: the sessions
--- partitions around the window) whose loginAt lies in [$from, $to]; for each even UTC hour h,
--- the distinct users of sessions with hour(loginAt) <= h and either no closedAt or
+-- GET engagement-dashboard/users/chat-busier/hourly-data: the logins (the view `logins`, of the
+-- days around the window: marts/logins.sql) whose loginAt lies in [$from, $to]; for each even UTC
+-- hour h, the distinct users of sessions with hour(loginAt) <= h and either no closedAt or
 -- h <= hour(closedAt). All twelve hours, highest first, zeros kept.
 with
 
@@ -8,8 +8,9 @@ sessions as (
     select
         userId,
         hour(loginAt) as login_hour,
-        hour(closedAt) as closed_hour
-    from raw_sessions($files, $from, $to)
+        closedHour as closed_hour
+    from logins
+    where loginAt between $from and $to
 ),
 
 hours as (

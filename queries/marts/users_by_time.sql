@@ -1,6 +1,7 @@
--- GET engagement-dashboard/users/users-by-time-of-the-day-in-a-week: raw sessions ($files) whose
--- loginAt lies in [$from, $to]; each covers the UTC hours hour(loginAt) .. hour(closedAt) (.. 23
--- when not closed) of its own (UTC) day; per (date, hour) the distinct users. Newest first.
+-- GET engagement-dashboard/users/users-by-time-of-the-day-in-a-week: the logins (the view `logins`
+-- of the days around the range: marts/logins.sql) whose loginAt lies in [$from, $to]; each covers
+-- the UTC hours hour(loginAt) .. hour(closedAt) (.. 23 when not closed) of its own (UTC) day; per
+-- (date, hour) the distinct users. Newest first.
 with
 
 sessions as (
@@ -8,8 +9,9 @@ sessions as (
         userId,
         cast(loginAt as date) as date,
         hour(loginAt) as first_hour,
-        coalesce(hour(closedAt), 23) as last_hour
-    from raw_sessions($files, $from, $to)
+        coalesce(closedHour, 23) as last_hour
+    from logins
+    where loginAt between $from and $to
 ),
 
 covered as (

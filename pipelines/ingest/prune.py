@@ -1,0 +1,236 @@
+"""`engagement prune`: raw rows that age out, counts that stay.
+
+The raw rows (sessions and chat_messages partitions) of each date older than the cutoff are dropped
+in one lake write; the rollups every endpoint reads stay: user_daily (weekly-data, active-users,
+the history commands), room_daily (the Messages and Channels tabs), and, written first, the date's
+`logins` (marts/logins.sql: userId, loginAt and closedAt's UTC hour of each session with a user),
+all that hourly-data and users-by-time count. So every endpoint body over a pruned range is what it
+was. The raw text of the rejected documents of those dates goes too.
+
+The cutoff is `keep` before the clock (pipelines/clock.py), in the lake's zone: a date is pruned
+once the whole of it is older. A pruned date stays pruned: a later export's documents of that date
+are rejected (reason `pruned_day`, counted, their text not kept), for a rollup rebuilt from part of a
+day's rows would change its count. A date the lake never held is stored as any other when it
+arrives, and pruned by the next prune.
+
+Each prune that drops anything is recorded in the state (`pruned`: when, and the dates, as runs of
+consecutive dates), for `explain` and `status`. A rerun after a kill converges: what the first run
+committed is pruned already, the rest is done now.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipelines import clock
+from pipelines.errors import UserError
+from pipelines.faults import crash_point
+from pipelines.files import atomic_write_bytes
+from pipelines.ingest.merge import rebuild_id_index, write_partition
+from pipelines.lake.layout import LOGINS, REJECTS_DIR, rejects_key
+from pipelines.lake.state import LakeState, require_lake
+from pipelines.lake.writing import Writer, writing
+from pipelines.sql import query
+
+PRUNED_REASON = "pruned_day"
+LOGINS_ORDER = [("loginAt", "ascending"), ("userId", "ascending"), ("closedHour", "ascending")]
+
+
+def parse_keep(text: str) -> dt.timedelta:
+    """'30d', '13w', '400 d' or ISO 8601 'P30D': whole days, at least one. A ValueError names the
+    forms (minutes, hours and months are refused: `30m` read as minutes would prune almost everything)."""
+    value = text.strip().lower()
+    match = re.fullmatch(r"(\d+)\s*(d|w)|p(\d+)d|p(\d+)w", value)
+    if not match:
+        raise ValueError(f"{text!r} is not a retention: give whole days or weeks, such as 30d, 13w or P400D")
+    days_, unit, iso_days, iso_weeks = match.groups()
+    if iso_days or iso_weeks:
+        days_, unit = iso_days or iso_weeks, "d" if iso_days else "w"
+    days = int(days_) * (7 if unit == "w" else 1)
+    if not 1 <= days <= 3_650_000:
+        raise ValueError(f"{text!r} is not a retention: keep at least 1 day (and fewer than 10,000 years)")
+    return dt.timedelta(days=days)
+
+
+def keep_label(keep: dt.timedelta) -> str:
+    """How a retention reads: '30 days'."""
+    return f"{keep.days:,} day{'s' if keep.days != 1 else ''}"
+
+
+def pruned_through(now: dt.datetime, keep: dt.timedelta, zone: str) -> dt.date | None:
+    """The last date wholly older than now - keep in `zone` (None before the calendar's start)."""
+    from zoneinfo import ZoneInfo
+
+    try:
+        cutoff = (now - keep).astimezone(ZoneInfo(zone))
+    except OverflowError:
+        return None
+    if cutoff.date() == dt.date.min:
+        return None
+    return cutoff.date() - dt.timedelta(days=1)
+
+
+def pruned_days(state: LakeState) -> dict[str, list[str]]:
+    """The dates whose raw rows are pruned, per raw table: sessions (the dates the `logins` rollup
+    holds) and chat_messages (the dates room_daily holds and chat_messages does not)."""
+    messages = state.files.get("chat_messages", {})
+    return {
+        "sessions": sorted(state.files.get(LOGINS, {})),
+        "chat_messages": sorted(d for d in state.files.get("room_daily", {}) if d not in messages),
+    }
+
+
+def refuse_pruned(con, state: LakeState, table: str) -> dict[int, int]:
+    """Reject (reason pruned_day) an ingest's rows of `table` ("incoming": sessions, or
+    "incoming_chat_messages") dated on a pruned date; how many, per file_index."""
+    import pyarrow.compute as pc
+
+    days = pruned_days(state)["sessions" if table == "incoming" else "chat_messages"]
+    if not days:
+        return {}
+    name = "prune/refuse_sessions" if table == "incoming" else "prune/refuse_messages"
+    refused = con.execute(query(name), {"days": days}).fetch_arrow_table().column("file_index")
+    counts = pc.value_counts(refused)
+    return {int(i): int(n) for i, n in zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist())}
+
+
+@dataclass
+class PruneSummary:
+    keep: dt.timedelta
+    through: dt.date | None  # the last date older than the cutoff
+    session_days: int = 0  # dates whose raw sessions were dropped now
+    message_days: int = 0  # dates whose raw messages were dropped now
+    rejects: int = 0  # rejects files whose raw text of old dates was removed
+
+    def lines(self) -> list[str]:
+        if self.through is None:
+            return [f"kept raw: {keep_label(self.keep)}; nothing is that old"]
+        return [
+            f"kept raw: {keep_label(self.keep)}; the dates through {self.through} keep no raw rows",
+            f"dropped now: the raw sessions of {self.session_days} day(s), the raw messages of "
+            f"{self.message_days} day(s); rejects files without their old text: {self.rejects}",
+            "the rollups stay: every count over those days is what it was",
+        ]
+
+
+def prune(root: Path, keep: dt.timedelta, now: dt.datetime | None = None) -> PruneSummary:
+    """Drop the lake's raw rows older than `keep` before `now` (by default, the clock's; see the
+    module's doc)."""
+    require_lake(root)
+    now = now or clock.now()
+    with writing(root) as writer:
+        state = writer.state
+        through = pruned_through(now, keep, state.zone)
+        summary = PruneSummary(keep, through)
+        if through is None:
+            return summary
+        last = through.isoformat()
+        sessions = [d for d in sorted(state.files["sessions"]) if d <= last]
+        messages = [d for d in sorted(state.files.get("chat_messages", {})) if d <= last]
+        _keep_logins(writer, sessions)
+        crash_point("prune logins placed")
+        for date in messages:
+            del state.files["chat_messages"][date]
+        summary.session_days, summary.message_days = len(sessions), len(messages)
+        summary.rejects = _strip_rejects(root, through, now - keep)
+        crash_point("prune rejects written")
+        if sessions or messages:
+            at = now.astimezone(dt.timezone.utc).isoformat(timespec="seconds")  # as clock.now_iso() writes
+            state.pruned.append({"at": at, "through": max(sessions + messages), "days": _runs(sessions, messages)})
+            writer.commit()
+    return summary
+
+
+def _keep_logins(writer: Writer, dates: list[str]) -> None:
+    """For each date: its `logins` rollup placed (a file even when empty: the date stays held), its
+    raw sessions dropped from the state; then the _id index built again from what is left."""
+    import pyarrow.parquet as pq
+
+    from pipelines.fields import PARQUET_OPTIONS
+    from pipelines.sql import connect
+
+    if not dates:
+        return
+    state, root = writer.state, writer.root
+    logins = state.files.setdefault(LOGINS, {})
+    con = connect(ordered=False)
+    try:
+        for date in dates:
+            rows = con.sql(query("marts/logins"), params={"files": [str(root / state.files["sessions"][date])]})
+            table = rows.to_arrow_table().sort_by(LOGINS_ORDER)
+            placed = write_partition(writer, LOGINS, date, table)
+            if placed is None:  # no session with a user that day: an empty rollup keeps the date held
+                staged = writer.staging / f"{LOGINS}-{date}.parquet"
+                pq.write_table(table, staged, compression="zstd", **PARQUET_OPTIONS[LOGINS])
+                placed = writer.place_partition(LOGINS, date, staged)
+            logins[date] = placed
+            del state.files["sessions"][date]
+        if state.files["sessions"]:
+            rebuild_id_index(con, root, state, writer.staging)
+        else:
+            state.ids = []
+    finally:
+        con.close()
+
+
+def _runs(*dates: list[str]) -> list[list[str]]:
+    """The dates as runs of consecutive dates: [[first, last], ...]."""
+    runs: list[list[str]] = []
+    for date in sorted(set().union(*dates)):
+        day = dt.date.fromisoformat(date)
+        if runs and dt.date.fromisoformat(runs[-1][1]) + dt.timedelta(days=1) == day:
+            runs[-1][1] = date
+        else:
+            runs.append([date, date])
+    return runs
+
+
+def _strip_rejects(root: Path, through: dt.date, cutoff: dt.datetime) -> int:
+    """The raw text of rejected documents dated through `through` removed from the rejects files; an
+    undated one's too when its file was last ingested before `cutoff`. The rest of each record
+    (file, line, reason, date) stays, so every rejected document still has its reason."""
+    from pipelines.lake.manifest import read_manifest
+
+    last_ingest: dict[str, str] = {}
+    for entry in read_manifest(root).entries:
+        key = rejects_key(entry.path)
+        last_ingest[key] = max(last_ingest.get(key, ""), entry.ingested_at)
+    old_file = {key for key, at in last_ingest.items() if _instant(at) < cutoff}
+    last = through.isoformat()
+    stripped = 0
+    for path in sorted((root / REJECTS_DIR).glob("*.jsonl")):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        records = []
+        for line in lines:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                records.append(line)
+                continue
+            date = record.get("date")
+            old = (date is not None and str(date) <= last) or (date is None and path.stem in old_file)
+            if old and record.get("text") is not None:
+                record["text"] = None
+                line = json.dumps(record, ensure_ascii=False)
+            records.append(line)
+        if records != lines:
+            atomic_write_bytes(path, "".join(r + "\n" for r in records).encode("utf-8"))
+            stripped += 1
+    return stripped
+
+
+def _instant(text: str) -> dt.datetime:
+    moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+
+
+def check_keep(text: str) -> dt.timedelta:
+    """parse_keep for a user's flag: a UserError names the forms."""
+    try:
+        return parse_keep(text)
+    except ValueError as exc:
+        raise UserError(str(exc), "keep_raw") from None
