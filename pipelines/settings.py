@@ -178,7 +178,7 @@ class Settings(_Engagement):
     @classmethod
     def _retention(cls, value: Any) -> Any:
         if isinstance(value, str):
-            from pipelines.ingest.prune import parse_keep
+            from pipelines.timeparse import parse_keep
 
             try:
                 return parse_keep(value)

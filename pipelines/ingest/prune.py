@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,30 +34,10 @@ from pipelines.lake.layout import LOGINS, REJECTS_DIR, rejects_key
 from pipelines.lake.state import LakeState, require_lake
 from pipelines.lake.writing import Writer, writing
 from pipelines.sql import query
+from pipelines.timeparse import keep_label, parse_keep
 
 PRUNED_REASON = "pruned_day"
 LOGINS_ORDER = [("loginAt", "ascending"), ("userId", "ascending"), ("closedHour", "ascending")]
-
-
-def parse_keep(text: str) -> dt.timedelta:
-    """'30d', '13w', '400 d' or ISO 8601 'P30D': whole days, at least one. A ValueError names the
-    forms (minutes, hours and months are refused: `30m` read as minutes would prune almost everything)."""
-    value = text.strip().lower()
-    match = re.fullmatch(r"(\d+)\s*(d|w)|p(\d+)d|p(\d+)w", value)
-    if not match:
-        raise ValueError(f"{text!r} is not a retention: give whole days or weeks, such as 30d, 13w or P400D")
-    days_, unit, iso_days, iso_weeks = match.groups()
-    if iso_days or iso_weeks:
-        days_, unit = iso_days or iso_weeks, "d" if iso_days else "w"
-    days = int(days_) * (7 if unit == "w" else 1)
-    if not 1 <= days <= 3_650_000:
-        raise ValueError(f"{text!r} is not a retention: keep at least 1 day (and fewer than 10,000 years)")
-    return dt.timedelta(days=days)
-
-
-def keep_label(keep: dt.timedelta) -> str:
-    """How a retention reads: '30 days'."""
-    return f"{keep.days:,} day{'s' if keep.days != 1 else ''}"
 
 
 def pruned_through(now: dt.datetime, keep: dt.timedelta, zone: str) -> dt.date | None:
@@ -87,15 +66,15 @@ def pruned_days(state: LakeState) -> dict[str, list[str]]:
 def refuse_pruned(con, state: LakeState, table: str) -> dict[int, int]:
     """Reject (reason pruned_day) an ingest's rows of `table` ("incoming": sessions, or
     "incoming_chat_messages") dated on a pruned date; how many, per file_index."""
-    import pyarrow.compute as pc
+    import numpy as np
 
     days = pruned_days(state)["sessions" if table == "incoming" else "chat_messages"]
     if not days:
         return {}
     name = "prune/refuse_sessions" if table == "incoming" else "prune/refuse_messages"
-    refused = con.execute(query(name), {"days": days}).fetch_arrow_table().column("file_index")
-    counts = pc.value_counts(refused)
-    return {int(i): int(n) for i, n in zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist())}
+    refused = con.execute(query(name), {"days": days}).fetchnumpy()["file_index"]
+    indexes, counts = np.unique(np.asarray(refused), return_counts=True)
+    return dict(zip(indexes.tolist(), counts.tolist()))
 
 
 @dataclass
