@@ -16,6 +16,7 @@ from pipelines.metrics.weekly import weekly_data
 from pipelines.settings import load_settings
 
 SAMPLE = ROOT / "data" / "sample" / "rocketchat_sessions.json"
+SERVER: dict = {}  # the Prefect server's PREFECT_HOME, once it runs
 
 
 @pytest.fixture(scope="session")
@@ -33,6 +34,7 @@ def prefect_server(tmp_path_factory):
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     home = tmp_path_factory.mktemp("prefect-home")
+    SERVER["home"] = home
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env |= {"PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_UI_ENABLED": "false"}
@@ -433,3 +435,43 @@ def test_a_nightly_on_stale_data_ends_failed_on_the_prefect_server(dirs, tmp_pat
     state = asyncio.run(last_state())
     assert state.is_failed(), state
     assert "stale data" in (state.message or "")
+
+
+def test_after_forget_no_prefect_log_or_artifact_names_the_person(dirs, tmp_path):
+    """The nightly's run logs and artifacts (in the Prefect server's database, under its PREFECT_HOME,
+    and the flow process's own PREFECT_HOME) never held a user id or username; after forget, neither
+    does anything under the lake, the outputs or the outbox."""
+    from pathlib import Path
+
+    from prefect.settings import PREFECT_HOME
+    from test_forget import GONE, NAME, _exports, holding
+
+    from pipelines.flows import nightly
+
+    inbox = Path(dirs["inbox"])
+    (inbox / "rocketchat_sessions.json").unlink()
+    for path in _exports(tmp_path / "exports"):
+        shutil.copyfile(path, inbox / path.name)
+    night = nightly(load_settings(**dirs), run_date=dt.date(2023, 5, 17))
+    assert night["body"]["month"][0]["users"] == 2
+    lake, out, outbox = Path(dirs["lake"]), Path(dirs["out"]), tmp_path / "outbox"
+    assert holding(out, NAME) and holding(lake, GONE)  # the week's page names the direct-message room
+    homes = [SERVER["home"], Path(PREFECT_HOME.value())]
+    # the server's database is where the run's logs and artifacts are: this scan can see them
+    assert any(
+        b"Active users per day, week ending 2023-05-17" in p.read_bytes() for p in homes[0].rglob("*") if p.is_file()
+    )
+    done = run_cli(
+        "forget",
+        GONE,
+        "--username",
+        NAME,
+        "--lake",
+        str(lake),
+        "--out",
+        str(out),
+        env={"ENGAGEMENT_OUTBOX": str(outbox)},
+    )
+    assert done.returncode == 0, done.stderr
+    for folder in [lake, out, outbox, *homes]:
+        assert holding(folder, GONE, NAME) == [], folder
