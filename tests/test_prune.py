@@ -213,3 +213,31 @@ def test_a_retention_reads_days_and_weeks_and_a_day_is_pruned_once_wholly_older(
     # 2023-04-20T02:30Z is still the 19th in Los Angeles: the 18th is the last day wholly older
     assert pruned_through(now, dt.timedelta(days=30), "America/Los_Angeles") == dt.date(2023, 4, 18)
     assert pruned_through(dt.datetime(1, 1, 2, tzinfo=utc), dt.timedelta(days=30), "UTC") is None
+
+
+def test_the_sample_pruned_with_30_days_kept_answers_every_body_as_before(tmp_path):
+    from conftest import ROOT
+
+    from pipelines.metrics import activity
+
+    root = tmp_path / "lake"
+    ingest([ROOT / "data" / "sample" / "rocketchat_sessions.json"], root, "UTC")
+    utc = dt.timezone.utc
+    first, last = dt.datetime(2023, 4, 27, tzinfo=utc), dt.datetime(2023, 5, 20, tzinfo=utc)
+
+    def answers() -> dict:
+        whole = {
+            "by-time": activity.users_by_time(root, first, last),
+            "active": activity.active_users(root, first.date(), last.date()),
+        }
+        hours = {f"hourly {d}": activity.hourly_data(root, first + dt.timedelta(days=d, hours=7)) for d in range(24)}
+        weeks = {f"weekly {d}": weekly.weekly_data(root, first.date() + dt.timedelta(days=d)) for d in range(24)}
+        return {**bodies(root), **whole, **hours, **weeks}
+
+    before = answers()
+    assert sum(i["users"] for i in before["active"]["month"]) > 0 and before["by-time"]["week"]
+    done = _prune(root)
+    assert done.returncode == 0, done.stderr
+    assert "the raw sessions of 22 day(s)" in done.stdout
+    assert read_state(root).files["sessions"] == {} and not list(root.glob("sessions/**/*.parquet"))
+    assert answers() == before
