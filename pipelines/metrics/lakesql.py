@@ -1,7 +1,8 @@
 """`engagement query`: read-only SQL over one consistent snapshot of the lake.
 
 Views: `sessions` and `user_daily` (the files the state names, never a glob), `chat_messages` and
-`room_daily` (the messages of rocketchat_message exports, with their `date`), and `rejects` (the
+`room_daily` (the messages of rocketchat_message exports, with their `date`), `logins` (what a
+pruned date keeps of its sessions), and `rejects` (the
 rejected documents of the files the manifest records). Only a query that reads is run (SELECT,
 WITH, FROM, DESCRIBE, SUMMARIZE, and EXPLAIN [ANALYZE] of those: the statement EXPLAIN would run is
 judged too, by DuckDB's own parser). DuckDB is then locked to exactly those files, with a private,
@@ -20,10 +21,14 @@ import pyarrow as pa
 from pipelines import arrow_numpy
 from pipelines.errors import UserError
 from pipelines.lake import state as lake
-from pipelines.lake.layout import REJECTS_DIR
+from pipelines.lake.layout import LOGINS, REJECTS_DIR
 from pipelines.lake.snapshot import create_views
 from pipelines.sql import connect, query
 
+# a pruned date's logins (marts/logins.sql, pipelines/ingest/prune.py)
+LOGINS_SCHEMA = pa.schema(
+    [("date", pa.date32()), ("userId", pa.string()), ("loginAt", pa.timestamp("us")), ("closedHour", pa.int8())]
+)
 REJECTS_SCHEMA = pa.schema(
     [
         ("file", pa.string()),
@@ -121,17 +126,19 @@ def limits_of(settings) -> Limits:
 
 
 def message_views(con, root: Path, state: lake.LakeState) -> list[str]:
-    """Views `chat_messages` and `room_daily` over the state's files (each row with its `date`), empty
-    when the lake has none; the files they read."""
+    """Views `chat_messages` and `room_daily` over the state's files (each row with its `date`), and
+    `logins` (the rollup of pruned dates), empty when the lake has none; the files they read."""
     from pipelines.ingest.messages import ROLLUP_SCHEMA, SCHEMA
 
     read: list[str] = []
-    for table, schema in (("chat_messages", SCHEMA), ("room_daily", ROLLUP_SCHEMA)):
+    for table, schema in (("chat_messages", SCHEMA), ("room_daily", ROLLUP_SCHEMA), (LOGINS, LOGINS_SCHEMA)):
         files = state.paths(root, table)
         if files:
             relation = con.sql(query("lake/partitioned"), params={"files": files})
         else:
-            relation = con.from_arrow(arrow_numpy.empty_table(schema.append(pa.field("date", pa.date32()))))
+            if "date" not in schema.names:
+                schema = schema.append(pa.field("date", pa.date32()))
+            relation = con.from_arrow(arrow_numpy.empty_table(schema))
         relation.create_view(table, replace=True)
         read += files
     return read
