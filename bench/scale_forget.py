@@ -23,7 +23,6 @@ import datetime as dt
 import json
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,6 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 DATA = ROOT / "data" / "bench" / "forget-scale"
 FIRST = dt.date(2024, 1, 1)
 DAYS = 730
@@ -132,36 +132,24 @@ def generate() -> tuple[list[Path], list[Path]]:
     return years, night
 
 
-def command(*args: str, env: dict[str, str] | None = None) -> float:
-    import os
-
-    started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "pipelines", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, **(env or {})},
-    )
-    took = time.perf_counter() - started
-    if done.returncode:
-        raise SystemExit(done.stderr)
-    return took
-
-
 def nightly_median(lake: Path, night: list[Path], work: Path, repeat: int) -> float:
     """The median time of the nightly's ingest into `repeat` fresh copies of `lake`."""
+    from forget_benchmark import _command
+
     times = []
     for i in range(repeat):
         copy = work / f"copy-{i}"
         shutil.rmtree(copy, ignore_errors=True)
         shutil.copytree(lake, copy)
-        times.append(command("ingest", *map(str, night), "--lake", str(copy)))
+        times.append(_command("ingest", *map(str, night), "--lake", str(copy)))
         shutil.rmtree(copy)
     return statistics.median(times)
 
 
 def main() -> None:
+    from forget_benchmark import _command as command
+    from forget_benchmark import forget_most_active
+
     from pipelines.metrics.lakesql import run_query
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -181,13 +169,7 @@ def main() -> None:
         print(
             f"lake: {counts['n']:,} sessions of {counts['u']:,} users over {counts['d']} days; ingested in {took:.1f} s"
         )
-        top = run_query(
-            lake, f"select userId from user_daily group by userId order by count(*) desc limit {args.forget}"
-        ).column("userId")
-        listing = work / "people.txt"
-        listing.write_text("".join(f"{u}\n" for u in top.to_pylist()))
-        shutil.copytree(lake, before)
-        took = command("forget", "--from-file", str(listing), "--lake", str(lake), "--out", str(work / "out"))
+        took = forget_most_active(lake, args.forget, work)
         print(f"forget {args.forget} users (the most active), one command: {took:.1f} s")
         plain = nightly_median(before, night, work, args.repeat)
         after = nightly_median(lake, night, work, args.repeat)

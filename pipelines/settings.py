@@ -162,28 +162,16 @@ class Settings(_Engagement):
 
     _split_origins = field_validator("cors_origins", mode="before")(_comma_list)
 
-    @field_validator("freshness_warn", "freshness_error", mode="before")
+    @field_validator("freshness_warn", "freshness_error", "keep_raw", mode="before")
     @classmethod
     def _duration(cls, value: Any, info) -> Any:
         if isinstance(value, str):
-            from pipelines.timeparse import parse_duration
+            from pipelines.timeparse import parse_duration, parse_keep
 
-            try:
-                return parse_duration(value)
+            try:  # a retention is whole days or weeks: `30m` must not read as minutes
+                return (parse_keep if info.field_name == "keep_raw" else parse_duration)(value)
             except ValueError as exc:
                 raise ValueError(f"ENGAGEMENT_{info.field_name.upper()}: {exc}") from None
-        return value
-
-    @field_validator("keep_raw", mode="before")
-    @classmethod
-    def _retention(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            from pipelines.timeparse import parse_keep
-
-            try:
-                return parse_keep(value)
-            except ValueError as exc:
-                raise ValueError(f"ENGAGEMENT_KEEP_RAW: {exc}") from None
         return value
 
     _switches = field_validator("lake_group_readable", mode="before")(_switch)

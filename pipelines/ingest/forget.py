@@ -13,13 +13,11 @@ first run committed is found again, what it did not is done now.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipelines.errors import UserError
 from pipelines.faults import crash_point
-from pipelines.files import atomic_write_bytes
 from pipelines.ingest.merge import rebuild_id_index, write_partition
 from pipelines.ingest.prune import LOGINS_ORDER
 from pipelines.ingest.registrations import write_registration
@@ -33,8 +31,8 @@ from pipelines.lake.forgetting import (
     read_tombstones,
     replace_prefixes,
     replace_values,
+    rewrite_rejects,
 )
-from pipelines.lake.layout import REJECTS_DIR
 from pipelines.lake.state import require_lake
 from pipelines.lake.writing import Writer, writing
 
@@ -90,7 +88,8 @@ def forget(root: Path, ids: list[str], usernames: list[str]) -> ForgetSummary:
         crash_point("forget partitions placed")
         for name, columns in REGISTRATION_COLUMNS.items():
             summary.files[f"registrations/{name}"] = _rewrite_registration(writer, name, columns, given)
-        summary.files["rejects"] = _rewrite_rejects(root, tombs)
+        # each record's strings (its raw text, _id, file) scrubbed; a line not ours to read, token by token
+        summary.files["rejects"] = rewrite_rejects(root, lambda _, r: tombs.scrub_reject(r), tombs.scrub_text)
         crash_point("forget rejects written")
         writer.state.forgotten = place_tombstones(root, writer.staging, writer.place, tombs)
         writer.commit()
@@ -169,23 +168,6 @@ def _rewrite_registration(writer: Writer, name: str, columns: dict[str, Kind], g
         rows = rows.sort_by(SORTED_BY[name])
     write_registration(writer, name, rows)
     return 1
-
-
-def _rewrite_rejects(root: Path, tombs: Tombstones) -> int:
-    """Each rejects file with the forgotten values of its records (raw text included) replaced."""
-    rewritten = 0
-    for path in sorted((root / REJECTS_DIR).glob("*.jsonl")):
-        lines = path.read_text(encoding="utf-8").splitlines()
-        records = []
-        for line in lines:
-            try:
-                records.append(json.dumps(tombs.scrub_reject(json.loads(line)), ensure_ascii=False))
-            except ValueError:
-                records.append(tombs.scrub_text(line))  # not ours to read: its tokens all the same
-        if records != lines:
-            atomic_write_bytes(path, "".join(r + "\n" for r in records).encode("utf-8"))
-            rewritten += 1
-    return rewritten
 
 
 def _rebuild_id_index(writer: Writer) -> None:

@@ -21,16 +21,15 @@ committed is pruned already, the rest is done now.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from pipelines import clock
 from pipelines.errors import UserError
 from pipelines.faults import crash_point
-from pipelines.files import atomic_write_bytes
 from pipelines.ingest.merge import rebuild_id_index, write_partition
-from pipelines.lake.layout import LOGINS, REJECTS_DIR, rejects_key
+from pipelines.lake.forgetting import rewrite_rejects
+from pipelines.lake.layout import LOGINS, rejects_key
 from pipelines.lake.state import LakeState, require_lake
 from pipelines.lake.writing import Writer, writing
 from pipelines.sql import query
@@ -180,26 +179,13 @@ def _strip_rejects(root: Path, through: dt.date, cutoff: dt.datetime) -> int:
         last_ingest[key] = max(last_ingest.get(key, ""), entry.ingested_at)
     old_file = {key for key, at in last_ingest.items() if _instant(at) < cutoff}
     last = through.isoformat()
-    stripped = 0
-    for path in sorted((root / REJECTS_DIR).glob("*.jsonl")):
-        lines = path.read_text(encoding="utf-8").splitlines()
-        records = []
-        for line in lines:
-            try:
-                record = json.loads(line)
-            except ValueError:
-                records.append(line)
-                continue
-            date = record.get("date")
-            old = (date is not None and str(date) <= last) or (date is None and path.stem in old_file)
-            if old and record.get("text") is not None:
-                record["text"] = None
-                line = json.dumps(record, ensure_ascii=False)
-            records.append(line)
-        if records != lines:
-            atomic_write_bytes(path, "".join(r + "\n" for r in records).encode("utf-8"))
-            stripped += 1
-    return stripped
+
+    def strip(path: Path, record: dict) -> dict:
+        date = record.get("date")
+        old = (date is not None and str(date) <= last) or (date is None and path.stem in old_file)
+        return {**record, "text": None} if old and record.get("text") is not None else record
+
+    return rewrite_rejects(root, strip)
 
 
 def _instant(text: str) -> dt.datetime:

@@ -265,3 +265,26 @@ def replace_prefixes(array, mapping: dict[str, str]):
             renamed = pc.binary_join_element_wise(pseudonym, pc.utf8_slice_codeunits(out, len(value)), "")
             out = pc.if_else(hit, renamed, out)
     return out
+
+
+def rewrite_rejects(root: Path, record: Callable[[Path, dict], dict], other: Callable[[str], str] = str) -> int:
+    """Each rejects file written again (atomically) with `record` applied to each of its records (with
+    the file's path), and `other` to a line that is not one (not ours to read); how many files changed."""
+    from pipelines.lake.layout import REJECTS_DIR
+
+    rewritten = 0
+    for path in sorted((root / REJECTS_DIR).glob("*.jsonl")):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        changed = []
+        for line in lines:
+            try:
+                before = json.loads(line)
+            except ValueError:
+                changed.append(other(line))
+                continue
+            after = record(path, before)
+            changed.append(line if after == before else json.dumps(after, ensure_ascii=False))
+        if changed != lines:
+            atomic_write_bytes(path, "".join(r + "\n" for r in changed).encode("utf-8"))
+            rewritten += 1
+    return rewritten
