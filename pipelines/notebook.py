@@ -23,6 +23,7 @@ import pandas as pd
 
 from pipelines import status
 from pipelines.lake import state as lake
+from pipelines.errors import UserError
 from pipelines.metrics import history, lakesql
 from pipelines.metrics.weekly import weekly_data
 
@@ -111,11 +112,14 @@ class Lake:
         first, second = _date(a), _date(b)
         return history.compare(self.root, (first, first), (second, second)).to_pandas()
 
-    def sql(self, text: str) -> pd.DataFrame:
-        """Read-only SQL over one snapshot: views sessions, user_daily, rejects (as `engagement query`)."""
+    def sql(self, text: str, explain: str | None = None) -> pd.DataFrame:
+        """Read-only SQL over one snapshot: views sessions, user_daily, rejects (as `engagement query`);
+        `explain`: "plan" or "analyze" for EXPLAIN [ANALYZE] of it (as --explain, --explain-analyze)."""
         from pipelines.settings import load_settings
 
-        return lakesql.run_query(self.root, text, lakesql.limits_of(load_settings())).to_pandas()
+        if explain not in (None, *lakesql.EXPLAIN):
+            raise UserError(f"explain is 'plan' or 'analyze', not {explain!r}")
+        return lakesql.run_query(self.root, text, lakesql.limits_of(load_settings()), explain).to_pandas()
 
     def status(self) -> dict[str, Any]:
         """The lake's health (as `engagement status --json`), with its `problems`."""

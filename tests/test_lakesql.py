@@ -126,28 +126,69 @@ def test_a_query_leaves_this_threads_reading_connection_unlocked(small):
 
 
 @pytest.mark.parametrize(
-    "sql,kind",
+    "sql",
     [
-        ("EXPLAIN ANALYZE COPY (select * from sessions) TO '.tmp/dump.parquet'", "copy"),
-        ("explain analyze create table t as select 1", "create"),
-        ("/* hidden */ EXPLAIN ANALYZE DROP VIEW sessions", "drop"),
-        ("explain (format json) call pragma_version()", "call"),
-        ("EXPLAIN ANALYSE insert into t values (1)", "insert"),
+        "EXPLAIN ANALYZE COPY (select * from sessions) TO '.tmp/dump.parquet'",
+        "explain analyze create table t as select 1",
+        "/* hidden */ EXPLAIN ANALYZE DROP VIEW sessions",
+        "explain (format json) call pragma_version()",
+        "EXPLAIN ANALYSE insert into t values (1)",
+        "explain select 1",
     ],
 )
-def test_explain_analyze_runs_nothing_but_a_read(small, tmp_path, sql, kind):
+def test_explain_is_never_taken_from_the_text(small, tmp_path, sql):
     result = run_cli("query", "--lake", str(small), sql, cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        "engagement query: error: only a query that reads is run (SELECT, WITH, ...); "
-        f"a{'n' if kind[0] in 'aeiou' else ''} {kind} statement is refused"
+        "engagement query: error: give the statement alone: EXPLAIN is asked for with --explain or --explain-analyze"
     )
     assert not (tmp_path / ".tmp").exists()
 
 
-def test_explain_and_explain_analyze_of_a_read_still_work(small):
-    assert run_query(small, "explain analyze select count(*) from sessions").num_rows >= 1
-    assert run_query(small, "EXPLAIN select count(*) from sessions").num_rows >= 1
+def test_explain_and_explain_analyze_of_a_read_work_through_their_flags(small):
+    assert run_query(small, "select count(*) from sessions", explain="analyze").num_rows >= 1
+    assert run_query(small, "select count(*) from sessions", explain="plan").num_rows >= 1
+    shown = run_cli("query", "--lake", str(small), "--explain-analyze", "select count(*) from sessions")
+    assert shown.returncode == 0 and "analyzed_plan" in shown.stdout
+    refused = run_cli("query", "--lake", str(small), "--explain", "copy sessions to 'x.csv'")
+    assert refused.returncode == 2 and "a copy statement is refused" in refused.stderr
+
+
+def _lake_bytes(root) -> dict:
+    return {str(p): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file() and not p.name.endswith(".lock")}
+
+
+COPY = (
+    "COPY (SELECT DATE '2023-05-19' AS date, 'fake' || i::varchar AS userId, 'user' AS role, "
+    "60::DECIMAL(38,0) AS seconds, 1::INT AS sessions, 'sessions' AS source FROM range(500) t(i)) "
+    "TO 'P' (FORMAT parquet, USE_TMP_FILE false)"
+)
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "EXPLAIN (ANALYZE ') select 1 --') {copy}",
+        "/* /* */ SELECT 1 -- */ EXPLAIN ANALYZE {copy}",
+        "-- a\rEXPLAIN ANALYZE {copy} /*\n SELECT 1 -- */",
+    ],
+)
+def test_the_probes_that_rewrote_the_lake_change_no_byte(small, tmp_path, template):
+    import datetime as dt
+
+    from pipelines.lake.state import read_state
+    from pipelines.metrics.weekly import weekly_data
+
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    target = small / read_state(small).files["user_daily"]["2023-05-19"]
+    before, week = _lake_bytes(small), weekly_data(small, dt.date(2023, 5, 19))
+    result = run_cli(
+        "query", "--lake", str(small), template.format(copy=COPY.replace("'P'", f"'{target}'")), cwd=tmp_path
+    )
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1
+    assert _lake_bytes(small) == before and weekly_data(small, dt.date(2023, 5, 19)) == week
+    assert list(cwd.iterdir()) == []
 
 
 def test_duckdbs_temporary_folder_holds_nothing_to_read(small, tmp_path):
@@ -209,6 +250,93 @@ def test_the_notebook_sql_has_the_same_sandbox(small):
     from pipelines.notebook import open_lake
 
     lake = open_lake(small)
-    with pytest.raises(UserError, match="a copy statement is refused"):
+    with pytest.raises(UserError, match="EXPLAIN is asked for with --explain"):
         lake.sql("EXPLAIN ANALYZE COPY (select 1) TO 'x.csv'")
+    with pytest.raises(UserError, match="a copy statement is refused"):
+        lake.sql("COPY (select 1) TO 'x.csv'", explain="analyze")
+    assert len(lake.sql("select 1", explain="plan")) >= 1
     assert lake.sql("select count(*) as n from sessions")["n"][0] == 3
+
+
+def test_thousands_of_mutated_statements_change_no_byte_and_write_nothing(small, tmp_path, monkeypatch):
+    """3,000 statements built from comments of every kind (nested, unterminated), quotes in EXPLAIN
+    options, \\r, \\f and unicode spaces, semicolons, and every statement that writes, attaches, loads
+    or sets: each is refused in one UserError or only reads; the lake and the folder stay as they were."""
+    import random
+
+    import duckdb
+
+    from pipelines.lake.state import read_state
+
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    target = small / read_state(small).files["user_daily"]["2023-05-19"]
+    writes = [
+        COPY.replace("'P'", f"'{target}'"),
+        f"COPY user_daily TO '{target}' (FORMAT parquet)",
+        "COPY (select 1) TO 'out.csv'",
+        "EXPORT DATABASE 'dump'",
+        f"ATTACH '{small / 'x.db'}' AS x",
+        "INSTALL httpfs",
+        "LOAD httpfs",
+        "CALL pragma_version()",
+        "PRAGMA enable_profiling",
+        "SET allowed_paths = ['/']",
+        "SET enable_external_access = true",
+        "CREATE TABLE t AS SELECT 1",
+        "DROP VIEW sessions",
+        "INSERT INTO t VALUES (1)",
+        "DELETE FROM sessions",
+        "CHECKPOINT",
+        "select 1",
+        "from user_daily",
+    ]
+    pieces = [
+        "",
+        " ",
+        "\r",
+        "\f",
+        "\n",
+        "\u00a0",
+        "\u2028",
+        ";",
+        "; ",
+        "-- c\n",
+        "-- c\r",
+        "-- c",
+        "/* c */",
+        "/* /* */",
+        "/* /* */ */",
+        "/*",
+        "*/",
+        "'",
+        "')",
+        "EXPLAIN ",
+        "EXPLAIN ANALYZE ",
+        "EXPLAIN (ANALYZE ') x --') ",
+        "EXPLAIN (FORMAT json) ",
+        "SELECT 1 ",
+        "WITH a AS (SELECT 1) ",
+        "DESCRIBE ",
+        "SUMMARIZE ",
+    ]
+    rng = random.Random(33)
+    before = _lake_bytes(small)
+    outcomes = {"refused": 0, "read": 0}
+    for _ in range(3000):
+        parts = [rng.choice(pieces) for _ in range(rng.randint(0, 3))]
+        parts.insert(rng.randint(0, len(parts)), rng.choice(writes))
+        parts += [rng.choice(pieces) for _ in range(rng.randint(0, 2))]
+        text = "".join(parts)
+        try:
+            run_query(small, text, explain=rng.choice([None, None, "plan", "analyze"]))
+            outcomes["read"] += 1
+        except UserError as exc:
+            assert "\n" not in str(exc)
+            outcomes["refused"] += 1
+        except duckdb.Error as exc:  # a read DuckDB cannot run (a bad cast, say) is its own error, not a write
+            assert not isinstance(exc, duckdb.PermissionException), text
+    assert outcomes["refused"] > 2000 and outcomes["read"] > 50
+    assert _lake_bytes(small) == before
+    assert list(cwd.iterdir()) == []

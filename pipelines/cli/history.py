@@ -68,7 +68,11 @@ def cmd_messages(
 
 @command("query")
 def cmd_query(
-    text: Annotated[str, typer.Argument(metavar="SQL", help="one SELECT (or WITH, FROM, DESCRIBE, EXPLAIN)")],
+    text: Annotated[str, typer.Argument(metavar="SQL", help="one SELECT (or WITH, FROM, DESCRIBE, SUMMARIZE)")],
+    explain: Annotated[bool, typer.Option("--explain", help="DuckDB's plan of the query instead of its rows")] = False,
+    explain_analyze: Annotated[
+        bool, typer.Option("--explain-analyze", help="run the query and print its plan with timings")
+    ] = False,
     fmt: Format = "table",
     out: OutFile = None,
     lake: Lake = None,
@@ -78,8 +82,9 @@ def cmd_query(
     Views: sessions (every stored document: date, _id, type, userId, loginAt, lastActivityAt,
     closedAt, _updatedAt, device, mostImportantRole, year, month, day), user_daily (one row per
     active user-day: date, userId, role, seconds, sessions, source) and rejects (file, line, reason,
-    text, offset, date). A statement that writes, attaches or reads other files is refused (EXPLAIN
-    ANALYZE too, unless what it runs reads); a query is bounded by ENGAGEMENT_QUERY_MEMORY (2GB),
+    text, offset, date). Only one statement that DuckDB's parser reads as a SELECT runs: one that
+    writes, attaches or reads other files is refused; EXPLAIN [ANALYZE] through --explain and
+    --explain-analyze only. A query is bounded by ENGAGEMENT_QUERY_MEMORY (2GB),
     ENGAGEMENT_QUERY_THREADS (every core) and ENGAGEMENT_QUERY_TIMEOUT (300 s).
     """
     from pipelines.cli import tables
@@ -90,7 +95,10 @@ def cmd_query(
     tables.check_format(fmt, out)
     settings = load_settings(lake)
     lakes.require_lake(settings.lake)
-    tables.write(lakesql.run_query(settings.lake, text, lakesql.limits_of(settings)), fmt, out)
+    if explain and explain_analyze:
+        raise UserError("give --explain or --explain-analyze, not both")
+    how = "analyze" if explain_analyze else "plan" if explain else None
+    tables.write(lakesql.run_query(settings.lake, text, lakesql.limits_of(settings), how), fmt, out)
     return 0
 
 

@@ -4,8 +4,9 @@ Views: `sessions` and `user_daily` (the files the state names, never a glob), `c
 `room_daily` (the messages of rocketchat_message exports, with their `date`), `logins` (what a
 pruned date keeps of its sessions), and `rejects` (the
 rejected documents of the files the manifest records). Only a query that reads is run (SELECT,
-WITH, FROM, DESCRIBE, SUMMARIZE, and EXPLAIN [ANALYZE] of those: the statement EXPLAIN would run is
-judged too, by DuckDB's own parser). DuckDB is then locked to exactly those files, with a private,
+WITH, FROM, DESCRIBE, SUMMARIZE): DuckDB's own parser must find one SELECT statement, which
+json_serialize_sql must serialise (it refuses every other kind); EXPLAIN [ANALYZE] only through
+`explain`, put before a statement so accepted. DuckDB is then locked to exactly those files, with a private,
 empty temporary folder, so even a query cannot read or write anything else; its memory, threads
 and time are bounded (ENGAGEMENT_QUERY_MEMORY, _THREADS, _TIMEOUT).
 """
@@ -42,8 +43,14 @@ REJECTS_SCHEMA = pa.schema(
 )
 
 
+EXPLAIN = {"plan": "EXPLAIN ", "analyze": "EXPLAIN ANALYZE "}  # what --explain and --explain-analyze put before a read
+
+
 def check_read_only(text: str) -> None:
-    """A UserError unless `text` is exactly one statement that reads (an EXPLAIN: of one that reads)."""
+    """A UserError unless `text` is exactly one statement that reads, by DuckDB's own parser: it must
+    parse as one SELECT statement, and serialise as a SELECT tree (json_serialize_sql refuses every
+    other kind). No regular expression reads the text. EXPLAIN is not taken in the text: the
+    --explain flags put it before a statement accepted here (`explained`)."""
     import duckdb
 
     try:
@@ -53,30 +60,43 @@ def check_read_only(text: str) -> None:
     if len(statements) != 1:
         raise UserError(f"give one statement, not {len(statements)}")
     kind = statements[0].type
-    if kind == duckdb.StatementType.EXPLAIN:  # EXPLAIN ANALYZE runs what it explains: judge that too
-        kind = _explained(statements[0].query)
-    if kind != duckdb.StatementType.SELECT:
+    if kind == duckdb.StatementType.EXPLAIN:
+        raise UserError("give the statement alone: EXPLAIN is asked for with --explain or --explain-analyze")
+    if kind != duckdb.StatementType.SELECT or not _serialises_as_a_read(text):
         name = kind.name.lower()
         article = "an" if name[0] in "aeiou" else "a"
         raise UserError(f"only a query that reads is run (SELECT, WITH, ...); {article} {name} statement is refused")
 
 
-def _explained(text: str):
-    """The type of the statement an EXPLAIN statement explains (DuckDB's parser, after the keyword and
-    its options: ANALYZE, or a parenthesised list). A comment before EXPLAIN is DuckDB's to skip: the
-    statement's text starts at it."""
-    import re
+def _serialises_as_a_read(text: str) -> bool:
+    """Whether DuckDB serialises `text` as exactly one SELECT tree (json_serialize_sql, in a
+    connection of its own that reads nothing)."""
+    import json
 
     import duckdb
 
-    body = re.sub(r"^\s*(?:(?:--[^\n]*\n|/\*.*?\*/)\s*)*", "", text, flags=re.S)  # leading comments
-    body = re.sub(r"^explain\s*", "", body, flags=re.I)
-    body = re.sub(r"^(?:analy[sz]e\b|\([^)]*\))\s*", "", body, flags=re.I)
+    con = duckdb.connect(config={"enable_external_access": False})
     try:
-        inner = duckdb.extract_statements(body)
-    except duckdb.Error:
-        return duckdb.StatementType.INVALID
-    return inner[0].type if len(inner) == 1 else duckdb.StatementType.INVALID
+        body = json.loads(con.execute("select json_serialize_sql($1::varchar)", [text]).fetchone()[0])
+    except (duckdb.Error, ValueError, TypeError):
+        return False
+    finally:
+        con.close()
+    return not body.get("error") and len(body.get("statements", [])) == 1
+
+
+def explained(text: str, explain: str | None) -> str:
+    """The statement to run for an accepted read: itself, or EXPLAIN [ANALYZE] of it (then it must
+    parse as one EXPLAIN statement)."""
+    import duckdb
+
+    if explain is None:
+        return text
+    wrapped = EXPLAIN[explain] + text
+    statements = duckdb.extract_statements(wrapped)
+    if len(statements) != 1 or statements[0].type != duckdb.StatementType.EXPLAIN:
+        raise UserError("this statement cannot be explained: give it without --explain")
+    return wrapped
 
 
 def _first_line(exc: Exception) -> str:
@@ -144,13 +164,15 @@ def message_views(con, root: Path, state: lake.LakeState) -> list[str]:
     return read
 
 
-def run_query(root: Path, text: str, limits: Limits = Limits()) -> pa.Table:
-    """The rows of a read-only query over one snapshot of the lake, within `limits`."""
+def run_query(root: Path, text: str, limits: Limits = Limits(), explain: str | None = None) -> pa.Table:
+    """The rows of a read-only query over one snapshot of the lake, within `limits`; with `explain`
+    ("plan" or "analyze"), those of EXPLAIN [ANALYZE] of it."""
     import tempfile
 
     import duckdb
 
     check_read_only(text)
+    text = explained(text, explain)
 
     def work(con, state: lake.LakeState) -> pa.Table:
         rejects = rejects_view(con, root)
