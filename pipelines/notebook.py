@@ -22,8 +22,8 @@ from typing import Any
 import pandas as pd
 
 from pipelines import status
-from pipelines.lake import state as lake
 from pipelines.errors import UserError
+from pipelines.lake import state as lake
 from pipelines.metrics import history, lakesql
 from pipelines.metrics.weekly import weekly_data
 
