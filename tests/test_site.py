@@ -229,3 +229,39 @@ def test_hostile_requests_never_get_a_500_nor_leave_the_site(served):
         location = answer.headers.get("location", "/reports/")
         assert location.startswith("/reports/") and "//" not in location and ".." not in location, location
         assert login(base, "boss", tokens["boss"]).status_code == 303
+
+
+def test_logouts_of_two_servers_between_read_and_write_both_stick(tmp_path, monkeypatch):
+    """Two servers (two Logouts of one lake, each with its own in-process lock, as two processes have)
+    end a session each, both paused between reading the logouts file and writing it: the file lock
+    they share makes the second read what the first wrote, so both stay ended, for a third reader too."""
+    import threading
+    import time
+
+    from pipelines.api import site
+
+    root = tmp_path / "lake"
+    root.mkdir()
+    real = site.read_text_nofollow
+
+    def slow_read(path):  # the window between reading the file and writing it again, widened
+        text = real(path)
+        time.sleep(0.3)
+        return text
+
+    monkeypatch.setattr(site, "read_text_nofollow", slow_read)
+    (root / ".site_logouts").write_text("")
+    first, second = site.Logouts(root), site.Logouts(root)
+    later = int(time.time()) + 3600
+    threads = [
+        threading.Thread(target=lambda s=s, sid=sid: s.end(sid, later)) for s, sid in ((first, "a"), (second, "b"))
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    monkeypatch.setattr(site, "read_text_nofollow", real)
+    third = site.Logouts(root)
+    assert [third.ended_session(sid) for sid in "ab"] == [True, True]
+    assert [first.ended_session(sid) for sid in "ab"] == [True, True]
+    assert [second.ended_session(sid) for sid in "ab"] == [True, True]

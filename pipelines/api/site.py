@@ -35,7 +35,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from pipelines.api import users
 from pipelines.files import read_text_nofollow
-from pipelines.lake.layout import SITE_KEY_FILE, SITE_LOGOUTS_FILE
+from pipelines.lake.layout import LOGOUTS_LOCK, SITE_KEY_FILE, SITE_LOGOUTS_FILE
 
 COOKIE = "engagement_session"
 SESSION_HOURS = 12
@@ -93,15 +93,18 @@ def session_user(key: bytes, value: str | None, now: float | None = None) -> str
 
 class Logouts:
     """Session ids logged out before they expired, kept in the lake (SITE_LOGOUTS_FILE) so that every
-    server process refuses them; re-read when the file changes."""
+    server process refuses them. A change reads the file and writes it again under a lock every
+    process shares (LOGOUTS_LOCK, flock), so two servers' logouts never overwrite each other; a
+    reader reads it again whenever its inode, size or times differ (each write is a new file)."""
 
     def __init__(self, root: Path):
+        self.root = root
         self.path = root / SITE_LOGOUTS_FILE
         self.lock = threading.Lock()
-        self.seen: tuple[int, int] | None = None
+        self.seen: tuple[int, ...] | None = None
         self.ended: dict[str, int] = {}
 
-    def _load(self) -> None:
+    def _load(self, again: bool = False) -> None:
         import os
 
         try:
@@ -109,14 +112,15 @@ class Logouts:
         except FileNotFoundError:
             self.seen, self.ended = None, {}
             return
-        if (st.st_mtime_ns, st.st_size) == self.seen:
+        mark = (st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        if mark == self.seen and not again:
             return
         ended = {}
         for line in read_text_nofollow(self.path).splitlines():
             sid, _, expires = line.partition(" ")
             if expires.isdigit():
                 ended[sid] = int(expires)
-        self.seen, self.ended = (st.st_mtime_ns, st.st_size), ended
+        self.seen, self.ended = mark, ended
 
     def ended_session(self, sid: str) -> bool:
         with self.lock:
@@ -125,9 +129,10 @@ class Logouts:
 
     def end(self, sid: str, expires: int) -> None:
         from pipelines.files import atomic_write_bytes
+        from pipelines.lake.locks import exclusive
 
-        with self.lock:
-            self._load()
+        with self.lock, exclusive(self.root, LOGOUTS_LOCK, timeout=30):
+            self._load(again=True)  # what every process has ended so far, read under the lock
             now = time.time()
             self.ended = {s: e for s, e in self.ended.items() if e > now} | {sid: expires}
             body = "".join(f"{s} {e}\n" for s, e in sorted(self.ended.items()))

@@ -16,7 +16,7 @@
     .forget_key                                     the HMAC key of those tombstones (0600)
     _users.json, .site_key, .site_logouts           who may call the API, the site's signing key, ended sessions (api/)
     _runs.jsonl                                     one line per nightly run (runs.py)
-    .lock, .users.lock, .nightly.lock               the writers' locks (lake/locks.py)
+    .lock, .users.lock, .nightly.lock               the writers' locks (lake/locks.py); .site_logouts.lock
     .staging/                                       a writer's files in progress (lake/writing.py)
 
 Partition, registration and index files are immutable and named by their content; _state.json
@@ -45,6 +45,7 @@ SITE_LOGOUTS_FILE = ".site_logouts"  # session ids logged out before they expire
 RUNS_LEDGER = "_runs.jsonl"
 WRITE_LOCK = ".lock"  # one writer of the lake's data at a time; readers never need it
 USERS_LOCK = ".users.lock"
+LOGOUTS_LOCK = ".site_logouts.lock"  # one change of SITE_LOGOUTS_FILE at a time, across server processes
 NIGHTLY_LOCK = ".nightly.lock"  # one nightly run at a time
 STAGING_DIR = ".staging"
 
