@@ -105,9 +105,11 @@ def remove_temporaries(folder: Path, name: str = "*") -> None:
         path.unlink(missing_ok=True)
 
 
-def read_text_nofollow(path: Path) -> str:
-    """A file of the lake (its state, a ledger) read without following a symbolic link: one planted
-    in its place is refused (a UserError naming it), never read through. FileNotFoundError as usual."""
+def read_bytes_nofollow(path: Path) -> bytes:
+    """A file of the lake (its state, a ledger, a key) read without following a symbolic link, and only
+    if nobody else can have written it (check_trusted): a link planted in its place, or a file another
+    user owns or that its group or others may write, is refused (a UserError naming it and the fix),
+    never read. FileNotFoundError as usual."""
     import errno
 
     from pipelines.errors import UserError
@@ -119,7 +121,35 @@ def read_text_nofollow(path: Path) -> str:
             raise UserError(f"{path} is a symbolic link: refused (the lake reads only its own plain files)") from None
         raise
     with os.fdopen(fd, "rb") as handle:
-        return handle.read().decode("utf-8")
+        check_trusted(path, os.fstat(handle.fileno()))
+        return handle.read()
+
+
+def read_text_nofollow(path: Path) -> str:
+    """read_bytes_nofollow, as UTF-8 text."""
+    return read_bytes_nofollow(path).decode("utf-8")
+
+
+def check_trusted(path: Path, st: os.stat_result | None = None) -> None:
+    """A UserError (naming the file and the fix) when `path` (a lake's file or folder) is owned by
+    another user, or writable by its group or by others: whatever such a file says could be anyone's."""
+    import stat as stat_module
+
+    from pipelines.errors import UserError
+
+    st = st or os.stat(path, follow_symlinks=False)
+    me = os.geteuid()
+    if st.st_uid != me:
+        raise UserError(
+            f"{path} belongs to user {st.st_uid}, not to this user ({me}): refused, anyone with that account "
+            f"could have written it (`chown {me} {path}` if it is yours)"
+        )
+    if st.st_mode & (stat_module.S_IWGRP | stat_module.S_IWOTH):
+        mode = stat_module.S_IMODE(st.st_mode)
+        raise UserError(
+            f"{path} is writable by its group or by others (mode {mode:o}): refused, anyone could have written "
+            f"it (`chmod go-w {path}`)"
+        )
 
 
 def read_ledger(path: Path, keys: set[str], what: str, removing: str) -> list[dict]:

@@ -130,3 +130,42 @@ def test_garbage_csv_logs_end_in_one_printable_line(tmp_path, content):
 def test_a_value_from_a_file_is_shown_escaped_and_cut():
     assert shown("a\nb\x1b[31m") == "a\\nb\\x1b[31m"
     assert len(shown("x" * 1000)) == 120 and shown("x" * 1000).endswith("…")
+
+
+@pytest.mark.parametrize("name", ["_users.json", "_state.json", "."])
+def test_a_lake_file_others_can_write_is_refused_in_one_line(sample, name):
+    assert run_cli("users", "add", "probe", "--lake", str(sample)).returncode == 0
+    target = sample / name
+    os.chmod(target, stat.S_IMODE(os.stat(target).st_mode) | stat.S_IWOTH)
+    for command in (["users", "list"], ["weekly-data", "--start", "2023-05-19T23:59:59.999Z"], ["query", "select 1"]):
+        if (name == "_users.json") != (command[0] == "users") and name != ".":
+            continue  # users reads its file and the folder; the others the state and the folder
+        result = run_cli(*command, "--lake", str(sample))
+        assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, (command, result.stderr)
+        assert "is writable by its group or by others" in result.stderr and "chmod go-w" in result.stderr
+    ingest = run_cli("ingest", str(SAMPLE), "--lake", str(sample))
+    if name != "_users.json":
+        assert ingest.returncode == 2 and "refused" in ingest.stderr
+
+
+def test_a_site_key_or_logouts_file_others_can_write_is_refused(sample):
+    from pipelines.api import site
+
+    key = site._key(sample)
+    assert len(key) == 32
+    os.chmod(sample / ".site_key", 0o666)
+    with pytest.raises(UserError, match="writable by its group or by others"):
+        site._key(sample)
+    (sample / ".site_logouts").write_text("")
+    os.chmod(sample / ".site_logouts", 0o620)
+    with pytest.raises(UserError, match="writable by its group or by others"):
+        site.Logouts(sample).ended_session("x")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making a file another user's needs root")
+def test_a_lake_file_another_user_owns_is_refused(sample):
+    assert run_cli("users", "add", "probe", "--lake", str(sample)).returncode == 0
+    os.chown(sample / "_users.json", 65534, -1)
+    result = run_cli("users", "list", "--lake", str(sample))
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1
+    assert "belongs to user 65534" in result.stderr and "chown" in result.stderr

@@ -43,14 +43,14 @@ SESSION_HOURS = 12
 
 def _key(root: Path) -> bytes:
     """The site's signing key, made once per lake."""
+    from pipelines.files import atomic_write_bytes, read_bytes_nofollow
+
     path = root / SITE_KEY_FILE  # mode 0600: signs the sessions, so they survive a restart
     try:
-        return path.read_bytes()
+        return read_bytes_nofollow(path)
     except FileNotFoundError:
-        from pipelines.files import atomic_write_bytes
-
         atomic_write_bytes(path, secrets.token_bytes(32), private=True)
-        return path.read_bytes()
+        return read_bytes_nofollow(path)
 
 
 def _sign(key: bytes, payload: str) -> str:

@@ -32,8 +32,12 @@ def _digest(salt: str, token: str) -> str:
 
 
 def load_users(root: Path) -> dict[str, dict]:
-    """user id -> {salt, hash, permissions}."""
+    """user id -> {salt, hash, permissions}; a users file (or a lake folder) others could have written
+    is refused (files.check_trusted)."""
+    from pipelines.files import check_trusted
+
     try:
+        check_trusted(root)
         return json.loads(read_text_nofollow(_path(root)))
     except FileNotFoundError:
         return {}

@@ -121,10 +121,11 @@ def _confined(path: Path, kind: str, names) -> None:
 def read_state(root: Path) -> LakeState:
     """Load the lake's state; an absent lake is an empty state. A state that names a file outside the
     lake (or any path not of the lake's own form), or that is a symbolic link, is refused."""
-    from pipelines.files import read_text_nofollow
+    from pipelines.files import check_trusted, read_text_nofollow
 
     path = root / STATE_FILE
     try:
+        check_trusted(root)  # the lake's folder: another user's, or one others may write, is refused
         body = json.loads(read_text_nofollow(path))
     except FileNotFoundError:
         return LakeState()

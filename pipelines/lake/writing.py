@@ -84,8 +84,12 @@ def lake_modes() -> tuple[int, int]:
 def private(root: Path) -> Iterator[None]:
     """Around a write into the lake: its folder kept to its owner (see lake_modes), and the files and
     folders the write makes too (the process's umask, restored after)."""
+    from pipelines.files import check_trusted
+
     mask, mode = lake_modes()
     root.mkdir(parents=True, exist_ok=True)
+    if (root / STATE_FILE).exists():  # an existing lake others could write is refused, not made private
+        check_trusted(root)
     with contextlib.suppress(PermissionError):  # not ours to change: the owner's modes stay
         os.chmod(root, mode)
     before = os.umask(mask)
