@@ -49,6 +49,9 @@ def machine_error(exc: BaseException, path: object = None) -> MachineError | Non
     return None
 
 
+ONE_LINE = 100_000  # shown()'s limit for a whole message: escaped, never cut in practice
+
+
 def shown(value: str, limit: int = 120) -> str:
     """A name or value read from a file, fit for a one-line message: control and unprintable
     characters escaped (a newline in it would make the line two), cut to `limit` characters."""

@@ -169,3 +169,19 @@ def test_a_lake_file_another_user_owns_is_refused(sample):
     result = run_cli("users", "list", "--lake", str(sample))
     assert result.returncode == 2 and len(result.stderr.splitlines()) == 1
     assert "belongs to user 65534" in result.stderr and "chown" in result.stderr
+
+
+def test_a_file_named_with_a_newline_prints_on_one_line(tmp_path):
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    odd = folder / "rocketchat_sessions\n<img src=x onerror=alert(3)>.json"
+    odd.write_bytes(SAMPLE.read_bytes()[:2000].rsplit(b"\n", 1)[0] + b"\n")
+    lake = str(tmp_path / "lake")
+    first = run_cli("ingest", str(folder), "--lake", lake)
+    again = run_cli("ingest", str(folder), "--lake", lake)
+    for result in (first, again):
+        assert result.returncode == 0, result.stderr
+        assert not any(line.startswith("<img") for line in result.stdout.splitlines())
+    assert "rocketchat_sessions\\n<img src=x onerror=alert(3)>.json: unchanged" in again.stdout
+    missing = run_cli("ingest", str(folder / "no\nsuch.json"), "--lake", lake)
+    assert missing.returncode == 2 and len(missing.stderr.splitlines()) == 1 and "no\\nsuch.json" in missing.stderr

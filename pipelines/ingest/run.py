@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipelines import clock
-from pipelines.errors import MachineError, machine_error
+from pipelines.errors import ONE_LINE, MachineError, machine_error, shown
 from pipelines.faults import crash_point
 from pipelines.files import atomic_write_bytes, flush_filesystem
 from pipelines.ingest import messages, registrations
@@ -68,7 +68,7 @@ class IngestSummary:
         out.append(f"days touched: {len(days)}{span}")
         out += [f"rejects written to {path}" for path in self.rejects_files]
         out += [f"archived as {path}" for path in self.archived]
-        return out
+        return [shown(line, ONE_LINE) for line in out]  # a file's name with a newline stays on its line
 
 
 def ingest(
