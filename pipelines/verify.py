@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.errors import UserError
+from pipelines.errors import UserError, shown
 from pipelines.lake import state as lake
 from pipelines.lake.freshness import freshness
 from pipelines.metrics.activity import active_users
@@ -68,29 +68,107 @@ def _noon(day: dt.date) -> str:
     return f"{day.isoformat()}T12:00:00.000Z"
 
 
-def server_users(url: str, user_id: str, token: str, first: dt.date, last: dt.date) -> dict[dt.date, set[str]]:
-    """Each day's active user ids, as the server's active-users endpoint gives them."""
+MAX_ANSWER = 64 * 1024 * 1024  # bytes of an answer read at most (45 days of 50,000 users: about 45 MB)
+DEADLINE = 120.0  # seconds for the whole answer, however slowly it comes
+
+
+def without_credentials(url: str) -> str:
+    """The URL as it may be printed: no user name or password in it."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+
+def check_address(url: str, allow_http: bool) -> None:
+    """A UserError for an address that is not http(s), or plain http to a host other than this machine
+    (the token would cross the network in clear) unless `allow_http`."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    shown_url = without_credentials(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UserError(
+            f"{shown(shown_url)!r} is not a server address: give one like https://chat.example.com", "against"
+        )
+    if parts.scheme == "http" and not allow_http:
+        host = parts.hostname
+        try:
+            loopback = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = host == "localhost"
+        if not loopback:
+            raise UserError(
+                f"{shown(shown_url)} is plain http: the token would cross the network in clear; use https, "
+                "or --allow-http if this network is yours",
+                "against",
+            )
+
+
+def server_users(
+    url: str,
+    user_id: str,
+    token: str,
+    first: dt.date,
+    last: dt.date,
+    limit: int = MAX_ANSWER,
+    deadline: float = DEADLINE,
+) -> dict[dt.date, set[str]]:
+    """Each day's active user ids, as the server's active-users endpoint gives them: the answer read as
+    a stream, at most `limit` bytes, all of it within `deadline` seconds; what the server says is
+    printed escaped and cut, and its address without credentials."""
+    import json
+    import time
+
     import httpx
 
     address = url.rstrip("/") + ACTIVE_USERS
+    shown_address = shown(without_credentials(address))
+    ends = time.monotonic() + deadline
+    chunks: list[bytes] = []
+    size = 0
     try:
-        response = httpx.get(
+        with httpx.stream(
+            "GET",
             address,
             params={"start": _noon(first), "end": _noon(last)},
             headers={"X-User-Id": user_id, "X-Auth-Token": token},
-            timeout=120,
-        )
+            timeout=httpx.Timeout(min(30.0, deadline)),
+        ) as response:
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > limit:
+                    raise UserError(
+                        f"{shown_address} answered more than {limit // (1024 * 1024)} MB: stopped; "
+                        "verify a shorter range (--from, --to)",
+                        "against",
+                    )
+                if time.monotonic() > ends:
+                    raise UserError(f"{shown_address} took longer than {deadline:g} s to answer: stopped", "against")
+                chunks.append(chunk)
+            status = response.status_code
     except httpx.HTTPError as exc:
-        raise UserError(f"cannot reach {address}: {exc}; check the server's address", "against") from None
-    if response.status_code == 401:
-        raise UserError(f"{url} refused the user id and token (401): give an admin's id and a valid token", "token")
-    if response.status_code != 200:
-        raise UserError(f"{address} answered {response.status_code}: {response.text[:200]}", "against")
+        raise UserError(
+            f"cannot reach {shown_address}: {shown(str(exc))}; check the server's address", "against"
+        ) from None
+    if status == 401:
+        raise UserError(
+            f"{shown(without_credentials(url))} refused the user id and token (401): give an admin's id and a valid token",
+            "token",
+        )
+    text = b"".join(chunks)
+    if status != 200:
+        raise UserError(f"{shown_address} answered {status}: {shown(text[:200].decode('utf-8', 'replace'))}", "against")
     try:
-        body = response.json()
+        body = json.loads(text)
         return {dt.date(i["year"], i["month"], i["day"]): set(i["usersList"]) for i in body["month"]}
     except (ValueError, KeyError, TypeError) as exc:
-        raise UserError(f"{address} did not answer with active-users JSON ({exc!r}): is it a Rocket.Chat?") from None
+        raise UserError(
+            f"{shown_address} did not answer with active-users JSON ({shown(repr(exc))}): is it a Rocket.Chat?"
+        ) from None
 
 
 def _cause(root: Path, state: lake.LakeState, day: dt.date, mine: set[str], theirs: dict[dt.date, set[str]]) -> str:
@@ -130,4 +208,4 @@ def verify(root: Path, url: str, user_id: str, token: str, first: dt.date, last:
             cause = _cause(root, state, day, mine, theirs)
             differences.append(Difference(day, len(mine), len(server), cause))
         day += dt.timedelta(days=1)
-    return Verification(first, last, url, differences)
+    return Verification(first, last, without_credentials(url), differences)

@@ -94,3 +94,104 @@ def test_a_wrong_token_or_address_is_one_line(lakes):
     assert len(wrong.stderr.splitlines()) == 1
     nowhere = run_cli("verify", "--lake", str(lakes["ours"]), "--against", "ftp://x", "--user-id", "a", "--token", "t")
     assert nowhere.returncode == 2 and "is not a server address" in nowhere.stderr
+
+
+@pytest.fixture
+def hostile():
+    """A real HTTP server on loopback (a thread) that answers badly: 300 MB of JSON, a body full of
+    terminal escapes with status 500, or one byte a second."""
+    import threading
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            kind = self.path.split("/")[1]
+            try:
+                if kind == "huge":
+                    self.send_response(200)
+                    self.end_headers()
+                    self.wfile.write(b'{"month": [')
+                    item = b'{"day": 1, "month": 5, "year": 2023, "usersList": ["' + b"x" * 1000 + b'"], "users": 1},'
+                    for _ in range(300_000):  # 300 MB
+                        self.wfile.write(item)
+                elif kind == "escapes":
+                    self.send_response(500)
+                    self.end_headers()
+                    self.wfile.write(b"\x1b[2J\x1b]0;owned\x07boom\nsecond line")
+                else:
+                    self.send_response(200)
+                    self.end_headers()
+                    for _ in range(60):
+                        self.wfile.write(b" ")
+                        self.wfile.flush()
+                        time.sleep(1)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://admin:hunter2@127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_verify_stops_a_huge_answer_within_bounded_memory_and_prints_no_password(lakes, hostile):
+    import subprocess
+    import sys
+
+    probe = (
+        "import resource, subprocess, sys; "
+        "r = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
+        "print(r.returncode); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); print(r.stderr)"
+    )
+    command = [sys.executable, "-m", "pipelines", "verify", "--lake", str(lakes["ours"])]
+    command += ["--against", hostile + "/huge", "--user-id", "admin", "--token", "t", *RANGE]
+    done = subprocess.run(
+        [sys.executable, "-c", probe, *command], capture_output=True, text=True, timeout=300, cwd=ROOT
+    )
+    code, peak_kb, stderr = done.stdout.split("\n", 2)
+    assert code == "2" and "answered more than 64 MB: stopped" in stderr, stderr
+    assert int(peak_kb) < 300 * 1024
+    assert "hunter2" not in stderr and "admin:" not in stderr
+
+
+def test_verify_prints_what_a_server_says_escaped_and_stops_a_slow_one(lakes, hostile):
+    from pipelines.errors import UserError
+    from pipelines.verify import server_users
+
+    failed = run_cli(
+        "verify",
+        "--lake",
+        str(lakes["ours"]),
+        "--against",
+        hostile + "/escapes",
+        "--user-id",
+        "a",
+        "--token",
+        "t",
+        *RANGE,
+    )
+    assert failed.returncode == 2 and len(failed.stderr.splitlines()) == 1
+    assert "\x1b" not in failed.stderr and "\\x1b[2J" in failed.stderr and "hunter2" not in failed.stderr
+    with pytest.raises(UserError, match="took longer than 2 s to answer"):
+        server_users(hostile + "/slow", "a", "t", dt.date(2023, 5, 1), dt.date(2023, 5, 2), deadline=2)
+
+
+def test_verify_sends_no_token_over_plain_http_to_another_host(lakes):
+    refused = run_cli(
+        "verify",
+        "--lake",
+        str(lakes["ours"]),
+        "--against",
+        "http://u:secret@chat.example.com",
+        "--user-id",
+        "a",
+        "--token",
+        "t",
+        *RANGE,
+    )
+    assert refused.returncode == 2 and len(refused.stderr.splitlines()) == 1
+    assert "plain http" in refused.stderr and "--allow-http" in refused.stderr and "secret" not in refused.stderr

@@ -220,6 +220,9 @@ def cmd_verify(
     last: Annotated[
         Optional[str], typer.Option("--to", metavar="D", help="last day (default: the lake's last loaded day)")
     ] = None,
+    allow_http: Annotated[
+        bool, typer.Option("--allow-http", help="send the token over plain http to another host (a network of yours)")
+    ] = False,
     lake: Lake = None,
 ) -> int:
     """Check the lake's active users of each day against a live Rocket.Chat's; exit 1 if any differ.
@@ -229,7 +232,9 @@ def cmd_verify(
     with both numbers and the likely cause: a day missing from the exports, zones that differ,
     documents rejected at ingest, or a server that knows more (or less) than the exports did. This is
     how an archive is proved before Rocket.Chat's TTL erases the days. The token can come from
-    ENGAGEMENT_RC_TOKEN instead of the command line (where other users of the machine can see it).
+    ENGAGEMENT_RC_TOKEN instead of the command line (where other users of the machine can see it);
+    it goes over plain http only to this machine, unless --allow-http. The answer is read as a
+    stream: at most 64 MB, all of it within 120 s.
     """
     from pipelines import verify
     from pipelines.days import check_range, clipped
@@ -243,8 +248,7 @@ def cmd_verify(
         else min(end, max(held_first, clipped(end, 1 - verify.RETENTION_DAYS)))
     )
     check_range(begin, end)
-    if not against.startswith(("http://", "https://")):
-        raise UserError(f"{against!r} is not a server address: give one like https://chat.example.com", "against")
+    verify.check_address(against, allow_http)
     result = verify.verify(root, against, user_id, token, begin, end)
     print("\n".join(result.lines()))
     return 1 if result.differences else 0
