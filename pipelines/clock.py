@@ -31,7 +31,18 @@ def now() -> dt.datetime:
 
 def now_iso() -> str:
     """now() as the lake records times: 2023-05-20T02:30:00+00:00."""
-    return now().isoformat(timespec="seconds")
+    return iso(now())
+
+
+def iso(moment: dt.datetime) -> str:
+    """An aware instant as the lake records times, in UTC: 2023-05-20T02:30:00+00:00."""
+    return moment.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def instant(text: str) -> dt.datetime:
+    """A time the lake recorded (ISO, 'Z' or an offset; none read as UTC) as an aware datetime."""
+    value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
 
 
 def today() -> dt.date:

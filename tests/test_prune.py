@@ -14,7 +14,7 @@ import pytest
 from conftest import run_cli, session, user_daily, write_ndjson
 from test_forget import GONE, STAYS, _exports, bodies
 
-from pipelines.ingest.prune import pruned_through
+from pipelines.ingest.prune import last_date_to_prune
 from pipelines.ingest.run import ingest
 from pipelines.lake.state import read_state
 from pipelines.metrics import weekly
@@ -209,10 +209,10 @@ def test_a_retention_reads_days_and_weeks_and_a_day_is_pruned_once_wholly_older(
             parse_keep(bad)
     utc = dt.timezone.utc
     now = dt.datetime(2023, 5, 20, 2, 30, tzinfo=utc)
-    assert pruned_through(now, dt.timedelta(days=30), "UTC") == dt.date(2023, 4, 19)
+    assert last_date_to_prune(now, dt.timedelta(days=30), "UTC") == dt.date(2023, 4, 19)
     # 2023-04-20T02:30Z is still the 19th in Los Angeles: the 18th is the last day wholly older
-    assert pruned_through(now, dt.timedelta(days=30), "America/Los_Angeles") == dt.date(2023, 4, 18)
-    assert pruned_through(dt.datetime(1, 1, 2, tzinfo=utc), dt.timedelta(days=30), "UTC") is None
+    assert last_date_to_prune(now, dt.timedelta(days=30), "America/Los_Angeles") == dt.date(2023, 4, 18)
+    assert last_date_to_prune(dt.datetime(1, 1, 2, tzinfo=utc), dt.timedelta(days=30), "UTC") is None
 
 
 def test_the_sample_pruned_with_30_days_kept_answers_every_body_as_before(tmp_path):

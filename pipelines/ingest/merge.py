@@ -23,9 +23,10 @@ ROW_GROUP_SIZE = 256 * 1024
 WRITERS = 2  # days rebuilt at once
 
 
-def write_partition(writer: Writer, table_name: str, date: str, rows: pa.Table) -> str | None:
-    """Write one date's rows as its partition file; return its path in the lake (None: no rows)."""
-    if rows.num_rows == 0:
+def write_partition(writer: Writer, table_name: str, date: str, rows: pa.Table, keep_empty: bool = False) -> str | None:
+    """Write one date's rows as its partition file; return its path in the lake (None: no rows,
+    unless `keep_empty`: then an empty file is written too)."""
+    if rows.num_rows == 0 and not keep_empty:
         return None
     staged = writer.staging / f"{table_name}-{date}.parquet"
     # pyarrow writes the same bytes for the same rows whatever their chunking (DuckDB's writer does
@@ -58,8 +59,13 @@ def _entries(relation) -> "np.ndarray":
 
 
 def rebuild_id_index(con, root: Path, state: lake.LakeState, staging: Path) -> None:
-    """Point `state` at an _id index (lake/idindex.py) built afresh from its sessions partitions."""
-    every = con.sql(query("intermediate/stored_id_entries"), params={"files": state.paths(root, "sessions")})
+    """Point `state` at an _id index (lake/idindex.py) built afresh from its sessions partitions (an
+    empty index when there are none)."""
+    files = state.paths(root, "sessions")
+    if not files:
+        state.ids = []
+        return
+    every = con.sql(query("intermediate/stored_id_entries"), params={"files": files})
     state.ids = idindex.add(root, staging, [], _entries(every))
 
 

@@ -39,7 +39,7 @@ PRUNED_REASON = "pruned_day"
 LOGINS_ORDER = [("loginAt", "ascending"), ("userId", "ascending"), ("closedHour", "ascending")]
 
 
-def pruned_through(now: dt.datetime, keep: dt.timedelta, zone: str) -> dt.date | None:
+def last_date_to_prune(now: dt.datetime, keep: dt.timedelta, zone: str) -> dt.date | None:
     """The last date wholly older than now - keep in `zone` (None before the calendar's start)."""
     from zoneinfo import ZoneInfo
 
@@ -102,7 +102,7 @@ def prune(root: Path, keep: dt.timedelta, now: dt.datetime | None = None) -> Pru
     now = now or clock.now()
     with writing(root) as writer:
         state = writer.state
-        through = pruned_through(now, keep, state.zone)
+        through = last_date_to_prune(now, keep, state.zone)
         summary = PruneSummary(keep, through)
         if through is None:
             return summary
@@ -117,8 +117,9 @@ def prune(root: Path, keep: dt.timedelta, now: dt.datetime | None = None) -> Pru
         summary.rejects = _strip_rejects(root, through, now - keep)
         crash_point("prune rejects written")
         if sessions or messages:
-            at = now.astimezone(dt.timezone.utc).isoformat(timespec="seconds")  # as clock.now_iso() writes
-            state.pruned.append({"at": at, "through": max(sessions + messages), "days": _runs(sessions, messages)})
+            state.pruned.append(
+                {"at": clock.iso(now), "through": max(sessions + messages), "days": _runs(sessions, messages)}
+            )
             writer.commit()
     return summary
 
@@ -126,9 +127,6 @@ def prune(root: Path, keep: dt.timedelta, now: dt.datetime | None = None) -> Pru
 def _keep_logins(writer: Writer, dates: list[str]) -> None:
     """For each date: its `logins` rollup placed (a file even when empty: the date stays held), its
     raw sessions dropped from the state; then the _id index built again from what is left."""
-    import pyarrow.parquet as pq
-
-    from pipelines.fields import PARQUET_OPTIONS
     from pipelines.sql import connect
 
     if not dates:
@@ -140,17 +138,10 @@ def _keep_logins(writer: Writer, dates: list[str]) -> None:
         for date in dates:
             rows = con.sql(query("marts/logins"), params={"files": [str(root / state.files["sessions"][date])]})
             table = rows.to_arrow_table().sort_by(LOGINS_ORDER)
-            placed = write_partition(writer, LOGINS, date, table)
-            if placed is None:  # no session with a user that day: an empty rollup keeps the date held
-                staged = writer.staging / f"{LOGINS}-{date}.parquet"
-                pq.write_table(table, staged, compression="zstd", **PARQUET_OPTIONS[LOGINS])
-                placed = writer.place_partition(LOGINS, date, staged)
-            logins[date] = placed
+            # a file even with no session with a user that day: the date stays held
+            logins[date] = write_partition(writer, LOGINS, date, table, keep_empty=True)
             del state.files["sessions"][date]
-        if state.files["sessions"]:
-            rebuild_id_index(con, root, state, writer.staging)
-        else:
-            state.ids = []
+        rebuild_id_index(con, root, state, writer.staging)
     finally:
         con.close()
 
@@ -177,7 +168,7 @@ def _strip_rejects(root: Path, through: dt.date, cutoff: dt.datetime) -> int:
     for entry in read_manifest(root).entries:
         key = rejects_key(entry.path)
         last_ingest[key] = max(last_ingest.get(key, ""), entry.ingested_at)
-    old_file = {key for key, at in last_ingest.items() if _instant(at) < cutoff}
+    old_file = {key for key, at in last_ingest.items() if clock.instant(at) < cutoff}
     last = through.isoformat()
 
     def strip(path: Path, record: dict) -> dict:
@@ -186,11 +177,6 @@ def _strip_rejects(root: Path, through: dt.date, cutoff: dt.datetime) -> int:
         return {**record, "text": None} if old and record.get("text") is not None else record
 
     return rewrite_rejects(root, strip)
-
-
-def _instant(text: str) -> dt.datetime:
-    moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
 
 
 def check_keep(text: str) -> dt.timedelta:

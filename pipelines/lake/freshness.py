@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipelines import clock
 from pipelines.lake import state as lake
 from pipelines.lake.manifest import Entry, read_manifest
 from pipelines.timeparse import duration_label
@@ -28,12 +29,6 @@ from pipelines.timeparse import duration_label
 BEFORE_LAKE = "before the lake's data"
 LOADED = "loaded"
 NOT_LOADED = "not loaded yet"
-
-
-def _instant(iso: str) -> dt.datetime:
-    """An ISO time from the manifest as an aware UTC datetime ('Z' or an offset)."""
-    value = dt.datetime.fromisoformat(iso.replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
 
 
 def day_end(day: dt.date, zone: str) -> dt.datetime:
@@ -99,9 +94,11 @@ def freshness_of(entries: list[Entry], state: lake.LakeState) -> Freshness:
     if not held:
         return Freshness(zone, None, None, None, None, None)
     first = dt.date.fromisoformat(held[0])
-    activity = [(_instant(e.newest_activity), _instant(e.ingested_at)) for e in entries if e.newest_activity]
+    activity = [(clock.instant(e.newest_activity), clock.instant(e.ingested_at)) for e in entries if e.newest_activity]
     rollups = [
-        (dt.date.fromisoformat(e.newest_rollup_day), _instant(e.ingested_at)) for e in entries if e.newest_rollup_day
+        (dt.date.fromisoformat(e.newest_rollup_day), clock.instant(e.ingested_at))
+        for e in entries
+        if e.newest_rollup_day
     ]
     candidates: list[tuple[dt.date, dt.date, dt.datetime | None, dt.datetime]] = []  # (loaded, day, newest, ingested)
     if activity:
@@ -116,7 +113,7 @@ def freshness_of(entries: list[Entry], state: lake.LakeState) -> Freshness:
         candidates.append((_loaded_through(day, ingested, zone), day, None, ingested))
     if not candidates:  # a manifest written before entries recorded their reach: the lake's last day
         day = dt.date.fromisoformat(held[-1])
-        ingested = max((_instant(e.ingested_at) for e in entries), default=day_end(day, zone))
+        ingested = max((clock.instant(e.ingested_at) for e in entries), default=day_end(day, zone))
         candidates.append((_loaded_through(day, ingested, zone), day, None, ingested))
     loaded, day, _, ingested = max(candidates, key=lambda c: (c[0], c[1]))
     newest = max((c[2] for c in candidates if c[2] is not None), default=None)
