@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import re
 import secrets
 from collections.abc import Callable, Iterable
@@ -157,8 +156,7 @@ def read_key(root: Path, create: bool = False) -> bytes | None:
     except ValueError:
         raise UserError(f"{path} is not a key this tool wrote: restore it from a backup") from None
     key = secrets.token_bytes(32)
-    atomic_write_bytes(path, (key.hex() + "\n").encode("ascii"))
-    os.chmod(path, 0o600)
+    atomic_write_bytes(path, (key.hex() + "\n").encode("ascii"), private=True)  # 0600 from its first byte
     return key
 
 
