@@ -21,6 +21,7 @@ from pipelines.lake.snapshot import over_views
 from pipelines.publish.outputs import stale_outputs
 from pipelines.runs import read_runs
 from pipelines.sql import query
+from pipelines.timeparse import keep_label
 
 NIGHTLY_EVERY = dt.timedelta(hours=36)  # --check: a nightly run older than this is missing
 WARN_AFTER, ERROR_AFTER = dt.timedelta(hours=26), dt.timedelta(hours=50)  # the settings' defaults
@@ -224,7 +225,11 @@ def as_text(report: dict[str, Any]) -> str:
         )
     lines.append(f"stale outputs: {', '.join(report['stale_outputs']) or 'none'}")
     raw = report["raw_data"]
-    keep = f"{raw['keep_days']:,} days (ENGAGEMENT_KEEP_RAW)" if raw["keep_days"] is not None else "everything"
+    keep = (
+        f"{keep_label(dt.timedelta(days=raw['keep_days']))} (ENGAGEMENT_KEEP_RAW)"
+        if raw["keep_days"] is not None
+        else "everything"
+    )
     pruned = (
         f"pruned through {raw['pruned_through']} ({raw['pruned_days']:,} days keep only their rollups; "
         f"last prune {raw['last_pruned_at']})"

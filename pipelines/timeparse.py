@@ -80,13 +80,11 @@ def parse_keep(text: str) -> dt.timedelta:
     """'30d', '13w', '400 d' or ISO 8601 'P30D': whole days, at least one. A ValueError names the
     forms (minutes, hours and months are refused: `30m` read as minutes would prune almost everything)."""
     value = text.strip().lower()
-    match = re.fullmatch(r"(\d+)\s*(d|w)|p(\d+)d|p(\d+)w", value)
+    match = re.fullmatch(r"(\d+)\s*([dw])|p(\d+)([dw])", value)  # 30d, 30 d; or ISO P30D
     if not match:
         raise ValueError(f"{text!r} is not a retention: give whole days or weeks, such as 30d, 13w or P400D")
-    days_, unit, iso_days, iso_weeks = match.groups()
-    if iso_days or iso_weeks:
-        days_, unit = iso_days or iso_weeks, "d" if iso_days else "w"
-    days = int(days_) * (7 if unit == "w" else 1)
+    number, unit = match[1] or match[3], match[2] or match[4]
+    days = int(number) * (7 if unit == "w" else 1)
     if not 1 <= days <= 3_650_000:
         raise ValueError(f"{text!r} is not a retention: keep at least 1 day (and fewer than 10,000 years)")
     return dt.timedelta(days=days)
