@@ -10,7 +10,9 @@ import contextlib
 import functools
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from pipelines.errors import machine_error
 from pipelines.faults import crash_point
@@ -30,12 +32,14 @@ def _umask() -> int:
     return mask
 
 
-def atomic_write_bytes(target: Path, data: bytes, private: bool = False) -> None:
-    """Write `data` to a file beside `target`, fsync it, then rename it over `target`.
+@contextlib.contextmanager
+def atomic_writer(target: Path, private: bool = False) -> Iterator[BinaryIO]:
+    """A file to write beside `target`, fsynced and renamed over it when the block ends, and removed
+    if it raises (a stopped query, a full disk): `target` is whole or as it was.
 
     The file gets the mode any new file gets (the umask's), so a published report is readable
     like any other file; `private` keeps it to its owner (0600), for secrets. A full or failing
-    disk is a MachineError naming `target`, and the half-written file is removed.
+    disk is a MachineError naming `target`.
     """
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -46,7 +50,7 @@ def atomic_write_bytes(target: Path, data: bytes, private: bool = False) -> None
         with os.fdopen(fd, "wb") as handle:
             if not private:
                 os.fchmod(handle.fileno(), 0o666 & ~_umask())
-            handle.write(data)
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         crash_point(f"renaming {target.name}")
@@ -58,6 +62,12 @@ def atomic_write_bytes(target: Path, data: bytes, private: bool = False) -> None
             # say which file could not be written: the target, not the temporary file beside it
             raise machine_error(exc, target) or OSError(exc.errno, exc.strerror, str(target)) from None
         raise
+
+
+def atomic_write_bytes(target: Path, data: bytes, private: bool = False) -> None:
+    """Write `data` to a file beside `target`, fsync it, then rename it over `target` (atomic_writer)."""
+    with atomic_writer(target, private) as handle:
+        handle.write(data)
 
 
 def flush_filesystem(path: Path) -> None:

@@ -119,7 +119,9 @@ class Lake:
 
         if explain not in (None, *lakesql.EXPLAIN):
             raise UserError(f"explain is 'plan' or 'analyze', not {explain!r}")
-        return lakesql.run_query(self.root, text, lakesql.limits_of(load_settings()), explain).to_pandas()
+        from pipelines.metrics import sandbox
+
+        return sandbox.table(self.root, text, lakesql.limits_of(load_settings()), explain).to_pandas()
 
     def status(self) -> dict[str, Any]:
         """The lake's health (as `engagement status --json`), with its `problems`."""

@@ -132,7 +132,11 @@ class Settings(_Engagement):
     )
     query_memory: str = _setting("2GB", "the memory one `engagement query` (or `lake.sql`) may use")
     query_threads: int = _setting(0, "the threads one query may use (0: every core)", shown="`0` (every core)")
-    query_timeout: float = _setting(300.0, "seconds before a query is stopped", shown="`300`")
+    query_timeout: float = _setting(
+        300.0, "seconds before a query is stopped, the writing of its result included", shown="`300`"
+    )
+    query_max_rows: int = _setting(10_000_000, "the rows one query may return", shown="`10000000`")
+    query_max_bytes: str = _setting("1GB", "the size of one query's result, as written (CSV, JSON, ...)")
     keep_raw: dt.timedelta | None = _setting(
         None,
         "raw session and message rows older than this are dropped after each nightly ingest (`engagement prune`); "
@@ -183,13 +187,17 @@ class Settings(_Engagement):
         _bounded(float, 0, 86400, "a number of seconds", " seconds", above_low=True)
     )
 
-    @field_validator("query_memory")
-    @classmethod
-    def _memory(cls, value: str) -> str:
-        import re
+    _rows = field_validator("query_max_rows", mode="before")(_bounded(int, 1, 10**12, "a number of rows", " rows"))
 
-        if not re.fullmatch(r"\s*\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*", value, flags=re.I):
-            raise ValueError(f"ENGAGEMENT_QUERY_MEMORY must be a size such as 2GB or 512MB, not {value!r}")
+    @field_validator("query_memory", "query_max_bytes")
+    @classmethod
+    def _size(cls, value: str, info) -> str:
+        try:
+            size_bytes(value)
+        except ValueError:
+            raise ValueError(
+                f"ENGAGEMENT_{info.field_name.upper()} must be a size such as 2GB or 512MB, not {value!r}"
+            ) from None
         return value.strip()
 
     @model_validator(mode="after")
@@ -197,6 +205,19 @@ class Settings(_Engagement):
         if self.freshness_error < self.freshness_warn:
             raise ValueError("ENGAGEMENT_FRESHNESS_ERROR must not be shorter than ENGAGEMENT_FRESHNESS_WARN")
         return self
+
+
+_UNITS = {"kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+def size_bytes(size: str) -> int:
+    """The bytes of a size as DuckDB reads it (2GB: 2 x 10^9 bytes; 2GiB: 2 x 2^30); ValueError otherwise."""
+    import re
+
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b)\s*", size, flags=re.I)
+    if not match:
+        raise ValueError(f"not a size: {size!r}")
+    return int(float(match[1]) * _UNITS[match[2].lower()])
 
 
 SECURITY_PORTS = {"starttls": 587, "ssl": 465, "none": 25}

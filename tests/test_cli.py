@@ -215,7 +215,7 @@ def test_a_folder_with_nothing_to_ingest_is_one_line_and_exit_2(tmp_path):
 def test_a_tables_floats_have_the_same_decimals_down_a_column():
     import pyarrow as pa
 
-    from pipelines.cli.tables import as_text
+    from pipelines.formats import as_text
 
     table = pa.table({"week": ["a", "b", "c", "d"], "avg_dau": [102.2, 96.74, 95.0, None], "n": [1, 2, 3, 4]})
     assert as_text(table).splitlines() == [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -87,18 +88,19 @@ def cmd_query(
     --explain-analyze only. A query is bounded by ENGAGEMENT_QUERY_MEMORY (2GB),
     ENGAGEMENT_QUERY_THREADS (every core) and ENGAGEMENT_QUERY_TIMEOUT (300 s).
     """
-    from pipelines.cli import tables
+    from pipelines.formats import check_format
     from pipelines.lake import state as lakes
-    from pipelines.metrics import lakesql
+    from pipelines.metrics import lakesql, sandbox
     from pipelines.settings import load_settings
 
-    tables.check_format(fmt, out)
+    check_format(fmt, out)
     settings = load_settings(lake)
     lakes.require_lake(settings.lake)
     if explain and explain_analyze:
         raise UserError("give --explain or --explain-analyze, not both")
     how = "analyze" if explain_analyze else "plan" if explain else None
-    tables.write(lakesql.run_query(settings.lake, text, lakesql.limits_of(settings), how), fmt, out)
+    limits = lakesql.limits_of(settings)
+    sandbox.write(settings.lake, text, limits, how, fmt, Path(out) if out else None)
     return 0
 
 

@@ -14,6 +14,7 @@ and time are bounded (ENGAGEMENT_QUERY_MEMORY, _THREADS, _TIMEOUT).
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,16 +134,58 @@ def rejects_view(con, root: Path) -> list[str]:
 
 @dataclass(frozen=True)
 class Limits:
-    """What one query may use: DuckDB's memory limit, its threads, and seconds before it is stopped."""
+    """What one query may use: memory, threads, seconds before it is stopped, rows it returns and
+    the size of its result as written."""
 
     memory: str = "2GB"
     threads: int | None = None  # None: every core
     timeout: float = 300.0
+    rows: int = 10_000_000
+    size: str = "1GB"
 
 
 def limits_of(settings) -> Limits:
-    """A query's bounds from the settings (ENGAGEMENT_QUERY_MEMORY, _THREADS, _TIMEOUT)."""
-    return Limits(settings.query_memory, settings.query_threads or None, settings.query_timeout)
+    """A query's bounds from the settings (ENGAGEMENT_QUERY_MEMORY, _THREADS, _TIMEOUT, _MAX_ROWS, _MAX_BYTES)."""
+    return Limits(
+        settings.query_memory,
+        settings.query_threads or None,
+        settings.query_timeout,
+        settings.query_max_rows,
+        settings.query_max_bytes,
+    )
+
+
+ROWS_PER_BATCH = 64 * 1024
+
+
+def too_many_rows(rows: int) -> UserError:
+    return UserError(
+        f"the query returns more than {rows:,} rows: narrow it (WHERE, GROUP BY, LIMIT), or raise "
+        "ENGAGEMENT_QUERY_MAX_ROWS"
+    )
+
+
+def out_of_memory(memory: str) -> UserError:
+    return UserError(f"the query needs more than {memory} of memory: narrow it, or raise ENGAGEMENT_QUERY_MEMORY")
+
+
+def timed_out(timeout: float) -> UserError:
+    return UserError(
+        f"the query ran longer than {timeout:g} s and was stopped: narrow it, or give it more time with "
+        "ENGAGEMENT_QUERY_TIMEOUT"
+    )
+
+
+def _fetch(con, text: str, rows: int) -> pa.Table:
+    """The rows of `text`, read in batches: a UserError as soon as there are more than `rows`."""
+    reader = con.sql(text).to_arrow_reader(ROWS_PER_BATCH)
+    batches, count = [], 0
+    for batch in reader:
+        count += batch.num_rows
+        if count > rows:
+            raise too_many_rows(rows)
+        batches.append(batch)
+    return pa.Table.from_batches(batches, reader.schema)
 
 
 def message_views(con, root: Path, state: lake.LakeState) -> list[str]:
@@ -164,9 +207,21 @@ def message_views(con, root: Path, state: lake.LakeState) -> list[str]:
     return read
 
 
-def run_query(root: Path, text: str, limits: Limits = Limits(), explain: str | None = None) -> pa.Table:
-    """The rows of a read-only query over one snapshot of the lake, within `limits`; with `explain`
-    ("plan" or "analyze"), those of EXPLAIN [ANALYZE] of it."""
+def run_query(
+    root: Path,
+    text: str,
+    limits: Limits = Limits(),
+    explain: str | None = None,
+    spill: Path | None = None,
+    before: Callable[[], None] | None = None,
+) -> pa.Table:
+    """The rows of a read-only query over one snapshot of the lake, within `limits` as DuckDB keeps
+    them (its memory limit, an interrupt at the timeout, the rows); with `explain` ("plan" or
+    "analyze"), those of EXPLAIN [ANALYZE] of it. `spill`: DuckDB's temporary folder, private and
+    empty (a new one by default); `before` is called once the views are made, just before the
+    statement runs. This is the first wall; pipelines/metrics/sandbox.py runs it in a child process
+    behind the second, where the limits hold for the whole process."""
+    import contextlib
     import tempfile
 
     import duckdb
@@ -184,20 +239,17 @@ def run_query(root: Path, text: str, limits: Limits = Limits(), explain: str | N
         timer = threading.Timer(limits.timeout, con.interrupt)
         timer.start()
         try:
-            return con.sql(text).to_arrow_table()
+            if before is not None:
+                before()
+            return _fetch(con, text, limits.rows)
         except duckdb.PermissionException:
             if not all(Path(p).exists() for p in readable):  # a writer replaced a file: read again
                 raise duckdb.IOException("the snapshot changed while it was read") from None
             raise
         except duckdb.InterruptException:
-            raise UserError(
-                f"the query ran longer than {limits.timeout:g} s and was stopped: narrow it, or give it "
-                "more time with ENGAGEMENT_QUERY_TIMEOUT"
-            ) from None
+            raise timed_out(limits.timeout) from None
         except duckdb.OutOfMemoryException:
-            raise UserError(
-                f"the query needs more than {limits.memory} of memory: narrow it, or raise ENGAGEMENT_QUERY_MEMORY"
-            ) from None
+            raise out_of_memory(limits.memory) from None
         except duckdb.IOException:
             raise
         except duckdb.Error as exc:
@@ -208,7 +260,9 @@ def run_query(root: Path, text: str, limits: Limits = Limits(), explain: str | N
     def attempt(state: lake.LakeState) -> pa.Table:
         # a connection of its own, new for each attempt: the query locks it (never the thread's reader);
         # its temporary folder private and empty, removed after (nothing in it for a query to read)
-        with tempfile.TemporaryDirectory(prefix="engagement-query-") as private:
+        with (
+            contextlib.nullcontext(spill) if spill else tempfile.TemporaryDirectory(prefix="engagement-query-")
+        ) as private:
             con = connect(threads=limits.threads, memory_limit=limits.memory, spill=Path(private))
             try:
                 create_views(con, root, state)
