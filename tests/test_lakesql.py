@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 from conftest import run_cli, session, user_daily
@@ -340,3 +343,153 @@ def test_thousands_of_mutated_statements_change_no_byte_and_write_nothing(small,
     assert outcomes["refused"] > 2000 and outcomes["read"] > 50
     assert _lake_bytes(small) == before
     assert list(cwd.iterdir()) == []
+
+
+# --- limits for the whole command, and the second wall (issue 33) ------------------------------
+
+
+def _peak_rss_mb(*args: str, env: dict[str, str]) -> tuple[subprocess.CompletedProcess, float]:
+    """Run the real command from a fresh wrapper; its answer, and the largest peak RSS of the command
+    and every process it started (ru_maxrss of RUSAGE_CHILDREN: the largest one, so the whole
+    command's peak is at most twice this: the command and its query's child)."""
+    wrapper = (
+        "import json, resource, subprocess, sys\n"
+        "r = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+        "print(json.dumps([r.returncode, r.stdout, r.stderr, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss]))\n"
+    )
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("ENGAGEMENT_")} | env
+    done = subprocess.run(
+        [sys.executable, "-c", wrapper, sys.executable, "-m", "pipelines", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=300,
+    )
+    code, out, err, peak_kb = json.loads(done.stdout)
+    return subprocess.CompletedProcess(args, code, out, err), peak_kb / 1024
+
+
+def test_a_query_past_its_memory_is_stopped_by_the_kernel_in_one_line(small):
+    """DuckDB's memory limit does not cover a list of 60 million numbers (3.6 GB before): the child's
+    RLIMIT_DATA does."""
+    result, peak = _peak_rss_mb(
+        "query",
+        "--lake",
+        str(small),
+        "select list_sum(range(60000000))",
+        env={"ENGAGEMENT_QUERY_MEMORY": "100MB", "ENGAGEMENT_QUERY_THREADS": "1"},
+    )
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == (
+        "engagement query: error: the query needs more than 100MB of memory: narrow it, or raise "
+        "ENGAGEMENT_QUERY_MEMORY\n"
+    )
+    assert peak < 250, peak  # so the command and its child together under 500 MB
+
+
+def test_the_timeout_covers_the_writing_and_a_stopped_query_leaves_its_output_as_it_was(small, tmp_path):
+    (tmp_path / "out").mkdir()
+    out = tmp_path / "out" / "o.csv"
+    out.write_text("the last result\n")
+    result = run_cli(
+        "query",
+        "--lake",
+        str(small),
+        "select * from range(20000000) t(i)",
+        "--format",
+        "csv",
+        "--out",
+        str(out),
+        env={"ENGAGEMENT_QUERY_TIMEOUT": "1", "ENGAGEMENT_QUERY_MAX_ROWS": "100000000"},
+    )
+    assert result.returncode == 2
+    assert result.stderr == (
+        "engagement query: error: the query ran longer than 1 s and was stopped: narrow it, or give it more "
+        "time with ENGAGEMENT_QUERY_TIMEOUT\n"
+    )
+    assert out.read_text() == "the last result\n" and list(out.parent.iterdir()) == [out]
+
+
+@pytest.mark.parametrize(
+    "env,message",
+    [
+        (
+            {"ENGAGEMENT_QUERY_MAX_ROWS": "1000"},
+            "the query returns more than 1,000 rows: narrow it (WHERE, GROUP BY, LIMIT), or raise "
+            "ENGAGEMENT_QUERY_MAX_ROWS",
+        ),
+        (
+            {"ENGAGEMENT_QUERY_MAX_BYTES": "2KB"},
+            "the query's result is larger than 2KB: narrow it, or raise ENGAGEMENT_QUERY_MAX_BYTES",
+        ),
+    ],
+)
+def test_rows_and_bytes_past_their_caps_are_one_line_and_nothing_printed(small, env, message):
+    sql = "select i from range(1001) t(i)"
+    result = run_cli("query", "--lake", str(small), sql, "--format", "csv", env=env)
+    assert (result.returncode, result.stdout, result.stderr) == (2, "", f"engagement query: error: {message}\n")
+    raised = {name: "1MB" if name.endswith("BYTES") else "1001" for name in env}
+    allowed = run_cli("query", "--lake", str(small), sql, "--format", "csv", env=raised)
+    assert allowed.returncode == 0 and allowed.stdout.splitlines()[-1] == "1000"
+
+
+SECOND_WALL = """
+import json, socket, sys
+from pathlib import Path
+import duckdb
+from pipelines import landlock
+
+private, target, cwd_file = map(Path, sys.argv[1:4])
+landlock.forbid_writes([private])
+con = duckdb.connect()  # no locks of DuckDB's own: only the kernel stands in the way
+outcome = {}
+for name, path in {"lake": target, "cwd": cwd_file, "private": private / "spill.csv"}.items():
+    try:
+        con.execute(f"COPY (select 'fake' as userId) TO '{path}' (FORMAT csv)")
+        outcome[name] = "written"
+    except duckdb.IOException as exc:
+        outcome[name] = "refused" if "Permission denied" in str(exc) else str(exc)
+try:
+    open(cwd_file, "w")
+    outcome["open"] = "opened"
+except PermissionError:
+    outcome["open"] = "refused"
+try:
+    socket.create_connection(("127.0.0.1", 9), timeout=2)
+    outcome["tcp"] = "connected"
+except PermissionError:
+    outcome["tcp"] = "refused"
+except OSError as exc:
+    outcome["tcp"] = f"other: {exc}"
+print(json.dumps(outcome))
+"""
+
+
+def test_the_second_wall_refuses_every_write_duckdb_itself_would_let_through(small, tmp_path):
+    """The kernel's wall (Landlock), tried alone: a DuckDB connection without any lock of its own,
+    in a process that gave up writing, cannot write over the lake's file nor into the folder."""
+    from pipelines import landlock
+    from pipelines.lake.state import read_state
+
+    if landlock.abi() == 0:
+        pytest.skip("this kernel has no Landlock")
+    private = tmp_path / "private"
+    private.mkdir()
+    target = small / read_state(small).files["user_daily"]["2023-05-19"]
+    before = _lake_bytes(small)
+    done = subprocess.run(
+        [sys.executable, "-c", SECOND_WALL, str(private), str(target), str(tmp_path / "x.csv")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    outcome = json.loads(done.stdout)
+    assert outcome == {
+        "lake": "refused",
+        "cwd": "refused",
+        "private": "written",
+        "open": "refused",
+        "tcp": "refused",
+    }
+    assert _lake_bytes(small) == before and not (tmp_path / "x.csv").exists()

@@ -37,9 +37,7 @@ from pipelines.errors import ONE_LINE, MachineError, UserError, shown
 ARROW = "arrow"  # what lake.sql asks for: an Arrow IPC stream
 CHUNK = 1 << 16
 ERROR_BYTES = 8192  # what is kept of the child's stderr
-NO_WALL = (
-    "note: this kernel has no Landlock (Linux 5.13 or later): the query runs behind DuckDB's own locks only"
-)
+NO_WALL = "note: this kernel has no Landlock (Linux 5.13 or later): the query runs behind DuckDB's own locks only"
 # room beyond ENGAGEMENT_QUERY_MEMORY, once the views are made, for what DuckDB allocates outside its
 # memory limit and for each thread's arena (docs/commands/history.md: "Limits")
 ROOM, ROOM_PER_THREAD = 64 * 2**20, 16 * 2**20
