@@ -3,6 +3,8 @@ budget, cross-site posts refused, security headers (issue 24's probes, each a te
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import socket
 import subprocess
@@ -88,6 +90,43 @@ def test_a_client_that_dribbles_its_headers_is_closed(served):
             except OSError:
                 closed = True
         assert closed, "the server kept a connection whose headers never ended"
+
+
+def _raw(served, data: bytes) -> bytes:
+    """What the server answers to `data` sent in one write, until it closes (or 10 s pass)."""
+    with socket.create_connection(("127.0.0.1", int(served["base"].rsplit(":", 1)[1]))) as client:
+        client.sendall(data)
+        client.settimeout(10)
+        answer = b""
+        with contextlib.suppress(TimeoutError, ConnectionResetError):
+            while chunk := client.recv(65536):
+                answer += chunk
+        return answer
+
+
+@pytest.mark.parametrize(
+    "head,status,error",
+    [
+        (b"GET /reports/login?" + b"a" * 100_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414, "too long"),
+        (b"GET /reports/login HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 100_000 + b"\r\n\r\n", 431, "too large"),
+        (b"GET /reports/login HTTP/1.1\nHost: x\n" + b"X-Many: a\n" * 2000 + b"\n", 431, "too large"),
+    ],
+)
+def test_a_head_over_16_kb_in_one_write_gets_414_or_431(served, head, status, error):
+    answer = _raw(served, head)
+    first, _, rest = answer.partition(b"\r\n")
+    assert first.split(b" ")[1] == str(status).encode(), first
+    headers, _, body = rest.partition(b"\r\n\r\n")
+    assert b"Content-Security-Policy" in headers and b"Cache-Control: no-store" in headers
+    assert json.loads(body)["success"] is False and error in json.loads(body)["error"]
+
+
+def test_a_head_under_the_cap_is_served_and_a_pipelined_one_over_it_is_refused(served):
+    fits = b"GET /reports/login HTTP/1.1\r\nHost: x\r\nX-Fits: " + b"a" * 15_000 + b"\r\n\r\n"
+    over = b"GET /reports/login HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 40_000 + b"\r\n\r\n"
+    answer = _raw(served, fits + over)
+    assert answer.startswith(b"HTTP/1.1 200 ")
+    assert answer.count(b"HTTP/1.1 ") == 2 and b"HTTP/1.1 431 " in answer
 
 
 def test_a_cookie_replayed_after_logout_opens_nothing(served):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -484,16 +485,65 @@ def create_app(root: Path, cors_origins: tuple[str, ...] = (), public_reports: b
 
 
 HEADER_TIMEOUT = 10.0  # seconds a client has to send a request's headers
+MAX_HEAD = 16 * 1024  # bytes of a request line and its headers together
+HEAD_END = re.compile(rb"\r?\n\r?\n")  # the blank line after the headers (h11 takes bare newlines too)
+HEAD_TOO_LARGE = {
+    414: ("URI Too Long", "the request line is too long"),
+    431: ("Request Header Fields Too Large", "the request's headers are too large"),
+}
+
+
+def head_too_large(head: bytes) -> int | None:
+    """414 or 431 when a request's line and headers (`head`: what came before its blank line, or all
+    that came so far) pass MAX_HEAD, whether they came in one write or in many; else None."""
+    if len(head) <= MAX_HEAD:
+        return None
+    line_end = head.find(b"\n")
+    return 414 if line_end < 0 or line_end > MAX_HEAD else 431
+
+
+def _refusal(status: int) -> bytes:
+    """The whole answer to a head over MAX_HEAD, as the other errors answer (JSON, no-store, the
+    security headers), closing the connection."""
+    reason, error = HEAD_TOO_LARGE[status]
+    body = json.dumps({"success": False, "error": error}).encode()
+    headers = {"Content-Type": "application/json", "Content-Length": str(len(body)), **NO_CACHE, **SECURITY_HEADERS}
+    lines = [f"HTTP/1.1 {status} {reason}", *(f"{k}: {v}" for k, v in headers.items()), "Connection: close"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
 def http_protocol(header_timeout: float = HEADER_TIMEOUT):
-    """uvicorn's h11 protocol with a header-read timeout: a client that dribbles its headers (one
-    line a second, to hold a connection) is closed `header_timeout` seconds after it began."""
+    """uvicorn's h11 protocol with a header-read timeout, and a cap on a request's head: a client
+    that dribbles its headers (one line a second, to hold a connection) is closed `header_timeout`
+    seconds after it began; a request line or headers over MAX_HEAD in all get 414 or 431 (h11's
+    own cap holds only for headers that arrive in pieces), before any route or the access log sees them."""
     import h11
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
     class WithHeaderTimeout(H11Protocol):
         _header_timer = None
+        _head = b""  # the current request's head so far (until its blank line)
+        _head_done = False
+
+        def data_received(self, data: bytes) -> None:
+            if self._head_fits(data):
+                super().data_received(data)
+
+        def _head_fits(self, data: bytes) -> bool:
+            """Count `data` into the current request's head; False (the answer sent, the connection
+            closing) once the head passes MAX_HEAD."""
+            if self._head_done:
+                return True
+            head = self._head + data[: MAX_HEAD + 4 - len(self._head)]
+            end = HEAD_END.search(head)
+            status = head_too_large(head if end is None else head[: end.start()])
+            if status is not None:
+                self._disarm()
+                self.transport.write(_refusal(status))
+                self.transport.close()
+                return False
+            self._head, self._head_done = head, end is not None
+            return True
 
         def _arm(self) -> None:
             self._disarm()
@@ -518,6 +568,10 @@ def http_protocol(header_timeout: float = HEADER_TIMEOUT):
                 self._disarm()
 
         def on_response_complete(self) -> None:
+            # the next request's head, counted afresh: from what a pipelining client already sent
+            self._head, self._head_done = b"", False
+            if not self._head_fits(bytes(self.conn.trailing_data[0])):
+                return
             super().on_response_complete()
             if not self.transport.is_closing():
                 self._arm()  # the next request's headers have the same time
