@@ -18,6 +18,15 @@ from pipelines.errors import machine_error
 from pipelines.faults import crash_point
 
 
+def lake_modes() -> tuple[int, int]:
+    """(umask, folder mode) of the lake's files: its owner's only (0600 files, 0700 folders: it holds
+    each user's activity, personal data), or with ENGAGEMENT_LAKE_GROUP_READABLE=on readable by the
+    group too (0640, 0750: a team of analysts). What the lake publishes (outputs, emails, ledgers)
+    gets the same modes: the `engagement` command sets its umask so (cli/app.py's main)."""
+    group = os.environ.get("ENGAGEMENT_LAKE_GROUP_READABLE", "").strip().lower() in ("on", "true", "yes", "1")
+    return (0o027, 0o750) if group else (0o077, 0o700)
+
+
 def _umask() -> int:
     """The process's umask now (a write into the lake narrows it: lake/writing.py's private), read
     without changing it (Linux), else by setting it back at once."""

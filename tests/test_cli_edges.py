@@ -160,22 +160,24 @@ def test_a_user_id_a_header_cannot_carry_is_refused(lake, user_id):
     assert not (lake / "_users.json").exists()
 
 
-def test_published_files_follow_the_umask_and_the_lake_stays_private(small_lake, tmp_path):
+@pytest.mark.parametrize("group,file_mode,folder_mode", [(None, 0o600, 0o700), ("on", 0o640, 0o750)])
+def test_published_files_get_the_lakes_modes_whatever_the_umask(
+    small_lake, tmp_path, monkeypatch, group, file_mode, folder_mode
+):
+    """The week's JSON, a page, an email naming direct-message rooms, the delivery ledger: personal
+    data as much as the lake, so private like it (group-readable with ENGAGEMENT_LAKE_GROUP_READABLE=on)."""
+    if group:
+        monkeypatch.setenv("ENGAGEMENT_LAKE_GROUP_READABLE", group)
     old = os.umask(0o022)
     try:
-        assert (
-            call("weekly-data", "--lake", str(small_lake), "--start", "2023-05-19", "--out", str(tmp_path / "w.json"))[
-                0
-            ]
-            == 0
-        )
-        assert (
-            call("report", "--lake", str(small_lake), "--start", "2023-05-19", "--out", str(tmp_path / "r.html"))[0]
-            == 0
-        )
+        weekly = ("weekly-data", "--lake", str(small_lake), "--start", "2023-05-19", "--out", str(tmp_path / "w.json"))
+        assert call(*weekly)[0] == 0
+        report = ("report", "--lake", str(small_lake), "--start", "2023-05-19", "--out", str(tmp_path / "r.html"))
+        assert call(*report)[0] == 0
         assert call("send", "--lake", str(small_lake), "--start", "2023-05-19")[0] == 0
         assert call("users", "add", "--lake", str(small_lake), "viewer")[0] == 0
         ingest_docs(small_lake, tmp_path / "w.json", tz="Pacific/Kiritimati")  # rewrites state, manifest, rejects
+        assert os.umask(0o022) == 0o022  # the command's umask was its own: the caller's is as it was
     finally:
         os.umask(old)
 
@@ -188,12 +190,15 @@ def test_published_files_follow_the_umask_and_the_lake_stays_private(small_lake,
         tmp_path / "outbox" / "2023-05-19.eml",
         tmp_path / "out" / "deliveries.jsonl",
     ]
-    assert {str(p): mode(p) for p in published} == {str(p): 0o644 for p in published}  # aggregates: the umask's
-    # the lake holds each user's activity: its owner's only, whatever the umask
+    assert {str(p): mode(p) for p in published} == {str(p): file_mode for p in published}
+    assert mode(tmp_path / "outbox") == folder_mode and mode(tmp_path / "out") == folder_mode
     lake_files = [small_lake / "_state.json", small_lake / "_manifest.jsonl", small_lake / "_users.json"]
     lake_files += list((small_lake / "rejects").glob("*.jsonl"))
-    assert {str(p): mode(p) for p in lake_files} == {str(p): 0o600 for p in lake_files}
-    assert mode(small_lake) == 0o700
+    assert {str(p): mode(p) for p in lake_files if p.name != "_users.json"} == {
+        str(p): file_mode for p in lake_files if p.name != "_users.json"
+    }
+    assert mode(small_lake / "_users.json") == 0o600  # secrets: its owner's, always
+    assert mode(small_lake) == folder_mode
 
 
 def test_force_does_not_double_the_manifest(lake, export):

@@ -10,6 +10,7 @@ mistake is one line on stderr and exit 2, never a traceback.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from typing import Annotated
@@ -50,7 +51,10 @@ def _engagement(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `engagement` command: user mistakes are one line on stderr and exit 2."""
+    from pipelines.files import lake_modes
+
     command_ = typer.main.get_command(app)
+    umask = os.umask(lake_modes()[0])  # every file a command writes is the lake's kind: private by default
     try:
         result = command_.main(
             args=_optional_values(list(sys.argv[1:] if argv is None else argv)),
@@ -65,6 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except typer.Abort:
         return 130
+    finally:
+        os.umask(umask)
     return result if isinstance(result, int) else 0
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipelines.faults import crash_point
-from pipelines.files import atomic_write_bytes, flush_filesystem, remove_temporaries
+from pipelines.files import atomic_write_bytes, flush_filesystem, lake_modes, remove_temporaries
 from pipelines.lake.layout import (
     FORGOTTEN_DIR,
     IDS_DIR,
@@ -70,14 +70,6 @@ class Writer:
         write_state(self.root, self.state)
         crash_point("state written")
         self.committed = True
-
-
-def lake_modes() -> tuple[int, int]:
-    """(umask, folder mode) of the lake's files: its owner's only (0600 files, 0700 folders: it holds
-    each user's activity, personal data), or with ENGAGEMENT_LAKE_GROUP_READABLE=on readable by the
-    group too (0640, 0750: a team of analysts)."""
-    group = os.environ.get("ENGAGEMENT_LAKE_GROUP_READABLE", "").strip().lower() in ("on", "true", "yes", "1")
-    return (0o027, 0o750) if group else (0o077, 0o700)
 
 
 @contextlib.contextmanager
