@@ -265,3 +265,32 @@ def test_logouts_of_two_servers_between_read_and_write_both_stick(tmp_path, monk
     assert [third.ended_session(sid) for sid in "ab"] == [True, True]
     assert [first.ended_session(sid) for sid in "ab"] == [True, True]
     assert [second.ended_session(sid) for sid in "ab"] == [True, True]
+
+
+def test_parallel_logouts_through_two_server_processes_all_stick(served):
+    """Two real `serve` processes on one lake; in each of five rounds 16 sessions log out at once,
+    half through each server: every one is then refused by both (issue 33: 2, 3 and 7 stayed open)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    lake, first, tokens = served
+    process, second = start_server(lake)
+    try:
+        for _ in range(5):
+            cookies = [login(first, "boss", tokens["boss"]).cookies["engagement_session"] for _ in range(16)]
+
+            def logout(i: int) -> int:
+                base = (first, second)[i % 2]
+                return httpx.post(base + "/reports/logout", cookies={"engagement_session": cookies[i]}).status_code
+
+            with ThreadPoolExecutor(16) as pool:
+                assert set(pool.map(logout, range(16))) == {303}
+            still_open = [
+                (base, i)
+                for base in (first, second)
+                for i, cookie in enumerate(cookies)
+                if httpx.get(base + "/reports/2023-05-19", cookies={"engagement_session": cookie}).status_code == 200
+            ]
+            assert still_open == []
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
