@@ -85,8 +85,10 @@ def cmd_query(
     active user-day: date, userId, role, seconds, sessions, source) and rejects (file, line, reason,
     text, offset, date). Only one statement that DuckDB's parser reads as a SELECT runs: one that
     writes, attaches or reads other files is refused; EXPLAIN [ANALYZE] through --explain and
-    --explain-analyze only. A query is bounded by ENGAGEMENT_QUERY_MEMORY (2GB),
-    ENGAGEMENT_QUERY_THREADS (every core) and ENGAGEMENT_QUERY_TIMEOUT (300 s).
+    --explain-analyze only. The query runs in a child process that can write no file (Landlock),
+    bounded by ENGAGEMENT_QUERY_MEMORY (2GB), ENGAGEMENT_QUERY_THREADS (every core),
+    ENGAGEMENT_QUERY_TIMEOUT (300 s), ENGAGEMENT_QUERY_MAX_ROWS and ENGAGEMENT_QUERY_MAX_BYTES;
+    --out is written only when the whole result is in.
     """
     from pipelines.formats import check_format
     from pipelines.lake import state as lakes
