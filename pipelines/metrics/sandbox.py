@@ -173,13 +173,17 @@ def _data_bytes() -> int:
 
 def _limit_memory(limits) -> None:
     """RLIMIT_DATA at what the child holds now (the interpreter, DuckDB, the lake's views), plus the
-    query's memory and room for DuckDB's threads."""
+    query's memory and room for DuckDB's threads; never above a ceiling already set (a second
+    attempt on a newer snapshot, lake/state.py's on_snapshot, keeps the first; `ulimit -d` holds)."""
     import resource
 
     from pipelines.settings import size_bytes
 
     threads = limits.threads or os.cpu_count() or 1
     ceiling = _data_bytes() + size_bytes(limits.memory) + ROOM + ROOM_PER_THREAD * threads
+    already = resource.getrlimit(resource.RLIMIT_DATA)[1]
+    if already != resource.RLIM_INFINITY:
+        ceiling = min(ceiling, already)
     resource.setrlimit(resource.RLIMIT_DATA, (ceiling, ceiling))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # no core file of the lake's rows
 
