@@ -116,7 +116,11 @@ def _run(root: Path, text: str, limits, explain: str | None, fmt: str, sink: Bin
     line = _last_line(errors)
     if child.returncode == 2 and line:
         raise UserError(line)
-    ended = f"signal {signal.Signals(-child.returncode).name}" if child.returncode < 0 else f"code {child.returncode}"
+    ended = f"code {child.returncode}"
+    if child.returncode < 0:
+        ended = f"signal {-child.returncode}"
+        with contextlib.suppress(ValueError):
+            ended = f"signal {signal.Signals(-child.returncode).name}"
     raise MachineError(f"the query's process ended with {ended}: {shown(line) or 'no message'}")
 
 
