@@ -352,6 +352,25 @@ class Clock(_Engagement):
         return value.astimezone(dt.timezone.utc) if isinstance(value, dt.datetime) else value
 
 
+class Counting(_Engagement):
+    """Choices in how a number is counted where Rocket.Chat's own rule is not the only reasonable one,
+    read each time a number is counted (pipelines/metrics/messages.py)."""
+
+    messages_fill_day: Literal["utc", "local"] = _setting(
+        "utc",
+        "the day a message counts on where the Messages and Channels tabs are answered from the messages "
+        "themselves (outside the analytics' span): `utc`, as Rocket.Chat's fill counts; `local`, the lake's "
+        "zone's day, as its live counter does (not Rocket.Chat's answer)",
+    )
+
+    @field_validator("messages_fill_day", mode="before")
+    @classmethod
+    def _fill_day(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().lower() in ("utc", "local"):
+            return value.strip().lower()
+        raise ValueError(f"ENGAGEMENT_MESSAGES_FILL_DAY must be utc or local, not {value!r}")
+
+
 class Hooks(_Engagement):
     """For tests of what a crash leaves (pipelines/faults.py)."""
 
@@ -400,7 +419,7 @@ def load_settings(
 def settings_table() -> list[str]:
     """The table of docs/settings.md, from the declarations above."""
     rows = ["| setting | flag | environment | default |", "|---|---|---|---|"]
-    for model in (Settings, MailSettings, Clock, Hooks):
+    for model in (Settings, MailSettings, Clock, Counting, Hooks):
         for name, field in model.model_fields.items():
             extra = field.json_schema_extra or {}
             env = f"`ENGAGEMENT_{name.upper()}`"

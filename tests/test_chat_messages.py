@@ -39,37 +39,41 @@ ROOMS = [
     },
     # renamed: the fill names a room by its fname (Development), the Channels tab by its name (dev)
     {"_id": "r-dev", "t": "p", "name": "dev", "fname": "Development", "msgs": 1},
-    {"_id": "ab", "t": "d", "usernames": ["alice", "bob"], "msgs": 1},
+    {"_id": "ab", "t": "d", "usernames": ["alice", "bob"], "msgs": 1},  # no name: no `name` key
     {"_id": "lc", "t": "l", "name": "visitor-1", "msgs": 1},
     # (room "gone" was deleted: its messages are not counted)
 ]
-# Local days (UTC-3) by hand: 15: GENERAL 3 (m3 is 16 May 02:00 UTC, 23:00 on the 15th locally);
-# 16: r-dev 1 (m4 is a system message, `t`, not counted); 17: ab 1, lc 1 (m8's room is gone);
-# 18: both messages of GENERAL are in the export, but one was deleted after Rocket.Chat counted it:
-# the analytics document of the 18th (1) answers that day, not the messages.
 MESSAGES = [
     message("m1", "GENERAL", "2023-05-15T12:00:00.000Z"),
     message("m2", "GENERAL", "2023-05-15T13:00:00.000Z"),
-    message("m3", "GENERAL", "2023-05-16T02:00:00.000Z"),
-    message("m4", "GENERAL", "2023-05-16T12:00:00.000Z", t="uj"),
+    message("m3", "GENERAL", "2023-05-16T02:00:00.000Z"),  # the 16th in UTC, 23:00 on the 15th locally
+    message("m4", "GENERAL", "2023-05-16T12:00:00.000Z", t="uj"),  # a system message: never counted
     message("m5", "r-dev", "2023-05-16T12:00:00.000Z"),
     message("m6", "ab", "2023-05-17T12:00:00.000Z"),
-    message("m7", "lc", "2023-05-17T12:00:00.000Z"),
-    message("m8", "gone", "2023-05-17T12:00:00.000Z"),
+    message("m7", "lc", "2023-05-17T12:00:00.000Z"),  # livechat: the fill counts every room type
+    message("m8", "gone", "2023-05-17T12:00:00.000Z"),  # its room is gone: not counted
     message("m9", "GENERAL", "2023-05-18T12:00:00.000Z"),
     message("m10", "GENERAL", "2023-05-18T13:00:00.000Z"),
+    message("m11", "lc", "2023-05-19T12:00:00.000Z"),  # livechat only, inside the analytics' span
+    message("m12", "GENERAL", "2023-05-20T12:00:00.000Z"),
 ]
 ANALYTICS = [
     {
-        "_id": "a18",
+        "_id": f"a{day}",
         "type": "messages",
-        "date": 20230518,
+        "date": 20230500 + day,
         "room": {"_id": "GENERAL", "name": "general", "t": "c", "usernames": []},
         "messages": 1,
     }
+    for day in (18, 20)
 ]
-# start and end: local midnight of the 15th and of the 18th
-START, END = dt.datetime(2023, 5, 15, 3, tzinfo=dt.timezone.utc), dt.datetime(2023, 5, 18, 3, tzinfo=dt.timezone.utc)
+# start and end: local midnight of the 15th and of the 20th (UTC-3): dates 15..20, n = 6.
+# Worked out by hand. The analytics' span is 18..20 (its first and last documents): there they alone
+# answer, 18 -> 1 (one of its two messages was deleted after Rocket.Chat counted it), 19 -> nothing
+# (livechat only: never counted live, and no document), 20 -> 1. Before it the messages answer by
+# Rocket.Chat's fill, by UTC day: 15 -> GENERAL 2 (m1, m2); 16 -> GENERAL 1 (m3) + r-dev 1;
+# 17 -> ab 1 + lc 1 (m8's room is gone). By the lake's local day instead: 15 -> 3, 16 -> 1, 17 -> 2.
+START, END = dt.datetime(2023, 5, 15, 3, tzinfo=dt.timezone.utc), dt.datetime(2023, 5, 20, 3, tzinfo=dt.timezone.utc)
 
 
 @pytest.fixture
@@ -89,63 +93,132 @@ def filled(exports, tmp_path: Path) -> Path:
     return lake
 
 
-def test_the_tabs_answer_from_the_messages_by_the_fill_rule_where_analytics_have_no_day(filled):
+def test_the_analytics_span_decides_and_the_fill_counts_utc_days_outside_it(filled):
     sent = messages_sent(filled, START, END)
-    assert [d["messages"] for d in sent["days"]] == [1, 2, 1, 3]  # 18, 17, 16, 15
-    assert sent["period"] == {"count": 7, "variation": 7}  # nothing before the 15th
-    assert sent["yesterday"] == {"count": 2, "variation": 1 - 2}
+    assert [(d["day"][:10], d["messages"]) for d in sent["days"]] == [
+        ("2023-05-20", 1),
+        ("2023-05-18", 1),
+        ("2023-05-17", 2),
+        ("2023-05-16", 2),
+        ("2023-05-15", 2),
+    ]
+    assert sent["period"] == {"count": 8, "variation": 8}  # nothing before the 15th
+    assert sent["yesterday"] == {"count": 0, "variation": 1}  # the 19th: livechat only, nothing counted
     assert messages_origin(filled, START, END)["origins"] == [
-        {"t": "c", "messages": 4},
+        {"t": "c", "messages": 5},
         {"t": "d", "messages": 1},
-        {"t": "l", "messages": 1},  # the fill counts every room type, as Rocket.Chat's does
+        {"t": "l", "messages": 1},  # the 17th's, by the fill; not the 19th's, inside the span
         {"t": "p", "messages": 1},
     ]
     assert top_five_popular_channels(filled, START, END)["channels"] == [
-        {"t": "c", "messages": 4, "name": "general", "usernames": []},
-        {"t": "d", "messages": 1, "name": None, "usernames": ["alice", "bob"]},
+        {"t": "c", "messages": 5, "name": "general", "usernames": []},
+        {"t": "d", "messages": 1, "usernames": ["alice", "bob"]},  # no name: no key, as Rocket.Chat's
         {"t": "l", "messages": 1, "name": "visitor-1", "usernames": []},
         {"t": "p", "messages": 1, "name": "Development", "usernames": []},
     ]
     listed = channels_list(filled, START, END)
-    assert [
-        (c["room"]["_id"], c["room"].get("name"), c["messages"], c["lastWeekMessages"]) for c in listed["channels"]
-    ] == [
-        ("GENERAL", "general", 4, 0),
-        ("ab", None, 1, 0),
-        ("r-dev", "dev", 1, 0),
+    assert [(c["room"]["_id"], c["messages"], c["lastWeekMessages"]) for c in listed["channels"]] == [
+        ("GENERAL", 5, 0),
+        ("ab", 1, 0),
+        ("r-dev", 1, 0),
     ]
+    assert [c["room"].get("name", "(no key)") for c in listed["channels"]] == ["general", "(no key)", "dev"]
     assert listed["total"] == 3
 
 
-def test_explain_and_the_messages_command_say_which_source_answered(filled):
-    day15 = run_cli("explain", "--lake", str(filled), "--date", "2023-05-15", "--messages", "--format", "json")
-    assert [(r["room_id"], r["messages"], r["source"]) for r in json.loads(day15.stdout)] == [
-        ("GENERAL", 3, "rocketchat_message")
-    ]
-    day18 = run_cli("explain", "--lake", str(filled), "--date", "2023-05-18", "--messages", "--format", "json")
-    assert [(r["room_id"], r["messages"], r["source"]) for r in json.loads(day18.stdout)] == [
-        ("GENERAL", 1, "rocketchat_analytics")
-    ]
-    week = run_cli("messages", "--lake", str(filled), "--from", "2023-05-15", "--to", "2023-05-21", "--every", "week")
-    assert week.returncode == 0
-    rows = json.loads(
-        run_cli(
-            "messages",
-            "--lake",
-            str(filled),
-            "--from",
-            "2023-05-15",
-            "--to",
-            "2023-05-21",
-            "--every",
-            "week",
-            "--format",
-            "json",
-        ).stdout
+def test_the_lakes_local_day_is_a_setting_away(filled, monkeypatch):
+    monkeypatch.setenv("ENGAGEMENT_MESSAGES_FILL_DAY", "local")
+    sent = messages_sent(filled, START, END)
+    assert [d["messages"] for d in sent["days"]] == [1, 1, 2, 1, 3]  # 20, 18, 17, 16, 15
+    span = ("--from", "2023-05-15", "--to", "2023-05-20")
+    local = run_cli(
+        "messages", "--lake", str(filled), *span, "--format", "csv", env={"ENGAGEMENT_MESSAGES_FILL_DAY": "local"}
     )
+    assert local.stdout.splitlines()[1] == "2023-05-15,3,false,rocketchat_message"
+    refused = run_cli("messages", "--lake", str(filled), *span, env={"ENGAGEMENT_MESSAGES_FILL_DAY": "noon"})
+    assert refused.returncode == 2 and refused.stderr == (
+        "engagement messages: error: ENGAGEMENT_MESSAGES_FILL_DAY must be utc or local, not 'noon'\n"
+    )
+
+
+def test_explain_and_the_messages_command_say_which_source_answered(filled):
+    def explained(day: str) -> list[tuple]:
+        answer = run_cli("explain", "--lake", str(filled), "--date", day, "--messages", "--format", "json")
+        return [(r["room_id"], r["messages"], r["source"]) for r in json.loads(answer.stdout)]
+
+    assert explained("2023-05-15") == [("GENERAL", 2, "rocketchat_message")]
+    assert explained("2023-05-18") == [("GENERAL", 1, "rocketchat_analytics")]
+    assert explained("2023-05-19") == []  # inside the span: no document, nothing counted
+    week = ("messages", "--lake", str(filled), "--from", "2023-05-15", "--to", "2023-05-21", "--every", "week")
+    rows = json.loads(run_cli(*week, "--format", "json").stdout)
     assert [(r["period_start"], r["messages"], r["source"]) for r in rows] == [
-        ("2023-05-15", 7, "rocketchat_analytics+rocketchat_message")
+        ("2023-05-15", 8, "rocketchat_analytics+rocketchat_message")
     ]
+
+
+# A lake with a year of messages and Rocket.Chat's analytics for its last two weeks, in a zone far
+# east of UTC (+05:30). Each day D of 1 May 2022 .. 30 April 2023 has k(D) = D's day of the month
+# mod 3, plus 1, messages, all at 20:00 UTC: 01:30 the next day locally. So by UTC day D counts
+# k(D); by local day, D counts k(D - 1). The analytics: 7 messages a day, 17..30 April 2023.
+YEAR_ZONE = "Asia/Kolkata"
+YEAR = [dt.date(2022, 5, 1) + dt.timedelta(days=i) for i in range(365)]
+
+
+def _k(day: dt.date) -> int:
+    return day.day % 3 + 1
+
+
+@pytest.fixture(scope="module")
+def a_year(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("year")
+    docs = [
+        message(f"y{day:%Y%m%d}-{i}", "GENERAL", f"{day.isoformat()}T20:00:00.000Z")
+        for day in YEAR
+        for i in range(_k(day))
+    ]
+    analytics = [
+        {
+            "_id": f"a{day}",
+            "type": "messages",
+            "date": 20230400 + day,
+            "room": {"_id": "GENERAL", "name": "general", "t": "c", "usernames": []},
+            "messages": 7,
+        }
+        for day in range(17, 31)
+    ]
+    lake = folder / "lake"
+    files = [
+        write_ndjson(folder / "rocketchat_message.json", docs),
+        write_ndjson(folder / "rocketchat_room.json", ROOMS[:1]),
+        write_ndjson(folder / "rocketchat_analytics.json", analytics),
+    ]
+    ingest(files, lake, YEAR_ZONE)
+    return lake
+
+
+def test_a_year_of_messages_meets_two_weeks_of_analytics(a_year, monkeypatch):
+    from pipelines.metrics.messages import by_period
+
+    # 10..23 April (local midnights, +05:30): the fill by UTC day for 10..16, k = 2 3 1 2 3 1 2;
+    # the analytics for 17..23
+    start = dt.datetime(2023, 4, 9, 18, 30, tzinfo=dt.timezone.utc)
+    end = dt.datetime(2023, 4, 22, 18, 30, tzinfo=dt.timezone.utc)
+    days = [d["messages"] for d in messages_sent(a_year, start, end)["days"]]
+    assert days == [7] * 7 + [2, 1, 3, 2, 1, 3, 2]  # 23 .. 10, latest first
+    months = by_period(a_year, dt.date(2022, 5, 1), dt.date(2023, 5, 31), "month").to_pylist()
+    # May 2022: ten days of k = 1 (3, 6 .. 30), eleven of 2 (1, 4 .. 31), ten of 3 (2, 5 .. 29): 62.
+    # April 2023: 1..16 by the fill (5 x 1 + 6 x 2 + 5 x 3 = 32), 17..30 by the analytics (98): 130.
+    by_month = {r["period_start"].isoformat(): (r["messages"], r["source"]) for r in months}
+    assert by_month["2022-05-01"] == (62, "rocketchat_message")
+    assert by_month["2023-04-01"] == (130, "rocketchat_analytics+rocketchat_message")
+    assert "2023-05-01" not in by_month  # the last message is 30 April in UTC
+    assert sum(n for n, _ in by_month.values()) == sum(_k(d) for d in YEAR if d < dt.date(2023, 4, 17)) + 98
+    monkeypatch.setenv("ENGAGEMENT_MESSAGES_FILL_DAY", "local")
+    local = by_period(a_year, dt.date(2022, 5, 1), dt.date(2023, 5, 31), "month").to_pylist()
+    by_month = {r["period_start"].isoformat(): r["messages"] for r in local}
+    # May 2022 by local day: the 1st has none (the first message is 01:30 on the 2nd), 2..31 k(1..30): 60;
+    # 1 May 2023 has the last one, 30 April's at 01:30 (k = 1), after the analytics' span
+    assert (by_month["2022-05-01"], by_month["2023-05-01"]) == (60, 1)
 
 
 def test_no_message_text_is_stored_anywhere_in_the_lake(exports, tmp_path):
@@ -179,8 +252,11 @@ def test_a_mongodump_gives_the_same_lake_as_the_export(exports, tmp_path):
         a = sorted(p.relative_to(one).as_posix() for p in (one / table).rglob("*.parquet"))
         b = sorted(p.relative_to(two).as_posix() for p in (two / table).rglob("*.parquet"))
         assert a == b and a  # named by content: the same bytes
-    daily = pq.read_table(next((one / "room_daily").glob("date=2023-05-16/*.parquet"))).to_pylist()
-    assert daily == [{"rid": "GENERAL", "messages": 0, "system": 1}, {"rid": "r-dev", "messages": 1, "system": 0}]
+    daily = pq.read_table(next((one / "room_daily").glob("date=2023-05-15/*.parquet"))).to_pylist()
+    assert daily == [  # the local 15th: m1 and m2 of the UTC 15th, m3 of the UTC 16th
+        {"rid": "GENERAL", "utc_date": dt.date(2023, 5, 15), "messages": 2, "system": 0},
+        {"rid": "GENERAL", "utc_date": dt.date(2023, 5, 16), "messages": 1, "system": 0},
+    ]
 
 
 def test_a_later_export_upserts_by_id_and_a_rerun_changes_nothing(exports, filled, tmp_path):
@@ -189,11 +265,11 @@ def test_a_later_export_upserts_by_id_and_a_rerun_changes_nothing(exports, fille
     assert (filled / "_state.json").read_bytes() == state and run.stored == len(MESSAGES)
     later = write_ndjson(
         tmp_path / "later" / "rocketchat_message-2.json",
-        [MESSAGES[0], MESSAGES[0], message("m11", "GENERAL", "2023-05-15T20:00:00.000Z")],
+        [MESSAGES[0], MESSAGES[0], message("m13", "GENERAL", "2023-05-15T20:00:00.000Z")],
     )
     ingest([later], filled, ZONE)
     sent = messages_sent(filled, START, END)
-    assert [d["messages"] for d in sent["days"]] == [1, 2, 1, 4]  # m1 not doubled, m11 new
+    assert [d["messages"] for d in sent["days"]] == [1, 1, 2, 2, 3]  # m1 not doubled, m13 new
 
 
 def test_damaged_messages_are_rejected_with_a_reason_and_never_their_text(tmp_path):
@@ -245,10 +321,12 @@ def test_the_tabs_through_a_real_server_answer_the_web_clients_requests(filled):
         import httpx
 
         auth = {"X-User-Id": "viewer", "X-Auth-Token": token}
-        span = "start=2023-05-15T03:00:00.000Z&end=2023-05-18T03:00:00.000Z"
+        span = "start=2023-05-15T03:00:00.000Z&end=2023-05-20T03:00:00.000Z"
         prefix = f"{base}/api/v1/engagement-dashboard"
         got = httpx.get(f"{prefix}/messages/messages-sent?{span}", headers=auth, timeout=30).json()
-        assert got["period"] == {"count": 7, "variation": 7}
+        assert got == messages_sent(filled, START, END) and got["period"] == {"count": 8, "variation": 8}
+        got = httpx.get(f"{prefix}/messages/top-five-popular-channels?{span}", headers=auth, timeout=30).json()
+        assert got["channels"][1] == {"t": "d", "messages": 1, "usernames": ["alice", "bob"]}
         got = httpx.get(f"{prefix}/messages/origin?{span}", headers=auth, timeout=30).json()
         assert got == messages_origin(filled, START, END)
         got = httpx.get(f"{prefix}/channels/list?{span}&offset=0&count=25", headers=auth, timeout=30).json()
@@ -263,11 +341,12 @@ def test_the_weeks_page_and_email_say_when_messages_were_counted_from_the_messag
 
     context = report.week_context(filled, dt.date(2023, 5, 18), today=dt.date(2023, 6, 1))
     section = context["messages"]
-    assert [d["messages"] for d in section["days"]] == [0, 0, 0, 0, 3, 1, 2, 1]  # 11..18 May, local days
+    assert [d["messages"] for d in section["days"]] == [0, 0, 0, 0, 2, 2, 2, 1]  # 11..18 May
     assert section["filled"] and [r["name"] for r in section["top"]][:1] == ["general"]
     page = report.render_page(context)
     _, html, text = mail.render_email(context)
     assert 'id="messages-source"' in page and 'id="messages-source"' in html and "fill rule" in text
+    assert all("each message on its UTC day" in body for body in (page, html, text))
     # only analytics documents: nothing to say
     analytics_only = tmp_path / "analytics-only"
     ingest([write_ndjson(tmp_path / "a" / "rocketchat_analytics.json", ANALYTICS)], analytics_only, ZONE)
@@ -282,11 +361,11 @@ def test_query_reads_the_messages_tables_with_their_dates(filled):
         str(filled),
         "--format",
         "json",
-        "select date, rid, messages, system from room_daily where date = '2023-05-16' order by rid",
+        "select date, rid, utc_date, messages, system from room_daily where date = '2023-05-16' order by rid",
     )
     assert json.loads(rows.stdout) == [
-        {"date": "2023-05-16", "rid": "GENERAL", "messages": 0, "system": 1},
-        {"date": "2023-05-16", "rid": "r-dev", "messages": 1, "system": 0},
+        {"date": "2023-05-16", "rid": "GENERAL", "utc_date": "2023-05-16", "messages": 0, "system": 1},
+        {"date": "2023-05-16", "rid": "r-dev", "utc_date": "2023-05-16", "messages": 1, "system": 0},
     ]
     count = run_cli("query", "--lake", str(filled), "--format", "csv", "select count(*) as n from chat_messages")
     assert count.stdout.splitlines() == ["n", str(len(MESSAGES))]
@@ -294,7 +373,7 @@ def test_query_reads_the_messages_tables_with_their_dates(filled):
 
 def test_status_counts_the_days_the_messages_cover(filled):
     shown = run_cli("status", "--lake", str(filled)).stdout
-    assert "messages: 1 analytics documents, 4 rooms; rocketchat_message on 4 days (2023-05-15 .. 2023-05-18)" in shown
+    assert "messages: 2 analytics documents, 4 rooms; rocketchat_message on 6 days (2023-05-15 .. 2023-05-20)" in shown
 
 
 def test_a_dump_folder_with_rooms_and_messages_is_read_and_its_metadata_left_alone(tmp_path):
@@ -312,8 +391,8 @@ def test_a_dump_folder_with_rooms_and_messages_is_read_and_its_metadata_left_alo
     run = ingest([tmp_path / "dump"], lake, ZONE)
     assert (run.files, run.read, run.stored) == (2, len(MESSAGES) + len(ROOMS), len(MESSAGES) + len(ROOMS))
     assert any("rocketchat_message_read_receipt.bson: a collection this tool does not read" in n for n in run.notes)
-    # no analytics: the 18th counts both its messages, 3 + 2 in all
-    assert messages_origin(lake, START, END)["origins"][0] == {"t": "c", "messages": 5}
+    # no analytics: the messages answer every day, the 18th's two included: m1, m2, m3, m9, m10, m12
+    assert messages_origin(lake, START, END)["origins"][0] == {"t": "c", "messages": 6}
 
 
 _ROOMS = ("GENERAL", "r-dev", "ab")
@@ -336,7 +415,8 @@ def _doc(n: int, rid: str, ts: dt.datetime, system: bool) -> dict:
 
 def test_room_daily_is_the_plain_count_of_the_latest_versions_whatever_the_messages(tmp_path_factory):
     """Generated messages (repeated _ids: the later line wins; system messages; days cut by the zone):
-    room_daily equals a plain count, and a mongodump of them gives the same files."""
+    room_daily equals a plain count per local day, room and UTC date, and a mongodump of them gives
+    the same files."""
     from zoneinfo import ZoneInfo
 
     from hypothesis import HealthCheck, given, settings
@@ -354,10 +434,10 @@ def test_room_daily_is_the_plain_count_of_the_latest_versions_whatever_the_messa
             ts = first_ts.setdefault(n, ts)
             docs.append(_doc(n, rid, ts, system))
         latest = {d["_id"]: d for d in docs}  # the later line wins
-        expected: dict[tuple[str, str], list[int]] = {}
+        expected: dict[tuple[str, str, dt.date], list[int]] = {}
         for d in latest.values():
             moment = dt.datetime.fromisoformat(d["ts"]["$date"].replace("Z", "+00:00"))
-            key = (moment.astimezone(ZoneInfo(ZONE)).date().isoformat(), d["rid"])
+            key = (moment.astimezone(ZoneInfo(ZONE)).date().isoformat(), d["rid"], moment.date())
             counts = expected.setdefault(key, [0, 0])
             counts[1 if "t" in d else 0] += 1
         export = write_ndjson(folder / "rocketchat_message.json", docs)
@@ -371,7 +451,7 @@ def test_room_daily_is_the_plain_count_of_the_latest_versions_whatever_the_messa
         for path in (one / "room_daily").rglob("*.parquet"):
             date = path.parent.name.removeprefix("date=")
             for row in pq.read_table(path).to_pylist():
-                got[(date, row["rid"])] = [row["messages"], row["system"]]
+                got[(date, row["rid"], row["utc_date"])] = [row["messages"], row["system"]]
         assert got == expected
         files = [sorted(p.relative_to(lake).as_posix() for p in lake.rglob("*.parquet")) for lake in (one, two)]
         assert files[0] == files[1]

@@ -18,7 +18,9 @@ UTC = dt.timezone.utc
 
 
 def room(_id: str, name: str | None, t: str, usernames: list[str] | None = None) -> dict:
-    return {"_id": _id, "name": name, "t": t, "usernames": usernames or []}
+    """A document's room as saveMessageSent sets it: a room without a name has no `name` field
+    (`room.fname || room.name` is undefined, and the driver stores no undefined field)."""
+    return {"_id": _id, **({"name": name} if name else {}), "t": t, "usernames": usernames or []}
 
 
 def messages(_id: str, date: int, where: dict, n) -> dict:
@@ -71,7 +73,7 @@ TOP = {
     "channels": [
         {"t": "c", "messages": 21, "name": "general", "usernames": []},
         {"t": "p", "messages": 5, "name": "dev", "usernames": []},
-        {"t": "d", "messages": 1, "name": None, "usernames": ["alice", "bob"]},
+        {"t": "d", "messages": 1, "usernames": ["alice", "bob"]},  # no name: no key
         {"t": "p", "messages": 0, "name": "secret", "usernames": []},
     ],
     "success": True,
@@ -195,7 +197,6 @@ CHANNELS = {
         {
             "room": {
                 "_id": "ab",
-                "name": None,
                 "ts": "2022-01-01T00:00:00.000Z",
                 "t": "d",
                 "_updatedAt": "2023-05-18T12:00:00.000Z",

@@ -9,8 +9,10 @@ pipelines/metrics/messages.py counts the same way from what this module keeps:
   its _id, rid, ts, whether it has `t` (a system message: a join, a rename...), and its sender's id.
   Never its text, attachments, reactions, mentions or anything else: those fields are not read
   (from a mongodump they are stepped over by their length, pipelines/inputs/message_bson.py);
-- room_daily/date=D/part-<hash>.parquet: per room, that day's messages without `t` and with, so no
-  request reads raw messages.
+- room_daily/date=D/part-<hash>.parquet: per room and UTC date of `ts` (`utc_date`: a local day
+  meets two UTC dates, except in UTC), that day's messages without `t` and with, so no request
+  reads raw messages. Rocket.Chat's fill dates a message by its UTC day; the lake's local day is
+  the partition's, so either day can be counted (ENGAGEMENT_MESSAGES_FILL_DAY).
 
 Upsert by _id, as for sessions: a later file (then a later line) wins. A message's `ts` never
 changes in Rocket.Chat (an edit sets editedAt), so its day is fixed, and an ingest reads only the
@@ -56,7 +58,9 @@ SCHEMA = pa.schema(
         ("sender", pa.string()),
     ]
 )
-ROLLUP_SCHEMA = pa.schema([("rid", pa.string()), ("messages", pa.int64()), ("system", pa.int64())])
+ROLLUP_SCHEMA = pa.schema(
+    [("rid", pa.string()), ("utc_date", pa.date32()), ("messages", pa.int64()), ("system", pa.int64())]
+)
 WRITERS = 2  # days written at once
 STREAM_ROWS = 256 * 1024  # the run's messages are read back this many rows at a time
 
@@ -145,14 +149,20 @@ def _careful(con, path: Path, tz: str, file_index: int) -> Loaded:
 
 
 def _rollup(day: pa.Table) -> pa.Table:
-    """Per room of one day's messages: those without `t` (what the fill counts) and those with."""
+    """Per room and UTC date of one local day's messages: those without `t` (what the fill counts)
+    and those with."""
     t = day.column("t")
     counts = pa.table(
-        {"rid": day.column("rid"), "messages": pc.cast(pc.invert(t), pa.int64()), "system": pc.cast(t, pa.int64())}
+        {
+            "rid": day.column("rid"),
+            "utc_date": pc.cast(day.column("ts"), pa.date32()),
+            "messages": pc.cast(pc.invert(t), pa.int64()),
+            "system": pc.cast(t, pa.int64()),
+        }
     )
-    summed = counts.group_by("rid").aggregate([("messages", "sum"), ("system", "sum")])
-    summed = summed.rename_columns(["rid", "messages", "system"]).select(["rid", "messages", "system"])
-    return summed.sort_by("rid").cast(ROLLUP_SCHEMA)
+    summed = counts.group_by(["rid", "utc_date"]).aggregate([("messages", "sum"), ("system", "sum")])
+    summed = summed.rename_columns(["rid", "utc_date", "messages", "system"]).select(ROLLUP_SCHEMA.names)
+    return summed.sort_by([("rid", "ascending"), ("utc_date", "ascending")]).cast(ROLLUP_SCHEMA)
 
 
 def _first_versions(day: pa.Table) -> pa.Table:

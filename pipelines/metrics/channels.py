@@ -10,7 +10,8 @@ registrations.py), with dates in the lake's zone:
 - per room of the dashboard's types (d, p, c) with documents dated from the last period's first day
   to end's date: this period's messages, the last period's, and the difference;
 - rooms that no longer exist (absent from the rooms export) are dropped; a room's name is its name,
-  else its fname; its usernames only when it has them;
+  else its fname, and a room with neither (a direct message) has no `name` key; its usernames only
+  when it has them;
 - most messages first, then the page: `offset` rows skipped, `count` kept; `total` every room.
 """
 
@@ -39,7 +40,8 @@ def _iso(moment: dt.datetime | None) -> str | None:
 
 
 def _room(_id, name, ts, t, updated, usernames) -> dict[str, Any]:
-    room = {"_id": _id, "name": name, "ts": _iso(ts), "t": t, "_updatedAt": _iso(updated)}
+    room = {"_id": _id, **({"name": name} if name is not None else {}), "ts": _iso(ts), "t": t}
+    room["_updatedAt"] = _iso(updated)
     if usernames is not None:  # Mongo's $project leaves out a field the room does not have
         room["usernames"] = list(usernames)
     return room

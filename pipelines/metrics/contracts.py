@@ -133,7 +133,9 @@ class MessagesOrigin(_Body):
 class PopularChannel(_Body):
     t: str
     messages: int
-    name: str | None
+    # a room without a name (a direct message) has no `name` key: Rocket.Chat never stores an
+    # undefined field, and `$project` leaves out a missing one; never null
+    name: str = Field(None)
     usernames: list[str]
 
 
@@ -149,7 +151,7 @@ class ChannelRoom(_Body):
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True, populate_by_name=True)
 
     id: str = Field(alias="_id")
-    name: str | None
+    name: str = Field(None)  # absent for a room without a name (a direct message), never null
     ts: str | None
     t: str
     updated_at: str | None = Field(alias="_updatedAt")

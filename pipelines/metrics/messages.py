@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from pipelines.days import clipped
 from pipelines.lake import state as lake
 from pipelines.metrics.contracts import MessagesOrigin, MessagesSent, TopFiveChannels, checked
 from pipelines.metrics.new_users import NO_LIMIT, as_int, period_body
@@ -51,32 +52,57 @@ def has_messages(root: Path, state: lake.LakeState) -> bool:
     return state.registration(root, "messages") is not None or bool(state.files.get("room_daily"))
 
 
+def analytics_span(con, root: Path, state: lake.LakeState) -> tuple[int, int] | None:
+    """The days (yyyyMMdd) Rocket.Chat's analytics in the lake cover: from the first date of its
+    "messages" documents through the last date of any of its analytics documents; None without them."""
+    messages = state.registration(root, "messages")
+    if messages is None:
+        return None
+    files = [messages, *(f for f in [state.registration(root, "analytics")] if f)]
+    first, last = con.execute(query("marts/analytics_span"), {"messages": [messages], "analytics": files}).fetchall()[0]
+    return None if first is None else (first, last)
+
+
+def fill_day() -> str:
+    """The day a filled message counts on: "utc" (Rocket.Chat's fill) or "local" (ENGAGEMENT_MESSAGES_FILL_DAY)."""
+    from pipelines.settings import Counting, resolve
+
+    return resolve(Counting).messages_fill_day
+
+
 def room_days(con, root: Path, state: lake.LakeState, first: dt.date, last: dt.date) -> pa.Table:
     """Each room's messages per day of first..last (date as yyyyMMdd, room_id, room_name, room_t,
-    usernames, messages, source): the analytics documents' for the days they cover, the messages'
-    by Rocket.Chat's fill rule (their room_daily rollups joined with the rooms) for the others."""
+    usernames, messages, source). Inside the analytics' span (analytics_span) the analytics
+    documents alone answer, and a day without one counted nothing (a day of livechat only, say:
+    never counted live); outside it (before Rocket.Chat's analytics began, or a lake without them)
+    the messages, as Rocket.Chat's fill counts them (marts/room_days_filled.sql), by UTC day unless
+    ENGAGEMENT_MESSAGES_FILL_DAY=local."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     parts = []
-    covered: set[int] = set()
-    analytics = state.registration(root, "messages")
+    span = analytics_span(con, root, state)
     bound = {"first": as_int(first), "last": as_int(last)}
-    if analytics is not None:
-        table = con.sql(query("marts/room_days_analytics"), params={"files": [analytics], **bound}).to_arrow_table()
-        covered = set(pc.unique(table.column("date")).to_pylist())
-        parts.append(table)
+    if span is not None:
+        files = [state.registration(root, "messages")]
+        parts.append(con.sql(query("marts/room_days_analytics"), params={"files": files, **bound}).to_arrow_table())
     rooms = state.registration(root, "rooms")
-    daily = state.files.get("room_daily", {})
-    low, high = first.isoformat(), last.isoformat()
-    days = [
-        str(root / daily[d])
-        for d in sorted(daily)
-        if low <= d <= high and as_int(dt.date.fromisoformat(d)) not in covered
-    ]
-    if days and rooms is not None:
-        filled = con.sql(query("marts/room_days_filled"), params={"days": days, "rooms": [rooms]}).to_arrow_table()
-        parts.append(filled)
+    if rooms is not None and (span is None or bound["first"] < span[0] or bound["last"] > span[1]):
+        utc = fill_day() == "utc"
+        # a UTC date meets the local dates on either side of it
+        low, high = (clipped(first, -1), clipped(last, 1)) if utc else (first, last)
+        daily = state.files.get("room_daily", {})
+        days = [str(root / daily[d]) for d in sorted(daily) if low.isoformat() <= d <= high.isoformat()]
+        if days:
+            rollups = con.sql(query("lake/partitioned"), params={"files": days}).to_arrow_table()
+            if "utc_date" not in rollups.column_names:  # rollups written before they kept it: the local day
+                rollups = rollups.append_column("utc_date", pa.nulls(rollups.num_rows, pa.date32()))
+            con.register("rollups", rollups)
+            try:
+                params = {"rooms": [rooms], "utc": utc, **bound}
+                params |= {"span_first": span and span[0], "span_last": span and span[1]}
+                parts.append(con.sql(query("marts/room_days_filled"), params=params).to_arrow_table())
+            finally:
+                con.unregister("rollups")
     schema = _room_days_schema()
     return pa.concat_tables([part.cast(schema) for part in parts]) if parts else schema.empty_table()
 
@@ -156,7 +182,8 @@ def top_five_popular_channels(root: Path, start: dt.datetime, end: dt.datetime, 
     def answer(state: lake.LakeState) -> dict[str, Any]:
         rows = _over_range(root, state, con, "marts/messages_top_channels", start, end)
         channels = [
-            {"t": t, "messages": int(n), "name": name, "usernames": list(names or [])} for t, n, name, names in rows
+            {"t": t, "messages": int(n), **({"name": name} if name is not None else {}), "usernames": list(names or [])}
+            for t, n, name, names in rows
         ]
         return {"channels": channels, "success": True}
 

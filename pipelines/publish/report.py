@@ -286,7 +286,7 @@ def messages_context(root: Path, state: lake.LakeState, days: list[dict[str, Any
     """The week's Messages section (the dashboard's Messages tab, over the report's 8 days): messages
     per day against the same weekday a week before, the total against the 8 days a week before,
     the split by room type and the five most popular rooms. None when the lake holds no messages."""
-    from pipelines.metrics.messages import has_messages, over_room_days
+    from pipelines.metrics.messages import fill_day, has_messages, over_room_days
     from pipelines.metrics.messages import per_date as messages_per_date
     from pipelines.metrics.new_users import as_int
     from pipelines.sql import reader
@@ -328,6 +328,7 @@ def messages_context(root: Path, state: lake.LakeState, days: list[dict[str, Any
         "max": max((r["messages"] for r in rows), default=0),
         # where the week's numbers come from: Rocket.Chat's analytics, or its messages by the fill rule
         "filled": "rocketchat_message" in sources,
+        "fill_day": "each message on its UTC day" if fill_day() == "utc" else "each message on its local day",
         "origins": [{"t": t, "label": ROOM_TYPES.get(t, t), "messages": n} for t, n in origins],
         "top": [
             {"name": name or ", ".join(names or []) or "(unnamed)", "t": ROOM_TYPES.get(t, t), "messages": int(n)}
