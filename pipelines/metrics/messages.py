@@ -1,13 +1,17 @@
 """The Messages tab: messages-sent, origin and top-five-popular-channels, as Rocket.Chat answers them.
 
 Rocket.Chat's ee/server/lib/engagementDashboard/messages.ts, on each room's messages per day
-(`room_days`), which come, day by day, from:
+(`room_days`), which come from:
 
-- the lake's type "messages" analytics documents (one per room and server-local day: pipelines/
-  ingest/registrations.py), Rocket.Chat's own source, for every day the lake has any of them;
-- else, for a day it has none (older than Rocket.Chat's 90-day fill, or a server whose analytics
-  were lost), the messages of rocketchat_message by Rocket.Chat's fill rule (marts/room_days_filled.sql,
-  from the room_daily rollups of pipelines/ingest/messages.py).
+- inside the analytics' span (the first date of the lake's type "messages" analytics documents
+  through the last date of any of its analytics documents: analytics_span), those documents alone
+  (one per room and server-local day: pipelines/ingest/registrations.py), Rocket.Chat's own source;
+  a day without one counted nothing (livechat only, say: its live counter never counts it);
+- outside it (before Rocket.Chat's analytics began, after the analytics export, or a lake without
+  analytics), the messages of rocketchat_message as Rocket.Chat's fill counts them
+  (fillFirstDaysOfMessagesIfNeeded, Messages.getTotalOfMessagesSentByDate: marts/room_days_filled.sql
+  on the room_daily rollups of pipelines/ingest/messages.py), each on its UTC day, or on the lake's
+  local day with ENGAGEMENT_MESSAGES_FILL_DAY=local.
 
 The answers:
 
