@@ -4,7 +4,7 @@ Rocket.Chat's ee/server/lib/engagementDashboard/messages.ts, on each room's mess
 (`room_days`), which come from:
 
 - inside the analytics' span (the first date of the lake's type "messages" analytics documents
-  through the last date of any of its analytics documents: analytics_span), those documents alone
+  through the last day the export covers: analytics_span), those documents alone
   (one per room and server-local day: pipelines/ingest/registrations.py), Rocket.Chat's own source;
   a day without one counted nothing (livechat only, say: its live counter never counts it);
 - outside it (before Rocket.Chat's analytics began, after the analytics export, or a lake without
@@ -56,15 +56,31 @@ def has_messages(root: Path, state: lake.LakeState) -> bool:
     return state.registration(root, "messages") is not None or bool(state.files.get("room_daily"))
 
 
-def analytics_span(con, root: Path, state: lake.LakeState) -> tuple[int, int] | None:
-    """The days (yyyyMMdd) Rocket.Chat's analytics in the lake cover: from the first date of its
-    "messages" documents through the last date of any of its analytics documents; None without them."""
+def analytics_span(con, root: Path, state: lake.LakeState) -> tuple[int, int | None] | None:
+    """The days (yyyyMMdd) Rocket.Chat's analytics in the lake cover; None without them. From the
+    first date of its "messages" documents through the day before the first day, after the last
+    document, with a message the live counter would have counted (without `t`, in a room of the
+    dashboard's types): a day after the last document with only livechat or system messages was
+    counted, as nothing. No such message: the span has no end (None): every later day counted nothing."""
     messages = state.registration(root, "messages")
     if messages is None:
         return None
-    files = [messages, *(f for f in [state.registration(root, "analytics")] if f)]
-    first, last = con.execute(query("marts/analytics_span"), {"messages": [messages], "analytics": files}).fetchall()[0]
-    return None if first is None else (first, last)
+    first, last = con.execute(query("marts/analytics_span"), {"messages": [messages]}).fetchall()[0]
+    if first is None:
+        return None
+    rooms = state.registration(root, "rooms")
+    daily = state.files.get("room_daily", {})
+    after = [d for d in sorted(daily) if as_int(dt.date.fromisoformat(d)) > last]
+    for i in range(0, len(after) if rooms else 0, SPAN_CHUNK):  # the first such day is usually the next
+        files = [str(root / daily[d]) for d in after[i : i + SPAN_CHUNK]]
+        bound = {"files": files, "rooms": [rooms], "types": list(DASHBOARD_TYPES)}
+        (found,) = con.execute(query("marts/first_counted_live"), bound).fetchall()[0]
+        if found is not None:
+            return first, as_int(found - dt.timedelta(days=1))
+    return first, None
+
+
+SPAN_CHUNK = 16  # room_daily partitions read at a time for the span's end
 
 
 def fill_day() -> str:
@@ -90,7 +106,8 @@ def room_days(con, root: Path, state: lake.LakeState, first: dt.date, last: dt.d
         files = [state.registration(root, "messages")]
         parts.append(con.sql(query("marts/room_days_analytics"), params={"files": files, **bound}).to_arrow_table())
     rooms = state.registration(root, "rooms")
-    if rooms is not None and (span is None or bound["first"] < span[0] or bound["last"] > span[1]):
+    inside = span is not None and span[0] <= bound["first"] and (span[1] is None or bound["last"] <= span[1])
+    if rooms is not None and not inside:
         utc = fill_day() == "utc"
         # a UTC date meets the local dates on either side of it
         low, high = (clipped(first, -1), clipped(last, 1)) if utc else (first, last)
@@ -103,7 +120,7 @@ def room_days(con, root: Path, state: lake.LakeState, first: dt.date, last: dt.d
             con.register("rollups", rollups)
             try:
                 params = {"rooms": [rooms], "utc": utc, **bound}
-                params |= {"span_first": span and span[0], "span_last": span and span[1]}
+                params |= {"span_first": span[0] if span else None, "span_last": span[1] if span else None}
                 parts.append(con.sql(query("marts/room_days_filled"), params=params).to_arrow_table())
             finally:
                 con.unregister("rollups")

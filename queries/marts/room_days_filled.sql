@@ -6,7 +6,8 @@
 -- by its fname when it has one, else its name (`$cond` with `$ifNull`: an empty fname is kept),
 -- its usernames or none. The day is the UTC date of `ts` ($utc: the fill's `$substr` of the
 -- date), or the lake's local day (the partition's). Only dates $first..$last outside the
--- analytics' span $span_first..$span_last (null: no span) are kept: inside it the analytics answer.
+-- analytics' span $span_first..$span_last are kept (no span: $span_first null; a span with no end:
+-- $span_last null): inside it the analytics answer.
 with
 
 per_day as (
@@ -31,4 +32,4 @@ inner join read_parquet($rooms) as r on r._id = d.rid
 where
     d.messages > 0
     and d.date between $first and $last
-    and not coalesce(d.date between $span_first and $span_last, false)
+    and not (d.date >= coalesce($span_first, 99999999) and d.date <= coalesce($span_last, 99999999))
