@@ -57,16 +57,15 @@ MESSAGES = [
     message("m11", "lc", "2023-05-19T12:00:00.000Z"),  # livechat only, inside the analytics' span
     message("m12", "GENERAL", "2023-05-20T12:00:00.000Z"),
 ]
-ANALYTICS = [
-    {
-        "_id": f"a{day}",
-        "type": "messages",
-        "date": 20230500 + day,
-        "room": {"_id": "GENERAL", "name": "general", "t": "c", "usernames": []},
-        "messages": 1,
-    }
-    for day in (18, 20)
-]
+
+
+def general_documents(dates: list[int], messages: int) -> list[dict]:
+    """GENERAL's "messages" analytics documents, one per date (yyyyMMdd), each with `messages`."""
+    room = {"_id": "GENERAL", "name": "general", "t": "c", "usernames": []}
+    return [{"_id": f"a{d}", "type": "messages", "date": d, "room": room, "messages": messages} for d in dates]
+
+
+ANALYTICS = general_documents([20230518, 20230520], 1)
 # start and end: local midnight of the 15th and of the 20th (UTC-3): dates 15..20, n = 6.
 # Worked out by hand. The analytics' span is 18..20 (its first and last documents): there they alone
 # answer, 18 -> 1 (one of its two messages was deleted after Rocket.Chat counted it), 19 -> nothing
@@ -176,16 +175,7 @@ def a_year(tmp_path_factory) -> Path:
         for day in YEAR
         for i in range(_k(day))
     ]
-    analytics = [
-        {
-            "_id": f"a{day}",
-            "type": "messages",
-            "date": 20230400 + day,
-            "room": {"_id": "GENERAL", "name": "general", "t": "c", "usernames": []},
-            "messages": 7,
-        }
-        for day in range(17, 31)
-    ]
+    analytics = general_documents([20230400 + day for day in range(17, 31)], 7)
     lake = folder / "lake"
     files = [
         write_ndjson(folder / "rocketchat_message.json", docs),
