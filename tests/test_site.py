@@ -69,6 +69,9 @@ def test_wrong_tokens_permissions_and_revocations_get_the_login_again(served):
     lake, base, tokens = served
     wrong = login(base, "boss", "not-the-token")
     assert wrong.status_code == 401 and "That user id and token do not match" in wrong.text
+    assert 'value="boss"' in wrong.text and "not-the-token" not in wrong.text  # the id kept, never the token
+    hostile = login(base, '"><script>alert(1)</script>', "x")
+    assert "<script>alert(1)" not in hostile.text and 'value="&#34;&gt;&lt;script&gt;' in hostile.text
     intern = login(base, "intern", tokens["intern"])
     assert intern.status_code == 403 and "intern may not view the engagement dashboard" in intern.text
     jar = login(base, "gone", tokens["gone"]).cookies

@@ -242,11 +242,12 @@ def add_report_site(app: FastAPI, root: Path, cache, public: bool = False) -> No
         wanted = quote(request.url.path, safe="/")
         return RedirectResponse(f"/reports/login?next={wanted}", status_code=303)
 
-    def login_page(message: str = "", wanted: str = "/reports/", status: int = 200) -> HTMLResponse:
+    def login_page(message: str = "", wanted: str = "/reports/", status: int = 200, user_id: str = "") -> HTMLResponse:
+        """The login form; after a failed attempt, its message and the user id given, kept (never the token)."""
         body = (
             report.environment()
             .get_template("login.html")
-            .render(message=message, next=wanted, site=False, public=False)
+            .render(message=message, next=wanted, site=False, public=False, user_id=user_id)
         )
         return HTMLResponse(body, status_code=status)
 
@@ -273,14 +274,14 @@ def add_report_site(app: FastAPI, root: Path, cache, public: bool = False) -> No
         wanted = safe_next((form.get("next") or [None])[0])
         slot = failures.take(client, user_id)
         if not isinstance(slot, tuple):
-            page = login_page("Too many failed logins: wait, then try again.", wanted, status=429)
+            page = login_page("Too many failed logins: wait, then try again.", wanted, 429, user_id)
             page.headers["Retry-After"] = str(int(slot))
             return page
         record = users.check(cache.users(), user_id, token)
         if record is None:
-            return login_page("That user id and token do not match: try again.", wanted, status=401)
+            return login_page("That user id and token do not match: try again.", wanted, 401, user_id)
         if users.DEFAULT_PERMISSION not in record["permissions"]:
-            return login_page(f"{user_id} may not view the engagement dashboard.", wanted, status=403)
+            return login_page(f"{user_id} may not view the engagement dashboard.", wanted, 403, user_id)
         failures.give_back(client, user_id, slot)
         response = RedirectResponse(wanted, status_code=303)
         response.set_cookie(
