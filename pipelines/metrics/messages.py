@@ -56,12 +56,13 @@ def has_messages(root: Path, state: lake.LakeState) -> bool:
     return state.registration(root, "messages") is not None or bool(state.files.get("room_daily"))
 
 
-def analytics_span(con, root: Path, state: lake.LakeState) -> tuple[int, int | None] | None:
-    """The days (yyyyMMdd) Rocket.Chat's analytics in the lake cover; None without them. From the
-    first date of its "messages" documents through the day before the first day, after the last
-    document, with a message the live counter would have counted (without `t`, in a room of the
-    dashboard's types): a day after the last document with only livechat or system messages was
-    counted, as nothing. No such message: the span has no end (None): every later day counted nothing."""
+def analytics_span(con, root: Path, state: lake.LakeState, through: dt.date) -> tuple[int, int | None] | None:
+    """The days (yyyyMMdd) Rocket.Chat's analytics in the lake cover, as far as `through`; None
+    without them. From the first date of its "messages" documents through the day before the first
+    day, after the last document, with a message the live counter would have counted (without `t`,
+    in a room of the dashboard's types): a day after the last document with only livechat or system
+    messages was counted, as nothing. No such message through `through`: the span reaches past it
+    (None). Only the room_daily partitions after the last document and through `through` are read."""
     messages = state.registration(root, "messages")
     if messages is None:
         return None
@@ -70,7 +71,7 @@ def analytics_span(con, root: Path, state: lake.LakeState) -> tuple[int, int | N
         return None
     rooms = state.registration(root, "rooms")
     daily = state.files.get("room_daily", {})
-    after = [d for d in sorted(daily) if as_int(dt.date.fromisoformat(d)) > last]
+    after = [d for d in sorted(daily) if last < as_int(dt.date.fromisoformat(d)) <= as_int(through)]
     for i in range(0, len(after) if rooms else 0, SPAN_CHUNK):  # the first such day is usually the next
         files = [str(root / daily[d]) for d in after[i : i + SPAN_CHUNK]]
         bound = {"files": files, "rooms": [rooms], "types": list(DASHBOARD_TYPES)}
@@ -100,7 +101,7 @@ def room_days(con, root: Path, state: lake.LakeState, first: dt.date, last: dt.d
     import pyarrow as pa
 
     parts = []
-    span = analytics_span(con, root, state)
+    span = analytics_span(con, root, state, last)
     bound = {"first": as_int(first), "last": as_int(last)}
     if span is not None:
         files = [state.registration(root, "messages")]
