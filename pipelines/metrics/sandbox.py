@@ -39,7 +39,7 @@ CHUNK = 1 << 16
 ERROR_BYTES = 8192  # what is kept of the child's stderr
 NO_WALL = "note: this kernel has no Landlock (Linux 5.13 or later): the query runs behind DuckDB's own locks only"
 # room beyond ENGAGEMENT_QUERY_MEMORY, once the views are made, for what DuckDB allocates outside its
-# memory limit and for each thread's arena (docs/commands/history.md: "Limits")
+# memory limit and for each thread's arena (docs/commands/history.md: "A second wall, and limits")
 ROOM, ROOM_PER_THREAD = 64 * 2**20, 16 * 2**20
 
 
@@ -76,11 +76,9 @@ def _run(root: Path, text: str, limits, explain: str | None, fmt: str, sink: Bin
 
     from pipelines import landlock
     from pipelines.metrics.lakesql import timed_out
-    from pipelines.settings import size_bytes
 
     if landlock.abi() == 0:
         print(NO_WALL, file=sys.stderr)
-    cap = size_bytes(limits.size)
     with tempfile.TemporaryDirectory(prefix="engagement-query-") as private:
         request = {
             "root": str(Path(root).absolute()),
@@ -102,7 +100,7 @@ def _run(root: Path, text: str, limits, explain: str | None, fmt: str, sink: Bin
             with contextlib.suppress(BrokenPipeError):
                 child.stdin.write(json.dumps(request).encode("utf-8"))
             child.stdin.close()
-            errors = _pump(child, sink, started + limits.timeout, cap, limits)
+            errors = _pump(child, sink, started + limits.timeout, limits.size)
             if errors is None:
                 raise timed_out(limits.timeout)
         finally:
@@ -124,11 +122,14 @@ def _run(root: Path, text: str, limits, explain: str | None, fmt: str, sink: Bin
     raise MachineError(f"the query's process ended with {ended}: {shown(line) or 'no message'}")
 
 
-def _pump(child: subprocess.Popen, sink: BinaryIO, deadline: float, cap: int, limits) -> bytes | None:
+def _pump(child: subprocess.Popen, sink: BinaryIO, deadline: float, size: str) -> bytes | None:
     """Copy the child's stdout into `sink` and keep the start of its stderr until both end and the
-    child exits; that stderr, or None when the deadline came first. A UserError past `cap` bytes."""
+    child exits; that stderr, or None when the deadline came first. A UserError past `size` (2GB...)."""
     import selectors
 
+    from pipelines.settings import size_bytes
+
+    cap = size_bytes(size)
     errors = bytearray()
     written = 0
     with selectors.DefaultSelector() as streams:
@@ -146,8 +147,7 @@ def _pump(child: subprocess.Popen, sink: BinaryIO, deadline: float, cap: int, li
                     written += len(chunk)
                     if written > cap:
                         raise UserError(
-                            f"the query's result is larger than {limits.size}: narrow it, or raise "
-                            "ENGAGEMENT_QUERY_MAX_BYTES"
+                            f"the query's result is larger than {size}: narrow it, or raise ENGAGEMENT_QUERY_MAX_BYTES"
                         )
                     sink.write(chunk)
                 else:
