@@ -171,6 +171,13 @@ class JsonCORSMiddleware(CORSMiddleware):
         return JSONResponse(error, status_code=response.status_code, headers=headers)
 
 
+def closing_json_headers(body: bytes) -> dict[str, str]:
+    """The headers of a refusal sent before any route answers (a body or a head too large): JSON,
+    no-store, the security headers, and the connection closed."""
+    headers = {"Content-Type": "application/json", "Content-Length": str(len(body)), **NO_CACHE, **SECURITY_HEADERS}
+    return headers | {"Connection": "close"}
+
+
 class NoStore:
     """ASGI middleware: Cache-Control: no-store, Pragma: no-cache and the security headers
     (SECURITY_HEADERS) on every answer; a request body over its route's limit gets 413 before the
@@ -221,9 +228,7 @@ class NoStore:
     @staticmethod
     async def _too_large(send) -> None:
         body = json.dumps(TOO_LARGE).encode()
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-        headers += [(k.lower().encode(), v.encode()) for k, v in {**NO_CACHE, **SECURITY_HEADERS}.items()]
-        headers.append((b"connection", b"close"))
+        headers = [(k.lower().encode(), v.encode()) for k, v in closing_json_headers(body).items()]
         await send({"type": "http.response.start", "status": 413, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
@@ -507,8 +512,7 @@ def _refusal(status: int) -> bytes:
     security headers), closing the connection."""
     reason, error = HEAD_TOO_LARGE[status]
     body = json.dumps({"success": False, "error": error}).encode()
-    headers = {"Content-Type": "application/json", "Content-Length": str(len(body)), **NO_CACHE, **SECURITY_HEADERS}
-    lines = [f"HTTP/1.1 {status} {reason}", *(f"{k}: {v}" for k, v in headers.items()), "Connection: close"]
+    lines = [f"HTTP/1.1 {status} {reason}", *(f"{k}: {v}" for k, v in closing_json_headers(body).items())]
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
