@@ -134,22 +134,33 @@ def trend_daily(paths: list[Path], first: dt.date, last: dt.date, tz: str = "UTC
     return rows
 
 
+def held_days(paths: list[Path], tz: str = "UTC") -> set[dt.date]:
+    """The dates any document names (the days the lake holds)."""
+    zone = zoneinfo.ZoneInfo(tz)
+    return {day for doc in load(paths).values() if (day := _day_of(doc, zone)) is not None}
+
+
 def trend_periods(paths: list[Path], first: dt.date, last: dt.date, every: str, tz: str = "UTC") -> list[tuple]:
-    """(period_start, users, user_days, partial) per ISO week or month of first..last."""
+    """(period_start, users, user_days, avg_dau, partial) per ISO week or month of first..last: the
+    average over the days held; partial when the range cuts the period or a day of it is not held."""
     users = counted_days(paths, tz)
-    periods: dict[dt.date, list[set[str] | int]] = {}
+    held = held_days(paths, tz)
+    periods: dict[dt.date, list] = {}
     day = first
     while day <= last:
         start = day - dt.timedelta(days=day.weekday()) if every == "week" else day.replace(day=1)
-        entry = periods.setdefault(start, [set(), 0])
+        entry = periods.setdefault(start, [set(), 0, 0])
         entry[0] |= users.get(day, set())
         entry[1] += len(users.get(day, set()))
+        entry[2] += day in held
         day += dt.timedelta(days=1)
     rows = []
-    for start, (who, user_days) in sorted(periods.items()):
+    for start, (who, user_days, days_held) in sorted(periods.items()):
         if every == "week":
             end = start + dt.timedelta(days=6)
         else:
             end = (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
-        rows.append((start, len(who), user_days, start < first or end > last))
+        whole = (end - start).days + 1
+        average = round(user_days / days_held, 2) if days_held else None
+        rows.append((start, len(who), user_days, average, start < first or end > last or days_held < whole))
     return rows

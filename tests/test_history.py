@@ -60,12 +60,27 @@ def test_weekly_and_monthly_rows_are_exact(history, every):
     lake, paths, _ = history
     first, last = dt.date(2023, 9, 20), dt.date(2023, 12, 20)  # a Wednesday to a Wednesday
     table = trend(lake, first, last, every)
-    rows = [(r["period_start"], r["users"], r["user_days"], r["partial"]) for r in table.to_pylist()]
+    rows = [(r["period_start"], r["users"], r["user_days"], r["avg_dau"], r["partial"]) for r in table.to_pylist()]
     assert rows == reference.trend_periods(paths, first, last, every)
     for row in table.to_pylist():
         inside = (min(row["period_end"], last) - max(row["period_start"], first)).days + 1
-        assert row["days"] == inside and row["avg_dau"] == round(row["user_days"] / inside, 2)
-    assert rows[0][3] and rows[-1][3]  # both ends cut
+        assert row["days"] == inside
+    assert rows[0][4] and rows[-1][4]  # both ends cut
+
+
+def test_a_period_the_lake_does_not_wholly_hold_is_partial_and_averages_its_held_days(history):
+    """October 2023 lacks the 3rd, November the 14th and 15th: each is partial though the range
+    covers it whole, and its average DAU is over the days held only (as the reports average)."""
+    lake, paths, missing = history
+    rows = {r["period_start"]: r for r in trend(lake, dt.date(2023, 9, 1), dt.date(2023, 11, 30), "month").to_pylist()}
+    for month in (dt.date(2023, 10, 1), dt.date(2023, 11, 1)):
+        row = rows[month]
+        lost = sum(d.month == month.month for d in missing)
+        assert row["partial"] and row["days_with_data"] == row["days"] - lost
+        assert row["avg_dau"] == round(row["user_days"] / row["days_with_data"], 2)
+    assert not rows[dt.date(2023, 9, 1)]["partial"]  # held whole, and the range covers it
+    empty = trend(lake, dt.date(2024, 2, 1), dt.date(2024, 3, 31), "month", require=False).to_pylist()
+    assert [(r["avg_dau"], r["partial"], r["days_with_data"]) for r in empty] == [(None, True, 0)] * 2
 
 
 def test_the_trend_command_writes_every_format(history, tmp_path):

@@ -1,7 +1,8 @@
 -- Active users per ISO week (Monday first) or calendar month ($unit: 'week' or 'month') of dates
 -- $first..$last: distinct non-anonymous active users of the period's days inside the range, their
--- user-days, and the average DAU over those days (days without users count as 0). A period the
--- range cuts is `partial`. Reads the view `user_daily` (pipelines/lake/snapshot.py) of $first..$last;
+-- user-days, and the average DAU over the days of those the lake holds (a held day without users
+-- counts as 0; a day the lake does not hold is not averaged; no held day: null, as the reports do).
+-- A period the range cuts, or with a day the lake does not hold, is `partial`. Reads the view `user_daily` (pipelines/lake/snapshot.py) of $first..$last;
 -- $held lists the dates the lake holds any document for.
 with
 
@@ -50,10 +51,10 @@ final as (
         least(e.period_end, date '9999-12-31') as period_end,
         coalesce(a.users, 0) as users,
         coalesce(a.user_days, 0) as user_days,
-        round(coalesce(a.user_days, 0) / p.days, 2) as avg_dau,
+        round(coalesce(a.user_days, 0) / nullif(p.days_with_data, 0), 2) as avg_dau,
         p.days,
         p.days_with_data,
-        p.period_start < $first::date or e.period_end > $last::date as partial
+        p.period_start < $first::date or e.period_end > $last::date or p.days_with_data < p.days as partial
     from periods as p
     join ends as e on e.period_start = p.period_start
     left join activity as a on a.period_start = p.period_start
