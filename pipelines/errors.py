@@ -26,6 +26,11 @@ class MachineError(Exception):
     """The machine failed under us (a full disk, say): one line, exit code 1; nothing half-written is kept."""
 
 
+class NoData(Exception):
+    """The lake holds nothing an output asked for could stand on (no loaded day of the week): one
+    line, exit code 1. Not the user's mistake, and not the machine's: a number of zeros is refused."""
+
+
 def describe_os_error(exc: OSError, path: object = None) -> str:
     """One line for a failing machine's OSError, naming the path when known."""
     where = path or exc.filename

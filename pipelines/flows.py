@@ -18,7 +18,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from pipelines import clock, runs
 from pipelines.errors import UserError
 from pipelines.ingest import load
-from pipelines.ingest.run import ingest_with
+from pipelines.ingest.run import console_lines, ingest_with
 from pipelines.lake.state import require_lake
 from pipelines.publish import outputs
 from pipelines.settings import Settings, load_settings
@@ -105,10 +105,17 @@ def nightly(settings: Settings | None = None, run_date: dt.date | None = None, d
         steps = replace(steps, ingest=ingest_on_cluster)
     result = runs.nightly_run(settings, run_date, clock.now(), steps)
     end, week = result.end, result.week
+    done, rejected = console_lines(result.summary)
+    logger.info(done)
+    if rejected is not None:
+        logger.warning(rejected)
     for line in result.summary:
         if line.startswith("warning: "):
             logger.warning(line.removeprefix("warning: "))
-    logger.info("week ending %s: %s", end, "written" if week.written else "unchanged")
+    if week.written:
+        logger.info("week ending %s: wrote %s and its page", end, week.path)
+    else:
+        logger.info("week ending %s: unchanged, its 8 days as when written (%s)", end, week.path)
     for correction in result.corrections:
         logger.info("correction of the week ending %s: %s (%s)", correction.end, correction.subject, correction.via)
     partial = f" (partial: {result.loaded_days} of 8 days loaded)" if result.loaded_days < 8 else ""

@@ -47,10 +47,14 @@ class StaleData(RuntimeError):
     """The lake's newest activity is older than the error threshold: nothing is published."""
 
 
-def check_freshness(settings: Settings, run_date: dt.date | None, now: dt.datetime) -> dict[str, Any]:
+def check_freshness(
+    settings: Settings, run_date: dt.date | None, now: dt.datetime, end: dt.date | None = None
+) -> dict[str, Any]:
     """How fresh the lake is for this run (lake/freshness.py), measured at `now`, or for a
-    rerun of a past week (`run_date`) at the end of that day: a StaleData past the error threshold."""
+    rerun of a past week (`run_date`) at the end of that day: a StaleData past the error threshold,
+    or when no day of the week ending `end` is loaded (its zeros are not published or mailed)."""
     from pipelines.lake.freshness import day_end, freshness, freshness_report, stale_line
+    from pipelines.metrics.weekly import window
 
     fresh = freshness(settings.lake)
     at = min(now, day_end(run_date, fresh.zone)) if run_date is not None else now
@@ -59,6 +63,8 @@ def check_freshness(settings: Settings, run_date: dt.date | None, now: dt.dateti
         raise StaleData(f"the lake {settings.lake} holds no data: nothing to publish (is the inbox fed?)")
     if report["level"] == "error":
         raise StaleData(f"{stale_line(report)}: no new export since; nothing published or mailed")
+    if end is not None and (empty := fresh.no_loaded_day(*window(end))):
+        raise StaleData(f"{empty}: the week ending {end} is not published or mailed")
     return report
 
 
@@ -159,14 +165,14 @@ def nightly_run(
                 summary = [*summary, *_step("prune raw data", prune_raw, settings, now)]
             record["ingest"] = summary
             record["new_files"] = len(_ingested(settings) - known)  # 0: no new export arrived for the night
-            fresh = _step("check freshness", check_freshness, settings, run_date, now)
+            end = outputs.nightly_end(settings.lake, settings.tz, settings.tz_explicit, run_date, now)
+            record["week"] = end.isoformat()
+            fresh = _step("check freshness", check_freshness, settings, run_date, now, end)
             record["freshness"] = fresh
             if fresh["level"] == "warn":
                 from pipelines.lake.freshness import stale_line
 
                 summary = [*summary, f"warning: {stale_line(fresh)}"]
-            end = outputs.nightly_end(settings.lake, settings.tz, settings.tz_explicit, run_date, now)
-            record["week"] = end.isoformat()
             with outputs.publishing(settings.out, settings.outbox):
                 week = _step("publish week", steps.publish, settings, end)
                 record["outputs"] = {str(week.path): "written" if week.written else "unchanged"}

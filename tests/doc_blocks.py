@@ -247,7 +247,6 @@ def demo_block(api_url: str | None = None) -> str:
         argv = [sys.executable, "-m", "pipelines", *command.split()[1:]]
         done = subprocess.run(argv, cwd=folder, env=env, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr
-        wrote = json.loads(done.stdout)["path"]
         argv = [sys.executable, "-m", "pipelines", *weekly.split()[1:]]
         week = subprocess.run(argv, cwd=folder, env=env, capture_output=True, text=True, timeout=300)
         assert week.returncode == 0, week.stderr
@@ -259,7 +258,7 @@ def demo_block(api_url: str | None = None) -> str:
     at = shown.index("  ],")
     shown[at:at] = [f"    ... ({words} more day{'s' * (more != 1)}, newest first) ..."]
     shown[at - 1] += ","
-    lines = ["$ make demo", nightly, *done.stderr.rstrip("\n").splitlines(), f"wrote {wrote}", weekly, *shown]
+    lines = ["$ make demo", nightly, *done.stderr.rstrip("\n").splitlines(), weekly, *shown]
     return _fenced("\n".join(lines))
 
 

@@ -6,6 +6,7 @@ import datetime as dt
 import gzip
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 from conftest import ROOT, run_cli
@@ -75,13 +76,20 @@ def dirs(tmp_path, prefect_server, monkeypatch):
     return {"lake": str(tmp_path / "lake"), "inbox": str(inbox), "out": str(tmp_path / "out")}
 
 
-def test_nightly_publishes_the_week_then_changes_nothing(dirs):
+def test_nightly_publishes_the_week_then_changes_nothing(dirs, capfd):
     from pipelines.flows import nightly
 
+    (Path(dirs["inbox"]) / "damaged.json").write_text('{"_id": "x1", "userId": \n')  # one line, not a document
     first = nightly(load_settings(**dirs), run_date=dt.date(2023, 5, 19))
     assert first["written"] is True
-    from pathlib import Path
-
+    said = capfd.readouterr().err  # the console: Prefect's log lines
+    assert "| INFO    | Flow run '" in said
+    assert " - ingest: 2 file(s); 1033 documents read, 1032 stored, 1 rejected\n" in said
+    assert (
+        "| WARNING | Flow run '" in said
+        and " - 1 document(s) rejected (bad_json: 1): each kept with its reason in " in said
+    )
+    assert f" - week ending 2023-05-19: wrote {first['path']} and its page\n" in said
     path = Path(first["path"])
     assert path == Path(dirs["out"]) / "weekly-data" / "2023-05-19.json"
     assert json.loads(path.read_text()) == weekly_data(Path(dirs["lake"]), dt.date(2023, 5, 19))
@@ -93,6 +101,10 @@ def test_nightly_publishes_the_week_then_changes_nothing(dirs):
     assert eml.read_bytes().startswith(b"Subject: Chat activity, week ending 19 May 2023")
     second = nightly(load_settings(**dirs), run_date=dt.date(2023, 5, 19))
     assert second["written"] is False and second["body"] == first["body"]
+    said = capfd.readouterr().err
+    assert " - ingest: 2 file(s), 2 already ingested; 0 documents read, 0 stored, 0 rejected\n" in said
+    assert f" - week ending 2023-05-19: unchanged, its 8 days as when written ({first['path']})\n" in said
+    assert "WARNING" not in said and " wrote " not in said
     assert second["delivery"] == "skipped"
 
 

@@ -247,6 +247,25 @@ def test_a_rerun_of_a_past_week_is_measured_at_that_weeks_end(night):
         runs.nightly_run(night, D + dt.timedelta(days=5), dt.datetime.now(UTC))
 
 
+def test_a_week_with_no_loaded_day_is_never_published_nor_mailed(night, monkeypatch):
+    """With thresholds loose enough to let a rerun through, the week after the data still has no
+    loaded day: the run fails at its freshness step and writes nothing (no week of zeros)."""
+    monkeypatch.setenv("ENGAGEMENT_FRESHNESS_WARN", "365d")
+    monkeypatch.setenv("ENGAGEMENT_FRESHNESS_ERROR", "365d")
+    loose = load_settings(str(night.lake), inbox=str(night.inbox), out=str(night.out))
+    later = D + dt.timedelta(days=8)
+    with pytest.raises(runs.StepFailed) as failed:
+        runs.nightly_run(loose, later, at(later + dt.timedelta(days=1)))
+    assert str(failed.value) == (
+        f"step 'check freshness' failed: the lake holds no loaded day of {D + dt.timedelta(days=1)} .. {later}: "
+        f"its last loaded day is {D} (its first {D - dt.timedelta(days=7)}): "
+        f"the week ending {later} is not published or mailed"
+    )
+    assert not (loose.out / "weekly-data" / f"{later}.json").exists()
+    assert not (loose.outbox / f"{later}.eml").exists()
+    assert runs.nightly_run(loose, later - dt.timedelta(days=1), at(later)).loaded_days == 1  # one day: partial
+
+
 # --- corrections -----------------------------------------------------------------------------
 
 

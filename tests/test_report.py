@@ -142,6 +142,44 @@ def test_the_subject_compares_like_with_like(sample_lake, end, subject):
     assert context["subject"] == subject
 
 
+@pytest.mark.parametrize("command", [["report"], ["send", "--dry-run"]])
+def test_a_week_with_no_loaded_day_is_refused_in_one_line(sample_lake, tmp_path, command):
+    """The sample's data ends on 19 May: the week ending 27 May would be a week of zeros."""
+    result = run_cli(
+        *command, "--lake", str(sample_lake), "--start", "2023-05-27T23:59:59.999Z", "--out", str(tmp_path / "o")
+    )
+    assert result.returncode == 1 and result.stdout == "" and result.stderr.count("\n") == 1
+    assert result.stderr == (
+        f"engagement {command[0]}: the lake holds no loaded day of 2023-05-20 .. 2023-05-27: its last loaded day "
+        "is 2023-05-19 (its first 2023-04-28): the week ending 2023-05-27 is not reported (it would show zeros)\n"
+    )
+    assert not (tmp_path / "o").exists()
+    assert (
+        run_cli(*command, "--lake", str(sample_lake), "--start", "2023-05-20", "--out", str(tmp_path / "p")).returncode
+        == 0
+    )
+
+
+def test_the_page_of_a_week_with_no_loaded_day_shows_no_number_and_no_bar(sample_lake):
+    context = report.week_context(sample_lake, dt.date(2023, 5, 27))
+    page = report.render_page(context, site=True)
+    assert 'id="no-data">No number for this week: the lake holds no loaded day of 2023-05-20 .. 2023-05-27' in page
+    assert "active users this week" not in page and "<rect" not in page and 'id="distinct-users"' not in page
+    assert "Not loaded yet" not in page  # the partial week's notice says nothing more
+    before = report.render_page(report.week_context(sample_lake, dt.date(2022, 4, 30)))
+    assert 'id="no-data"' in before and "its first 2023-04-28" in before and "<rect" not in before
+
+
+def test_the_weeks_chart_marks_partial_windows_and_draws_no_bar_without_data(sample_lake):
+    page = report.render_page(report.week_context(sample_lake, dt.date(2023, 5, 19)))
+    chart = page[page.index('id="weeks"') : page.index("</svg>", page.index('id="weeks"'))]
+    assert chart.count('data-no-data="true"') == 8  # 3 Mar .. 21 Apr: before the lake's first day
+    partial = chart[chart.index('data-end="2023-04-28"') :]
+    assert 'data-partial="true"' in partial[:200] and 'fill-opacity="0.45"' in partial[: partial.index("</g>")]
+    assert ">17*</text>" in partial  # the partial window's number, marked as the email marks it
+    assert "* and paler bars: partial windows" in page and "–: no day of that window is loaded." in page
+
+
 def test_the_headline_figures_say_which_is_which(sample_lake):
     from pipelines.publish import mail
 
@@ -221,7 +259,7 @@ def test_the_email_carries_the_counters_and_the_weeks(two_weeks):
     assert weeks == [{"data-end": w["end"], "data-users": str(w["users"])} for w in context["weeks"]]
     for w in context["weeks"]:
         # a window before the lake's first day has no data: a dash, not a zero
-        assert f"{w['label']:<8} {'-' if w['before_lake'] else w['users']:>5}" in text
-    assert [w["before_lake"] for w in context["weeks"]] == [True] * 10 + [False] * 2
+        assert f"{w['label']:<8} {'-' if w['no_data'] else w['users']:>5}" in text
+    assert [w["no_data"] for w in context["weeks"]] == [True] * 10 + [False] * 2
     assert "17 May       5  <- this week" in text
     assert "<svg" not in html and "<img" not in html and len(html.encode()) < 100 * 1024

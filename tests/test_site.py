@@ -56,6 +56,10 @@ def test_a_login_gives_a_strict_httponly_session_that_opens_every_week(served):
     assert "<h1>Chat activity, week ending 12 May 2023</h1>" in other.text
     any_week = httpx.get(base + "/reports/2021-02-03", cookies=jar)  # any date, not only published weeks
     assert "week ending 3 February 2021" in any_week.text
+    # a week the lake holds no day of: said so, with no number and no bar (not a week of zeros)
+    assert "No number for this week" in any_week.text and "active users this week" not in any_week.text
+    after = httpx.get(base + "/reports/2023-05-27", cookies=jar)
+    assert "its last loaded day is 2023-05-19" in after.text and "<rect" not in after.text
     jump = httpx.get(base + "/reports/?date=2023-05-05", cookies=jar)
     assert jump.status_code == 303 and jump.headers["location"] == "/reports/2023-05-05"
     assert httpx.get(base + "/reports/?date=5 May", cookies=jar).status_code == 404

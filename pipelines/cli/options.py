@@ -15,7 +15,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from pipelines.errors import ONE_LINE, MachineError, UserError, machine_error, shown
+from pipelines.errors import ONE_LINE, MachineError, NoData, UserError, machine_error, shown
 
 # NumPy's OpenBLAS starts a thread at import that spins for about 0.1 s of CPU (measured: `import
 # numpy` costs 0.15 s of CPU with it, 0.05 s without). Nothing here uses BLAS, and on a 2-core machine
@@ -105,7 +105,7 @@ def _guard(name: str, func: Callable[..., int], kwargs: dict[str, Any]) -> int:
         # one line, whatever a path or value in it holds (a newline in a file name would make two)
         print(f"engagement {name}: error: {shown(str(exc), ONE_LINE)}{_flags(func, exc.about)}", file=sys.stderr)
         return 2
-    except MachineError as exc:
+    except (MachineError, NoData) as exc:
         print(f"engagement {name}: {shown(str(exc), ONE_LINE)}", file=sys.stderr)
         return 1
     except OSError as exc:

@@ -26,7 +26,9 @@ def cmd_report(start: Start, out: OutFile = None, lake: Lake = None, tz: Zone = 
 
     settings = load_settings(lake, tz)
     zone = lake_zone(settings.lake, settings.tz, settings.tz_explicit)
-    _write(out, report.render_page(report.week_context(settings.lake, date_of(start, zone))))
+    context = report.week_context(settings.lake, date_of(start, zone))
+    report.require_loaded(context)
+    _write(out, report.render_page(context))
     return 0
 
 
@@ -66,6 +68,7 @@ def cmd_send(
     settings = load_settings(lake, tz, out=out)
     zone = lake_zone(settings.lake, settings.tz, settings.tz_explicit)
     context = report.week_context(settings.lake, date_of(start, zone))
+    report.require_loaded(context)  # before the outputs' lock: a refused week creates no folder
     smtp = resolve(MailSettings)
     if correction:
         return _send_correction(settings, smtp, context)

@@ -71,6 +71,36 @@ class IngestSummary:
         return [shown(line, ONE_LINE) for line in out]  # a file's name with a newline stays on its line
 
 
+def console_lines(lines: list[str]) -> tuple[str, str | None]:
+    """From a summary's lines (IngestSummary.lines, as a nightly run's ledger keeps them): one line of
+    what the ingest did, and a warning naming how many documents were rejected, why and where they are
+    kept (None when none was)."""
+    values: dict[str, str] = {}
+    reasons: list[str] = []
+    key = ""
+    for line in lines:
+        if line.startswith("  "):  # under "rejected: N", a reason and its count
+            if key == "rejected":
+                reasons.append(line.strip())
+            continue
+        key, _, value = line.partition(": ")
+        values.setdefault(key, value)
+    skipped = values.get("skipped, already ingested", "0").split(" ", 1)[0]
+    done = (
+        f"ingest: {values.get('files', '0')} file(s)"
+        + (f", {skipped} already ingested" if skipped != "0" else "")
+        + f"; {values.get('documents read', '0')} documents read, {values.get('stored', '0')} stored, "
+        f"{values.get('rejected', '0')} rejected"
+    )
+    if values.get("rejected", "0") == "0":
+        return done, None
+    where = [line.removeprefix("rejects written to ") for line in lines if line.startswith("rejects written to ")]
+    return done, (
+        f"{values['rejected']} document(s) rejected ({', '.join(reasons)}): each kept with its reason in "
+        f"{', '.join(where) or 'the lake rejects files'} (engagement explain --date D lists a day's)"
+    )
+
+
 def ingest(
     paths: list[str | Path],
     root: Path,

@@ -63,6 +63,19 @@ class Freshness:
         low, high = max(first, self.first_day), min(last, self.loaded_through)
         return max((high - low).days + 1, 0)
 
+    def loaded_span(self) -> str:
+        """'its last loaded day is 2023-05-19 (its first 2023-04-28)', for a message."""
+        if self.first_day is None or self.loaded_through is None or self.loaded_through < self.first_day:
+            return "it holds no loaded day yet"
+        return f"its last loaded day is {self.loaded_through} (its first {self.first_day})"
+
+    def no_loaded_day(self, first: dt.date, last: dt.date) -> str | None:
+        """What to say of first..last when no day of it is loaded (a count the lake cannot stand behind,
+        not zero users); None when some day is."""
+        if self.loaded_days(first, last):
+            return None
+        return f"the lake holds no loaded day of {first} .. {last}: {self.loaded_span()}"
+
     def age(self, at: dt.datetime) -> dt.timedelta | None:
         """How old the newest data is at `at`: from the newest activity, or from the end of the newest
         day when only a rollup reaches that day."""

@@ -266,7 +266,11 @@ def send_week(
     attempts: int = 3,
     backoff: float | None = None,
 ) -> Delivery:
-    """Mail the week's report, once per week and recipients (again with `resend`); keep an .eml always."""
+    """Mail the week's report, once per week and recipients (again with `resend`); keep an .eml always.
+    A week with no loaded day is a NoData: never mailed."""
+    from pipelines.publish.report import require_loaded
+
+    require_loaded(context)
     to = [check_address(a, "recipient") for a in recipients] if recipients else list(smtp.mail_to)
     if not to and smtp.smtp_host:
         raise UserError("no recipients: name them, or set ENGAGEMENT_MAIL_TO", "recipients")

@@ -13,6 +13,7 @@ from typing import Any
 
 from pipelines import clock
 from pipelines.days import between, clipped, shifted
+from pipelines.errors import NoData
 from pipelines.lake import state as lake
 from pipelines.lake.freshness import BEFORE_LAKE, LOADED, NOT_LOADED, Freshness, freshness
 from pipelines.metrics.weekly import WINDOW_DAYS, weekly_data, window
@@ -95,8 +96,8 @@ def _in_context(root: Path, end: dt.date, held: list[str], fresh: Freshness) -> 
             "label": f"{e.day} {e.strftime('%b')}",
             "users": users,
             "current": e == end,
-            # the whole window lies before the lake's first day: no data, which is not zero users
-            "before_lake": not held or e.isoformat() < held[0],
+            # no day of the window is loaded (before the lake's data, or not loaded yet): not zero users
+            "no_data": fresh.loaded_days(*window(e)) == 0,
             # some of its days are before the lake's data or not loaded yet: a lower bound
             "partial": not _window_loaded(fresh, e),
         }
@@ -180,7 +181,8 @@ def week_context(root: Path, end: dt.date, today: dt.date | None = None) -> dict
     previous_total = sum(i["users"] for i in previous_body["month"])
     held = state.held_days()
     notices: list[str] = []
-    if not complete:
+    no_data = fresh.no_loaded_day(first, end)
+    if not complete and not no_data:
         notices.append(_completeness_notice(days, fresh))
     for d in loaded_days:
         if d["date"] not in held and held and held[0] < d["date"] < held[-1]:
@@ -214,6 +216,8 @@ def week_context(root: Path, end: dt.date, today: dt.date | None = None) -> dict
         context_extra
         | headline(end, distinct, total, len(loaded_days))
         | {
+            # a week with no loaded day: what to say instead of its numbers (else None)
+            "no_data": no_data,
             "body": body,
             "start": first.isoformat(),
             "tz": state.zone,
@@ -251,6 +255,12 @@ def week_context(root: Path, end: dt.date, today: dt.date | None = None) -> dict
             ),
         }
     )
+
+
+def require_loaded(context: dict[str, Any]) -> None:
+    """A NoData for a week with no loaded day: it is not reported or mailed (its zeros are no counts)."""
+    if context["no_data"]:
+        raise NoData(f"{context['no_data']}: the week ending {context['end']} is not reported (it would show zeros)")
 
 
 def who_stays_context(
@@ -419,7 +429,7 @@ def history_context(root: Path) -> dict[str, Any]:
             "users": n,
             "user_days": user_days,
             "current": e == last,
-            "before_lake": False,
+            "no_data": fresh.loaded_days(*window(e)) == 0,
             "partial": not _window_loaded(fresh, e),
             "loaded_days": fresh.loaded_days(*window(e)),
         }
