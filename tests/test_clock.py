@@ -26,10 +26,15 @@ def test_a_pinned_now_is_the_time_of_the_ingest_the_age_and_as_of(tmp_path, expo
     fresh = json.loads(run_cli("status", "--json", "--lake", lake, "--out", str(tmp_path / "out")).stdout)
     assert fresh["freshness"]["level"] == "error" and fresh["freshness"]["age_hours"] > 24 * 365
 
-    seen = run_cli("last-seen", "--count", "--format", "json", "--lake", lake, env=NIGHT)
-    assert json.loads(seen.stdout)[0]["as_of"] == "2023-05-20"
-    seen = run_cli("last-seen", "--count", "--format", "json", "--lake", lake)
-    assert json.loads(seen.stdout)[0]["as_of"] == dt.date.today().isoformat()
+    # last-seen looks from the lake's last loaded day, whatever the clock says (not from a today the
+    # lake holds nothing of: everyone would look inactive), and says so
+    for env in (NIGHT, None):
+        seen = run_cli("last-seen", "--count", "--format", "json", "--lake", lake, env=env)
+        assert json.loads(seen.stdout)[0]["as_of"] == "2023-05-19"
+        assert seen.stderr == "note: as of 2023-05-19, the lake's last loaded day (--as-of D looks from another day)\n"
+    later = run_cli("last-seen", "--count", "--format", "json", "--lake", lake, "--as-of", dt.date.today().isoformat())
+    assert json.loads(later.stdout)[0]["as_of"] == dt.date.today().isoformat()
+    assert later.stderr == "note: the lake holds no loaded day after 2023-05-19: activity since is not known to it\n"
 
 
 def test_forms_of_now(monkeypatch):

@@ -58,7 +58,38 @@ def test_the_report_command_writes_the_page(two_weeks, tmp_path):
     out = tmp_path / "week.html"
     result = run_cli("report", "--lake", str(two_weeks), "--start", "2023-05-19T23:59:59.999Z", "--out", str(out))
     assert result.returncode == 0, result.stderr
-    assert "Chat activity, week ending 19 May 2023" in out.read_text()
+    page = out.read_text()
+    assert "Chat activity, week ending 19 May 2023" in page
+    # a page on its own: no link to a week or an index that is not beside it
+    assert 'id="weeks-nav"' not in page and 'href="index.html"' not in page and ".html\"" not in page
+    piped = run_cli("report", "--lake", str(two_weeks), "--start", "2023-05-19")
+    assert piped.returncode == 0 and piped.stdout == page  # to stdout when it is no terminal (> week.html)
+
+
+def test_the_report_command_writes_no_html_on_a_terminal(two_weeks):
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    leader, follower = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ENGAGEMENT_")}
+    args = [sys.executable, "-m", "pipelines", "report", "--lake", str(two_weeks), "--start", "2023-05-19"]
+    done = subprocess.run(args, stdout=follower, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT, timeout=120)
+    os.close(follower)
+    os.set_blocking(leader, False)
+    try:
+        shown = os.read(leader, 65536)
+    except OSError:  # nothing was written: EAGAIN, or EIO once the terminal's other end is closed
+        shown = b""
+    os.close(leader)
+    assert done.returncode == 2 and shown == b""
+    assert done.stderr == (
+        "engagement report: error: the report is a whole HTML page: write it to a file "
+        "(--out week.html, or > week.html)\n"
+    )
 
 
 def test_the_index_lists_every_week_newest_first(tmp_path):

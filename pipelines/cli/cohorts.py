@@ -106,7 +106,7 @@ def cmd_last_seen(
     inactive_for: Annotated[
         Optional[str], typer.Option(metavar="SPAN", help="only users not seen for SPAN (90d, 12w, 3m)")
     ] = None,
-    as_of: Annotated[Optional[str], typer.Option(metavar="D", help="the day to look from (default: today)")] = None,
+    as_of: Annotated[Optional[str], typer.Option(metavar="D", help="the day to look from (default: the lake's last loaded day)")] = None,
     count: Annotated[bool, typer.Option("--count", help="only the numbers")] = False,
     fmt: Format = "table",
     out: OutFile = None,
@@ -114,7 +114,8 @@ def cmd_last_seen(
 ) -> int:
     """Last seen: every user's first and last counted day; who has not been seen for a while.
 
-    Every user counted on or before --as-of (default today): userId, first_day, last_day,
+    Every user counted on or before --as-of (default: the lake's last loaded day, said on stderr;
+    a later day would count the days the lake does not hold as inactive): userId, first_day, last_day,
     days_active, role (the last day's). --inactive-for 90d: only those whose last day is at least
     that long before --as-of (the licence-cost question). --count: as_of, users, and with
     --inactive-for, inactive and active.

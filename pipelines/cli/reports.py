@@ -17,18 +17,22 @@ def cmd_report(start: Start, out: OutFile = None, lake: Lake = None, tz: Zone = 
     """The week's report as a self-contained HTML page.
 
     The bar chart, the table and the comparison with the week before, for the week ending on the
-    date of --start; no JavaScript, no external resources, so it opens from disk.
+    date of --start; no JavaScript, no external resources, so it opens from disk. A page on its own:
+    it links to no other week (the published pages and the report site do). Written to --out, or to
+    stdout when that is not a terminal.
     """
     from pipelines.lake.zones import lake_zone
     from pipelines.publish import report
     from pipelines.settings import load_settings
     from pipelines.timeparse import date_of
 
+    if out is None and sys.stdout.isatty():
+        raise UserError("the report is a whole HTML page: write it to a file (--out week.html, or > week.html)")
     settings = load_settings(lake, tz)
     zone = lake_zone(settings.lake, settings.tz, settings.tz_explicit)
     context = report.week_context(settings.lake, date_of(start, zone))
     report.require_loaded(context)
-    _write(out, report.render_page(context))
+    _write(out, report.render_page(context, alone=True))
     return 0
 
 

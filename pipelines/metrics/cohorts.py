@@ -188,23 +188,40 @@ def parse_span(text: str) -> int:
     return days
 
 
+def _as_of(root: Path, as_of: dt.date | None) -> tuple[dt.date, str | None]:
+    """The day last-seen looks from, and what to say of it: by default the lake's last loaded day
+    (lake/freshness.py; today for a lake without one), as a day after it would call everyone
+    inactive whose activity since the lake simply does not hold."""
+    from pipelines.lake.freshness import freshness
+
+    last = freshness(root).loaded_through
+    if as_of is None:
+        if last is None:
+            return clock.today(), None
+        return last, f"as of {last}, the lake's last loaded day (--as-of D looks from another day)"
+    if last is not None and as_of > last:
+        return as_of, f"the lake holds no loaded day after {last}: activity since is not known to it"
+    return as_of, None
+
+
 def last_seen(root: Path, as_of: dt.date | None = None, inactive_days: int | None = None) -> pa.Table:
-    """Every user counted on or before `as_of` (default: today): userId, first_day, last_day,
-    days_active, role (the last day's); with `inactive_days`, only those not seen for that long."""
-    as_of = as_of or clock.today()
+    """Every user counted on or before `as_of` (default: the lake's last loaded day): userId,
+    first_day, last_day, days_active, role (the last day's); with `inactive_days`, only those not
+    seen for that long. The table's note says which day it looks from when that was not given."""
+    as_of, note = _as_of(root, as_of)
 
     def work(con, state: lake.LakeState) -> pa.Table:
         require_days(root, state)
         params = {"as_of": as_of, "inactive_days": inactive_days}
         return con.sql(query("history/last_seen"), params=params).to_arrow_table()
 
-    return over_views(root, work, None, as_of)
+    return _with_note(over_views(root, work, None, as_of), note)
 
 
 def last_seen_counts(root: Path, as_of: dt.date | None = None, inactive_days: int | None = None) -> pa.Table:
     """`engagement last-seen --count`: as_of, users (counted on or before it), and with
     `inactive_days`, how many of them are inactive (not seen for that long) and active."""
-    as_of = as_of or clock.today()
+    as_of, note = _as_of(root, as_of)
     every = last_seen(root, as_of)
     row = {"as_of": [as_of], "users": [every.num_rows]}
     if inactive_days is not None:
@@ -213,7 +230,7 @@ def last_seen_counts(root: Path, as_of: dt.date | None = None, inactive_days: in
         cutoff = as_of - dt.timedelta(days=inactive_days)
         inactive = pc.sum(pc.less_equal(every.column("last_day"), pa.scalar(cutoff, pa.date32()))).as_py() or 0
         row |= {"inactive_for_days": [inactive_days], "inactive": [inactive], "active": [every.num_rows - inactive]}
-    return pa.table(row)
+    return _with_note(pa.table(row), note)
 
 
 def first_days(con, state: lake.LakeState, root: Path) -> pa.Table:

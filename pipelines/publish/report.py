@@ -389,10 +389,11 @@ def environment():
     return env
 
 
-def render_page(context: dict[str, Any], site: bool = False, public: bool = False) -> str:
+def render_page(context: dict[str, Any], site: bool = False, public: bool = False, alone: bool = False) -> str:
     """The week's web page (self-contained: no JavaScript, no external resources). `site`: served by
-    `engagement serve` (a date form, and a logout button unless `public`)."""
-    return environment().get_template("page.html").render(site=site, public=public, **context)
+    `engagement serve` (a date form, and a logout button unless `public`). `alone`: a page with no
+    neighbours (`engagement report`), so no link to other weeks or to the index."""
+    return environment().get_template("page.html").render(site=site, public=public, alone=alone, **context)
 
 
 def history_context(root: Path) -> dict[str, Any]:
