@@ -67,3 +67,18 @@ def test_the_readme_stays_short_and_names_every_command():
 
     commands = {c.name for c in app.registered_commands} | {g.name for g in app.registered_groups}
     assert commands and all(f"`engagement {name}" in text for name in commands)
+
+
+def test_make_demo_installs_only_the_package_and_the_readme_says_what_builds_the_docs():
+    import re
+
+    make = (ROOT / "Makefile").read_text(encoding="utf-8")
+    package = re.search(r"^\$\(BIN\)/engagement:.*\n((?:\t.*\n)+)", make, re.M).group(1)
+    assert "install --quiet -e .\n" in package and "[test]" not in package  # the demo needs no test tools
+    assert re.search(r"^demo: \$\(BIN\)/engagement$", make, re.M)
+    assert all(re.search(rf"^{target}: \$\(TOOLS\)$", make, re.M) for target in ("test", "lint", "docs", "examples"))
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    assert "`make docs` builds it into `build/site/`" in readme
+    assert (
+        "`.venv/bin/mkdocs serve` (installed by `make docs`) serves it" in readme and "after `make docs`" not in readme
+    )

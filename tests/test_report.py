@@ -61,7 +61,7 @@ def test_the_report_command_writes_the_page(two_weeks, tmp_path):
     page = out.read_text()
     assert "Chat activity, week ending 19 May 2023" in page
     # a page on its own: no link to a week or an index that is not beside it
-    assert 'id="weeks-nav"' not in page and 'href="index.html"' not in page and ".html\"" not in page
+    assert 'id="weeks-nav"' not in page and 'href="index.html"' not in page and '.html"' not in page
     piped = run_cli("report", "--lake", str(two_weeks), "--start", "2023-05-19")
     assert piped.returncode == 0 and piped.stdout == page  # to stdout when it is no terminal (> week.html)
 
@@ -100,6 +100,22 @@ def test_the_index_lists_every_week_newest_first(tmp_path):
     html = report.index_page(tmp_path / "a lake without days", weeks)
     assert html.index("2023-05-19.html") < html.index("2023-05-12.html")
     assert "1,234" in html and "<svg" not in html  # a lake without days: no charts
+    assert 'id="weekdays"' not in html and "Ending on a" not in html  # one weekday: one list
+
+
+def test_the_index_lists_weeks_ending_on_other_weekdays_apart_and_says_why(tmp_path):
+    """After `backfill --every day`, weeks ending on a Friday and on a Wednesday: one table each."""
+
+    def week(end, users):
+        return {"end": end, "end_label": end, "distinct_users": users, "average_daily_users": 1.0}
+
+    weeks = [week("2023-05-12", 1), week("2023-05-17", 2), week("2023-05-19", 3), week("2023-05-10", 4)]
+    html = report.index_page(tmp_path / "a lake without days", weeks)
+    assert "These weeks end on 2 different weekdays, listed apart" in html
+    friday, wednesday = html.index('data-weekday="Friday"'), html.index('data-weekday="Wednesday"')
+    assert html.index("<h3>Ending on a Friday</h3>") < friday < wednesday  # the newest week's weekday first
+    assert friday < html.index("2023-05-19.html") < html.index("2023-05-12.html") < wednesday
+    assert wednesday < html.index("2023-05-17.html") < html.index("2023-05-10.html")
 
 
 def test_the_index_charts_the_lakes_history(two_weeks):

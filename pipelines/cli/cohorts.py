@@ -106,7 +106,9 @@ def cmd_last_seen(
     inactive_for: Annotated[
         Optional[str], typer.Option(metavar="SPAN", help="only users not seen for SPAN (90d, 12w, 3m)")
     ] = None,
-    as_of: Annotated[Optional[str], typer.Option(metavar="D", help="the day to look from (default: the lake's last loaded day)")] = None,
+    as_of: Annotated[
+        Optional[str], typer.Option(metavar="D", help="the day to look from (default: the lake's last loaded day)")
+    ] = None,
     count: Annotated[bool, typer.Option("--count", help="only the numbers")] = False,
     fmt: Format = "table",
     out: OutFile = None,

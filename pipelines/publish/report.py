@@ -596,5 +596,17 @@ def index_page(
     ordered = sorted(published, key=lambda w: w["end"], reverse=True)
     charts = who_stays_charts(root, history["dau_mau"])
     return (
-        environment().get_template("index.html").render(weeks=ordered, site=site, public=public, who=charts, **history)
+        environment()
+        .get_template("index.html")
+        .render(weeks=by_weekday(ordered), site=site, public=public, who=charts, **history)
     )
+
+
+def by_weekday(weeks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The weeks (newest first) in groups by the weekday they end on, the newest week's group first:
+    weeks ending on other weekdays (a backfill's `--every day`) have overlapping windows, so the index
+    lists them apart rather than as one series. One group when they all end on the same weekday."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for week in weeks:
+        groups.setdefault(dt.date.fromisoformat(week["end"]).strftime("%A"), []).append(week)
+    return [{"weekday": day, "weeks": listed} for day, listed in groups.items()]
