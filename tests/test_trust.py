@@ -185,3 +185,21 @@ def test_a_file_named_with_a_newline_prints_on_one_line(tmp_path):
     assert "rocketchat_sessions\\n<img src=x onerror=alert(3)>.json: unchanged" in again.stdout
     missing = run_cli("ingest", str(folder / "no\nsuch.json"), "--lake", lake)
     assert missing.returncode == 2 and len(missing.stderr.splitlines()) == 1 and "no\\nsuch.json" in missing.stderr
+
+
+def test_a_file_named_that_is_no_export_is_refused_before_the_lake_is_touched(tmp_path):
+    """`ingest README.md`: not one of its lines is a document (a `{` alone in an example is not):
+    one line, exit 2, as a folder of pictures is; an export with damaged lines is still read."""
+    lake = tmp_path / "lake"
+    result = run_cli("ingest", "--lake", str(lake), str(ROOT / "README.md"))
+    assert result.returncode == 2 and result.stdout == "" and not lake.exists()
+    assert result.stderr == (
+        f"engagement ingest: error: {ROOT / 'README.md'} is no export: not one of its lines is a JSON document "
+        "(mongoexport writes one per line, or a --jsonArray; mongodump writes .bson): nothing was read\n"
+    )
+    damaged = tmp_path / "damaged.json"
+    damaged.write_bytes(b"not json\n" * 5000 + SAMPLE.read_bytes()[:2000].rsplit(b"\n", 1)[0] + b"\n")
+    read = run_cli("ingest", "--lake", str(lake), str(damaged))
+    assert read.returncode == 0 and "rejected: 5000" in read.stdout
+    (tmp_path / "empty.json").write_bytes(b"")  # an empty export (no document that day) is an export
+    assert run_cli("ingest", "--lake", str(lake), str(tmp_path / "empty.json")).returncode == 0

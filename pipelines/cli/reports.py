@@ -72,8 +72,8 @@ def cmd_send(
     settings = load_settings(lake, tz, out=out)
     zone = lake_zone(settings.lake, settings.tz, settings.tz_explicit)
     context = report.week_context(settings.lake, date_of(start, zone))
+    smtp = resolve(MailSettings)  # a mistake in the mail settings is said first
     report.require_loaded(context)  # before the outputs' lock: a refused week creates no folder
-    smtp = resolve(MailSettings)
     if correction:
         return _send_correction(settings, smtp, context)
     try:

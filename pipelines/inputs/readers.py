@@ -84,6 +84,12 @@ def find_inputs(paths: list[str | Path], notes: list[str] | None = None, logs: b
                 else:
                     skipped.append(candidate)
         elif path.is_file():
+            if not logs and not is_bson(path) and not holds_a_document(path):
+                raise UserError(
+                    f"{path} is no export: not one of its lines is a JSON document (mongoexport writes one "
+                    "per line, or a --jsonArray; mongodump writes .bson): nothing was read",
+                    "paths",
+                )
             found.append(path)
         elif path.exists():
             raise UserError(f"cannot read {path}: not a regular file or folder")
@@ -98,6 +104,42 @@ def find_inputs(paths: list[str | Path], notes: list[str] | None = None, logs: b
         )
         raise UserError(f"nothing to ingest: skipped {shown}, which are not {wanted}", "paths")
     return found
+
+
+def holds_a_document(path: Path) -> bool:
+    """Whether a file named as an export could be one: it is blank, starts a JSON array, or has a line
+    that is a JSON object. A real export answers on its first line; a page or a picture is read
+    through (in 1 MB pieces) before it is refused. A file that cannot be read is left to the reader."""
+    try:
+        with open_binary(path) as stream:
+            head = stream.read(1 << 20).removeprefix(b"\xef\xbb\xbf")
+            if not head.strip() or head.lstrip()[:1] == b"[":
+                return True
+            text = head
+            while text:
+                lines = text.split(b"\n")
+                tail = lines.pop()
+                if any(_is_document(line) for line in lines):
+                    return True
+                more = stream.read(1 << 20)
+                if not more:
+                    return _is_document(tail)
+                text = tail + more
+            return False
+    except (OSError, UserError):
+        return True
+
+
+def _is_document(line: bytes) -> bool:
+    """A line that is one JSON object (a `{` alone, as in a page's example, is not)."""
+    import json
+
+    if line.lstrip()[:1] != b"{":
+        return False
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:
+        return False
 
 
 def open_binary(path: Path) -> BinaryIO:
