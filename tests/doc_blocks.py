@@ -127,6 +127,51 @@ def status_block(lake: Path) -> str:
     return block.replace(f" --out {lake.parent / 'out'}", "")
 
 
+def correction_block(lake: Path) -> str:
+    """A week mailed from the sample, late data for it ingested, and the correction mailed (to the
+    outbox): what the manager reads. Its own lake, beside the one the other blocks share."""
+    import email
+    from email import policy
+
+    own = lake.parent / "corrections"
+    out, outbox = own / "out", own / "outbox"
+    saved = {k: os.environ.get(k) for k in ("ENGAGEMENT_OUT", "ENGAGEMENT_OUTBOX", "ENGAGEMENT_SMTP_HOST")}
+    os.environ.update({"ENGAGEMENT_OUT": str(out), "ENGAGEMENT_OUTBOX": str(outbox)})
+    os.environ.pop("ENGAGEMENT_SMTP_HOST", None)
+    try:
+        code, said = _run(["ingest", "data/sample"], own / "lake")
+        assert code == 0, said
+        block = _commands_block(
+            own / "lake",
+            [
+                ["send", "--start", "2023-05-19"],
+                ["ingest", "data/examples/nightly.json"],
+                ["send", "--start", "2023-05-19", "--correction"],
+            ],
+        )
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    [eml] = outbox.glob("*-correction-*.eml")
+    message = email.message_from_bytes(eml.read_bytes(), policy=policy.default)
+    text = message.get_body(preferencelist=("plain",)).get_content().rstrip("\n")
+    page = (out / "reports" / "2023-05-19.html").read_text(encoding="utf-8")
+    corrected = re.search(r"Corrected on [^<]*", page).group(0)
+    block = block.removesuffix("\n```") + f"\n\n$ cat data/outbox/{eml.name}   # its text part\n{text}"
+    block += f"\n\n$ grep -o 'Corrected on [^<]*' data/out/reports/2023-05-19.html\n{corrected}\n```"
+    for path, shown in ((outbox, "data/outbox"), (out, "data/out"), (own / "lake", "data/lake")):
+        block = block.replace(str(path), shown)
+    return _shown(block, lake)
+
+
+def nodata_block(lake: Path) -> str:
+    """A week the lake holds no day of (the sample ends on 19 May): refused, not a week of zeros."""
+    return _commands_block(lake, [["send", "--start", "2023-05-27", "--dry-run"]])
+
+
 QUERIES = {
     "the devices people use most": "select json_extract_string(device, '$.type') as device, "
     "count(distinct userId) as users, count(*) as sessions from sessions where type <> 'user_daily' "
@@ -187,6 +232,8 @@ BLOCKS: dict[str, Callable[[Path], str]] = {
     "explain": explain_block,
     "query": query_block,
     "status": status_block,
+    "correction": correction_block,
+    "nodata": nodata_block,
     "notebook": notebook_block,
 }
 
