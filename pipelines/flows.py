@@ -21,6 +21,7 @@ from pipelines.ingest import load
 from pipelines.ingest.run import console_lines, ingest_with
 from pipelines.lake.state import require_lake
 from pipelines.publish import outputs
+from pipelines.publish.lineage import running
 from pipelines.settings import Settings, load_settings
 
 
@@ -139,7 +140,7 @@ def backfill(
     settings = settings or load_settings()
     state = require_lake(settings.lake)
     ends = outputs.end_dates(first, last, every)
-    with outputs.publishing(settings.out):
+    with outputs.publishing(settings.out), running("backfill"):
         # a task only for the weeks whose inputs changed: a rerun with nothing to do runs no task
         todo = [end for end in ends if force or not outputs.up_to_date(settings.out, state, end)]
         # in a few tasks, not one per end date: Prefect's bookkeeping of 52 task runs cost 3 s

@@ -156,7 +156,9 @@ def nightly_run(
     """Under the nightly lock: ingest the inbox; then, under the outputs' lock, publish and mail the week
     ending `run_date`, else the last complete day before `now` in the lake's zone. Each run, done or
     failed, is a line of the lake's run ledger."""
-    with exclusive(settings.lake, NIGHTLY_LOCK, wait=False):
+    from pipelines.publish.lineage import running
+
+    with exclusive(settings.lake, NIGHTLY_LOCK, wait=False), running("nightly"):
         record: dict[str, Any] = {"started": _now(), "status": "failed", "failed_step": None, "ingest": []}
         try:
             known = _ingested(settings)

@@ -11,10 +11,23 @@ from pathlib import Path
 QUERIES = Path(str(files("pipelines.queries")))
 
 
-@cache
+_read: set[str] = set()  # the names this process has asked for: a published file's lineage names them
+
+
 def query(name: str) -> str:
     """Return the text of queries/<name>.sql, e.g. query("marts/weekly_data")."""
+    _read.add(name)  # a set's add holds the GIL: safe from the threads of a backfill
+    return _text(name)
+
+
+@cache
+def _text(name: str) -> str:
     return (QUERIES / f"{name}.sql").read_text(encoding="utf-8")
+
+
+def queries_read() -> list[str]:
+    """The queries/ files this process has read so far, by name."""
+    return sorted(set(_read))
 
 
 def connect(

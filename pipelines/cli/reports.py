@@ -36,6 +36,50 @@ def cmd_report(start: Start, out: OutFile = None, lake: Lake = None, tz: Zone = 
     return 0
 
 
+@command("provenance")
+def cmd_provenance(
+    file: Annotated[
+        str, typer.Argument(metavar="FILE", help="a published file: a week's JSON, page or email, the index")
+    ],
+    fmt: Annotated[
+        str, typer.Option("--format", metavar="text|json", help="text, or the OpenLineage run event")
+    ] = "text",
+    out: Annotated[
+        Optional[str],
+        typer.Option(
+            metavar="DIR", help="where the published files and their lineage are (env ENGAGEMENT_OUT, default data/out)"
+        ),
+    ] = None,
+) -> int:
+    """Where a published file comes from: its OpenLineage run event, and whether it is still the one published.
+
+    Each published file has a run event in OUT/lineage/: the run, the job, the exports (by path and
+    sha256) and the lake snapshot its numbers stand on, its own sha256, the settings that change
+    numbers and the SQL files read. FILE is found by its path, else by its content (a forwarded copy).
+    Exit 1 when FILE changed since it was published, or is no file this tool published in OUT.
+    """
+    import json
+    from pathlib import Path
+
+    from pipelines.publish import lineage
+    from pipelines.settings import load_settings
+
+    if fmt not in ("text", "json"):
+        raise UserError(f"unknown --format {fmt!r}: use text or json", "fmt")
+    path = Path(file)
+    if not path.is_file():
+        raise UserError(f"no such file: {path}", "file")
+    folder = load_settings(out=out).out
+    verdict, event = lineage.provenance_of(folder, path)
+    if fmt == "json" and event is not None:
+        print(json.dumps(event, indent=1, sort_keys=True))
+        if verdict == "changed":
+            print(lineage.describe(path, verdict, event, folder)[0], file=sys.stderr)
+    else:
+        print("\n".join(lineage.describe(path, verdict, event, folder)), file=sys.stdout if event else sys.stderr)
+    return 0 if verdict in ("published", "copy") else 1
+
+
 @command("send")
 def cmd_send(
     start: Start,
@@ -66,6 +110,7 @@ def cmd_send(
     """
     from pipelines.lake.zones import lake_zone
     from pipelines.publish import mail, outputs, report
+    from pipelines.publish.lineage import running
     from pipelines.settings import MailSettings, load_settings, resolve
     from pipelines.timeparse import date_of
 
@@ -77,7 +122,7 @@ def cmd_send(
     if correction:
         return _send_correction(settings, smtp, context)
     try:
-        with outputs.publishing(settings.out, settings.outbox):
+        with outputs.publishing(settings.out, settings.outbox), running("send"):
             delivery = mail.send_week(
                 context, settings.out, settings.outbox, smtp, to or None, resend=resend, dry_run=dry_run
             )
@@ -105,12 +150,13 @@ def cmd_send(
 def _send_correction(settings, smtp, context) -> int:
     """`send --correction`: the week's correction, if its numbers changed since it was mailed."""
     from pipelines.publish import mail, outputs
+    from pipelines.publish.lineage import running
 
     if mail.stated_numbers(settings.out, context["end"]) is None:
         raise UserError(f"the week ending {context['end']} was not mailed: send it first (without --correction)")
     why = mail.why_corrected(settings.lake)
     try:
-        with outputs.publishing(settings.out, settings.outbox):
+        with outputs.publishing(settings.out, settings.outbox), running("send"):
             made = mail.correct_week(context, settings.out, settings.outbox, smtp, why)
             if made is not None:
                 outputs.write_report(settings.lake, settings.out, dt.date.fromisoformat(context["end"]))

@@ -97,9 +97,9 @@ def _counts(con, file_index: int) -> tuple[int, int, int]:
         return 0, 0, 0
 
 
-def reaches(con) -> dict[int, tuple[str | None, str | None]]:
+def reaches(con) -> dict[int, tuple[str | None, ...]]:
     """How far each loaded file's stored documents reach, by file index: (newest activity as ISO UTC,
-    latest user_daily day), each None when the file has none (staging/file_reach.sql)."""
+    latest user_daily day, first day, last day), each None when the file has none (staging/file_reach.sql)."""
     try:
         rows = con.execute(query("staging/file_reach")).fetchall()
     except duckdb.CatalogException:  # nothing loaded
@@ -107,9 +107,9 @@ def reaches(con) -> dict[int, tuple[str | None, str | None]]:
     return {
         index: (
             newest.isoformat(timespec="milliseconds") + "Z" if newest is not None else None,
-            day.isoformat() if day is not None else None,
+            *(day.isoformat() if day is not None else None for day in days),
         )
-        for index, newest, day in rows
+        for index, newest, *days in rows
     }
 
 
@@ -249,6 +249,7 @@ class _Loaded:
     rejects: list[dict]
     fast: bool
     digest: str
+    sha256: str = ""
 
 
 def _load_file(
@@ -259,7 +260,7 @@ def _load_file(
     Meanwhile a thread hashes its content and, for gzip, reads it through to its end: DuckDB's
     reader does not check gzip's CRC, so a damaged file takes the careful path, which reports the damage.
     """
-    digest = pool.submit(manifest.content_hash, path)
+    digest = pool.submit(manifest.content_hashes, path)
     damage = pool.submit(gzipped.check, path)
     read = _fast_load(con, path, tz, file_index) if mapping is None and not is_bson(path) else None
     if read is not None and damage.result() is not None:
@@ -269,7 +270,7 @@ def _load_file(
     if not fast:
         rejects = _careful_load(con, path, tz, file_index, mapping)
         read, _, _ = _counts(con, file_index)
-    return _Loaded(path, file_index, read, rejects, fast, digest.result())
+    return _Loaded(path, file_index, read, rejects, fast, *digest.result())
 
 
 def load_all(

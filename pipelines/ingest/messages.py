@@ -102,14 +102,15 @@ def load(con, path: Path, tz: str, file_index: int) -> Loaded:
     from pipelines.inputs import gzipped
 
     with ThreadPoolExecutor(max_workers=1) as hasher:  # hashed while it is read (the hash releases the GIL)
-        digest = hasher.submit(manifest.content_hash, path)
+        hashes = hasher.submit(manifest.content_hashes, path)
         # DuckDB's reader does not check gzip's CRC: a damaged file takes the careful path, which says so
         if not is_bson(path) and gzipped.check(path) is None:
             read = _fast(con, path, tz, file_index)
             if read is not None:
-                return Loaded(path, COLLECTION, read, [], digest.result(), {COLLECTION} if read else set())
+                digest, sha256 = hashes.result()
+                return Loaded(path, COLLECTION, read, [], digest, {COLLECTION} if read else set(), sha256)
         loaded = _careful(con, path, tz, file_index)
-        loaded.digest = digest.result()
+        loaded.digest, loaded.sha256 = hashes.result()
         return loaded
 
 

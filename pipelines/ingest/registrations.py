@@ -186,6 +186,7 @@ class Loaded:
     rejects: list[dict]
     digest: str
     tables: set[str]  # the tables that received documents (an analytics export fills two)
+    sha256: str = ""
 
 
 def load(con, path: Path, collection: str, file_index: int) -> Loaded:
@@ -218,7 +219,8 @@ def load(con, path: Path, collection: str, file_index: int) -> Loaded:
             tables.add(table)
             append(con.from_arrow(documents), f"incoming_{table}")
             rejects += rejects_of(path, collection, batch, documents)
-    return Loaded(path, collection, read, rejects, manifest.content_hash(path), tables)
+    digest, sha256 = manifest.content_hashes(path)
+    return Loaded(path, collection, read, rejects, digest, tables, sha256)
 
 
 def rejects_of(path: Path, collection: str, batch: pa.Table, documents: pa.Table) -> list[dict]:

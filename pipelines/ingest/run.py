@@ -207,9 +207,11 @@ def ingest(
                 if archive is not None:
                     summary.archived.append(str(_archive(item.path, item.digest, archive)))
                 rejected = len(item.rejects) + refused.get(index, 0)
-                where = reach.get(item.path, (None, None))
+                where = reach.get(item.path, (None, None, None, None))
                 known.add(
-                    manifest.new_entry(item.path, item.digest, item.read, item.read - rejected, rejected, run_at, where)
+                    manifest.new_entry(
+                        item.path, item.digest, item.read, item.read - rejected, rejected, run_at, where, item.sha256
+                    )
                 )
             if archive is not None and loaded:
                 flush_filesystem(archive)  # the copies are kept before the manifest says so

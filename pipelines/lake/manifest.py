@@ -29,6 +29,9 @@ class Entry(NamedTuple):
     # how far the file's stored documents reach (lake/freshness.py); absent from older manifests
     newest_activity: str | None = None  # the latest loginAt/lastActivityAt of its sessions, ISO UTC
     newest_rollup_day: str | None = None  # the latest day of its user_daily rollups
+    sha256: str | None = None  # the file's sha256 (what lineage names it by); absent from older manifests
+    first_day: str | None = None  # the first and last day (lake zone) of its stored documents (lineage)
+    last_day: str | None = None
 
 
 class Manifest:
@@ -98,15 +101,25 @@ def write_manifest(root: Path, manifest: Manifest) -> None:
 
 def content_hash(path: Path) -> str:
     """A fast hash of a file's bytes (xxh3-128), read through one small buffer to keep memory flat."""
+    return content_hashes(path, sha=False)[0]
+
+
+def content_hashes(path: Path, sha: bool = True) -> tuple[str, str]:
+    """The file's xxh3-128 (the manifest's key: fast) and, with `sha`, its sha256 (what lineage and
+    people name a file by), in one pass through one small buffer."""
+    import hashlib
+
     import xxhash
 
-    digest = xxhash.xxh3_128()
+    digest, named = xxhash.xxh3_128(), hashlib.sha256() if sha else None
     buffer = bytearray(HASH_BUFFER)
     view = memoryview(buffer)
     with open(path, "rb") as handle:
         while count := handle.readinto(buffer):
             digest.update(view[:count])
-    return "xxh3-128:" + digest.hexdigest()
+            if named is not None:
+                named.update(view[:count])
+    return "xxh3-128:" + digest.hexdigest(), named.hexdigest() if named is not None else ""
 
 
 def new_entry(
@@ -116,10 +129,11 @@ def new_entry(
     stored: int,
     rejected: int,
     ingested_at: str | None = None,
-    reach: tuple[str | None, str | None] = (None, None),
+    reach: tuple[str | None, ...] = (None, None, None, None),
+    sha256: str | None = None,
 ) -> Entry:
     """The manifest entry for a file just ingested (at `ingested_at`: the run's time, now by default);
-    `reach`: its newest activity and latest rollup day."""
+    `reach`: its newest activity, latest rollup day, first and last day; `sha256`: its content's."""
     st = path.stat()
     return Entry(
         path=str(path.resolve()),
@@ -132,4 +146,7 @@ def new_entry(
         ingested_at=ingested_at or clock.now_iso(),
         newest_activity=reach[0],
         newest_rollup_day=reach[1],
+        sha256=sha256 or None,
+        first_day=reach[2] if len(reach) > 2 else None,
+        last_day=reach[3] if len(reach) > 3 else None,
     )

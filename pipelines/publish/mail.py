@@ -221,6 +221,13 @@ class Correction:
     subject: str
 
 
+def _record_lineage(out: Path, eml: Path, data: bytes, context: dict[str, Any], kind: str) -> None:
+    """The mailed message's run event beside the outputs (publish/lineage.py)."""
+    from pipelines.publish import lineage
+
+    lineage.record(out, eml, data, context["provenance"], kind, dt.date.fromisoformat(context["end"]))
+
+
 def correct_week(context: dict[str, Any], out: Path, outbox: Path, smtp: MailSettings, why: str) -> Correction | None:
     """If the week was mailed with other numbers than it has now, mail one correction to the people it
     went to (recorded in the ledger, so once per change); with ENGAGEMENT_MAIL_CORRECTIONS off, only
@@ -239,6 +246,7 @@ def correct_week(context: dict[str, Any], out: Path, outbox: Path, smtp: MailSet
     number = 1 + sum(e["end"] == end and e.get("kind") == "correction" for e in _ledger(out))
     eml = outbox / f"{end}-correction-{number}.eml"
     atomic_write_bytes(eml, bytes(message))
+    _record_lineage(out, eml, bytes(message), context, "correction")
     if smtp.smtp_host:
         send(message, smtp)
     return _record(out, Correction(end, recipients, "smtp" if smtp.smtp_host else "outbox", eml, subject), now, was)
@@ -268,13 +276,14 @@ def send_week(
 ) -> Delivery:
     """Mail the week's report, once per week and recipients (again with `resend`); keep an .eml always.
     A week with no loaded day is a NoData: never mailed."""
-    from pipelines.publish.report import require_loaded
+    from pipelines.publish.report import published_line, require_loaded
 
     require_loaded(context)
     to = [check_address(a, "recipient") for a in recipients] if recipients else list(smtp.mail_to)
     if not to and smtp.smtp_host:
         raise UserError("no recipients: name them, or set ENGAGEMENT_MAIL_TO", "recipients")
     end = context["end"]
+    context = context | {"provenance_line": published_line(context, dt.date.fromisoformat(end))}
     message = build_message(context, smtp.mail_from, to or ["managers@localhost"], smtp.public_url)
     eml = outbox / f"{end}.eml"
     if dry_run:
@@ -284,6 +293,7 @@ def send_week(
     if done and not resend and (via == "smtp" or eml.exists()):
         return Delivery(end, to, "skipped", eml if eml.exists() else None)
     atomic_write_bytes(eml, bytes(message))  # the report is on disk whatever SMTP does
+    _record_lineage(out, eml, bytes(message), context, "email")
     numbers = week_numbers(context)
     if not smtp.smtp_host:
         return _record(out, Delivery(end, to, "outbox", eml), numbers)

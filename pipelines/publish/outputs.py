@@ -175,10 +175,12 @@ def write_report(root: Path, out: Path, end: dt.date, force: bool = False) -> tu
         rendered.update(report.week_context(root, end), corrections=mail.corrections_of(out, end.isoformat()))
         # a published page links only to published pages (write_index adds a link once its page exists)
         rendered.update(previous_end=_published(folder, shifted(end, -7)), next_end=_published(folder, shifted(end, 7)))
+        rendered["provenance_line"] = report.published_line(rendered, end)
         return report.render_page(rendered)
 
     key = output_key(out, lake.require_lake(root), end, ".html")
-    path, written, _ = _keyed_write(folder, end, ".html", key, force, render)
+    path, written, text = _keyed_write(folder, end, ".html", key, force, render)
+    _lineage(root, out, path, text, "report", end, written)
     if rendered:
         headline = {k: rendered[k] for k in report.HEADLINE_KEYS}
         headline["links"] = [rendered["previous_end"], rendered["next_end"]]
@@ -226,8 +228,10 @@ def write_index(out: Path, root: Path) -> Path:
     if _read(key_path) == key and (folder / "index.html").exists():
         return folder / "index.html"  # nothing it shows changed: skip the year's trend
     index = report.index_page(root, [_without_links(json.loads(h)) for h in headlines])
-    if _read(folder / "index.html") != index:
+    written = _read(folder / "index.html") != index
+    if written:
         atomic_write_bytes(folder / "index.html", index.encode("utf-8"))
+    _lineage(root, out, folder / "index.html", index, "index", None, written)
     atomic_write_bytes(key_path, key.encode("utf-8"))
     return folder / "index.html"
 
@@ -244,7 +248,17 @@ def write_week(root: Path, out: Path, end: dt.date, force: bool = False) -> Week
 
     key = window_key(lake.require_lake(root), end)
     path, written, text = _keyed_write(out / "weekly-data", end, ".json", key, force, render)
+    _lineage(root, out, path, text, "weekly-data", end, written)
     return WeekOutput(end, path, written, json.loads(text))
+
+
+def _lineage(root: Path, out: Path, path: Path, text: str, kind: str, end: dt.date | None, written: bool) -> None:
+    """The published file's run event (publish/lineage.py): when it was written, or has none yet."""
+    from pipelines.publish import lineage
+
+    if written or not lineage.where(out, path).exists():
+        first, last = window(end) if end is not None else (None, None)
+        lineage.record(out, path, text.encode("utf-8"), lineage.stands_on(root, first, last), kind, end)
 
 
 def forget_in_outputs(root: Path, out: Path, outbox: Path, values: list[str], scrub) -> list[str]:
@@ -255,6 +269,8 @@ def forget_in_outputs(root: Path, out: Path, outbox: Path, values: list[str], sc
     decoded) has each of them replaced by `scrub` (text -> text). Returns the files written again."""
     import email
     from email import policy
+
+    from pipelines.publish import lineage
 
     written: list[str] = []
     with publishing(out, outbox):
@@ -276,11 +292,13 @@ def forget_in_outputs(root: Path, out: Path, outbox: Path, values: list[str], sc
                     continue
                 for part in parts:
                     part.set_content(scrub(part.get_content()), subtype=part.get_content_subtype())
-                atomic_write_bytes(path, bytes(message))
+                data = bytes(message)
             else:
                 text = data.decode("utf-8", "replace")
                 if not any(v in text for v in values):
                     continue
-                atomic_write_bytes(path, scrub(text).encode("utf-8"))
+                data = scrub(text).encode("utf-8")
+            atomic_write_bytes(path, data)
+            lineage.amend(out, path, data, "engagement forget")  # still the published file, its new bytes named
             written.append(str(path))
     return sorted(set(written))

@@ -17,6 +17,7 @@ from pipelines.errors import NoData
 from pipelines.lake import state as lake
 from pipelines.lake.freshness import BEFORE_LAKE, LOADED, NOT_LOADED, Freshness, freshness
 from pipelines.metrics.weekly import WINDOW_DAYS, weekly_data, window
+from pipelines.publish import lineage
 from pipelines.sql import query
 
 
@@ -238,6 +239,9 @@ def week_context(root: Path, end: dt.date, today: dt.date | None = None) -> dict
             # beside the distinct users on the page and in the email: "(previous week 32, +3%)"
             "distinct_versus": versus,
             "data_line": data_line(fresh),
+            # what the numbers stand on (publish/lineage.py): the exports reaching the week, the snapshot
+            "provenance": (provenance := lineage.stands_on(root, first, end)),
+            "provenance_line": lineage.line(provenance),
             "notices": notices,
             # corrections mailed for this week (publish/mail.py's ledger): the published page shows them
             "corrections": [],
@@ -255,6 +259,12 @@ def week_context(root: Path, end: dt.date, today: dt.date | None = None) -> dict
             ),
         }
     )
+
+
+def published_line(context: dict[str, Any], end: dt.date) -> str:
+    """The provenance line of a published page or email: with the run that publishes it."""
+    provenance = context["provenance"]
+    return lineage.line(provenance, lineage.run_id(lineage.job_name(), provenance["snapshot"], end))
 
 
 def require_loaded(context: dict[str, Any]) -> None:
