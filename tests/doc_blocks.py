@@ -34,8 +34,9 @@ EXAMPLE_NOW = "2023-05-20T02:30:00Z"
 sys.path.insert(0, str(ROOT))
 
 
-def _run(argv: list[str], lake: Path) -> tuple[int, str]:
-    """`engagement ARGV --lake LAKE` in-process from the repository's folder: exit code, stdout + stderr."""
+def _run(argv: list[str], lake: Path | None) -> tuple[int, str]:
+    """`engagement ARGV --lake LAKE` (no --lake for None) in-process from the repository's folder:
+    exit code, stdout + stderr."""
     from pipelines.cli.app import main
 
     out = io.StringIO()
@@ -43,7 +44,7 @@ def _run(argv: list[str], lake: Path) -> tuple[int, str]:
     os.chdir(ROOT)
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-            code = main([*argv, "--lake", str(lake)])
+            code = main([*argv, *(["--lake", str(lake)] if lake is not None else [])])
     finally:
         os.chdir(saved)
     return code, out.getvalue()
@@ -87,10 +88,10 @@ def weekly_block(lake: Path) -> str:
     return _fenced(_shown("\n".join(lines), lake))
 
 
-def _commands_block(lake: Path, commands: list[list[str]]) -> str:
+def _commands_block(lake: Path, commands: list[list[str]], with_lake: bool = True) -> str:
     lines = []
     for argv in commands:
-        code, out = _run(argv, lake)
+        code, out = _run(argv, lake if with_lake else None)
         shown = " ".join(a if " " not in a and "*" not in a else f'"{a}"' for a in argv)
         lines += [f"$ engagement {shown}", out.rstrip("\n")]
         if code:
@@ -167,6 +168,23 @@ def correction_block(lake: Path) -> str:
     return _shown(block, lake)
 
 
+def provenance_block(lake: Path) -> str:
+    """`engagement provenance` of the page and the correction the correction block published."""
+    own = lake.parent / "corrections"
+    out = own / "out"
+    block = _commands_block(
+        own / "lake",
+        [
+            ["provenance", str(out / "reports" / "2023-05-19.html"), "--out", str(out)],
+        ],
+        with_lake=False,
+    )
+    block = block.replace(f" --out {out}", "")
+    for path, shown in ((own / "outbox", "data/outbox"), (out, "data/out"), (own / "lake", "data/lake")):
+        block = block.replace(str(path), shown)
+    return _shown(block, lake)
+
+
 def nodata_block(lake: Path) -> str:
     """A week the lake holds no day of (the sample ends on 19 May): refused, not a week of zeros."""
     return _commands_block(lake, [["send", "--start", "2023-05-27", "--dry-run"]])
@@ -233,6 +251,7 @@ BLOCKS: dict[str, Callable[[Path], str]] = {
     "query": query_block,
     "status": status_block,
     "correction": correction_block,
+    "provenance": provenance_block,
     "nodata": nodata_block,
     "notebook": notebook_block,
 }
@@ -253,7 +272,11 @@ def example_clock():
 
 
 def rendered() -> dict[str, str]:
-    """Each block's text, from one fresh lake (the blocks run in order on it, at EXAMPLE_NOW)."""
+    """Each block's text, from one fresh lake (the blocks run in order on it, at EXAMPLE_NOW), as in
+    a fresh process: no SQL file read yet (lineage names those a run read)."""
+    from pipelines import sql
+
+    sql._read.clear()
     with tempfile.TemporaryDirectory() as folder, example_clock():
         lake = Path(folder) / "lake"
         return {name: make(lake) for name, make in BLOCKS.items()}

@@ -271,5 +271,9 @@ def test_published_pages_and_emails_are_written_again_without_them(lake, tmp_pat
     _, pname = _pseudonyms(lake)
     assert any(pname in text for text in _eml_texts(eml))
     assert (out / "weekly-data" / "2023-05-17.json").read_bytes() == week  # the same numbers
+    # the rewritten email is still the published one: its run event names its new bytes, and who changed them
+    said = run_cli("provenance", str(eml), "--out", str(out), "--format", "json", env=env)
+    assert said.returncode == 0, said.stderr
+    assert json.loads(said.stdout)["run"]["facets"]["engagement_amended"]["by"] == "engagement forget"
     status = run_cli("status", "--json", "--lake", str(lake), "--out", str(out), env=env)
     assert json.loads(status.stdout)["stale_outputs"] == []

@@ -351,5 +351,5 @@ def describe(path: Path, verdict: str, event: dict[str, Any] | None, out: Path) 
     ]
     lines += [f"  {e['name']}  sha256 {e['facets']['version']['datasetVersion'] or '(not recorded)'}" for e in exports]
     sql = event["job"]["facets"].get("engagement_sql", {}).get("files", [])
-    lines.append(f"sql ({len(sql)} files): " + ", ".join(f"{f['name']} {f['sha256'][:12]}" for f in sql))
+    lines.append(f"sql: {len(sql)} files read (each by name and sha256: --format json)")
     return lines
