@@ -280,7 +280,7 @@ def test_the_notebook_api_gives_the_commands_numbers_as_dataframes(one_day, tmp_
     ],
 )
 def test_an_empty_lake_is_one_line(lake, export, args):
-    ingest_docs(lake, export(["{not json"]))  # a lake whose only document was rejected
+    ingest_docs(lake, export(['{"_id": "x1", "userId": 5}']))  # a lake whose only document was rejected
     result = run_cli(*args, "--lake", str(lake))
     assert result.returncode == 2 and result.stderr == (
         f"engagement {args[0]}: error: the lake {lake} holds no days yet: ingest exports into it first\n"

@@ -182,7 +182,9 @@ def week_context(root: Path, end: dt.date, today: dt.date | None = None) -> dict
     previous_total = sum(i["users"] for i in previous_body["month"])
     held = state.held_days()
     notices: list[str] = []
-    no_data = fresh.no_loaded_day(first, end)
+    messages = messages_context(root, state, days)
+    # no loaded day, and no message counted in the lake's messages either: nothing to report
+    no_data = fresh.no_loaded_day(first, end) if not (messages and messages["total"]) else None
     if not complete and not no_data:
         notices.append(_completeness_notice(days, fresh))
     for d in loaded_days:
@@ -246,7 +248,7 @@ def week_context(root: Path, end: dt.date, today: dt.date | None = None) -> dict
             # corrections mailed for this week (publish/mail.py's ledger): the published page shows them
             "corrections": [],
             # the Messages section, when the lake holds messages analytics documents (else None)
-            "messages": messages_context(root, state, days),
+            "messages": messages,
             # the "who stays" line: the week's new users, and the users first seen four weeks earlier
             "who_stays": who_stays_context(root, state, first, end, complete),
             "subject": subject(
