@@ -120,6 +120,15 @@ def test_a_backfill_of_ten_weeks_then_a_rerun_that_writes_nothing(dirs):
     assert len(weeks) == 10 and all(w["written"] for w in weeks)
     assert len(list((Path(dirs["out"]) / "weekly-data").glob("*.json"))) == 11
     assert (Path(dirs["out"]) / "reports" / "index.html").read_text().count('.html">') == 11
+    # each backfilled file has its run event, the backfill's; the nightly's week keeps the nightly's
+    for name, job in (
+        ("weekly-data/2023-05-05.json", "backfill.weekly-data"),
+        ("reports/2023-05-05.html", "backfill.report"),
+        ("weekly-data/2023-05-19.json", "nightly.weekly-data"),
+        ("reports/index.html", "backfill.index"),
+    ):
+        said = run_cli("provenance", str(Path(dirs["out"]) / name), "--out", dirs["out"], "--format", "json")
+        assert said.returncode == 0 and json.loads(said.stdout)["job"]["name"] == job, (name, said.stderr)
     assert not any(w["written"] for w in backfill(**args))
 
 

@@ -346,3 +346,16 @@ def test_library_errors_speak_of_values_and_the_cli_adds_its_flags(two_weeks):
     assert cli.stderr == (
         "engagement trend: error: the end date 2023-05-01 is before the start date 2023-05-19 (--to, --from)\n"
     )
+
+
+def test_monthly_trend_of_the_sample_averages_its_loaded_days(tmp_path):
+    """The sample holds 28..30 April and 1..19 May 2023: April's average is over its 3 days, and
+    neither month is held whole."""
+    from conftest import ROOT
+
+    lake = tmp_path / "lake"
+    ingest_docs(lake, ROOT / "data" / "sample" / "rocketchat_sessions.json")
+    rows = trend(lake, dt.date(2023, 4, 1), dt.date(2023, 5, 31), "month").to_pylist()
+    assert [(r["avg_dau"], r["days_with_data"], r["partial"]) for r in rows] == [(9.67, 3, True), (12.42, 19, True)]
+    table = run_cli("trend", "--lake", str(lake), "--from", "2023-04-01", "--to", "2023-05-31", "--every", "month")
+    assert table.stdout.splitlines()[1].split() == ["2023-04-01", "2023-04-30", "22", "29", "9.67", "30", "3", "true"]
