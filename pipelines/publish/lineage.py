@@ -86,10 +86,10 @@ def stands_on(root: Path, first: dt.date | None = None, last: dt.date | None = N
 
 
 def _reaches(entry, low: str, high: str) -> bool:
-    first, last = getattr(entry, "first_day", None), getattr(entry, "last_day", None)
-    if first is None or last is None:
+    """Whether a manifest entry's documents reach low..high (unknown days: counted in)."""
+    if entry.first_day is None or entry.last_day is None:
         return True
-    return first <= high and last >= low
+    return entry.first_day <= high and entry.last_day >= low
 
 
 def line(provenance: dict[str, Any], run: str | None = None) -> str:
