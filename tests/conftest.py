@@ -252,3 +252,18 @@ def screenshot(page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def the_repositorys_own_data_stays_as_it_was():
+    """No test writes the repository's default lake, outputs or outbox (`make demo`'s, a user's): a
+    command run from the repository without --lake or --out would (forget republishing data/out
+    from a test's lake did, until lineage named the lake it came from)."""
+
+    def files() -> dict[str, int]:
+        folders = [ROOT / "data" / name for name in ("lake", "out", "outbox")]
+        return {str(p): p.stat().st_mtime_ns for folder in folders if folder.exists() for p in folder.rglob("*")}
+
+    before = files()
+    yield
+    assert files() == before, "a test wrote the repository's data/lake, data/out or data/outbox"

@@ -138,7 +138,7 @@ def test_forget_replaces_the_person_in_every_table_and_no_body_changes(lake, tmp
     assert any(NAME in c["usernames"] for c in before["top 14-18"]["channels"])
     assert holding(lake, GONE) and holding(lake, NAME)
 
-    done = run_cli("forget", GONE, "--username", NAME, "--lake", str(lake))
+    done = run_cli("forget", GONE, "--username", NAME, "--lake", str(lake), "--out", str(lake.parent / "out"))
     assert done.returncode == 0, done.stderr
     assert GONE not in done.stdout + done.stderr and NAME not in done.stdout + done.stderr
     assert holding(lake, GONE, NAME) == []
@@ -160,12 +160,18 @@ def test_forget_replaces_the_person_in_every_table_and_no_body_changes(lake, tmp
 
     # forgetting again changes nothing: the same bytes everywhere
     files = {p: p.read_bytes() for p in lake.rglob("*") if p.is_file() and p.name != ".lock"}
-    assert run_cli("forget", GONE, "--username", NAME, "--lake", str(lake)).returncode == 0
+    assert (
+        run_cli("forget", GONE, "--username", NAME, "--lake", str(lake), "--out", str(lake.parent / "out")).returncode
+        == 0
+    )
     assert {p: p.read_bytes() for p in lake.rglob("*") if p.is_file() and p.name != ".lock"} == files
 
 
 def test_an_old_export_brings_nobody_back(lake, tmp_path):
-    assert run_cli("forget", GONE, "--username", NAME, "--lake", str(lake)).returncode == 0
+    assert (
+        run_cli("forget", GONE, "--username", NAME, "--lake", str(lake), "--out", str(lake.parent / "out")).returncode
+        == 0
+    )
     pid, pname = _pseudonyms(lake)
     forgotten = bodies(lake)
     again = _exports(tmp_path / "again")
@@ -183,7 +189,10 @@ def test_an_old_export_brings_nobody_back(lake, tmp_path):
 
 
 def test_status_counts_the_forgotten_never_who(lake, tmp_path):
-    assert run_cli("forget", GONE, "--username", NAME, "--lake", str(lake)).returncode == 0
+    assert (
+        run_cli("forget", GONE, "--username", NAME, "--lake", str(lake), "--out", str(lake.parent / "out")).returncode
+        == 0
+    )
     shown = run_cli("status", "--lake", str(lake), "--out", str(tmp_path / "out"))
     assert "forgotten: 1 user id(s), 1 username(s)" in shown.stdout
     assert GONE not in shown.stdout and NAME not in shown.stdout
@@ -199,7 +208,10 @@ def test_a_kill_during_forget_leaves_before_or_after_and_the_rerun_converges(lak
     )
     assert killed.returncode == -9, killed.stderr
     assert bodies(lake) in (before, _maybe_renamed(lake, before))
-    assert run_cli("forget", GONE, "--username", NAME, "--lake", str(lake)).returncode == 0
+    assert (
+        run_cli("forget", GONE, "--username", NAME, "--lake", str(lake), "--out", str(lake.parent / "out")).returncode
+        == 0
+    )
     assert holding(lake, GONE, NAME) == []
     pid, pname = _pseudonyms(lake)
     assert bodies(lake) == {name: _renamed(body, pid, pname) for name, body in before.items()}
@@ -213,9 +225,18 @@ def _maybe_renamed(root: Path, before: dict) -> dict:
 
 
 def test_forget_mistakes_are_one_line(lake, tmp_path):
-    nothing = run_cli("forget", "--lake", str(lake))
+    nothing = run_cli("forget", "--lake", str(lake), "--out", str(lake.parent / "out"))
     assert nothing.returncode == 2 and nothing.stderr.count("\n") == 1 and "name at least one user id" in nothing.stderr
-    missing = run_cli("forget", GONE, "--from-file", str(tmp_path / "nope.txt"), "--lake", str(lake))
+    missing = run_cli(
+        "forget",
+        GONE,
+        "--from-file",
+        str(tmp_path / "nope.txt"),
+        "--lake",
+        str(lake),
+        "--out",
+        str(lake.parent / "out"),
+    )
     assert missing.returncode == 2 and "cannot read --from-file" in missing.stderr
     no_lake = run_cli("forget", GONE, "--lake", str(tmp_path / "none"))
     assert no_lake.returncode == 2 and "no lake at" in no_lake.stderr
@@ -224,7 +245,7 @@ def test_forget_mistakes_are_one_line(lake, tmp_path):
 def test_from_file_reads_ids_and_usernames(lake, tmp_path):
     listing = tmp_path / "people.txt"
     listing.write_text(f"# to forget\n{GONE}\n\n@{NAME}\n", encoding="utf-8")
-    done = run_cli("forget", "--from-file", str(listing), "--lake", str(lake))
+    done = run_cli("forget", "--from-file", str(listing), "--lake", str(lake), "--out", str(lake.parent / "out"))
     assert done.returncode == 0, done.stderr
     assert "1 user id(s), 1 username(s)" in done.stdout
     assert holding(lake, GONE, NAME) == []

@@ -141,7 +141,7 @@ def test_forget_after_prune_reaches_the_logins(lake):
 
     assert _prune(lake).returncode == 0
     before = bodies(lake)
-    assert run_cli("forget", GONE, "--lake", str(lake)).returncode == 0
+    assert run_cli("forget", GONE, "--lake", str(lake), "--out", str(lake.parent / "out")).returncode == 0
     assert holding(lake, GONE) == []
     [pid] = set(pq.read_table(lake / read_state(lake).files["user_daily"]["2023-05-15"])["userId"].to_pylist())
     renamed = {k: json.loads(json.dumps(v).replace(f'"{GONE}"', f'"{pid}"')) for k, v in before.items()}
