@@ -51,9 +51,12 @@ BACKFILL_TASKS = 8  # a backfill's weeks go to at most this many tasks (a task r
 
 
 @task(name="publish weeks")
-def publish_weeks(settings: Settings, ends: list[dt.date], force: bool) -> list[outputs.WeekOutput]:
-    """A backfill's share of end dates, published one after another (the index is written once, after)."""
-    return [runs.publish_week(settings, end, force, False) for end in ends]
+def publish_weeks(
+    settings: Settings, ends: list[dt.date], force: bool, coming: list[dt.date]
+) -> list[outputs.WeekOutput]:
+    """A backfill's share of end dates, published one after another (the index is written once, after;
+    each page links at once to the backfill's other weeks, `coming`)."""
+    return [runs.publish_week(settings, end, force, False, frozenset(coming)) for end in ends]
 
 
 @task(name="stage file", retries=2, retry_delay_seconds=[5, 30], retry_condition_fn=_worth_retrying)
@@ -146,7 +149,7 @@ def backfill(
         # in a few tasks, not one per end date: Prefect's bookkeeping of 52 task runs cost 3 s
         size = -(-len(todo) // BACKFILL_TASKS) or 1
         shares = [todo[i : i + size] for i in range(0, len(todo), size)]
-        futures = publish_weeks.map(unmapped(settings), shares, unmapped(force)) if shares else []
+        futures = publish_weeks.map(unmapped(settings), shares, unmapped(force), unmapped(ends)) if shares else []
         done = {week.end: week for future in futures for week in future.result()}
         weeks = [done.get(end) or outputs.unchanged_week(settings.out, end) for end in ends]
         outputs.write_index(settings.out, settings.lake)  # once, after the parallel tasks: it lists them all

@@ -6,7 +6,7 @@ orchestrators can call them directly.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,11 +68,14 @@ def check_freshness(
     return report
 
 
-def publish_week(settings: Settings, end: dt.date, force: bool = False, index: bool = True) -> outputs.WeekOutput:
+def publish_week(
+    settings: Settings, end: dt.date, force: bool = False, index: bool = True, coming: Collection[dt.date] = ()
+) -> outputs.WeekOutput:
     """Write the week's weekly-data JSON and HTML report (skipped when its 8 days did not change), then
-    the index of weeks (unless `index` is False: a backfill writes it once, after every week)."""
+    the index of weeks (unless `index` is False: a backfill writes it once, after every week).
+    `coming`: the other weeks the run publishes (its page links to them at once)."""
     week = outputs.write_week(settings.lake, settings.out, end, force)
-    outputs.write_report(settings.lake, settings.out, end, force)
+    outputs.write_report(settings.lake, settings.out, end, force, coming)
     if index:
         outputs.write_index(settings.out, settings.lake)
     return week

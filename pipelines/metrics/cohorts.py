@@ -249,6 +249,23 @@ def first_days(con, state: lake.LakeState, root: Path) -> pa.Table:
     return table
 
 
+def _first_days_of(root: Path, state: lake.LakeState) -> pa.Table:
+    """first_days of the snapshot `state`: kept per snapshot, else read over every day (on a
+    connection of its own: the caller's has the views of its own days)."""
+    table = _FIRSTS.get((str(root), tuple(sorted(state.files["user_daily"].items()))))
+    if table is None:
+        from pipelines.lake.snapshot import create_views
+        from pipelines.sql import connect
+
+        con = connect()
+        try:
+            create_views(con, root, state)
+            table = first_days(con, state, root)
+        finally:
+            con.close()
+    return table
+
+
 def who_stays_week(
     root: Path, first: dt.date, last: dt.date, cohort_first: dt.date, cohort_last: dt.date
 ) -> tuple[int, int, int]:
@@ -257,10 +274,10 @@ def who_stays_week(
     params = {"first": first, "last": last, "cohort_first": cohort_first, "cohort_last": cohort_last}
 
     def work(con, state: lake.LakeState) -> tuple[int, int, int]:
-        con.register("firsts", first_days(con, state, root))
+        con.register("firsts", _first_days_of(root, state))
         try:
             return tuple(con.execute(query("history/who_stays_week"), params).fetchall()[0])
         finally:
             con.unregister("firsts")
 
-    return over_views(root, work)
+    return over_views(root, work, cohort_first, last)

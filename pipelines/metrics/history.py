@@ -57,7 +57,7 @@ def trend(root: Path, first: dt.date, last: dt.date, every: str = "day", require
         check_range(state, first, last)
         params = {"first": first, "last": last, "held": _held(state, first, last)}
         if every == "day":
-            table = _fetch(con, "history/trend_daily", params)
+            table = _fetch(con, "history/trend_daily", params | {"widths": [7, 30]}).drop_columns(["window_users"])
         else:
             table = _fetch(con, "history/trend_periods", params | {"unit": every})
         return _with_messages(con, root, state, table, first, last)

@@ -12,7 +12,7 @@ import datetime as dt
 import hashlib
 import json
 import zoneinfo
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -164,8 +164,11 @@ def _keyed_write(folder: Path, end: dt.date, suffix: str, key: str, force: bool,
     return path, written, text
 
 
-def write_report(root: Path, out: Path, end: dt.date, force: bool = False) -> tuple[Path, bool]:
-    """Write out/reports/<end>.html and refresh out/reports/index.html; keyed like the JSON."""
+def write_report(
+    root: Path, out: Path, end: dt.date, force: bool = False, coming: Collection[dt.date] = ()
+) -> tuple[Path, bool]:
+    """Write out/reports/<end>.html, keyed like the JSON. `coming`: the weeks the same run publishes
+    (a backfill's): linked to at once, so the index need not write the page again for its links."""
     from pipelines.publish import mail, report
 
     folder = out / "reports"
@@ -174,7 +177,11 @@ def write_report(root: Path, out: Path, end: dt.date, force: bool = False) -> tu
     def render() -> str:
         rendered.update(report.week_context(root, end), corrections=mail.corrections_of(out, end.isoformat()))
         # a published page links only to published pages (write_index adds a link once its page exists)
-        rendered.update(previous_end=_published(folder, shifted(end, -7)), next_end=_published(folder, shifted(end, 7)))
+        before, after = shifted(end, -7), shifted(end, 7)
+        rendered.update(
+            previous_end=before.isoformat() if before in coming else _published(folder, before),
+            next_end=after.isoformat() if after in coming else _published(folder, after),
+        )
         rendered["provenance_line"] = report.published_line(rendered, end)
         return report.render_page(rendered)
 

@@ -16,6 +16,7 @@ from pipelines.days import between, clipped, shifted
 from pipelines.errors import NoData
 from pipelines.lake import state as lake
 from pipelines.lake.freshness import BEFORE_LAKE, LOADED, NOT_LOADED, Freshness, freshness
+from pipelines.metrics import daily
 from pipelines.metrics.weekly import WINDOW_DAYS, weekly_data, window
 from pipelines.publish import lineage
 from pipelines.sql import query
@@ -59,15 +60,13 @@ def subject(
 TREND_WEEKS = 12
 
 
-def _counters(root: Path, end: dt.date, fresh: Freshness) -> list[dict[str, Any]]:
-    """DAU, WAU and MAU on `end` with their change against the day before (Rocket.Chat's counters);
-    no change where the day before is not loaded."""
-    from pipelines.metrics.history import trend
-
-    rows = trend(root, clipped(end, -1), end, require=False).to_pylist()
-    today, before = rows[-1], rows[0] if len(rows) == 2 else None
-    if before is not None and fresh.status(before["date"]) != LOADED:
-        before = None
+def _counters(days: dict[dt.date, dict[str, int]], end: dt.date, fresh: Freshness) -> list[dict[str, Any]]:
+    """DAU, WAU and MAU on `end` with their change against the day before (Rocket.Chat's counters),
+    from the snapshot's daily history (metrics/daily.py); no change where the day before is not loaded."""
+    zero = {"dau": 0, "wau": 0, "mau": 0}
+    today = days.get(end, zero)
+    yesterday = clipped(end, -1)
+    before = days.get(yesterday, zero) if yesterday != end and fresh.status(yesterday) == LOADED else None
     out = []
     for key, label, what in (
         ("dau", "DAU", "active users that day"),
@@ -87,29 +86,29 @@ def _window_loaded(fresh: Freshness, end: dt.date) -> bool:
 
 def _in_context(root: Path, end: dt.date, held: list[str], fresh: Freshness) -> dict[str, Any]:
     """What puts the week in context: the counters on its last loaded day, the 12 windows ending on
-    the same weekday (this one last), and the neighbouring weeks to link to."""
-    from pipelines.metrics.history import windows
-
+    the same weekday (this one last), and the neighbouring weeks to link to; from the snapshot's
+    daily history (metrics/daily.py)."""
+    days = daily.days(root)
     ends = [e for e in (shifted(end, -7 * i) for i in range(TREND_WEEKS - 1, -1, -1)) if e is not None]
     weeks = [
         {
             "end": e.isoformat(),
             "label": f"{e.day} {e.strftime('%b')}",
-            "users": users,
+            "users": daily.window(days, e)[0],
             "current": e == end,
             # no day of the window is loaded (before the lake's data, or not loaded yet): not zero users
             "no_data": fresh.loaded_days(*window(e)) == 0,
             # some of its days are before the lake's data or not loaded yet: a lower bound
             "partial": not _window_loaded(fresh, e),
         }
-        for e, users, _ in windows(root, ends)
+        for e in ends
     ]
     previous, following = shifted(end, -7), shifted(end, 7)
     counted_on = min(end, fresh.loaded_through) if fresh.loaded_through else end
     counted = fresh.status(counted_on) == LOADED and counted_on >= window(end)[0]
     return {
         # none when no day of the week is loaded: a count of a day the lake cannot tell is not zero
-        "counters": _counters(root, counted_on, fresh) if counted else [],
+        "counters": _counters(days, counted_on, fresh) if counted else [],
         "counters_on": counted_on.isoformat(),
         "weeks": weeks,
         "max_week_users": max((w["users"] for w in weeks), default=0),
@@ -411,8 +410,6 @@ def render_page(context: dict[str, Any], site: bool = False, public: bool = Fals
 def history_context(root: Path) -> dict[str, Any]:
     """The index's charts: distinct users of every 8-day window of the lake ending on its last day's
     weekday, and DAU/WAU/MAU of each day of the year up to its last day."""
-    from pipelines.metrics.history import trend, windows
-
     state = lake.read_state(root)
     held = state.held_days()
     if not held:
@@ -429,6 +426,7 @@ def history_context(root: Path) -> dict[str, Any]:
             "dau_mau": [],
         }
     fresh = freshness(root, state)
+    days = daily.days(root, state)
     first, last = dt.date.fromisoformat(held[0]), dt.date.fromisoformat(held[-1])
     ends = []
     end: dt.date | None = last
@@ -446,11 +444,15 @@ def history_context(root: Path) -> dict[str, Any]:
             "partial": not _window_loaded(fresh, e),
             "loaded_days": fresh.loaded_days(*window(e)),
         }
-        for e, n, user_days in windows(root, ends[::-1])
+        for e, (n, user_days) in ((e, daily.window(days, e)) for e in ends[::-1])
     ]
     # the year's days, and the 29 before them (DAU/MAU averages the DAU of 30 days)
     year_from = max(first, clipped(last, -364))
-    rows = trend(root, max(first, clipped(year_from, -29)), last, require=False).to_pylist()
+    zero = {"dau": 0, "wau": 0, "mau": 0}
+    rows = [
+        {"date": dt.date.fromisoformat(d)} | {k: days.get(dt.date.fromisoformat(d), zero)[k] for k in zero}
+        for d in between(max(first, clipped(year_from, -29)), last)
+    ]
     year = [
         {"date": r["date"].isoformat(), "dau": r["dau"], "wau": r["wau"], "mau": r["mau"]}
         for r in rows

@@ -3,7 +3,8 @@
 -- mau, the distinct such users of the 7 and 30 days ending that day, exact for every day (the
 -- days before $first are read too). Reads the view `user_daily` (pipelines/lake/snapshot.py) of
 -- $first - 29 .. $last; $held lists the dates the lake holds any document for (has_data). Every
--- date is a row.
+-- date is a row. $widths: the windows counted (7 and 30; with 8, `window_users` is the distinct
+-- users of the 8 days ending that day, weekly-data's window: metrics/daily.py asks for it, else 0).
 with
 
 user_days as (
@@ -32,7 +33,7 @@ daily as (
 -- spans joined into islands (a new island where the gap to the previous active day is wider than
 -- the window), each island one +1 where it starts and one -1 the day after it ends
 widths as (
-    select unnest([7, 30]) as width
+    select unnest($widths::integer[]) as width
 ),
 
 gaps as (
@@ -90,11 +91,13 @@ final as (
         coalesce(daily.dau, 0) as dau,
         coalesce(w.users, 0)::bigint as wau,
         coalesce(m.users, 0)::bigint as mau,
-        list_contains($held, d.date) as has_data
+        list_contains($held, d.date) as has_data,
+        coalesce(e.users, 0)::bigint as window_users
     from dates as d
     left join daily on daily.date = d.date
     left join counted as w on w.width = 7 and w.date = d.date
     left join counted as m on m.width = 30 and m.date = d.date
+    left join counted as e on e.width = 8 and e.date = d.date
 )
 
 select * from final
