@@ -20,6 +20,7 @@ from pipelines.errors import UserError
 from pipelines.ingest import load
 from pipelines.ingest.run import console_lines, ingest_with
 from pipelines.lake.state import require_lake
+from pipelines.metrics.daily import daily
 from pipelines.publish import outputs
 from pipelines.publish.lineage import running
 from pipelines.settings import Settings, load_settings
@@ -143,6 +144,7 @@ def backfill(
     settings = settings or load_settings()
     state = require_lake(settings.lake)
     ends = outputs.end_dates(first, last, every)
+    daily(settings.lake, state)  # the snapshot's daily history, once, before the tasks share it
     with outputs.publishing(settings.out), running("backfill"):
         # a task only for the weeks whose inputs changed: a rerun with nothing to do runs no task
         todo = [end for end in ends if force or not outputs.up_to_date(settings.out, state, end)]

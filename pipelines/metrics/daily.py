@@ -60,15 +60,14 @@ def window(days_: dict[dt.date, dict[str, int]], end: dt.date) -> tuple[int, int
 
 
 def _of(root: Path, state: lake.LakeState, files: dict[str, str], key: tuple):
+    # under the lock: a backfill's parallel tasks (or a site's threads) wait for one computation
+    # rather than each making its own
     with _lock:
-        if key in _memo:
-            return _memo[key]
-    table = _read_or_compute(root, state, files)
-    made = (table, {row.pop("date"): row for row in table.to_pylist()})
-    with _lock:
-        _memo.clear()  # one snapshot kept: a served site's or a backfill's
-        _memo[key] = made
-    return made
+        if key not in _memo:
+            table = _read_or_compute(root, state, files)
+            _memo.clear()  # one snapshot kept: a served site's or a backfill's
+            _memo[key] = (table, {row.pop("date"): row for row in table.to_pylist()})
+        return _memo[key]
 
 
 def _read_or_compute(root: Path, state: lake.LakeState, files: dict[str, str]) -> pa.Table:

@@ -142,11 +142,10 @@ def week_context(root: Path, end: dt.date, today: dt.date | None = None) -> dict
     state = lake.require_lake(root)
     fresh = freshness(root, state)
     body = weekly_data(root, end)
-    # near 0001-01-01 the weeks before do not exist: they have no users
-    previous_body = weekly_data(root, shifted(end, -7))
-    current, earlier = _by_date(body), _by_date(previous_body)
-    # the same weekday a week earlier of the window's first day is before the previous window
-    earlier |= _by_date(weekly_data(root, shifted(end, -14)))
+    current = _by_date(body)
+    # the days before, from the snapshot's daily history (each day's DAU is weekly-data's number)
+    history = daily.days(root, state)
+    earlier = {day: row["dau"] for day, row in history.items()}
     first, _ = window(end)
     today = today or clock.today()
     days = []
@@ -178,7 +177,8 @@ def week_context(root: Path, end: dt.date, today: dt.date | None = None) -> dict
     complete = len(loaded_days) == WINDOW_DAYS
     previous_end = shifted(end, -7)
     previous_complete = previous_end is not None and _window_loaded(fresh, previous_end)
-    previous_total = sum(i["users"] for i in previous_body["month"])
+    # near 0001-01-01 the week before does not exist: it has no users
+    previous_total = daily.window(history, previous_end)[1] if previous_end is not None else 0
     held = state.held_days()
     notices: list[str] = []
     messages = messages_context(root, state, days)

@@ -29,47 +29,35 @@ daily as (
     group by date
 ),
 
--- a user active on day t counts in the window of every day t .. t + width - 1: per user, those
--- spans joined into islands (a new island where the gap to the previous active day is wider than
--- the window), each island one +1 where it starts and one -1 the day after it ends
 widths as (
     select unnest($widths::integer[]) as width
 ),
 
-gaps as (
+-- a user active on day t counts in the window of every day t .. t + width - 1: per user-day, one
+-- +1 on t and one -1 where its span ends (the user's next active day, or t + width, whichever comes
+-- first), so each user's spans never overlap and the running sum counts users, not days
+nexts as (
     select
-        w.width,
-        u.userId,
-        u.date,
-        u.date - lag(u.date) over (partition by w.width, u.userId order by u.date) as gap
-    from user_days as u
-    cross join widths as w
-),
-
-islands as (
-    select
-        width,
         userId,
         date,
-        sum(case when gap is null or gap > width then 1 else 0 end)
-            over (partition by width, userId order by date rows unbounded preceding) as island
-    from gaps
+        lead(date) over (partition by userId order by date) as next
+    from user_days
 ),
 
 changes as (
     select
-        width,
-        min(date) as date,
+        w.width,
+        n.date,
         1 as change
-    from islands
-    group by width, userId, island
+    from nexts as n
+    cross join widths as w
     union all
     select
-        width,
-        max(date) + width as date,
+        w.width,
+        least(coalesce(n.next, n.date + w.width), n.date + w.width) as date,
         -1 as change
-    from islands
-    group by width, userId, island
+    from nexts as n
+    cross join widths as w
 ),
 
 counted as (
