@@ -108,10 +108,19 @@ _NAMED = {
 }
 
 
+_FINE: set[tuple[str, str]] = set()  # (kind, name) already found of the lake's form: a big state is read often
+
+
 def _confined(path: Path, kind: str, names) -> None:
     """A UserError unless every path the state names is one of the lake's own files."""
+    if len(_FINE) > 1_000_000:
+        _FINE.clear()
     for name in names:
-        if not (isinstance(name, str) and _NAMED[kind].fullmatch(name)):
+        if isinstance(name, str) and (kind, name) in _FINE:
+            continue
+        if isinstance(name, str) and _NAMED[kind].fullmatch(name):
+            _FINE.add((kind, name))
+        else:
             raise UserError(
                 f"the lake state {path} names {name!r}, which is not one of the lake's files: refused "
                 "(restore _state.json from a backup)"

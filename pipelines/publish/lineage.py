@@ -77,6 +77,7 @@ def stands_on(root: Path, first: dt.date | None = None, last: dt.date | None = N
     exports = [entry for entry in read_manifest(root).entries if entry.stored and _reaches(entry, low, high)]
     return {
         "lake": str(root.resolve()),
+        "zone": lake.read_state(root).zone,
         "snapshot": snapshot_id(root),
         "exports": [
             {"path": e.path, "sha256": e.sha256, "ingested_at": e.ingested_at, "stored": e.stored} for e in exports
@@ -255,10 +256,9 @@ def _parameters(provenance: dict[str, Any], end: dt.date | None) -> dict[str, An
     from pipelines.timeparse import duration_label
 
     settings = load_settings()
-    zone = lake.read_state(Path(provenance["lake"])).zone
     return {
         "week_end": end.isoformat() if end else "every week",
-        "zone": zone,
+        "zone": provenance["zone"],
         "freshness_warn": duration_label(settings.freshness_warn),
         "freshness_error": duration_label(settings.freshness_error),
         "messages_fill_day": fill_day(),

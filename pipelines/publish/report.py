@@ -307,8 +307,7 @@ def messages_context(root: Path, state: lake.LakeState, days: list[dict[str, Any
     """The week's Messages section (the dashboard's Messages tab, over the report's 8 days): messages
     per day against the same weekday a week before, the total against the 8 days a week before,
     the split by room type and the five most popular rooms. None when the lake holds no messages."""
-    from pipelines.metrics.messages import fill_day, has_messages, over_room_days
-    from pipelines.metrics.messages import per_date as messages_per_date
+    from pipelines.metrics.messages import NO_LIMIT, fill_day, has_messages, over_room_days
     from pipelines.metrics.new_users import as_int
     from pipelines.sql import reader
 
@@ -317,8 +316,14 @@ def messages_context(root: Path, state: lake.LakeState, days: list[dict[str, Any
     con = reader()
     first, last = dt.date.fromisoformat(days[0]["date"]), dt.date.fromisoformat(days[-1]["date"])
     before_first = clipped(first, -7)
-    per_date = messages_per_date(con, root, state, before_first, last)
     window = {"first": as_int(first), "last": as_int(last)}
+    # one view of the rooms' days over the 8 days and the 7 before, for every question below
+    with over_room_days(con, root, state, before_first, last):
+        bound = {"first": as_int(before_first), "last": as_int(last), "limit": NO_LIMIT}
+        per_date = {int(d): int(n) for d, n in con.execute(query("marts/messages_sent"), bound).fetchall()}
+        origins = [(t, int(n)) for t, n in con.execute(query("marts/messages_origin"), window).fetchall()]
+        top = con.execute(query("marts/messages_top_channels"), window).fetchall()
+        sources = [s for (s,) in con.execute(query("marts/room_days_sources"), window).fetchall()]
     rows = []
     for d in days:
         day = dt.date.fromisoformat(d["date"])
@@ -337,10 +342,6 @@ def messages_context(root: Path, state: lake.LakeState, days: list[dict[str, Any
         )
     total = sum(r["messages"] for r in rows)
     previous = sum(n for date, n in per_date.items() if as_int(before_first) <= date <= as_int(clipped(last, -7)))
-    with over_room_days(con, root, state, first, last):
-        origins = [(t, int(n)) for t, n in con.execute(query("marts/messages_origin"), window).fetchall()]
-        top = con.execute(query("marts/messages_top_channels"), window).fetchall()
-        sources = [s for (s,) in con.execute(query("marts/room_days_sources")).fetchall()]
     return {
         "days": rows,
         "total": total,
