@@ -10,6 +10,7 @@ commands that run a flow do.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import replace
 
 from prefect import flow, get_run_logger, task, unmapped
@@ -48,7 +49,10 @@ ingest_inbox = task(
 send_report = task(runs.send_report, name="send report")
 send_corrections = task(runs.send_corrections, name="send corrections")
 publish_week = task(runs.publish_week, name="publish week")
-BACKFILL_TASKS = 8  # a backfill's weeks go to at most this many tasks (a task run costs Prefect ~60 ms)
+# a backfill's weeks go to at most this many tasks (a task run costs Prefect ~60 ms), one per core:
+# the tasks are threads, and more of them than cores fight over the GIL (8 on 2 cores: 7.8 s for a
+# year's weeks on the scale lake, 2: 5.3 s; docs/benchmarks.md)
+BACKFILL_TASKS = min(8, os.cpu_count() or 2)
 
 
 @task(name="publish weeks")

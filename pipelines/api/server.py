@@ -136,6 +136,19 @@ class AnswerCache:
             cached = self._tz = (version, lake.read_state(self.root).zone)
         return cached[1]
 
+    def prepare(self, kind: str, args: tuple, make: Callable[[], bytes]) -> None:
+        """Make and keep the bytes for (lake state, kind, args) now, if they are not kept yet (the
+        site's warmer, pipelines/api/site.py: the index ready before anyone asks)."""
+        key = (self.version(), kind, args)
+        with self.lock:
+            if key in self.cache:
+                return
+        made = make()
+        with self.lock:
+            self.cache[key] = made
+            if len(self.cache) > self.cache_size:
+                self.cache.popitem(last=False)
+
     async def cached(self, kind: str, args: tuple, make: Callable[[], bytes], heavy: bool = False) -> bytes:
         """The bytes for (lake state, kind, args): from the cache, or made in a worker pool on a miss."""
         key = (self.version(), kind, args)

@@ -17,6 +17,7 @@ With `public` (`serve --public-reports`), no login: for a trusted intranet.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
@@ -199,6 +200,29 @@ def _day(value: str) -> dt.date | None:
         return None
 
 
+WARM_EVERY = 2.0  # seconds between the warmer's looks at the lake's state
+
+
+def warm(cache, make_index: Callable[[], bytes]) -> threading.Thread:
+    """A daemon thread that makes the site's index for each new lake snapshot as soon as it appears
+    (at the server's start, and after each nightly), so no manager waits on its first request. A
+    failure is left for the request to meet (and say) as it would without the warmer."""
+
+    def loop() -> None:
+        seen = None
+        while True:
+            version = cache.version()
+            if version != seen and version != (0, 0):
+                with contextlib.suppress(Exception):
+                    cache.prepare("index", (None,), make_index)
+                seen = version
+            time.sleep(WARM_EVERY)
+
+    thread = threading.Thread(target=loop, name="site-warmer", daemon=True)
+    thread.start()
+    return thread
+
+
 def add_report_site(app: FastAPI, root: Path, cache, public: bool = False) -> None:
     """Register /reports/… on `app` (`cache`: the server's AnswerCache, for the lake's version and pools)."""
     from pipelines.publish import report
@@ -250,6 +274,11 @@ def add_report_site(app: FastAPI, root: Path, cache, public: bool = False) -> No
             .render(message=message, next=wanted, site=False, public=False, user_id=user_id)
         )
         return HTMLResponse(body, status_code=status)
+
+    def make_index() -> str:
+        return report.index_page(root, site=True, public=public)
+
+    warm(cache, lambda: make_index().encode("utf-8"))
 
     async def rendered(kind: str, arg, make: Callable[[], str]) -> HTMLResponse:
         """A page cached like the API's answers (on the lake's state), made in the heavy pool."""
@@ -317,10 +346,7 @@ def add_report_site(app: FastAPI, root: Path, cache, public: bool = False) -> No
                 return not_found(f"{date!r} is not a date: use YYYY-MM-DD.")
             return RedirectResponse(f"/reports/{day.isoformat()}", status_code=303)
 
-        def make() -> str:
-            return report.index_page(root, site=True, public=public)
-
-        return await rendered("index", None, make)
+        return await rendered("index", None, make_index)
 
     @app.get("/reports/{name}", include_in_schema=False)
     async def week(request: Request, name: str):
