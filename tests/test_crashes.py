@@ -64,7 +64,11 @@ def answers(root: Path) -> list[dict]:
 
 def content(root: Path) -> dict:
     """What must be equal to a clean run's: the state, every file on disk, the rejects, the manifest's entries."""
-    files = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and "lock" not in p.name)
+    files = sorted(
+        str(p.relative_to(root))
+        for p in root.rglob("*")
+        if p.is_file() and "lock" not in p.name and p.parent.name != "_history"
+    )
     entries = [
         {k: v for k, v in json.loads(line).items() if k not in ("ingested_at", "mtime_ns")}
         for line in (root / "_manifest.jsonl").read_text().splitlines()
@@ -75,7 +79,8 @@ def content(root: Path) -> dict:
 
 def leftovers(root: Path) -> list[str]:
     named = {root / rel for table in lakemod.TABLES for rel in lakemod.read_state(root).files[table].values()}
-    stray = [p for p in root.rglob("*.parquet") if p not in named]
+    # the daily history (metrics/daily.py) is no partition: a cache beside the state, rebuilt from it
+    stray = [p for p in root.rglob("*.parquet") if p not in named and p.parent.name != "_history"]
     temporary = list(root.rglob("*.tmp")) + list((root / ".staging").rglob("*"))
     return sorted(str(p) for p in stray + temporary)
 
