@@ -84,11 +84,10 @@ def _window_loaded(fresh: Freshness, end: dt.date) -> bool:
     return fresh.loaded_days(*window(end)) == WINDOW_DAYS
 
 
-def _in_context(root: Path, end: dt.date, held: list[str], fresh: Freshness) -> dict[str, Any]:
+def _in_context(end: dt.date, held: list[str], fresh: Freshness, days: dict[dt.date, dict[str, int]]) -> dict[str, Any]:
     """What puts the week in context: the counters on its last loaded day, the 12 windows ending on
     the same weekday (this one last), and the neighbouring weeks to link to; from the snapshot's
-    daily history (metrics/daily.py)."""
-    days = daily.days(root)
+    daily history (`days`: metrics/daily.py)."""
     ends = [e for e in (shifted(end, -7 * i) for i in range(TREND_WEEKS - 1, -1, -1)) if e is not None]
     weeks = [
         {
@@ -195,7 +194,7 @@ def week_context(root: Path, end: dt.date, today: dt.date | None = None) -> dict
             "The last days may be incomplete: Rocket.Chat aggregates sessions nightly, and exports of the "
             "most recent days can still grow."
         )
-    context_extra = _in_context(root, end, held, fresh)
+    context_extra = _in_context(end, held, fresh, history)
     # the distinct users of this window and of the one a week before: the 12 weeks' last two
     weeks = context_extra["weeks"]
     distinct = weeks[-1]["users"]
