@@ -159,6 +159,7 @@ def backfill(
         done = {week.end: week for future in futures for week in future.result()}
         weeks = [done.get(end) or outputs.unchanged_week(settings.out, end) for end in ends]
         outputs.write_index(settings.out, settings.lake)  # once, after the parallel tasks: it lists them all
+    runs.write_metrics(settings)
     written = sum(w.written for w in weeks)
     create_markdown_artifact(
         key="backfill-summary",

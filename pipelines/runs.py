@@ -195,6 +195,16 @@ def nightly_run(
         finally:
             record["ended"] = _now()
             append_run(settings.lake, record)
+            write_metrics(settings)
+
+
+def write_metrics(settings: Settings) -> None:
+    """With ENGAGEMENT_METRICS_TEXTFILE, the lake's metrics there for node_exporter (publish/prometheus.py):
+    after every nightly run, failed or not (the last success stays the last run that succeeded)."""
+    if settings.metrics_textfile is not None:
+        from pipelines.publish.prometheus import write_textfile
+
+        write_textfile(settings.lake, settings.metrics_textfile)
 
 
 def _loaded_days(settings: Settings, end: dt.date) -> int:

@@ -144,6 +144,12 @@ class Settings(_Engagement):
         "`--keep-raw 30d`",
         shown="unset (keep everything)",
     )
+    metrics_textfile: Path | None = _setting(
+        None,
+        "where the nightly run and backfills write the lake's Prometheus metrics, for node_exporter's "
+        "textfile collector (a `.prom` file in its `--collector.textfile.directory`)",
+        shown="unset (none written)",
+    )
     freshness_warn: dt.timedelta = _setting(
         dt.timedelta(hours=26), "newest activity older than this: a warning (`status --check`, nightly)", shown="`26h`"
     )

@@ -182,8 +182,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(lake: Path, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
-    """A real `engagement serve` process on a free loopback port; (process, base URL) once it answers."""
+def start_server(
+    lake: Path, env: dict[str, str] | None = None, args: tuple[str, ...] = ()
+) -> tuple[subprocess.Popen, str]:
+    """A real `engagement serve` process on a free loopback port (and `args`); (process, base URL)
+    once it answers."""
     import time
 
     import httpx
@@ -191,7 +194,7 @@ def start_server(lake: Path, env: dict[str, str] | None = None) -> tuple[subproc
     port = free_port()
     full = {k: v for k, v in os.environ.items() if not k.startswith("ENGAGEMENT_")} | (env or {})
     process = subprocess.Popen(
-        [sys.executable, "-m", "pipelines", "serve", "--quiet", "--port", str(port), "--lake", str(lake)],
+        [sys.executable, "-m", "pipelines", "serve", "--quiet", "--port", str(port), "--lake", str(lake), *args],
         cwd=ROOT,
         env=full,
         stdout=subprocess.PIPE,

@@ -321,9 +321,49 @@ def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
     return build
 
 
-def create_app(root: Path, cors_origins: tuple[str, ...] = (), public_reports: bool = False) -> FastAPI:
+def metrics_registry(root: Path):
+    """The registry `serve --metrics-port` answers from: the lake's metrics (publish/prometheus.py,
+    read once per snapshot) and, once create_app is given it, the server's own requests."""
+    from prometheus_client import CollectorRegistry
+
+    from pipelines.publish.prometheus import LakeCollector
+
+    registry = CollectorRegistry()
+    registry.register(LakeCollector(root))
+    return registry
+
+
+def _instrument(app: FastAPI, registry) -> None:
+    """Count each request by route (the route's template, not its path: no unbounded labels) and
+    status, and time it."""
+    import time
+
+    from prometheus_client import Counter, Histogram
+
+    answered = Counter(
+        "engagement_http_requests", "requests answered, by route and status", ["route", "status"], registry=registry
+    )
+    latency = Histogram(
+        "engagement_http_request_duration_seconds",
+        "seconds to answer a request, by route",
+        ["route"],
+        registry=registry,
+    )
+
+    @app.middleware("http")
+    async def measure(request: Request, call_next):
+        start = time.perf_counter()
+        response = await call_next(request)
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        answered.labels(route, str(response.status_code)).inc()
+        latency.labels(route).observe(time.perf_counter() - start)
+        return response
+
+
+def create_app(root: Path, cors_origins: tuple[str, ...] = (), public_reports: bool = False, metrics=None) -> FastAPI:
     """The ASGI app for the lake at `root`; `cors_origins` may call it from their pages. The report
-    site (/reports/) asks for a login unless `public_reports`."""
+    site (/reports/) asks for a login unless `public_reports`. `metrics`: a prometheus_client
+    registry (metrics_registry) the app counts its requests in."""
     state = AnswerCache(root)
     app = FastAPI(
         title="chat-engagement",
@@ -499,6 +539,8 @@ def create_app(root: Path, cors_origins: tuple[str, ...] = (), public_reports: b
     from pipelines.api.site import add_report_site
 
     add_report_site(app, root, state, public=public_reports)
+    if metrics is not None:
+        _instrument(app, metrics)
     return app
 
 

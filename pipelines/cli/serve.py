@@ -26,6 +26,13 @@ def cmd_serve(
         ),
     ] = None,
     max_connections: Annotated[int, typer.Option(help="connections served at once; more get 503")] = 200,
+    metrics_port: Annotated[
+        Optional[int],
+        typer.Option(metavar="PORT", help="also answer Prometheus' /metrics on this port (default: off)"),
+    ] = None,
+    metrics_host: Annotated[
+        str, typer.Option(metavar="HOST", help="address the metrics port listens on")
+    ] = "127.0.0.1",
     lake: Lake = None,
 ) -> int:
     """Serve Rocket.Chat's user-engagement API from the lake (HTTP, uvicorn).
@@ -40,6 +47,9 @@ def cmd_serve(
     bounded: a body of at most 64 KB (8 KB for the login; more gets 413), headers within 10 s
     (ENGAGEMENT_HEADER_TIMEOUT),
     --max-connections at once; X-Forwarded-For is trusted only from --forwarded-allow-ips.
+    --metrics-port: Prometheus metrics on a port of their own (loopback unless --metrics-host): the
+    data's freshness, the last loaded day's active users, the lake, the last nightly run, and this
+    server's requests (docs: Monitoring).
     """
     import copy
 
@@ -55,7 +65,19 @@ def cmd_serve(
     _check_listen(host, port)
     if max_connections < 1:
         raise UserError(f"--max-connections {max_connections} serves nobody: give 1 or more")
-    app_ = create_app(settings.lake, settings.cors_origins, public_reports)
+    registry = None
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        from pipelines.api.server import metrics_registry
+
+        _check_listen(metrics_host, metrics_port)
+        if (metrics_host, metrics_port) == (host, port):
+            raise UserError(f"--metrics-port {metrics_port} is the API's port: give another")
+        registry = metrics_registry(settings.lake)
+        start_http_server(metrics_port, metrics_host, registry)
+        print(f"Prometheus metrics at http://{metrics_host}:{metrics_port}/metrics", flush=True)
+    app_ = create_app(settings.lake, settings.cors_origins, public_reports, registry)
     where = f"http://{f'[{host}]' if ':' in host else host}:{port}"
     print(
         f"serving the lake {settings.lake} at {where}/ (the API under /api/v1/, the reports at /reports/)", flush=True
