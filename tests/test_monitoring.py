@@ -147,6 +147,8 @@ def test_the_server_counts_its_requests_by_route(watched):
     text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
     line = 'engagement_http_requests_total{route="/api/v1/engagement-dashboard/users/chat-busier/weekly-data",status="401"}'
     assert any(row.startswith(line) and float(row.split()[-1]) >= 3 for row in text.splitlines())
+    timed = 'engagement_http_request_duration_seconds_count{route="/api/v1/engagement-dashboard/users/chat-busier/weekly-data",status="401"}'
+    assert any(row.startswith(timed) and float(row.split()[-1]) >= 3 for row in text.splitlines())
     assert "userId" not in text and "OeHwdFcAefAZhnM6J" not in text  # counts and times, no user
 
 

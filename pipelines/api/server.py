@@ -13,6 +13,7 @@ so a client asking for 0001..9999 cannot starve the others.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -345,8 +346,8 @@ def _instrument(app: FastAPI, registry) -> None:
     )
     latency = Histogram(
         "engagement_http_request_duration_seconds",
-        "seconds to answer a request, by route",
-        ["route"],
+        "seconds to answer a request, by route and status",
+        ["route", "status"],
         registry=registry,
     )
 
@@ -354,9 +355,10 @@ def _instrument(app: FastAPI, registry) -> None:
     async def measure(request: Request, call_next):
         start = time.perf_counter()
         response = await call_next(request)
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        answered.labels(route, str(response.status_code)).inc()
-        latency.labels(route).observe(time.perf_counter() - start)
+        with contextlib.suppress(Exception):  # a metric that cannot be counted never costs a client its answer
+            route = getattr(request.scope.get("route"), "path", "unmatched")
+            answered.labels(route, str(response.status_code)).inc()
+            latency.labels(route, str(response.status_code)).observe(time.perf_counter() - start)
         return response
 
 
