@@ -200,11 +200,22 @@ def nightly_run(
 
 def write_metrics(settings: Settings) -> None:
     """With ENGAGEMENT_METRICS_TEXTFILE, the lake's metrics there for node_exporter (publish/prometheus.py):
-    after every nightly run, failed or not (the last success stays the last run that succeeded)."""
-    if settings.metrics_textfile is not None:
-        from pipelines.publish.prometheus import write_textfile
+    after every nightly run, failed or not (the last success stays the last run that succeeded). A
+    file that cannot be written is said on stderr and fails nothing: the run's own outcome stands,
+    and the metrics' age shows in Prometheus (the nightly's alert fires on it)."""
+    if settings.metrics_textfile is None:
+        return
+    import sys
 
+    from pipelines.publish.prometheus import write_textfile
+
+    try:
         write_textfile(settings.lake, settings.metrics_textfile)
+    except OSError as exc:
+        print(
+            f"engagement: cannot write the metrics to {settings.metrics_textfile}: {exc.strerror or exc}",
+            file=sys.stderr,
+        )
 
 
 def _loaded_days(settings: Settings, end: dt.date) -> int:

@@ -208,3 +208,15 @@ def test_the_dashboard_draws_only_metrics_the_tool_exports(watched):
         for name in re.findall(r"engagement_[a-z_]+", t["expr"])
     }
     assert used and {u.removesuffix("_total") for u in used} <= exported, used - exported
+
+
+def test_a_textfile_that_cannot_be_written_fails_no_run(watched, tmp_path, monkeypatch, capsys):
+    settings, _, _, _ = watched
+    (tmp_path / "not-a-folder").write_text("")
+    monkeypatch.setenv("ENGAGEMENT_OUTBOX", str(settings.lake.parent / "outbox"))
+    monkeypatch.setenv("ENGAGEMENT_METRICS_TEXTFILE", str(tmp_path / "not-a-folder" / "engagement.prom"))
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    night = load_settings(str(settings.lake), inbox=str(inbox), out=str(settings.out))
+    assert runs.nightly_run(night, END, dt.datetime.now(dt.timezone.utc)).end == END
+    assert "engagement: cannot write the metrics to " in capsys.readouterr().err
