@@ -164,3 +164,17 @@ def test_a_rerun_keeps_every_byte_of_the_outputs_and_their_events(night):
             outputs.write_report(settings.lake, settings.out, END, force=True)
     assert {p: p.read_bytes() for p in before} == before
     assert sorted((settings.out / "lineage").rglob("*.json")) == events
+
+
+def test_a_run_event_edited_by_hand_is_one_line_not_a_traceback(night, tmp_path):
+    settings, files, _ = night
+    event = settings.out / "lineage" / "reports" / "index.html.json"
+    kept = event.read_text()
+    try:
+        body = json.loads(kept)
+        del body["run"]["facets"]["executionParameters"]
+        event.write_text(json.dumps(body))
+        said = provenance(settings, files["index"])
+        assert said.returncode == 2 and said.stderr.count("\n") == 1 and "is not as this tool writes it" in said.stderr
+    finally:
+        event.write_text(kept)

@@ -70,13 +70,20 @@ def cmd_provenance(
     if not path.is_file():
         raise UserError(f"no such file: {path}", "file")
     folder = load_settings(out=out).out
-    verdict, event = lineage.provenance_of(folder, path)
+    try:
+        verdict, event = lineage.provenance_of(folder, path)
+        said = lineage.describe(path, verdict, event, folder)
+    except (KeyError, TypeError, IndexError, AttributeError) as exc:
+        raise UserError(
+            f"a run event under {folder / lineage.FOLDER} is not as this tool writes it (no {exc}): "
+            "remove it, and publish its file again"
+        ) from None
     if fmt == "json" and event is not None:
         print(json.dumps(event, indent=1, sort_keys=True))
         if verdict == "changed":
-            print(lineage.describe(path, verdict, event, folder)[0], file=sys.stderr)
+            print(said[0], file=sys.stderr)
     else:
-        print("\n".join(lineage.describe(path, verdict, event, folder)), file=sys.stdout if event else sys.stderr)
+        print("\n".join(said), file=sys.stdout if event else sys.stderr)
     return 0 if verdict in ("published", "copy") else 1
 
 

@@ -291,6 +291,12 @@ def _client_version() -> str:
 # --- engagement provenance FILE ---
 
 
+def file_sha256(path: Path) -> str:
+    """A file's sha256, read in pieces (a file in hand may be big)."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
 def events(out: Path) -> list[tuple[Path, dict[str, Any]]]:
     """Every run event under OUT/lineage (unreadable ones left out)."""
     found = []
@@ -306,7 +312,7 @@ def provenance_of(out: Path, path: Path) -> tuple[str, dict[str, Any] | None]:
     """('published' | 'copy' | 'changed' | 'unknown', the event): `path` is the file an event names
     with the same bytes, a copy of a published file (same bytes, elsewhere), that file changed since,
     or no published file at all."""
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    digest = file_sha256(path)
     name = str(path.resolve())
     by_name, by_content = None, None
     for _, event in events(out):
@@ -326,7 +332,7 @@ def provenance_of(out: Path, path: Path) -> tuple[str, dict[str, Any] | None]:
 
 def describe(path: Path, verdict: str, event: dict[str, Any] | None, out: Path) -> list[str]:
     """What `engagement provenance` prints (text)."""
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    digest = file_sha256(path)
     if event is None:
         return [
             f"{path}: no run event in {out / FOLDER} names this file or its content (sha256 {digest}): "
