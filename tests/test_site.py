@@ -301,3 +301,33 @@ def test_parallel_logouts_through_two_server_processes_all_stick(served):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_the_warmer_makes_the_index_once_per_new_snapshot(served, monkeypatch):
+    """The site's index is made in the background at the start and for each new lake state, before
+    anyone asks (a real AnswerCache over the served lake; its key is the one a request uses)."""
+    import time
+
+    from pipelines.api.server import AnswerCache
+
+    lake, _, _ = served
+    monkeypatch.setattr(site, "WARM_EVERY", 0.05)
+    cache = AnswerCache(lake)
+    made = []
+
+    def make() -> bytes:
+        made.append(cache.version())
+        return b"index"
+
+    site.warm(cache, make)
+    deadline = time.monotonic() + 30
+    while not made and time.monotonic() < deadline:
+        time.sleep(0.05)
+    key = (cache.version(), "index", (None,))
+    assert made == [cache.version()] and cache.cache[key] == b"index"
+    time.sleep(0.3)  # several looks at an unchanged state: made once
+    assert len(made) == 1
+    monkeypatch.setattr(cache, "version", lambda: (1, 2, 3))  # a nightly replaced the state
+    while len(made) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert made[-1] == (1, 2, 3) and cache.cache[((1, 2, 3), "index", (None,))] == b"index"
