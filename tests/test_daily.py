@@ -85,3 +85,16 @@ def test_an_empty_lake_has_no_rows(tmp_path):
     root = tmp_path / "lake"
     ingest_docs(root, write_ndjson(tmp_path / "x.json", ['{"_id": "x1", "userId": 5}']))
     assert daily.daily(root).num_rows == 0 and daily.window(daily.days(root), dt.date(2023, 5, 1)) == (0, 0)
+
+
+def test_a_kept_file_of_another_shape_is_computed_again(lake):
+    """A history kept by another version (other columns), or damaged: computed again, not trusted."""
+    rows = _fresh(lake)
+    path = lake / daily.FOLDER / daily.FILE
+    table = pq.read_table(path)
+    pq.write_table(table.drop_columns(["window_users"]).replace_schema_metadata(table.schema.metadata), path)
+    daily._memo.clear()
+    assert daily.daily(lake).to_pylist() == rows
+    path.write_bytes(b"not parquet")
+    daily._memo.clear()
+    assert daily.daily(lake).to_pylist() == rows

@@ -30,6 +30,7 @@ FOLDER = "_history"
 FILE = "daily.parquet"
 REACH = 29  # a date's counts read the 29 days before it (MAU's 30-day window)
 AFTER = 7  # rows run on 7 days after the last day: the 8-day windows that still hold data
+COLUMNS = ["date", "dau", "wau", "window_users", "mau"]
 
 _memo: dict[tuple, tuple] = {}
 _lock = threading.Lock()
@@ -104,7 +105,7 @@ def _compute(root: Path, first: dt.date, last: dt.date) -> pa.Table:
     def work(con, state: lake.LakeState) -> pa.Table:
         params = {"first": first, "last": last, "held": [], "widths": [7, 8, 30]}
         rows = con.sql(query("history/trend_daily"), params=params).to_arrow_table()
-        return rows.select(["date", "dau", "wau", "window_users", "mau"])
+        return rows.select(COLUMNS)
 
     return over_views(root, work, clipped(first, -REACH), last)
 
@@ -122,7 +123,7 @@ def _kept(root: Path, zone: str) -> tuple[pa.Table | None, dict[str, str]]:
         meta = json.loads(table.schema.metadata[b"engagement"])
     except (OSError, KeyError, ValueError, pa.ArrowException):
         return None, {}
-    if meta.get("zone") != zone:
+    if meta.get("zone") != zone or table.column_names != COLUMNS:  # another zone, or another version's rows
         return None, {}
     return table.replace_schema_metadata(None), meta.get("files", {})
 
