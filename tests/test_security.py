@@ -25,6 +25,7 @@ def served(tmp_path_factory):
     ingest_docs(lake, ROOT / "data" / "sample" / "rocketchat_sessions.json")
     tokens = {u: run_cli("users", "add", u, "--lake", str(lake)).stdout.splitlines()[-1] for u in ("boss", "carol")}
     process, base = start_server(lake, {"ENGAGEMENT_HEADER_TIMEOUT": "2"})
+    settle(process.pid)  # the site's warmer makes the index at the start: memory is measured after it
     yield {"lake": lake, "base": base, "tokens": tokens, "pid": process.pid}
     process.terminate()
     process.wait(timeout=30)
@@ -39,6 +40,23 @@ def opens(served, cookie: str) -> bool:
     """Whether a session cookie opens a week (else: the login page)."""
     answer = httpx.get(served["base"] + "/reports/2023-05-19", cookies={"engagement_session": cookie})
     return answer.status_code == 200
+
+
+def settle(pid: int) -> None:
+    """Wait until the process has used no CPU for half a second (a bound on waiting: 60 s)."""
+    import time
+
+    def cpu() -> int:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # utime, stime
+
+    deadline, last = time.monotonic() + 60, -1
+    while time.monotonic() < deadline:
+        now = cpu()
+        if now == last:
+            return
+        last = now
+        time.sleep(0.5)
 
 
 def rss_kb(pid: int) -> int:
