@@ -35,6 +35,8 @@ def recent_docs(missing: set[int] = frozenset()) -> list[dict]:
 @pytest.fixture
 def healthy(tmp_path, export, monkeypatch):
     """A lake whose nightly run just succeeded, with the last 10 days of data."""
+    global TODAY
+    TODAY = dt.datetime.now(dt.timezone.utc).date()  # the test's own today, not the module's import's (midnight)
     monkeypatch.setenv("ENGAGEMENT_OUTBOX", str(tmp_path / "outbox"))
     monkeypatch.delenv("ENGAGEMENT_SMTP_HOST", raising=False)
     inbox = tmp_path / "inbox"
