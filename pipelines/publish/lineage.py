@@ -103,8 +103,9 @@ def line(provenance: dict[str, Any], run: str | None = None) -> str:
 
 
 def _minute(iso: str) -> str:
-    moment = dt.datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(dt.timezone.utc)
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
+    from pipelines import clock
+
+    return clock.instant(iso).astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def where(out: Path, path: Path) -> Path:

@@ -33,9 +33,9 @@ PREFIX = "engagement"
 
 
 def _epoch(iso: str | None) -> float | None:
-    if not iso:
-        return None
-    return dt.datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+    from pipelines import clock
+
+    return clock.instant(iso).timestamp() if iso else None
 
 
 def _runs(root: Path) -> list[dict]:
