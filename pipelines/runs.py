@@ -14,6 +14,7 @@ from pipelines import clock
 from pipelines.ingest.run import ingest_with
 from pipelines.lake.layout import NIGHTLY_LOCK
 from pipelines.lake.layout import RUNS_LEDGER as LEDGER
+from pipelines.lake.ledger import read_runs
 from pipelines.lake.locks import exclusive
 from pipelines.publish import outputs
 from pipelines.settings import MailSettings, Settings, resolve
@@ -235,14 +236,6 @@ def _ingested(settings: Settings) -> set[tuple[str, str, str]]:
 
 def _now() -> str:
     return clock.now_iso()
-
-
-def read_runs(root) -> list[dict]:
-    """The run ledger, oldest first (none yet: empty)."""
-    from pipelines.files import read_ledger
-
-    keys = {"started", "ended", "status"}
-    return read_ledger(root / LEDGER, keys, "run ledger", "it is one run's record")
 
 
 def append_run(root, record: dict) -> None:

@@ -38,13 +38,6 @@ def _epoch(iso: str | None) -> float | None:
     return clock.instant(iso).timestamp() if iso else None
 
 
-def _runs(root: Path) -> list[dict]:
-    from pipelines.files import read_ledger
-    from pipelines.lake.layout import RUNS_LEDGER
-
-    return read_ledger(root / RUNS_LEDGER, {"started", "ended", "status"}, "run ledger", "it is one run's record")
-
-
 def _counted(lines: list[str], key: str) -> int:
     """`stored: N` of an ingest summary's lines (the ledger keeps them), 0 when absent."""
     for line in lines:
@@ -56,6 +49,7 @@ def _counted(lines: list[str], key: str) -> int:
 def values(root: Path) -> list[tuple[str, str, dict[str, str], float]]:
     """(name, help, labels, value) of every metric the lake gives now (none it cannot tell)."""
     from pipelines.lake.freshness import freshness
+    from pipelines.lake.ledger import read_runs
     from pipelines.lake.manifest import read_manifest
     from pipelines.metrics import daily
 
@@ -106,7 +100,7 @@ def values(root: Path) -> list[tuple[str, str, dict[str, str], float]]:
         ),
         ("lake_ingested_files", "input files the lake's manifest records", {}, float(len(entries))),
     ]
-    runs = _runs(root)
+    runs = read_runs(root)
     if runs:
         last = runs[-1]
         lines = last.get("ingest") or []
