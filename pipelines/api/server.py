@@ -144,7 +144,10 @@ class AnswerCache:
         with self.lock:
             if key in self.cache:
                 return
-        made = make()
+        self._keep(key, make())
+
+    def _keep(self, key: tuple, made: bytes) -> None:
+        """Keep an answer, the oldest dropped past cache_size."""
         with self.lock:
             self.cache[key] = made
             if len(self.cache) > self.cache_size:
@@ -158,10 +161,7 @@ class AnswerCache:
                 self.cache.move_to_end(key)
                 return self.cache[key]
         made = await anyio.to_thread.run_sync(make, limiter=self.heavy if heavy else self.light)
-        with self.lock:
-            self.cache[key] = made
-            if len(self.cache) > self.cache_size:
-                self.cache.popitem(last=False)
+        self._keep(key, made)
         return made
 
     async def answer(self, kind: str, args: tuple, compute: Callable[[], dict], heavy: bool = False) -> Response:

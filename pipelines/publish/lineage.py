@@ -113,37 +113,29 @@ def where(out: Path, path: Path) -> Path:
     return out / FOLDER / path.parent.name / f"{path.name}.json"
 
 
-def record(
-    out: Path,
-    path: Path,
-    data: bytes,
-    provenance: dict[str, Any],
-    kind: str,
-    end: dt.date | None,
-    job: str | None = None,
-) -> Path:
-    """Write the run event of the published file `path` (its bytes `data`) beside the outputs; an event
-    of the same run for the same bytes is kept as it is (a rerun changes no byte)."""
+def record(out: Path, path: Path, data: bytes, provenance: dict[str, Any], kind: str, end: dt.date | None) -> Path:
+    """Write the run event of the published file `path` (its bytes `data`) beside the outputs. Called
+    when the file is written (or has no event yet: publish/outputs.py), so a rerun that writes no
+    file writes no event either."""
+    job = job_name()
+    run = run_id(job, provenance["snapshot"], end)
+    event = run_event(path, hashlib.sha256(data).hexdigest(), len(data), provenance, job, kind, run, end)
+    target = where(out, path)
+    _write(target, event)
+    return target
+
+
+def _write(target: Path, event: dict[str, Any]) -> None:
+    """An event's file, written beside, then renamed."""
     from pipelines.files import atomic_write_bytes
 
-    job = job or job_name()
-    run = run_id(job, provenance["snapshot"], end)
-    digest = hashlib.sha256(data).hexdigest()
-    target = where(out, path)
-    with contextlib.suppress(OSError, ValueError, KeyError, IndexError):
-        kept = json.loads(target.read_text(encoding="utf-8"))
-        if kept["run"]["runId"] == run and kept["outputs"][0]["facets"]["version"]["datasetVersion"] == digest:
-            return target
-    event = run_event(path, digest, len(data), provenance, job, kind, run, end)
     atomic_write_bytes(target, (json.dumps(event, indent=1, sort_keys=True) + "\n").encode("utf-8"))
-    return target
 
 
 def amend(out: Path, path: Path, data: bytes, by: str) -> None:
     """After `by` (engagement forget) rewrote a published file in place: its event names its new bytes,
     and says what changed them (the numbers, and what they stand on, are the same)."""
     from pipelines import clock
-    from pipelines.files import atomic_write_bytes
 
     target = where(out, path)
     try:
@@ -159,7 +151,7 @@ def amend(out: Path, path: Path, data: bytes, by: str) -> None:
         "by": by,
         "at": clock.now_iso(),
     }
-    atomic_write_bytes(target, (json.dumps(event, indent=1, sort_keys=True) + "\n").encode("utf-8"))
+    _write(target, event)
 
 
 def run_event(
