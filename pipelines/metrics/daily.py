@@ -40,29 +40,34 @@ def daily(root: Path, state: lake.LakeState | None = None) -> pa.Table:
     """The snapshot's rows (date, dau, wau, window_users, mau), oldest first; empty for a lake without
     user-days. Read from LAKE/_history when it holds them, else computed (from the first changed day
     on) and kept there."""
-    state = state or lake.require_lake(root)
-    files = dict(sorted(state.files["user_daily"].items()))
-    key = (str(root), state.zone, tuple(files.items()))
-    return _of(root, state, files, key)[0]
+    return _of(root, state or lake.require_lake(root))[0]
 
 
 def days(root: Path, state: lake.LakeState | None = None) -> dict[dt.date, dict[str, int]]:
     """daily()'s rows as {date: {dau, wau, window_users, mau}}."""
-    state = state or lake.require_lake(root)
-    files = dict(sorted(state.files["user_daily"].items()))
-    return _of(root, state, files, (str(root), state.zone, tuple(files.items())))[1]
+    return _of(root, state or lake.require_lake(root))[1]
+
+
+ZERO = {"dau": 0, "wau": 0, "window_users": 0, "mau": 0}  # a date without a row: no user
+
+
+def day(days_: dict[dt.date, dict[str, int]], date: dt.date) -> dict[str, int]:
+    """The row of `date` in days(), or zeros for a date it has none for."""
+    return days_.get(date, ZERO)
 
 
 def window(days_: dict[dt.date, dict[str, int]], end: dt.date) -> tuple[int, int]:
     """(distinct users, user-days) of the 8-day window ending on `end`, from days()."""
-    row = days_.get(end)
-    user_days = sum(days_.get(end - dt.timedelta(days=i), {}).get("dau", 0) for i in range(8) if end.toordinal() > i)
-    return (row["window_users"] if row else 0), user_days
+    user_days = sum(day(days_, end - dt.timedelta(days=i))["dau"] for i in range(8) if end.toordinal() > i)
+    return day(days_, end)["window_users"], user_days
 
 
-def _of(root: Path, state: lake.LakeState, files: dict[str, str], key: tuple):
-    # under the lock: a backfill's parallel tasks (or a site's threads) wait for one computation
-    # rather than each making its own
+def _of(root: Path, state: lake.LakeState) -> tuple[pa.Table, dict[dt.date, dict[str, int]]]:
+    """The snapshot's table and rows, kept per snapshot (its zone and user_daily files). Under the
+    lock: a backfill's parallel tasks (or a site's threads) wait for one computation rather than each
+    making its own."""
+    files = dict(sorted(state.files["user_daily"].items()))
+    key = (str(root), state.zone, tuple(files.items()))
     with _lock:
         if key not in _memo:
             table = _read_or_compute(root, state, files)

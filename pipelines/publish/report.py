@@ -63,10 +63,9 @@ TREND_WEEKS = 12
 def _counters(days: dict[dt.date, dict[str, int]], end: dt.date, fresh: Freshness) -> list[dict[str, Any]]:
     """DAU, WAU and MAU on `end` with their change against the day before (Rocket.Chat's counters),
     from the snapshot's daily history (metrics/daily.py); no change where the day before is not loaded."""
-    zero = {"dau": 0, "wau": 0, "mau": 0}
-    today = days.get(end, zero)
+    today = daily.day(days, end)
     yesterday = clipped(end, -1)
-    before = days.get(yesterday, zero) if yesterday != end and fresh.status(yesterday) == LOADED else None
+    before = daily.day(days, yesterday) if yesterday != end and fresh.status(yesterday) == LOADED else None
     out = []
     for key, label, what in (
         ("dau", "DAU", "active users that day"),
@@ -84,6 +83,13 @@ def _window_loaded(fresh: Freshness, end: dt.date) -> bool:
     return fresh.loaded_days(*window(end)) == WINDOW_DAYS
 
 
+def _window_state(fresh: Freshness, end: dt.date) -> dict[str, Any]:
+    """How much of the 8-day window ending on `end` is loaded: its days, none (no data: not zero
+    users), or not all (partial: a lower bound; some days before the lake's data or not loaded yet)."""
+    loaded = fresh.loaded_days(*window(end))
+    return {"loaded_days": loaded, "no_data": loaded == 0, "partial": loaded < WINDOW_DAYS}
+
+
 def _in_context(end: dt.date, held: list[str], fresh: Freshness, days: dict[dt.date, dict[str, int]]) -> dict[str, Any]:
     """What puts the week in context: the counters on its last loaded day, the 12 windows ending on
     the same weekday (this one last), and the neighbouring weeks to link to; from the snapshot's
@@ -95,10 +101,7 @@ def _in_context(end: dt.date, held: list[str], fresh: Freshness, days: dict[dt.d
             "label": f"{e.day} {e.strftime('%b')}",
             "users": daily.window(days, e)[0],
             "current": e == end,
-            # no day of the window is loaded (before the lake's data, or not loaded yet): not zero users
-            "no_data": fresh.loaded_days(*window(e)) == 0,
-            # some of its days are before the lake's data or not loaded yet: a lower bound
-            "partial": not _window_loaded(fresh, e),
+            **_window_state(fresh, e),
         }
         for e in ends
     ]
@@ -144,7 +147,6 @@ def week_context(root: Path, end: dt.date, today: dt.date | None = None) -> dict
     current = _by_date(body)
     # the days before, from the snapshot's daily history (each day's DAU is weekly-data's number)
     history = daily.days(root, state)
-    earlier = {day: row["dau"] for day, row in history.items()}
     first, _ = window(end)
     today = today or clock.today()
     days = []
@@ -155,7 +157,7 @@ def week_context(root: Path, end: dt.date, today: dt.date | None = None) -> dict
         users = current.get(day, 0) if loaded else 0
         week_before = shifted(day, -7)
         both_loaded = loaded and week_before is not None and fresh.status(week_before) == LOADED
-        before = earlier.get(week_before, 0) if both_loaded else None
+        before = daily.day(history, week_before)["dau"] if both_loaded else None
         days.append(
             {
                 "date": day.isoformat(),
@@ -440,18 +442,15 @@ def history_context(root: Path) -> dict[str, Any]:
             "users": n,
             "user_days": user_days,
             "current": e == last,
-            "no_data": fresh.loaded_days(*window(e)) == 0,
-            "partial": not _window_loaded(fresh, e),
-            "loaded_days": fresh.loaded_days(*window(e)),
+            **_window_state(fresh, e),
         }
         for e, (n, user_days) in ((e, daily.window(days, e)) for e in ends[::-1])
     ]
     # the year's days, and the 29 before them (DAU/MAU averages the DAU of 30 days)
     year_from = max(first, clipped(last, -364))
-    zero = {"dau": 0, "wau": 0, "mau": 0}
     rows = [
-        {"date": dt.date.fromisoformat(d)} | {k: days.get(dt.date.fromisoformat(d), zero)[k] for k in zero}
-        for d in between(max(first, clipped(year_from, -29)), last)
+        {"date": date} | {k: daily.day(days, date)[k] for k in ("dau", "wau", "mau")}
+        for date in map(dt.date.fromisoformat, between(max(first, clipped(year_from, -29)), last))
     ]
     year = [
         {"date": r["date"].isoformat(), "dau": r["dau"], "wau": r["wau"], "mau": r["mau"]}
