@@ -97,7 +97,7 @@ def _counts(con, file_index: int) -> tuple[int, int, int]:
         return 0, 0, 0
 
 
-def reaches(con) -> dict[int, tuple[str | None, ...]]:
+def reaches(con) -> dict[int, tuple[str | None, str | None, str | None, str | None]]:
     """How far each loaded file's stored documents reach, by file index: (newest activity as ISO UTC,
     latest user_daily day, first day, last day), each None when the file has none (staging/file_reach.sql)."""
     try:

@@ -129,7 +129,7 @@ def new_entry(
     stored: int,
     rejected: int,
     ingested_at: str | None = None,
-    reach: tuple[str | None, ...] = (None, None, None, None),
+    reach: tuple[str | None, str | None, str | None, str | None] = (None, None, None, None),
     sha256: str | None = None,
 ) -> Entry:
     """The manifest entry for a file just ingested (at `ingested_at`: the run's time, now by default);
@@ -147,6 +147,6 @@ def new_entry(
         newest_activity=reach[0],
         newest_rollup_day=reach[1],
         sha256=sha256 or None,
-        first_day=reach[2] if len(reach) > 2 else None,
-        last_day=reach[3] if len(reach) > 3 else None,
+        first_day=reach[2],
+        last_day=reach[3],
     )

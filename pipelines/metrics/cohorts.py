@@ -209,20 +209,25 @@ def last_seen(root: Path, as_of: dt.date | None = None, inactive_days: int | Non
     first_day, last_day, days_active, role (the last day's); with `inactive_days`, only those not
     seen for that long. The table's note says which day it looks from when that was not given."""
     as_of, note = _as_of(root, as_of)
+    return _with_note(_seen(root, as_of, inactive_days), note)
+
+
+def _seen(root: Path, as_of: dt.date, inactive_days: int | None) -> pa.Table:
+    """last_seen's rows as of `as_of` (history/last_seen.sql)."""
 
     def work(con, state: lake.LakeState) -> pa.Table:
         require_days(root, state)
         params = {"as_of": as_of, "inactive_days": inactive_days}
         return con.sql(query("history/last_seen"), params=params).to_arrow_table()
 
-    return _with_note(over_views(root, work, None, as_of), note)
+    return over_views(root, work, None, as_of)
 
 
 def last_seen_counts(root: Path, as_of: dt.date | None = None, inactive_days: int | None = None) -> pa.Table:
     """`engagement last-seen --count`: as_of, users (counted on or before it), and with
     `inactive_days`, how many of them are inactive (not seen for that long) and active."""
     as_of, note = _as_of(root, as_of)
-    every = last_seen(root, as_of)
+    every = _seen(root, as_of, None)
     row = {"as_of": [as_of], "users": [every.num_rows]}
     if inactive_days is not None:
         import pyarrow.compute as pc
@@ -240,7 +245,7 @@ def first_days(con, state: lake.LakeState, root: Path) -> pa.Table:
     The same for every week of a snapshot, so it is computed once per snapshot and process (a
     backfill's weeks, the served site's pages), keyed by the user_daily files the state names
     (named by their content: another snapshot is another key)."""
-    key = (str(root), tuple(sorted(state.files["user_daily"].items())))
+    key = _firsts_key(root, state)
     table = _FIRSTS.get(key)
     if table is None:
         table = con.sql(query("history/first_days")).to_arrow_table()
@@ -249,10 +254,15 @@ def first_days(con, state: lake.LakeState, root: Path) -> pa.Table:
     return table
 
 
+def _firsts_key(root: Path, state: lake.LakeState) -> tuple:
+    """What first_days are kept by: the lake and its user_daily files (named by their content)."""
+    return (str(root), tuple(sorted(state.files["user_daily"].items())))
+
+
 def _first_days_of(root: Path, state: lake.LakeState) -> pa.Table:
     """first_days of the snapshot `state`: kept per snapshot, else read over every day (on a
     connection of its own: the caller's has the views of its own days)."""
-    table = _FIRSTS.get((str(root), tuple(sorted(state.files["user_daily"].items()))))
+    table = _FIRSTS.get(_firsts_key(root, state))
     if table is None:
         from pipelines.lake.snapshot import create_views
         from pipelines.sql import connect
