@@ -71,10 +71,9 @@ class IngestSummary:
         return [shown(line, ONE_LINE) for line in out]  # a file's name with a newline stays on its line
 
 
-def console_lines(lines: list[str]) -> tuple[str, str | None]:
-    """From a summary's lines (IngestSummary.lines, as a nightly run's ledger keeps them): one line of
-    what the ingest did, and a warning naming how many documents were rejected, why and where they are
-    kept (None when none was)."""
+def summary_values(lines: list[str]) -> tuple[dict[str, str], list[str]]:
+    """A summary's lines (IngestSummary.lines) read back: {"files": "2", "stored": "1032", ...} (the
+    first of each key), and the rejection reasons under "rejected: N" ("bad_json: 1")."""
     values: dict[str, str] = {}
     reasons: list[str] = []
     key = ""
@@ -85,6 +84,14 @@ def console_lines(lines: list[str]) -> tuple[str, str | None]:
             continue
         key, _, value = line.partition(": ")
         values.setdefault(key, value)
+    return values, reasons
+
+
+def console_lines(lines: list[str]) -> tuple[str, str | None]:
+    """From a summary's lines (IngestSummary.lines, as a nightly run's ledger keeps them): one line of
+    what the ingest did, and a warning naming how many documents were rejected, why and where they are
+    kept (None when none was)."""
+    values, reasons = summary_values(lines)
     skipped = values.get("skipped, already ingested", "0").split(" ", 1)[0]
     done = (
         f"ingest: {values.get('files', '0')} file(s)"

@@ -38,16 +38,9 @@ def _epoch(iso: str | None) -> float | None:
     return clock.instant(iso).timestamp() if iso else None
 
 
-def _counted(lines: list[str], key: str) -> int:
-    """`stored: N` of an ingest summary's lines (the ledger keeps them), 0 when absent."""
-    for line in lines:
-        if line.startswith(f"{key}: "):
-            return int(line.split(": ", 1)[1].replace(",", "") or 0)
-    return 0
-
-
 def values(root: Path) -> list[tuple[str, str, dict[str, str], float]]:
     """(name, help, labels, value) of every metric the lake gives now (none it cannot tell)."""
+    from pipelines.ingest.run import summary_values
     from pipelines.lake.freshness import freshness
     from pipelines.lake.ledger import read_runs
     from pipelines.lake.manifest import read_manifest
@@ -103,7 +96,7 @@ def values(root: Path) -> list[tuple[str, str, dict[str, str], float]]:
     runs = read_runs(root)
     if runs:
         last = runs[-1]
-        lines = last.get("ingest") or []
+        counts = summary_values(last.get("ingest") or [])[0]  # the ingest summary's lines, as the ledger keeps them
         out += [
             (
                 "nightly_last_run_timestamp_seconds",
@@ -121,13 +114,13 @@ def values(root: Path) -> list[tuple[str, str, dict[str, str], float]]:
                 "nightly_last_run_documents_stored",
                 "documents the last nightly run stored",
                 {},
-                float(_counted(lines, "stored")),
+                float(counts.get("stored", 0)),
             ),
             (
                 "nightly_last_run_documents_rejected",
                 "documents the last nightly run rejected",
                 {},
-                float(_counted(lines, "rejected")),
+                float(counts.get("rejected", 0)),
             ),
         ]
         succeeded = [r for r in runs if r["status"] == "succeeded"]
